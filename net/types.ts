@@ -1,0 +1,120 @@
+// Net wire types in serde's shape (snake_case fields, externally tagged enums as
+// `"Unit"` or `{ Variant: value }`), the same shape their JSON forms take, so an
+// HnsUpdate record read from a --fake-pki file is used as is. Byte vectors are
+// Uint8Array; Address stays the kernel's structured Address.
+
+import type { Address, NodeId } from "../kernel/types.ts";
+
+/** An HNS record, as the hns-indexer publishes it (lib/src/net.rs HnsUpdate). */
+export interface HnsUpdate {
+  name: string;
+  /** hex Ed25519 networking public key, usually "0x"-prefixed */
+  public_key: string;
+  /** empty for an indirect node */
+  ips: string[];
+  /** protocol ("tcp" | "ws") -> port; a BTreeMap, so encoded in key order */
+  ports: Record<string, number>;
+  routers: string[];
+}
+
+export type NodeRouting =
+  | { Routers: NodeId[] }
+  | { Direct: { ip: string; ports: Record<string, number> } }
+  | { Both: { ip: string; ports: Record<string, number>; routers: NodeId[] } };
+
+export interface Identity {
+  name: NodeId;
+  networking_key: string;
+  routing: NodeRouting;
+}
+
+export type NetAction =
+  | { ConnectionRequest: NodeId }
+  | { HnsUpdate: HnsUpdate }
+  | { HnsBatchUpdate: HnsUpdate[] }
+  | "GetPeers"
+  | { GetPeer: string }
+  | "GetDiagnostics"
+  | "Sign"
+  | { Verify: { from: Address; signature: Uint8Array } };
+
+export type NetResponse =
+  | { Accepted: NodeId }
+  | { Rejected: NodeId }
+  | { Peers: Identity[] }
+  | { Peer: Identity | null }
+  | { Diagnostics: string }
+  | "Signed"
+  | { Verified: boolean };
+
+/** Carried in the second and third Noise XX messages. */
+export interface HandshakePayload {
+  protocol_version: number;
+  name: NodeId;
+  /** Ed25519 signature, by the sender's networking key, of its Noise static public key */
+  signature: Uint8Array;
+  /** true asks the receiver to route for us (sent by indirect nodes to their routers) */
+  proxy_request: boolean;
+}
+
+/** Sent raw, before the handshake, to a router to reach `target` through it. */
+export interface RoutingRequest {
+  protocol_version: number;
+  source: NodeId;
+  /** Ed25519 signature of (target name ++ router name) */
+  signature: Uint8Array;
+  target: NodeId;
+}
+
+export const TCP_PROTOCOL = "tcp";
+export const WS_PROTOCOL = "ws";
+
+/** As Hyperdrive's ingest_log: no ips means routed through `routers`. */
+export function identityFromHnsUpdate(u: HnsUpdate): Identity {
+  return {
+    name: u.name,
+    networking_key: u.public_key,
+    routing: u.ips.length === 0
+      ? { Routers: [...u.routers] }
+      : { Direct: { ip: u.ips[0], ports: { ...u.ports } } },
+  };
+}
+
+export function identityIp(id: Identity): string | undefined {
+  const r = id.routing;
+  if ("Direct" in r) return r.Direct.ip;
+  if ("Both" in r) return r.Both.ip;
+  return undefined;
+}
+
+/** The port for `protocol` if the identity is direct and it is nonzero. */
+export function identityPort(id: Identity, protocol: string): number | undefined {
+  const r = id.routing;
+  const ports = "Direct" in r ? r.Direct.ports : "Both" in r ? r.Both.ports : undefined;
+  const port = ports?.[protocol];
+  return port ? port : undefined;
+}
+
+export function identityRouters(id: Identity): NodeId[] | undefined {
+  const r = id.routing;
+  if ("Routers" in r) return r.Routers;
+  if ("Both" in r) return r.Both.routers;
+  return undefined;
+}
+
+export function isDirect(id: Identity): boolean {
+  return "Direct" in id.routing;
+}
+
+/** Parse a hex networking key ("0x" optional); an invalid key yields empty bytes, as Hyperdrive. */
+export function netKeyFromHex(s: string): Uint8Array {
+  const hex = s.startsWith("0x") ? s.slice(2) : s;
+  if (hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex)) return new Uint8Array(0);
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+export function netKeyToHex(key: Uint8Array): string {
+  return "0x" + Array.from(key, (b) => b.toString(16).padStart(2, "0")).join("");
+}
