@@ -1,0 +1,124 @@
+// timer:distro:sys -- answers {"SetTimer": <ms>} with an empty Response after that many
+// milliseconds; "Debug" prints the pending timers. Public: any local process may use it.
+// Like Hyperdrive, it answers every SetTimer (to rsvp, else source) and ignores
+// requests from other nodes and bodies it cannot parse.
+
+import {
+  type Address,
+  addressToString,
+  type KernelMessage,
+  makeResponse,
+  type RuntimeModule,
+  type RuntimeModuleContext,
+  TIMER_PROCESS_ID,
+} from "../../kernel/types.ts";
+
+export type TimerAction = { tag: "Debug" } | { tag: "SetTimer"; millis: bigint };
+
+/** Body bytes -> TimerAction (serde: "Debug" | {"SetTimer": u64}), or undefined. */
+export function parseTimerAction(body: Uint8Array): TimerAction | undefined {
+  let v: unknown;
+  try {
+    const text = new TextDecoder("utf-8", { fatal: true }).decode(body);
+    v = JSON.parse(
+      text,
+      (_k, value, ctx?: { source?: string }) =>
+        typeof value === "number" && !Number.isSafeInteger(value) && ctx?.source &&
+          /^\d+$/.test(ctx.source)
+          ? BigInt(ctx.source)
+          : value,
+    );
+  } catch {
+    return undefined;
+  }
+  if (v === "Debug") return { tag: "Debug" };
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return undefined;
+  const keys = Object.keys(v);
+  if (keys.length !== 1) return undefined;
+  const val = (v as Record<string, unknown>)[keys[0]];
+  if (keys[0] === "Debug" && val === null) return { tag: "Debug" };
+  if (keys[0] !== "SetTimer") return undefined;
+  const n = typeof val === "bigint"
+    ? val
+    : typeof val === "number" && Number.isInteger(val)
+    ? BigInt(val)
+    : undefined;
+  if (n === undefined || n < 0n || n >= 1n << 64n) return undefined;
+  return { tag: "SetTimer", millis: n };
+}
+
+// setTimeout holds at most a signed 32-bit delay; longer timers are chained.
+const MAX_DELAY = 2 ** 31 - 1;
+
+interface Pending {
+  id: bigint;
+  target: Address;
+  popAt: number;
+  handle: ReturnType<typeof setTimeout>;
+}
+
+class TimerModule implements RuntimeModule {
+  readonly processId = TIMER_PROCESS_ID;
+  readonly public = true;
+  #ctx!: RuntimeModuleContext;
+  #our!: Address;
+  #pending = new Set<Pending>();
+
+  start(ctx: RuntimeModuleContext): void {
+    this.#ctx = ctx;
+    this.#our = { node: ctx.our, process: TIMER_PROCESS_ID };
+  }
+
+  handleMessage(km: KernelMessage): void {
+    if (km.source.node !== this.#ctx.our) return;
+    if (km.message.tag !== "request") return;
+    const action = parseTimerAction(km.message.val.body);
+    if (!action) {
+      this.#ctx.print(1, "timer service received a request with an invalid body");
+      return;
+    }
+    if (action.tag === "Debug") {
+      this.#ctx.print(0, `timer service active timers (${this.#pending.size}):`);
+      for (const p of this.#pending) {
+        this.#ctx.print(0, `${p.popAt}: ${p.id} -> ${addressToString(p.target)}`);
+      }
+      return;
+    }
+    if (action.millis === 0n) {
+      this.#pop(km);
+      return;
+    }
+    const ms = Number(action.millis);
+    const pending: Pending = {
+      id: km.id,
+      target: km.rsvp ?? km.source,
+      popAt: Date.now() + ms,
+      handle: 0 as unknown as ReturnType<typeof setTimeout>,
+    };
+    this.#ctx.print(3, `set timer to pop in ${ms}ms`);
+    const arm = (remaining: number) => {
+      const step = Math.min(remaining, MAX_DELAY);
+      pending.handle = setTimeout(() => {
+        if (remaining > step) return arm(remaining - step);
+        this.#pending.delete(pending);
+        this.#pop(km);
+      }, step);
+    };
+    arm(ms);
+    this.#pending.add(pending);
+  }
+
+  #pop(km: KernelMessage): void {
+    this.#ctx.sendToLoop(makeResponse(km, this.#our, new Uint8Array()));
+  }
+
+  shutdown(): void {
+    for (const p of this.#pending) clearTimeout(p.handle);
+    this.#pending.clear();
+  }
+}
+
+/** timer:distro:sys. Register with the kernel as a public runtime module. */
+export function createTimerModule(): RuntimeModule {
+  return new TimerModule();
+}
