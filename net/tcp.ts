@@ -1,0 +1,251 @@
+// TCP links, framed as Hyperdrive's net/tcp/utils.rs:
+// - raw frame (routing request, handshake): u16 BE length, then the bytes;
+// - protocol message: u32 BE plaintext length (in the clear), then for each
+//   65519-byte plaintext chunk: u16 BE ciphertext length, then the ciphertext.
+
+import {
+  checkMessageSize,
+  CHUNK_PLAINTEXT,
+  FrameError,
+  type Link,
+  LinkClosedError,
+  MESSAGE_MAX_SIZE,
+  MESSAGE_PREFIX,
+} from "./link.ts";
+import { type CipherState, TAGLEN } from "./noise.ts";
+
+const READ_BUFFER = 1 << 17;
+
+async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < data.length) off += await conn.write(data.subarray(off));
+}
+
+export class TcpLink implements Link {
+  readonly kind = "tcp" as const;
+  readonly remote: string;
+  readonly closed: Promise<void>;
+  #conn: Deno.TcpConn;
+  #buf = new Uint8Array(READ_BUFFER);
+  #start = 0;
+  #end = 0;
+  #writeTail: Promise<void> = Promise.resolve();
+  #isClosed = false;
+  #resolveClosed!: () => void;
+  #reading: Promise<unknown> = Promise.resolve();
+
+  constructor(conn: Deno.TcpConn) {
+    this.#conn = conn;
+    const addr = conn.remoteAddr;
+    this.remote = `${addr.hostname}:${addr.port}`;
+    this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
+    try {
+      conn.setNoDelay(true);
+      conn.setKeepAlive(true);
+    } catch {
+      // not fatal: the socket works without these options
+    }
+  }
+
+  get isClosed(): boolean {
+    return this.#isClosed;
+  }
+
+  /** Read exactly n bytes; the view is valid until the next read. */
+  async #readExact(n: number): Promise<Uint8Array> {
+    if (this.#end - this.#start < n) {
+      if (this.#buf.length - this.#start < n) {
+        if (this.#buf.length >= n) {
+          this.#buf.copyWithin(0, this.#start, this.#end);
+        } else {
+          const grown = new Uint8Array(Math.max(n, 2 * this.#buf.length));
+          grown.set(this.#buf.subarray(this.#start, this.#end));
+          this.#buf = grown;
+        }
+        this.#end -= this.#start;
+        this.#start = 0;
+      }
+      while (this.#end - this.#start < n) {
+        if (this.#isClosed) throw new LinkClosedError();
+        let got: number | null;
+        try {
+          const read = this.#conn.read(this.#buf.subarray(this.#end));
+          this.#reading = read;
+          got = await read;
+        } catch {
+          throw new LinkClosedError();
+        }
+        if (got === null) throw new LinkClosedError("connection closed by peer");
+        this.#end += got;
+      }
+    }
+    const out = this.#buf.subarray(this.#start, this.#start + n);
+    this.#start += n;
+    return out;
+  }
+
+  #write(data: Uint8Array): Promise<void> {
+    if (this.#isClosed) return Promise.reject(new LinkClosedError());
+    const next = this.#writeTail.then(() => {
+      if (this.#isClosed) throw new LinkClosedError();
+      return writeAll(this.#conn, data);
+    });
+    // a failed write closes the link; later writes then fail fast
+    this.#writeTail = next.catch(() => {
+      this.close();
+    });
+    return next;
+  }
+
+  async sendRaw(frame: Uint8Array): Promise<void> {
+    if (frame.length > 0xffff) throw new FrameError("raw frame longer than 65535 bytes");
+    const out = new Uint8Array(2 + frame.length);
+    new DataView(out.buffer).setUint16(0, frame.length);
+    out.set(frame, 2);
+    await this.#write(out);
+  }
+
+  async recvRaw(): Promise<Uint8Array> {
+    const head = await this.#readExact(2);
+    const len = (head[0] << 8) | head[1];
+    return (await this.#readExact(len)).slice();
+  }
+
+  sendMessage(cipher: CipherState, framed: Uint8Array): void {
+    checkMessageSize(framed);
+    const body = framed.subarray(MESSAGE_PREFIX);
+    const chunks = Math.ceil(body.length / CHUNK_PLAINTEXT);
+    const out = new Uint8Array(4 + chunks * (2 + TAGLEN) + body.length);
+    const view = new DataView(out.buffer);
+    view.setUint32(0, body.length);
+    let at = 4;
+    for (let off = 0; off < body.length; off += CHUNK_PLAINTEXT) {
+      const ct = cipher.encrypt(body.subarray(off, off + CHUNK_PLAINTEXT));
+      view.setUint16(at, ct.length);
+      out.set(ct, at + 2);
+      at += 2 + ct.length;
+    }
+    this.#write(out).catch(() => {});
+  }
+
+  async recvMessage(cipher: CipherState): Promise<Uint8Array> {
+    const head = await this.#readExact(4);
+    const outerLen = ((head[0] << 24) >>> 0) + ((head[1] << 16) | (head[2] << 8) | head[3]);
+    if (outerLen > MESSAGE_MAX_SIZE) throw new FrameError("message too large");
+    const msg = new Uint8Array(outerLen);
+    let ptr = 0;
+    while (ptr < outerLen) {
+      const lenBytes = await this.#readExact(2);
+      const innerLen = (lenBytes[0] << 8) | lenBytes[1];
+      const plaintext = cipher.decrypt(await this.#readExact(innerLen));
+      if (ptr + plaintext.length > outerLen) throw new FrameError("chunk overruns message length");
+      msg.set(plaintext, ptr);
+      ptr += plaintext.length;
+    }
+    return msg;
+  }
+
+  /** Bytes already read from the socket but not consumed (forwarded first by splice). */
+  #takeBuffered(): Uint8Array {
+    const out = this.#buf.slice(this.#start, this.#end);
+    this.#start = this.#end = 0;
+    return out;
+  }
+
+  async splice(other: Link): Promise<void> {
+    if (!(other instanceof TcpLink)) throw new FrameError("cannot splice TCP with WS");
+    const pump = async (from: TcpLink, to: TcpLink) => {
+      try {
+        const early = from.#takeBuffered();
+        if (early.length > 0) await to.#write(early);
+        const buf = new Uint8Array(READ_BUFFER);
+        while (!from.#isClosed && !to.#isClosed) {
+          const read = from.#conn.read(buf);
+          from.#reading = read;
+          const n = await read;
+          if (n === null) break;
+          await to.#write(buf.slice(0, n));
+        }
+      } catch {
+        // either side failing ends the passthrough
+      }
+    };
+    await Promise.race([pump(this, other), pump(other, this)]);
+    await Promise.all([this.close(), other.close()]);
+  }
+
+  async close(): Promise<void> {
+    if (!this.#isClosed) {
+      this.#isClosed = true;
+      try {
+        this.#conn.close();
+      } catch {
+        // already closed
+      }
+      // let an in-flight read settle so no op outlives the link
+      await this.#reading.catch(() => {});
+      await this.#writeTail.catch(() => {});
+      this.#resolveClosed();
+    }
+    return this.closed;
+  }
+}
+
+export async function connectTcp(hostname: string, port: number): Promise<TcpLink> {
+  const conn = await Deno.connect({ hostname, port, transport: "tcp" });
+  return new TcpLink(conn);
+}
+
+export interface TcpServer {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** Listen on hostname:port (0 = any free port); every accepted connection goes to onLink. */
+export function listenTcp(
+  hostname: string,
+  port: number,
+  onLink: (link: TcpLink) => void,
+): TcpServer {
+  const listener = Deno.listen({ hostname, port, transport: "tcp" });
+  let closed = false;
+  const loop = (async () => {
+    while (!closed) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await listener.accept();
+      } catch {
+        if (closed) break;
+        continue;
+      }
+      if (closed) {
+        conn.close();
+        break;
+      }
+      onLink(new TcpLink(conn));
+    }
+  })();
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    async close() {
+      if (closed) return;
+      closed = true;
+      listener.close();
+      await loop;
+    },
+  };
+}
+
+/** First port at or above `start` that can be bound on hostname (Hyperdrive's default choice). */
+export function findFreePort(hostname: string, start: number): number {
+  for (let port = start; port < 65536; port++) {
+    try {
+      const l = Deno.listen({ hostname, port, transport: "tcp" });
+      l.close();
+      return port;
+    } catch {
+      // in use: try the next one
+    }
+  }
+  throw new Error(`no free port at or above ${start}`);
+}
