@@ -4,7 +4,6 @@
 
 import {
   decodeHandshakePayload,
-  decodeKernelMessage,
   encodeHandshakePayload,
   encodeKernelMessage,
 } from "../../net/codec.ts";
@@ -179,7 +178,7 @@ Deno.test("ws: framing matches Hyperdrive byte for byte, both directions", async
       ? Promise.resolve(inbox.shift()!)
       : new Promise<Uint8Array>((r) => waiters.push(r));
   try {
-    const t = await rawInitiator(async (f) => ws.send(f), next);
+    const t = await rawInitiator((f) => Promise.resolve(ws.send(f)), next);
     // alice -> bob: plaintext = u32 length ++ message, cut into 65519-byte chunks, one Binary each
     const km = testKm(alice.name, bob.name, patternBlob(100_000));
     const serialized = encodeKernelMessage(km);
