@@ -1,0 +1,178 @@
+// The kernel side of one running process: its Worker, the channel into it,
+// and the timers for its outstanding requests (a worker blocked in receive()
+// cannot run timers, so timeouts live here).
+
+import type { FromWorker, Incoming, KernelCall, OutgoingMessage, Program } from "./protocol.ts";
+import type { Address, OnExit, WrappedSendError } from "../types.ts";
+
+export interface ProcessHostHooks {
+  /** Messages the process sent (source not yet stamped). */
+  send(host: ProcessHost, msgs: OutgoingMessage[]): void;
+  print(host: ProcessHost, verbosity: number, text: string): void;
+  call(host: ProcessHost, call: KernelCall): Promise<unknown>;
+  /** The process ended: init returned, trapped or threw (`error` says which). */
+  exited(host: ProcessHost, error?: string): void;
+}
+
+const WORKER_URL = new URL("./worker.ts", import.meta.url);
+
+export class ProcessHost {
+  private worker?: Worker;
+  private readonly port: MessagePort;
+  private readonly workerPort: MessagePort;
+  private readonly signal = new SharedArrayBuffer(4);
+  private readonly signalView = new Int32Array(this.signal);
+  private readonly timers = new Map<bigint, ReturnType<typeof setTimeout>>();
+  private preRun: Incoming[] = [];
+  private ended = false;
+  readonly startedAt = performance.now();
+
+  constructor(
+    readonly our: Address,
+    private readonly program: Program,
+    private onExit: OnExit,
+    private readonly hooks: ProcessHostHooks,
+    private readonly tmpDir?: string,
+  ) {
+    const channel = new MessageChannel();
+    this.port = channel.port1;
+    this.workerPort = channel.port2;
+  }
+
+  get running(): boolean {
+    return this.worker !== undefined && !this.ended;
+  }
+
+  /** Starts the Worker and hands it anything that arrived before. */
+  run(): void {
+    if (this.worker || this.ended) return;
+    const perms: Deno.PermissionOptionsObject = {
+      env: false,
+      ffi: false,
+      import: false,
+      net: false,
+      read: this.tmpDir ? [this.tmpDir] : false,
+      run: false,
+      sys: false,
+      write: this.tmpDir ? [this.tmpDir] : false,
+    };
+    const worker = new Worker(WORKER_URL, {
+      type: "module",
+      name:
+        `${this.our.process.processName}:${this.our.process.packageName}:${this.our.process.publisherNode}`,
+      deno: { permissions: perms },
+    } as WorkerOptions);
+    this.worker = worker;
+    worker.onmessage = (e: MessageEvent<FromWorker>) => this.fromWorker(e.data);
+    worker.onerror = (e: ErrorEvent) => {
+      e.preventDefault();
+      this.end(`worker error: ${e.message}`);
+    };
+    worker.postMessage({
+      t: "init",
+      our: this.our,
+      program: this.program,
+      onExit: this.onExit,
+      port: this.workerPort,
+      signal: this.signal,
+      tmpDir: this.tmpDir,
+    }, [this.workerPort]);
+    const early = this.preRun;
+    this.preRun = [];
+    for (const item of early) this.post(item);
+  }
+
+  private post(item: Incoming | { t: "reply"; callId: number; ok: boolean; value: unknown }) {
+    this.port.postMessage(item);
+    Atomics.add(this.signalView, 0, 1);
+    Atomics.notify(this.signalView, 0);
+  }
+
+  /** Delivers a message or send error to the process. */
+  deliver(item: Incoming): void {
+    if (this.ended) return;
+    const id = item.t === "msg" ? item.km.id : item.err.id;
+    if (item.t === "err" || item.km.message.tag === "response") {
+      const timer = this.timers.get(id);
+      if (timer !== undefined) {
+        clearTimeout(timer);
+        this.timers.delete(id);
+      }
+    }
+    if (!this.worker) {
+      this.preRun.push(item);
+      return;
+    }
+    this.post(item);
+  }
+
+  /** Arms the timeout for a request this process sent expecting a response. */
+  armTimeout(msg: OutgoingMessage, seconds: bigint, makeError: () => WrappedSendError) {
+    const old = this.timers.get(msg.id);
+    if (old !== undefined) clearTimeout(old);
+    const ms = Math.min(Number(seconds) * 1000, 2 ** 31 - 1);
+    const timer = setTimeout(() => {
+      this.timers.delete(msg.id);
+      if (!this.ended) this.post({ t: "err", err: makeError() });
+    }, ms);
+    this.timers.set(msg.id, timer);
+  }
+
+  setOnExit(onExit: OnExit) {
+    this.onExit = onExit;
+  }
+
+  get currentOnExit(): OnExit {
+    return this.onExit;
+  }
+
+  private fromWorker(m: FromWorker) {
+    if (this.ended) return;
+    switch (m.t) {
+      case "send":
+        this.hooks.send(this, m.msgs);
+        break;
+      case "print":
+        this.hooks.print(this, m.verbosity, m.text);
+        break;
+      case "call":
+        this.hooks.call(this, m.call).then(
+          (value) => this.post({ t: "reply", callId: m.callId, ok: true, value }),
+          (e) =>
+            this.post({
+              t: "reply",
+              callId: m.callId,
+              ok: false,
+              value: e instanceof Error ? e.message : String(e),
+            }),
+        );
+        break;
+      case "started":
+        break;
+      case "exit":
+        this.end(m.error);
+        break;
+    }
+  }
+
+  private end(error?: string) {
+    if (this.ended) return;
+    this.ended = true;
+    this.stop();
+    this.hooks.exited(this, error);
+  }
+
+  private stop() {
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+    this.worker?.terminate();
+    this.port.close();
+  }
+
+  /** Ends the process now, whatever it is doing (even a busy loop). No exit hook. */
+  kill(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.stop();
+  }
+}

@@ -1,0 +1,138 @@
+// Turns process code into something a Worker can run: components are
+// transpiled by jco once and cached under home by content hash; TS/JS
+// modules run as they are.
+
+import { transpileBytes } from "@bytecodealliance/jco-transpile";
+import type { Program } from "./protocol.ts";
+import { SERVED_WASI_INTERFACES } from "./wasi.ts";
+
+const STANDARD_INTERFACE = "hyperware:process/standard";
+const CACHE_FORMAT = "jco-transpile-0.15.0-async-v1";
+
+export class ProgramLoadError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ProgramLoadError";
+  }
+}
+
+async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function isWasm(bytes: Uint8Array): boolean {
+  return bytes.length >= 4 && bytes[0] === 0 && bytes[1] === 0x61 && bytes[2] === 0x73 &&
+    bytes[3] === 0x6d;
+}
+
+/** Names an interface without its @version, e.g. "wasi:io/poll". */
+function interfaceName(spec: string): string {
+  const at = spec.indexOf("@");
+  return at < 0 ? spec : spec.slice(0, at);
+}
+
+interface CachedComponent {
+  js: string;
+  coreModules: Record<string, WebAssembly.Module>;
+}
+
+export class ProgramLoader {
+  private readonly compiled = new Map<string, Promise<CachedComponent>>();
+
+  constructor(private readonly cacheDir: string) {}
+
+  /** Loads a process's code. `path` decides the kind: .ts/.js modules, else a component. */
+  async load(path: string, bytes: Uint8Array): Promise<Program> {
+    if (/\.(m?ts|tsx)$/.test(path) || /\.m?js$/.test(path)) {
+      if (isWasm(bytes)) throw new ProgramLoadError(`${path}: wasm bytes in a script file`);
+      let source: string;
+      try {
+        source = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+      } catch {
+        throw new ProgramLoadError(`${path}: process module is not valid UTF-8 text`);
+      }
+      return {
+        kind: "module",
+        source,
+        mediaType: /\.m?js$/.test(path) ? "javascript" : "typescript",
+      };
+    }
+    if (!isWasm(bytes)) {
+      throw new ProgramLoadError(`${path}: not a WebAssembly component (bad magic bytes)`);
+    }
+    const hash = await sha256Hex(bytes);
+    let entry = this.compiled.get(hash);
+    if (!entry) {
+      entry = this.compile(hash, bytes);
+      this.compiled.set(hash, entry);
+      entry.catch(() => this.compiled.delete(hash));
+    }
+    const c = await entry;
+    return { kind: "component", js: c.js, coreModules: c.coreModules };
+  }
+
+  private async compile(hash: string, bytes: Uint8Array): Promise<CachedComponent> {
+    const dir = `${this.cacheDir}/${CACHE_FORMAT}/${hash}`;
+    let files: Record<string, Uint8Array>;
+    try {
+      const index = JSON.parse(await Deno.readTextFile(`${dir}/index.json`)) as string[];
+      files = {};
+      for (const name of index) files[name] = await Deno.readFile(`${dir}/${name}`);
+    } catch {
+      files = await this.transpile(bytes);
+      await Deno.mkdir(dir, { recursive: true });
+      const names = Object.keys(files);
+      for (const name of names) await Deno.writeFile(`${dir}/${name}`, files[name]);
+      // index written last: a crash mid-write leaves no index, so no half cache
+      await Deno.writeTextFile(`${dir}/index.json`, JSON.stringify(names));
+    }
+    const coreModules: Record<string, WebAssembly.Module> = {};
+    let js = "";
+    for (const [name, data] of Object.entries(files)) {
+      if (name.endsWith(".wasm")) {
+        coreModules[name] = await WebAssembly.compile(data as Uint8Array<ArrayBuffer>);
+      } else if (name === "component.js") {
+        js = new TextDecoder().decode(data);
+      }
+    }
+    // jco's debug hook reads process.env, which a permission-less worker may not
+    js = js.replaceAll("globalThis?.process?.env?.JCO_DEBUG", "false");
+    return { js, coreModules };
+  }
+
+  private async transpile(bytes: Uint8Array): Promise<Record<string, Uint8Array>> {
+    let result: Awaited<ReturnType<typeof transpileBytes>>;
+    try {
+      result = await transpileBytes(
+        bytes,
+        {
+          name: "component",
+          instantiation: { tag: "async" },
+          noTypescript: true,
+        } as Parameters<typeof transpileBytes>[1],
+      );
+    } catch (e) {
+      throw new ProgramLoadError(
+        `malformed component: ${e instanceof Error ? e.message : String(e)}`,
+      );
+    }
+    for (const spec of result.imports) {
+      const name = interfaceName(spec);
+      if (name !== STANDARD_INTERFACE && !SERVED_WASI_INTERFACES.has(name)) {
+        throw new ProgramLoadError(
+          `component imports ${spec}, which hyperdeno does not provide ` +
+            `(served: hyperware:process/standard@1.0.0 and WASI 0.2 cli, clocks, filesystem, io, random)`,
+        );
+      }
+    }
+    if (!result.exports.some(([name]) => name === "init")) {
+      throw new ProgramLoadError("component does not export init (world process-v1)");
+    }
+    const out: Record<string, Uint8Array> = {};
+    for (const [name, data] of Object.entries(result.files)) {
+      if (name === "component.js" || name.endsWith(".wasm")) out[name] = data;
+    }
+    return out;
+  }
+}

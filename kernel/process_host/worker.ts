@@ -1,0 +1,426 @@
+// Worker entry: runs one process (a component or a TS/JS module) and serves
+// it the hyperware:process/standard@1.0.0 imports with Hyperdrive's semantics
+// (prompting message, contexts, last blob, inherit, awaited responses).
+
+import { receiveMessageOnPort } from "node:worker_threads";
+import { makeWasiImports, ProcessExit } from "./wasi.ts";
+import type {
+  FromWorker,
+  Incoming,
+  KernelCall,
+  OutgoingMessage,
+  ToWorker,
+  WorkerInit,
+} from "./protocol.ts";
+import type {
+  Address,
+  Capability,
+  KernelMessage,
+  LazyLoadBlob,
+  Message,
+  OnExit,
+  ProcessId,
+  Request,
+  Response,
+  SendError,
+} from "../types.ts";
+
+const STANDARD = "hyperware:process/standard";
+
+// deno-lint-ignore no-explicit-any
+const post = (m: FromWorker) => (self as any).postMessage(m);
+
+class ProcessState {
+  private readonly queue: Incoming[] = [];
+  private readonly contexts = new Map<
+    bigint,
+    { prompting?: KernelMessage; context?: Uint8Array }
+  >();
+  private prompting?: KernelMessage;
+  private lastBlob?: LazyLoadBlob;
+  private lastMessageBlobbed = false;
+  private nextCallId = 1;
+  private readonly signal: Int32Array;
+  private onExit: OnExit;
+
+  constructor(readonly our: Address, private readonly port: MessagePort, init: WorkerInit) {
+    this.signal = new Int32Array(init.signal);
+    this.onExit = init.onExit;
+  }
+
+  /** Next item from the kernel, blocking this worker until one arrives. */
+  private pull(): ToWorker {
+    for (;;) {
+      const seen = Atomics.load(this.signal, 0);
+      const m = receiveMessageOnPort(
+        this.port as unknown as Parameters<typeof receiveMessageOnPort>[0],
+      );
+      if (m) return m.message as ToWorker;
+      Atomics.wait(this.signal, 0, seen);
+    }
+  }
+
+  private ingest(): Incoming {
+    for (;;) {
+      const item = this.pull();
+      if (item.t === "reply") continue; // a reply nobody waits for any more
+      if (item.t === "msg" && item.km.message.tag === "request") return item;
+      const id = item.t === "msg" ? item.km.id : item.err.id;
+      if (this.contexts.has(id)) return item;
+      // a response or error for a request we are not awaiting: dropped, as Hyperdrive does
+    }
+  }
+
+  private call(call: KernelCall): unknown {
+    const callId = this.nextCallId++;
+    post({ t: "call", callId, call });
+    for (;;) {
+      const item = this.pull();
+      if (item.t === "reply") {
+        if (item.callId !== callId) continue;
+        if (!item.ok) throw new Error(String(item.value));
+        return item.value;
+      }
+      this.queueIncoming(item);
+    }
+  }
+
+  private queueIncoming(item: Incoming) {
+    if (item.t === "msg" && item.km.message.tag === "request") {
+      this.queue.push(item);
+      return;
+    }
+    const id = item.t === "msg" ? item.km.id : item.err.id;
+    if (this.contexts.has(id)) this.queue.push(item);
+  }
+
+  private takeBlob(km: KernelMessage) {
+    if (km.lazyLoadBlob) {
+      this.lastBlob = km.lazyLoadBlob;
+      this.lastMessageBlobbed = true;
+    } else {
+      this.lastMessageBlobbed = false;
+    }
+  }
+
+  /** Turns a received item into receive()'s ok value, or throws its error payload. */
+  private toProcess(item: Incoming): [Address, Message] {
+    if (item.t === "err") {
+      this.lastMessageBlobbed = false;
+      const ctx = this.contexts.get(item.err.id);
+      this.contexts.delete(item.err.id);
+      if (ctx) this.prompting = ctx.prompting;
+      throw { payload: [stripSendError(item.err.error), ctx?.context] };
+    }
+    const km = item.km;
+    this.takeBlob(km);
+    if (km.message.tag === "request") {
+      const req = km.message.val;
+      if (req.expectsResponse !== undefined || km.rsvp !== undefined) this.prompting = km;
+      return [km.source, { tag: "request", val: stripRequest(req) }];
+    }
+    const [response] = km.message.val;
+    const ctx = this.contexts.get(km.id);
+    let context: Uint8Array | undefined;
+    if (ctx) {
+      this.contexts.delete(km.id);
+      this.prompting = ctx.prompting;
+      context = ctx.context;
+    } else {
+      this.prompting = km;
+    }
+    return [km.source, { tag: "response", val: [stripResponse(response), context] }];
+  }
+
+  receive(): [Address, Message] {
+    const item = this.queue.shift() ?? this.ingest();
+    return this.toProcess(item);
+  }
+
+  private awaitSpecific(id: bigint): [Address, Message] {
+    const i = this.queue.findIndex((q) =>
+      q.t === "msg" ? q.km.id === id && q.km.message.tag === "response" : q.err.id === id
+    );
+    if (i >= 0) return this.toProcess(this.queue.splice(i, 1)[0]);
+    for (;;) {
+      const item = this.ingest();
+      const itemId = item.t === "msg" ? item.km.id : item.err.id;
+      if (itemId === id && !(item.t === "msg" && item.km.message.tag === "request")) {
+        return this.toProcess(item);
+      }
+      this.queue.push(item);
+    }
+  }
+
+  private freshId(): bigint {
+    for (;;) {
+      const id = crypto.getRandomValues(new BigUint64Array(1))[0];
+      if (!this.contexts.has(id)) return id;
+    }
+  }
+
+  private buildRequest(
+    target: Address,
+    request: Request,
+    context: Uint8Array | undefined,
+    blob: LazyLoadBlob | undefined,
+  ): OutgoingMessage {
+    const inheritFrom = request.inherit ? this.prompting : undefined;
+    const id = inheritFrom ? inheritFrom.id : this.freshId();
+    const lazyLoadBlob = blob ?? (request.inherit ? this.lastBlob : undefined);
+    if (request.expectsResponse !== undefined) {
+      this.contexts.set(id, { prompting: this.prompting, context });
+    }
+    const rsvp = request.expectsResponse !== undefined ? this.our : inheritFrom?.rsvp;
+    return {
+      id,
+      target,
+      rsvp,
+      message: { tag: "request", val: normalizeRequest(request) },
+      lazyLoadBlob,
+    };
+  }
+
+  sendRequest(target: Address, request: Request, context?: Uint8Array, blob?: LazyLoadBlob) {
+    post({ t: "send", msgs: [this.buildRequest(target, request, context, blob)] });
+  }
+
+  sendRequests(reqs: [Address, Request, Uint8Array | undefined, LazyLoadBlob | undefined][]) {
+    post({ t: "send", msgs: reqs.map(([a, r, c, b]) => this.buildRequest(a, r, c, b)) });
+  }
+
+  sendResponse(response: Response, blob?: LazyLoadBlob) {
+    const prompt = this.prompting;
+    if (!prompt) {
+      post({
+        t: "print",
+        verbosity: 0,
+        text: "kernel: need non-None prompting_message to handle Response",
+      });
+      return;
+    }
+    post({
+      t: "send",
+      msgs: [{
+        id: prompt.id,
+        target: prompt.rsvp ?? prompt.source,
+        message: { tag: "response", val: [normalizeResponse(response), undefined] },
+        lazyLoadBlob: response.inherit ? this.lastBlob : blob,
+      }],
+    });
+  }
+
+  sendAndAwaitResponse(target: Address, request: Request, blob?: LazyLoadBlob) {
+    if (request.expectsResponse === undefined) {
+      throw new Error("kernel: send-and-await-response() Request must expect a response");
+    }
+    if (sameAddress(target, this.our)) {
+      throw new Error(
+        "kernel: cannot send-and-await-response() a Request to `our`: it would deadlock",
+      );
+    }
+    const msg = this.buildRequest(target, request, undefined, blob);
+    post({ t: "send", msgs: [msg] });
+    try {
+      const [source, message] = this.awaitSpecific(msg.id);
+      return [source, message];
+    } catch (e) {
+      // receive() shape is [send-error, context]; send-and-await-response's is send-error
+      const p = (e as { payload?: unknown[] }).payload;
+      if (p) throw { payload: p[0] };
+      throw e;
+    }
+  }
+
+  hasBlob = () => this.lastMessageBlobbed;
+  getBlob = () => (this.lastMessageBlobbed ? this.lastBlob : undefined);
+  getLastBlob = () => this.lastBlob;
+
+  printToTerminal(verbosity: number, text: string) {
+    post({ t: "print", verbosity, text });
+  }
+
+  getOnExit = () => this.onExit;
+  setOnExit(onExit: OnExit) {
+    this.onExit = normalizeOnExit(onExit);
+    this.call({ op: "setOnExit", onExit: this.onExit });
+  }
+  getState = () => this.call({ op: "getState" }) as Uint8Array | undefined;
+  setState = (bytes: Uint8Array) => void this.call({ op: "setState", bytes });
+  clearState = () => void this.call({ op: "clearState" });
+  spawn(
+    name: string | undefined,
+    wasmPath: string,
+    onExit: OnExit,
+    requestCapabilities: Capability[],
+    grantCapabilities: [ProcessId, string][],
+    isPublic: boolean,
+  ): ProcessId {
+    const r = this.call({
+      op: "spawn",
+      args: {
+        name,
+        wasmPath,
+        onExit: normalizeOnExit(onExit),
+        requestCapabilities: requestCapabilities.map(normalizeCap),
+        grantCapabilities,
+        public: isPublic,
+      },
+    }) as { ok: ProcessId } | { err: string };
+    if ("err" in r) throw { payload: r.err };
+    return r.ok;
+  }
+  saveCapabilities = (caps: Capability[]) =>
+    void this.call({ op: "saveCapabilities", caps: caps.map(normalizeCap) });
+  dropCapabilities = (caps: Capability[]) =>
+    void this.call({ op: "dropCapabilities", caps: caps.map(normalizeCap) });
+  ourCapabilities = () => this.call({ op: "ourCapabilities" }) as Capability[];
+}
+
+// Values lifted by jco may carry extra fields; strip to the WIT shape so
+// nothing unexpected (e.g. kernel signatures) crosses into the process.
+function normalizeCap(c: Capability): Capability {
+  return { issuer: c.issuer, params: c.params };
+}
+function normalizeRequest(r: Request): Request {
+  return {
+    inherit: r.inherit,
+    expectsResponse: r.expectsResponse,
+    body: r.body,
+    metadata: r.metadata,
+    capabilities: (r.capabilities ?? []).map(normalizeCap),
+  };
+}
+function normalizeResponse(r: Response): Response {
+  return {
+    inherit: r.inherit,
+    body: r.body,
+    metadata: r.metadata,
+    capabilities: (r.capabilities ?? []).map(normalizeCap),
+  };
+}
+function normalizeOnExit(o: OnExit): OnExit {
+  if (o.tag === "requests") {
+    return {
+      tag: "requests",
+      val: o.val.map(([a, r, b]) => [a, normalizeRequest(r), b]),
+    };
+  }
+  return { tag: o.tag };
+}
+const stripRequest = normalizeRequest;
+const stripResponse = normalizeResponse;
+function stripSendError(e: SendError): SendError {
+  const message: Message = e.message.tag === "request"
+    ? { tag: "request", val: stripRequest(e.message.val) }
+    : { tag: "response", val: [stripResponse(e.message.val[0]), e.message.val[1]] };
+  return { kind: e.kind, target: e.target, message, lazyLoadBlob: e.lazyLoadBlob };
+}
+function sameAddress(a: Address, b: Address) {
+  return a.node === b.node && a.process.processName === b.process.processName &&
+    a.process.packageName === b.process.packageName &&
+    a.process.publisherNode === b.process.publisherNode;
+}
+
+function standardImports(p: ProcessState) {
+  return {
+    printToTerminal: (v: number, s: string) => p.printToTerminal(v, s),
+    our: () => p.our,
+    getOnExit: () => p.getOnExit(),
+    setOnExit: (o: OnExit) => p.setOnExit(o),
+    getState: () => p.getState(),
+    setState: (b: Uint8Array) => p.setState(b),
+    clearState: () => p.clearState(),
+    spawn: (
+      name: string | undefined,
+      path: string,
+      onExit: OnExit,
+      req: Capability[],
+      grant: [ProcessId, string][],
+      pub: boolean,
+    ) => p.spawn(name, path, onExit, req, grant, pub),
+    saveCapabilities: (c: Capability[]) => p.saveCapabilities(c),
+    dropCapabilities: (c: Capability[]) => p.dropCapabilities(c),
+    ourCapabilities: () => p.ourCapabilities(),
+    receive: () => p.receive(),
+    hasBlob: () => p.hasBlob(),
+    getBlob: () => p.getBlob(),
+    lastBlob: () => p.getLastBlob(),
+    sendRequest: (t: Address, r: Request, c?: Uint8Array, b?: LazyLoadBlob) =>
+      p.sendRequest(t, r, c, b),
+    sendRequests: (reqs: [Address, Request, Uint8Array | undefined, LazyLoadBlob | undefined][]) =>
+      p.sendRequests(reqs),
+    sendResponse: (r: Response, b?: LazyLoadBlob) => p.sendResponse(r, b),
+    sendAndAwaitResponse: (t: Address, r: Request, b?: LazyLoadBlob) =>
+      p.sendAndAwaitResponse(t, r, b),
+  };
+}
+
+function describe(e: unknown): string {
+  if (e instanceof ProcessExit) return e.message;
+  if (e instanceof Error) return e.stack ?? `${e.name}: ${e.message}`;
+  try {
+    return `thrown value: ${JSON.stringify(e, (_k, v) => typeof v === "bigint" ? `${v}` : v)}`;
+  } catch {
+    return `thrown value: ${String(e)}`;
+  }
+}
+
+async function run(init: WorkerInit) {
+  const state = new ProcessState(init.our, init.port, init);
+  const std = standardImports(state);
+  const ourString =
+    `${init.our.node}@${init.our.process.processName}:${init.our.process.packageName}:${init.our.process.publisherNode}`;
+  let initFn: (our: string) => void;
+  if (init.program.kind === "component") {
+    const wasi = makeWasiImports({
+      tmpDir: init.tmpDir,
+      print: (stream, line) =>
+        post({ t: "print", verbosity: stream === "stderr" ? 1 : 0, text: line }),
+    });
+    const url = URL.createObjectURL(new Blob([init.program.js], { type: "text/javascript" }));
+    const mod = await import(url);
+    URL.revokeObjectURL(url);
+    const core = init.program.coreModules;
+    const instance = await mod.instantiate(
+      (name: string) => core[name],
+      { ...wasi, [STANDARD]: std },
+    );
+    initFn = instance.init;
+  } else {
+    // deno-lint-ignore no-explicit-any
+    (globalThis as any).__hyperwareStandard = std;
+    const shim = Object.keys(std).map((k) =>
+      `export const ${k} = (...a) => globalThis.__hyperwareStandard.${k}(...a);`
+    ).join("\n");
+    const shimUrl = `data:application/javascript;base64,${btoa(shim)}`;
+    const source = init.program.source.replace(
+      /(["'])hyperware:process\/standard@1\.0\.0\1/g,
+      JSON.stringify(shimUrl),
+    );
+    const mime = init.program.mediaType === "typescript"
+      ? "application/typescript"
+      : "application/javascript";
+    const bytes = new TextEncoder().encode(source);
+    let bin = "";
+    for (let i = 0; i < bytes.length; i += 0x8000) {
+      bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+    }
+    const mod = await import(`data:${mime};base64,${btoa(bin)}`);
+    if (typeof mod.init !== "function") throw new Error("process module does not export init()");
+    initFn = mod.init;
+  }
+  post({ t: "started" });
+  initFn(ourString);
+}
+
+// deno-lint-ignore no-explicit-any
+const workerScope = self as any;
+workerScope.onmessage = (e: MessageEvent<WorkerInit>) => {
+  if (e.data?.t !== "init") return;
+  workerScope.onmessage = null;
+  run(e.data).then(
+    () => post({ t: "exit" }),
+    (err) => post({ t: "exit", error: describe(err) }),
+  );
+};

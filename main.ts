@@ -1,0 +1,430 @@
+// hyperdeno: a Hyperware node on Deno. `bootNode` is the programmatic API;
+// running this file is the CLI (`hyperdeno <home> [options]`).
+
+import { parseArgs } from "node:util";
+import { ed25519 } from "@noble/curves/ed25519.js";
+import { errorText, Kernel, SendErrorException } from "./kernel/kernel.ts";
+import {
+  type Capability,
+  checkProcessId,
+  isHypermapSafe,
+  type KernelMessage,
+  type LazyLoadBlob,
+  messagingCap,
+  networkingCap,
+  onExitFromJson,
+  parseAddress,
+  parseProcessId,
+  type ProcessId,
+  processIdToString,
+  type RuntimeModule,
+  type SendErrorKind,
+  textEncoder,
+  VFS_PROCESS_ID,
+} from "./kernel/types.ts";
+import { createStateModule } from "./modules/state/mod.ts";
+import { createTerminalModule } from "./modules/terminal/mod.ts";
+
+export const VERSION = "0.1.0";
+
+export type PrintHandler = (level: number, text: string) => void;
+
+export interface BootOptions {
+  /** Node home directory (created if missing). */
+  home: string;
+  /** Node name; defaults to the name stored in home, else "fake.dev". */
+  name?: string;
+  /** Terminal verbosity: prints at or below this level are shown. Default 0. */
+  verbosity?: number;
+  /** Per-process verbosity overrides: ProcessId -> level or "muted". */
+  processVerbosity?: Record<string, number | "muted">;
+  /** Receives every shown print. Default: stdout. */
+  onPrint?: PrintHandler;
+  /** Extra runtime modules to run (tests, embedders). */
+  modules?: RuntimeModule[];
+}
+
+export interface RequestOptions {
+  timeoutSeconds?: number;
+  blob?: Uint8Array;
+  mime?: string;
+  metadata?: string;
+}
+
+export interface NodeResponse {
+  source: string;
+  body: Uint8Array;
+  metadata?: string;
+  blob?: { bytes: Uint8Array; mime?: string };
+}
+
+export interface HyperdenoNode {
+  readonly our: string;
+  readonly home: string;
+  readonly kernel: Kernel;
+  installPackage(dir: string): Promise<string>;
+  request(target: string, body: Uint8Array | string, opts?: RequestOptions): Promise<NodeResponse>;
+  send(target: string, body: Uint8Array | string, opts?: RequestOptions): Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+/** The error `request` rejects with when the message could not be answered. */
+export class NodeSendError extends Error {
+  constructor(readonly kind: SendErrorKind, message: string) {
+    super(message);
+    this.name = "SendError";
+  }
+}
+
+function loadOrCreateKey(path: string): Uint8Array {
+  try {
+    const k = Deno.readFileSync(path);
+    if (k.length === 32) return k;
+    throw new Error(`${path}: networking key must be 32 bytes, found ${k.length}`);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  const key = ed25519.utils.randomSecretKey();
+  Deno.writeFileSync(path, key, { mode: 0o600 });
+  return key;
+}
+
+function loadName(home: string, requested?: string): string {
+  const path = `${home}/.node-name`;
+  let stored: string | undefined;
+  try {
+    stored = Deno.readTextFileSync(path).trim();
+  } catch { /* first boot */ }
+  const name = requested ?? stored ?? "fake.dev";
+  if (!isHypermapSafe(name)) {
+    throw new Error(`node name ${name} can only contain a-z, 0-9, \`-\`, \`.\``);
+  }
+  if (stored !== name) Deno.writeTextFileSync(path, name);
+  return name;
+}
+
+function toBytes(body: Uint8Array | string): Uint8Array {
+  return typeof body === "string" ? textEncoder.encode(body) : body;
+}
+
+function resolveTarget(our: string, target: string) {
+  const a = parseAddress(target);
+  return { node: a.node === "our" ? our : a.node, process: a.process };
+}
+
+async function copyDir(from: string, to: string) {
+  await Deno.mkdir(to, { recursive: true });
+  for await (const e of Deno.readDir(from)) {
+    const src = `${from}/${e.name}`;
+    const dst = `${to}/${e.name}`;
+    if (e.isDirectory) await copyDir(src, dst);
+    else if (e.isFile) await Deno.copyFile(src, dst);
+  }
+}
+
+interface ManifestEntry {
+  process_name: string;
+  process_wasm_path: string;
+  on_exit: unknown;
+  request_networking: boolean;
+  request_capabilities: unknown[];
+  grant_capabilities: unknown[];
+  public: boolean;
+}
+
+/** A manifest capability entry: "proc:pkg:pub" (messaging) or {process, params}. */
+function manifestCap(our: string, v: unknown): Capability | undefined {
+  if (typeof v === "string") return messagingCap({ node: our, process: parseProcessId(v) });
+  if (v && typeof v === "object" && "process" in v && "params" in v) {
+    const o = v as { process: string; params: unknown };
+    return {
+      issuer: { node: our, process: parseProcessId(o.process) },
+      params: JSON.stringify(o.params),
+    };
+  }
+  return undefined;
+}
+
+export async function bootNode(opts: BootOptions): Promise<HyperdenoNode> {
+  const home = opts.home;
+  await Deno.mkdir(home, { recursive: true });
+  const our = loadName(home, opts.name);
+  const verbosity = opts.verbosity ?? 0;
+  const processVerbosity = opts.processVerbosity ?? {};
+  const out = opts.onPrint ?? ((_l: number, text: string) => console.log(text));
+  const print = (level: number, text: string, source: ProcessId) => {
+    const override = processVerbosity[processIdToString(source)];
+    if (override === "muted") return;
+    const limit = override ?? verbosity;
+    if (level <= limit) out(level, text);
+  };
+  const key = loadOrCreateKey(`${home}/.networking-key`);
+  const kernel = new Kernel({
+    our,
+    home,
+    networkingKey: key,
+    modules: [createStateModule(), createTerminalModule(), ...(opts.modules ?? [])],
+    print,
+  });
+  await kernel.boot();
+  let down = false;
+
+  const node: HyperdenoNode = {
+    our,
+    home,
+    kernel,
+    async installPackage(dir: string): Promise<string> {
+      const metadata = JSON.parse(await Deno.readTextFile(`${dir}/metadata.json`));
+      const props = metadata?.properties;
+      if (!props?.package_name || !props?.publisher) {
+        throw new Error(`${dir}/metadata.json: properties.package_name and publisher are required`);
+      }
+      const pkgName = String(props.package_name);
+      const publisher = String(props.publisher);
+      checkProcessId({ processName: "x", packageName: pkgName, publisherNode: publisher });
+      const manifest = JSON.parse(
+        await Deno.readTextFile(`${dir}/pkg/manifest.json`),
+      ) as ManifestEntry[];
+      if (!Array.isArray(manifest)) throw new Error(`${dir}/pkg/manifest.json: expected a list`);
+      const packageId = `${pkgName}:${publisher}`;
+      const drive = `/${packageId}/pkg`;
+      await copyDir(`${dir}/pkg`, `${home}/vfs/${packageId}/pkg`);
+      await Deno.mkdir(`${home}/vfs/${packageId}/tmp`, { recursive: true });
+      const ids: ProcessId[] = [];
+      for (const entry of manifest) {
+        const id = checkProcessId({
+          processName: entry.process_name,
+          packageName: pkgName,
+          publisherNode: publisher,
+        });
+        const caps: Capability[] = [];
+        for (const v of entry.request_capabilities ?? []) {
+          const c = manifestCap(our, v);
+          if (c) caps.push(c);
+        }
+        if (entry.request_networking) caps.push(networkingCap(our));
+        for (const kind of ["read", "write"]) {
+          caps.push({
+            issuer: { node: our, process: VFS_PROCESS_ID },
+            params: JSON.stringify({ kind, drive }),
+          });
+        }
+        const file = entry.process_wasm_path.replace(/^\/+/, "");
+        const handle = `${drive}/${file}`;
+        const bytes = await Deno.readFile(`${home}/vfs${handle}`);
+        if (kernel.isRunning(id)) kernel.killProcess(id);
+        await kernel.initializeProcess({
+          id,
+          wasmBytesHandle: handle,
+          witVersion: props.wit_version ?? 1,
+          onExit: onExitFromJson(entry.on_exit ?? "None"),
+          initialCapabilities: caps,
+          public: Boolean(entry.public),
+          bytes,
+          initializer: { processName: "kernel", packageName: "distro", publisherNode: "sys" },
+        });
+        ids.push(id);
+      }
+      for (const [i, entry] of manifest.entries()) {
+        for (const v of entry.grant_capabilities ?? []) {
+          // grant: this process issues the cap to the named process
+          const c = manifestCap(our, v);
+          if (!c) continue;
+          kernel.addCapabilities(c.issuer.process, [{
+            issuer: { node: our, process: ids[i] },
+            params: c.params,
+          }]);
+        }
+      }
+      for (const id of ids) kernel.runProcess(id);
+      return packageId;
+    },
+    async request(target, body, o = {}) {
+      const t = resolveTarget(our, target);
+      try {
+        const km: KernelMessage = await kernel.request(
+          t,
+          {
+            inherit: false,
+            body: toBytes(body),
+            metadata: o.metadata,
+            capabilities: [],
+          },
+          o.blob ? { bytes: o.blob, mime: o.mime } as LazyLoadBlob : undefined,
+          o.timeoutSeconds ?? 5,
+        );
+        if (km.message.tag !== "response") throw new Error("expected a response");
+        const [res] = km.message.val;
+        return {
+          source: `${km.source.node}@${processIdToString(km.source.process)}`,
+          body: res.body,
+          metadata: res.metadata,
+          blob: km.lazyLoadBlob
+            ? { bytes: km.lazyLoadBlob.bytes, mime: km.lazyLoadBlob.mime }
+            : undefined,
+        };
+      } catch (e) {
+        if (e instanceof SendErrorException) throw new NodeSendError(e.kind, e.message);
+        if ((e as { kind?: SendErrorKind }).kind) {
+          throw new NodeSendError((e as { kind: SendErrorKind }).kind, errorText(e));
+        }
+        throw e;
+      }
+    },
+    send(target, body, o = {}) {
+      const t = resolveTarget(our, target);
+      kernel.send(
+        t,
+        { inherit: false, body: toBytes(body), metadata: o.metadata, capabilities: [] },
+        o.blob ? { bytes: o.blob, mime: o.mime } : undefined,
+      );
+      return Promise.resolve();
+    },
+    async shutdown() {
+      if (down) return;
+      down = true;
+      await kernel.shutdown();
+    },
+  };
+  kernel.setShutdownHandler(() => void node.shutdown());
+  return node;
+}
+
+// ---------------------------------------------------------------------------
+// CLI
+
+const HELP = `hyperdeno ${VERSION}: a Hyperware node on Deno
+
+Usage: hyperdeno <home> [options]
+
+Options:
+  -p, --port <PORT>               HTTP port (not yet supported)
+      --ws-port <PORT>            networking WebSockets port (not yet supported)
+      --tcp-port <PORT>           networking TCP port (not yet supported)
+  -v, --verbosity <0-3>           terminal verbosity [default: 0]
+  -d, --detached                  run without terminal input
+      --password <PASSWORD>       node password (not yet supported)
+      --max-peers <N>             max open peer connections (not yet supported)
+      --max-passthroughs <N>      max passthroughs as a router (not yet supported)
+      --process-verbosity <JSON>  {"proc:pkg:pub": level | "muted"}
+      --fake-node-name <NAME>     node name [default: stored name, else fake.dev]
+      --version                   print version
+  -h, --help                      print this help
+`;
+
+const NOT_YET = ["port", "ws-port", "tcp-port", "password", "max-peers", "max-passthroughs"];
+
+export class UsageError extends Error {}
+
+export function parseCli(args: string[]) {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        port: { type: "string", short: "p" },
+        "ws-port": { type: "string" },
+        "tcp-port": { type: "string" },
+        verbosity: { type: "string", short: "v" },
+        detached: { type: "boolean", short: "d" },
+        password: { type: "string" },
+        "max-peers": { type: "string" },
+        "max-passthroughs": { type: "string" },
+        "process-verbosity": { type: "string" },
+        "fake-node-name": { type: "string" },
+        version: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (e) {
+    throw new UsageError(errorText(e));
+  }
+  const v = parsed.values;
+  if (v.help || v.version) return { help: !!v.help, version: !!v.version } as const;
+  if (parsed.positionals.length !== 1) {
+    throw new UsageError("expected exactly one <home> argument");
+  }
+  const verbosity = v.verbosity === undefined ? 0 : Number(v.verbosity);
+  if (!Number.isInteger(verbosity) || verbosity < 0 || verbosity > 255) {
+    throw new UsageError(`--verbosity must be an integer 0-255, got ${v.verbosity}`);
+  }
+  let processVerbosity: Record<string, number | "muted"> = {};
+  if (v["process-verbosity"] !== undefined) {
+    try {
+      const pv = JSON.parse(v["process-verbosity"]);
+      if (!pv || typeof pv !== "object" || Array.isArray(pv)) throw new Error("not an object");
+      for (const [k, val] of Object.entries(pv)) {
+        parseProcessId(k);
+        const muted = val === "m" || val === "mute" || val === "muted";
+        if (!muted && !(Number.isInteger(val) && (val as number) >= 0)) {
+          throw new Error(`bad level for ${k}: ${JSON.stringify(val)}`);
+        }
+      }
+      processVerbosity = Object.fromEntries(
+        Object.entries(pv).map(([k, val]) => [
+          processIdToString(parseProcessId(k)),
+          typeof val === "number" ? val : "muted",
+        ]),
+      );
+    } catch (e) {
+      throw new UsageError(`--process-verbosity: ${errorText(e)}`);
+    }
+  }
+  const name = v["fake-node-name"];
+  if (name !== undefined && !isHypermapSafe(name)) {
+    throw new UsageError(`--fake-node-name ${name}: can only contain a-z, 0-9, \`-\`, \`.\``);
+  }
+  const unsupported = NOT_YET.filter((k) => (v as Record<string, unknown>)[k] !== undefined);
+  return {
+    help: false,
+    version: false,
+    home: parsed.positionals[0],
+    verbosity,
+    detached: !!v.detached,
+    processVerbosity,
+    name,
+    unsupported,
+  } as const;
+}
+
+async function cli(args: string[]): Promise<number> {
+  let cfg;
+  try {
+    cfg = parseCli(args);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      console.error(`error: ${e.message}\n\n${HELP}`);
+      return 2;
+    }
+    throw e;
+  }
+  if (cfg.help) {
+    console.log(HELP);
+    return 0;
+  }
+  if (cfg.version || cfg.home === undefined) {
+    console.log(`hyperdeno ${VERSION}`);
+    return 0;
+  }
+  for (const k of cfg.unsupported ?? []) console.error(`--${k}: not yet supported; ignored`);
+  const node = await bootNode({
+    home: cfg.home,
+    name: cfg.name,
+    verbosity: cfg.verbosity,
+    processVerbosity: cfg.processVerbosity,
+  });
+  console.log(`hyperdeno ${VERSION}: ${node.our} booted (home ${cfg.home})`);
+  const { promise, resolve } = Promise.withResolvers<void>();
+  const stop = () => resolve();
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
+  await promise;
+  console.log(`${node.our}: shutting down`);
+  await node.shutdown();
+  return 0;
+}
+
+if (import.meta.main) {
+  Deno.exit(await cli(Deno.args));
+}

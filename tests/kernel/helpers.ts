@@ -1,0 +1,156 @@
+// Shared test scaffolding: temporary homes, package directories in kit's
+// layout, booted nodes that collect their prints.
+
+import { bootNode, type HyperdenoNode } from "../../main.ts";
+import { buildFixture } from "../fixtures/build.ts";
+
+export interface ProcessSpec {
+  name: string;
+  /** fixture name under tests/fixtures (tester) */
+  fixture?: string;
+  /** "component" (default) or "module" (the .js runs as a process module) */
+  kind?: "component" | "module";
+  public?: boolean;
+  onExit?: unknown;
+  requestNetworking?: boolean;
+  requestCapabilities?: unknown[];
+  grantCapabilities?: unknown[];
+}
+
+export interface PackageSpec {
+  name: string;
+  publisher?: string;
+  processes: ProcessSpec[];
+}
+
+/** Writes a package directory in kit's layout and returns its path. */
+export async function makePackage(root: string, spec: PackageSpec): Promise<string> {
+  const dir = `${root}/${spec.name}`;
+  await Deno.mkdir(`${dir}/pkg`, { recursive: true });
+  const publisher = spec.publisher ?? "test.os";
+  await Deno.writeTextFile(
+    `${dir}/metadata.json`,
+    JSON.stringify({
+      name: spec.name,
+      description: "test package",
+      image: "",
+      properties: {
+        package_name: spec.name,
+        current_version: "0.1.0",
+        publisher,
+        mirrors: [],
+        code_hashes: {},
+        wit_version: 1,
+        dependencies: [],
+      },
+      external_url: "",
+      animation_url: "",
+    }),
+  );
+  const manifest = [];
+  for (const p of spec.processes) {
+    const fixture = p.fixture ?? "tester";
+    let file: string;
+    if (p.kind === "module") {
+      file = `${fixture}.js`;
+      await Deno.copyFile(
+        new URL(`../fixtures/${fixture}.js`, import.meta.url),
+        `${dir}/pkg/${file}`,
+      );
+    } else {
+      file = `${fixture}.wasm`;
+      await Deno.writeFile(`${dir}/pkg/${file}`, await buildFixture(fixture));
+    }
+    manifest.push({
+      process_name: p.name,
+      process_wasm_path: `/${file}`,
+      on_exit: p.onExit ?? "Restart",
+      request_networking: p.requestNetworking ?? false,
+      request_capabilities: p.requestCapabilities ?? [],
+      grant_capabilities: p.grantCapabilities ?? [],
+      public: p.public ?? true,
+    });
+  }
+  await Deno.writeTextFile(`${dir}/pkg/manifest.json`, JSON.stringify(manifest));
+  return dir;
+}
+
+export interface TestNode extends HyperdenoNode {
+  prints: string[];
+  /** request with a JSON command, parse the JSON answer */
+  ask<T = unknown>(target: string, cmd: unknown, timeoutSeconds?: number): Promise<T>;
+  waitForPrint(pattern: RegExp, timeoutMs?: number): Promise<string>;
+}
+
+export async function bootTestNode(home: string, name = "fake.dev"): Promise<TestNode> {
+  const prints: string[] = [];
+  const waiters: { re: RegExp; resolve: (s: string) => void }[] = [];
+  const node = await bootNode({
+    home,
+    name,
+    verbosity: 2,
+    onPrint: (_level, text) => {
+      prints.push(text);
+      for (const w of [...waiters]) {
+        if (w.re.test(text)) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve(text);
+        }
+      }
+    },
+  });
+  const t = node as TestNode;
+  t.prints = prints;
+  t.ask = async <T>(target: string, cmd: unknown, timeoutSeconds = 10) => {
+    const res = await node.request(target, JSON.stringify(cmd), { timeoutSeconds });
+    return JSON.parse(new TextDecoder().decode(res.body)) as T;
+  };
+  t.waitForPrint = (re, timeoutMs = 10_000) => {
+    const found = prints.find((p) => re.test(p));
+    if (found) return Promise.resolve(found);
+    return new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        waiters.splice(waiters.indexOf(w), 1);
+        reject(new Error(`no print matching ${re} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const w = {
+        re,
+        resolve: (s: string) => {
+          clearTimeout(timer);
+          resolve(s);
+        },
+      };
+      waiters.push(w);
+    });
+  };
+  return t;
+}
+
+export async function withTempDir<T>(f: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await Deno.makeTempDir({ prefix: "hyperdeno-test-" });
+  try {
+    return await f(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Polls `f` until it returns a truthy value or the time runs out. */
+export async function eventually<T>(f: () => Promise<T> | T, timeoutMs = 10_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < end) {
+    try {
+      const v = await f();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    await sleep(100);
+  }
+  throw new Error(`condition not met within ${timeoutMs} ms${last ? `: ${last}` : ""}`);
+}
