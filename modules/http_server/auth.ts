@@ -1,0 +1,134 @@
+// Login tokens as Hyperdrive issues them: an HS256 JWT, header {"alg":"HS256"},
+// claims {"username","subdomain","expiration"} (seconds, 26 weeks ahead),
+// carried in the cookie `hyperware-auth_<node>` or, for a secure subdomain
+// on localhost, `hyperware-auth_<node>@<process>`.
+
+import type { ProcessId } from "../../kernel/types.ts";
+
+export const JWT_LIFETIME_SECONDS = 26 * 7 * 24 * 60 * 60;
+
+export interface JwtClaims {
+  username: string;
+  subdomain: string | null;
+  expiration: number;
+}
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+export function base64UrlEncode(bytes: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+export function base64UrlDecode(s: string): Uint8Array {
+  const b64 = s.replace(/-/g, "+").replace(/_/g, "/");
+  const bin = atob(b64 + "=".repeat((4 - (b64.length % 4)) % 4));
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+export function importJwtKey(secret: Uint8Array): Promise<CryptoKey> {
+  return crypto.subtle.importKey(
+    "raw",
+    secret as Uint8Array<ArrayBuffer>,
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign", "verify"],
+  );
+}
+
+/** A token for `username`; an empty subdomain counts as none, as in Hyperdrive. */
+export async function generateJwt(
+  key: CryptoKey,
+  username: string,
+  subdomain?: string | null,
+  nowSeconds = Math.floor(Date.now() / 1000),
+): Promise<string> {
+  const claims: JwtClaims = {
+    username,
+    subdomain: subdomain ? subdomain : null,
+    expiration: nowSeconds + JWT_LIFETIME_SECONDS,
+  };
+  const signingInput = `${base64UrlEncode(enc.encode('{"alg":"HS256"}'))}.${
+    base64UrlEncode(enc.encode(JSON.stringify(claims)))
+  }`;
+  const sig = new Uint8Array(await crypto.subtle.sign("HMAC", key, enc.encode(signingInput)));
+  return `${signingInput}.${base64UrlEncode(sig)}`;
+}
+
+const JWT_FORMAT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
+/** Signature, algorithm and claims of a token; undefined if anything is off. */
+export async function verifyJwt(key: CryptoKey, token: string): Promise<JwtClaims | undefined> {
+  if (token.length > 4096 || !JWT_FORMAT.test(token)) return undefined;
+  const [h, c, s] = token.split(".");
+  try {
+    const header = JSON.parse(dec.decode(base64UrlDecode(h)));
+    if (!header || header.alg !== "HS256") return undefined;
+    const ok = await crypto.subtle.verify(
+      "HMAC",
+      key,
+      base64UrlDecode(s) as Uint8Array<ArrayBuffer>,
+      enc.encode(`${h}.${c}`),
+    );
+    if (!ok) return undefined;
+    const claims = JSON.parse(dec.decode(base64UrlDecode(c)));
+    if (
+      !claims || typeof claims.username !== "string" ||
+      !(claims.subdomain == null || typeof claims.subdomain === "string") ||
+      typeof claims.expiration !== "number"
+    ) {
+      return undefined;
+    }
+    return {
+      username: claims.username,
+      subdomain: claims.subdomain ?? null,
+      expiration: claims.expiration,
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+export function authCookieName(our: string, subdomain?: string): string {
+  return subdomain === undefined ? `hyperware-auth_${our}` : `hyperware-auth_${our}@${subdomain}`;
+}
+
+/** The token under `name` in a Cookie header, split as Hyperdrive splits it. */
+export function findCookie(cookieHeader: string, name: string): string | undefined {
+  for (const entry of cookieHeader.split("; ")) {
+    const parts = entry.split("=");
+    if (parts.length === 2 && parts[0] === name) return parts[1];
+  }
+  return undefined;
+}
+
+/**
+ * Hyperdrive's auth_token_valid: the cookie for this node (and process, for a
+ * secure subdomain on localhost) holds a token signed with our secret, for our
+ * name, with the same subdomain claim, not expired.
+ */
+export async function authTokenValid(
+  key: CryptoKey,
+  our: string,
+  subdomain: string | undefined,
+  cookieHeader: string,
+  nowSeconds = Math.floor(Date.now() / 1000),
+): Promise<boolean> {
+  const token = findCookie(cookieHeader, authCookieName(our, subdomain));
+  if (!token) return false;
+  const claims = await verifyJwt(key, token);
+  if (!claims) return false;
+  return claims.username === our && claims.subdomain === (subdomain ?? null) &&
+    claims.expiration > nowSeconds;
+}
+
+/** package-publisher with every non-alphanumeric character turned into '-'. */
+export function secureSubdomain(process: ProcessId): string {
+  return `${process.packageName}-${process.publisherNode}`.replace(/[^A-Za-z0-9]/g, "-");
+}

@@ -1,0 +1,130 @@
+// Path matching with route-recognizer 0.3's rules, and the JWT format.
+
+import { hmac } from "@noble/hashes/hmac.js";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { assertEquals } from "./assert.ts";
+import { PathRouter } from "../../modules/http_server/router.ts";
+import {
+  authTokenValid,
+  base64UrlDecode,
+  base64UrlEncode,
+  findCookie,
+  generateJwt,
+  importJwtKey,
+  secureSubdomain,
+} from "../../modules/http_server/auth.ts";
+import { formatPathWithProcess, isUnsafePath } from "../../modules/http_server/mod.ts";
+import { parseProcessId } from "../../kernel/types.ts";
+
+function match(r: PathRouter<string>, p: string) {
+  const m = r.recognize(p);
+  return m ? [m.value, m.params] : undefined;
+}
+
+Deno.test("router: statics beat dynamics beat wildcards; params are captured", () => {
+  const r = new PathRouter<string>();
+  r.add("/posts/:id", "id");
+  r.add("/posts/new", "new");
+  r.add("/posts/:post_id/comments/:id", "comment");
+  r.add("*all", "star");
+  r.add("/a/*b/c", "abc");
+  r.add("/a/*b", "ab");
+  assertEquals(match(r, "/posts/1"), ["id", { id: "1" }]);
+  assertEquals(match(r, "/posts/new"), ["new", {}]);
+  assertEquals(match(r, "/posts/12/comments/100"), ["comment", { post_id: "12", id: "100" }]);
+  assertEquals(match(r, "/anything/else"), ["star", { all: "anything/else" }]);
+  assertEquals(match(r, "/a/foo/bar/c"), ["abc", { b: "foo/bar" }]);
+  assertEquals(match(r, "/a/foo/bar"), ["ab", { b: "foo/bar" }]);
+  // a dynamic segment needs at least one character
+  assertEquals(match(r, "/posts/"), ["star", { all: "posts/" }]);
+});
+
+Deno.test("router: '.' separates segments; same shape with other names replaces; root routes", () => {
+  const r = new PathRouter<string>();
+  r.add("/files/:name.:ext", "split");
+  r.add("/x/:a", "first");
+  r.add("/x/:b", "second");
+  r.add("", "root");
+  assertEquals(match(r, "/files/archive.tar.gz"), ["split", { name: "archive.tar", ext: "gz" }]);
+  assertEquals(match(r, "/x/1"), ["second", { b: "1" }]);
+  assertEquals(match(r, "/"), ["root", {}]);
+  assertEquals(match(r, ""), ["root", {}]);
+  assertEquals(match(r, "/nope"), undefined);
+  // static text is literal (no regex meaning)
+  r.add("/app:pkg:pub/a+b", "literal");
+  assertEquals(match(r, "/app:pkg:pub/a+b"), ["literal", {}]);
+  assertEquals(match(r, "/app:pkg:pub/aab"), undefined);
+});
+
+Deno.test("paths: ProcessId prefixing as Hyperdrive; unsafe paths detected", () => {
+  const p = parseProcessId("app:pkg:pub.os");
+  assertEquals(formatPathWithProcess(p, "/api/"), "/app:pkg:pub.os/api");
+  assertEquals(formatPathWithProcess(p, "api"), "/app:pkg:pub.os/api");
+  assertEquals(formatPathWithProcess(p, "/"), "/app:pkg:pub.os");
+  assertEquals(formatPathWithProcess(parseProcessId("homepage:homepage:sys"), "/our"), "/our");
+  assertEquals(secureSubdomain(p), "pkg-pub-os");
+  for (const bad of ["/a/..", "/./a", "/a/%2e%2E/b", "/a%2fb", "/a%5Cb", "/%", "/a%00"]) {
+    assertEquals(isUnsafePath(bad), true, bad);
+  }
+  for (const ok of ["/a/b", "/a/...", "/a/.hidden", "/a%20b", "/"]) {
+    assertEquals(isUnsafePath(ok), false, ok);
+  }
+});
+
+Deno.test('jwt: HS256 over {"alg":"HS256"} and Hyperdrive\'s claims, checked independently', async () => {
+  const secret = crypto.getRandomValues(new Uint8Array(32));
+  const key = await importJwtKey(secret);
+  const token = await generateJwt(key, "fake.dev", "", 1_700_000_000);
+  const [h, c, s] = token.split(".");
+  assertEquals(new TextDecoder().decode(base64UrlDecode(h)), '{"alg":"HS256"}');
+  assertEquals(
+    new TextDecoder().decode(base64UrlDecode(c)),
+    `{"username":"fake.dev","subdomain":null,"expiration":${1_700_000_000 + 26 * 7 * 86400}}`,
+  );
+  const expected = hmac(sha256, secret, new TextEncoder().encode(`${h}.${c}`));
+  assertEquals(s, base64UrlEncode(expected));
+  // cookie lookup and validity
+  assertEquals(
+    findCookie(`a=1; hyperware-auth_fake.dev=${token}; b=2`, "hyperware-auth_fake.dev"),
+    token,
+  );
+  assertEquals(
+    await authTokenValid(
+      key,
+      "fake.dev",
+      undefined,
+      `hyperware-auth_fake.dev=${token}`,
+      1_700_000_001,
+    ),
+    true,
+  );
+  assertEquals(
+    await authTokenValid(
+      key,
+      "fake.dev",
+      undefined,
+      `hyperware-auth_fake.dev=${token}`,
+      1_800_000_000,
+    ),
+    false,
+  );
+  const scoped = await generateJwt(key, "fake.dev", "app:pkg:pub");
+  assertEquals(
+    await authTokenValid(
+      key,
+      "fake.dev",
+      "app:pkg:pub",
+      `hyperware-auth_fake.dev@app:pkg:pub=${scoped}`,
+    ),
+    true,
+  );
+  assertEquals(
+    await authTokenValid(
+      key,
+      "fake.dev",
+      "app:pkg:pub",
+      `hyperware-auth_fake.dev@app:pkg:pub=${token}`,
+    ),
+    false,
+  );
+});

@@ -1,0 +1,81 @@
+// Shared set-up for http-server tests: a MiniKernel with http-server on an
+// ephemeral loopback port, and in-test processes that bind and answer.
+
+import {
+  type Address,
+  type KernelMessage,
+  type LazyLoadBlob,
+  textDecoder,
+  textEncoder,
+} from "../../kernel/types.ts";
+import {
+  createHttpServer,
+  type HttpServerModule,
+  type HttpServerOptions,
+} from "../../modules/http_server/mod.ts";
+import { bodyJson, MiniKernel } from "./harness.ts";
+
+export const OUR = "fake.dev";
+
+export interface Setup {
+  k: MiniKernel;
+  server: HttpServerModule;
+  base: string;
+  port: number;
+  jwtSecret: Uint8Array;
+  http: Address;
+  stop(): Promise<void>;
+}
+
+export async function setup(opts: Partial<HttpServerOptions> = {}): Promise<Setup> {
+  const k = new MiniKernel(OUR);
+  const jwtSecret = opts.jwtSecret ?? crypto.getRandomValues(new Uint8Array(32));
+  const server = createHttpServer({
+    our: OUR,
+    port: 0,
+    hostname: "127.0.0.1",
+    jwtSecret,
+    ...opts,
+  });
+  k.addModule(server);
+  await k.start();
+  return {
+    k,
+    server,
+    base: server.url!,
+    port: server.port!,
+    jwtSecret,
+    http: k.addr("http-server:distro:sys"),
+    stop: () => k.stop(),
+  };
+}
+
+/** Send an HttpServerAction from `from` and return the parsed Result. */
+export async function act(
+  s: Setup,
+  from: Address,
+  action: unknown,
+  blob?: LazyLoadBlob,
+): Promise<unknown> {
+  const res = await s.k.request(from, s.http, action, { expectsResponse: 5, blob });
+  return bodyJson(res);
+}
+
+/** An in-test process that answers every Http request with a JSON echo of it. */
+export function echoProcess(s: Setup, id: string, seen?: KernelMessage[]): Address {
+  return s.k.process(id, (km, k) => {
+    if (km.message.tag !== "request") return;
+    seen?.push(km);
+    const req = bodyJson(km) as { Http?: unknown };
+    if (!req.Http) return;
+    const body = textEncoder.encode(JSON.stringify({
+      request: req.Http,
+      body: textDecoder.decode(km.lazyLoadBlob?.bytes ?? new Uint8Array()),
+      expects: km.message.val.expectsResponse?.toString(),
+    }));
+    k.respond(km, { status: 200, headers: { "Content-Type": "application/json", "X-App": id } }, {
+      mime: undefined,
+      bytes: body,
+    });
+  });
+}
