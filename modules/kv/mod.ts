@@ -1,0 +1,299 @@
+// kv:distro:sys -- key-value databases on Deno KV, one per (package_id, db), stored
+// under <home>/kv/<package_id>/<db>/. A process opens a database of its own package
+// (and so gets read and write caps on it); others need those caps, issued by kv with
+// params {"kind": "read"|"write", "db_key": [package_id, db]}. Keys and values are
+// arbitrary bytes of any size (see store.ts); transactions commit atomically.
+
+import { join, resolve } from "node:path";
+import {
+  type Address,
+  type Capability,
+  type KernelMessage,
+  KV_PROCESS_ID,
+  makeResponse,
+  packageIdOf,
+  packageIdToString,
+  type Request,
+  type RuntimeModule,
+  type RuntimeModuleContext,
+} from "../../kernel/types.ts";
+import {
+  encodeKvResponse,
+  type KvAction,
+  kvCapParams,
+  type KvError,
+  KvFailure,
+  type KvRequest,
+  type KvResponse,
+  packageIdToJson,
+  parseKvRequest,
+} from "./api.ts";
+import { KvBackendError, KvStore, type TxOp } from "./store.ts";
+
+export * from "./api.ts";
+export { KEY_LIMIT, VALUE_LIMIT } from "./store.ts";
+
+export interface KvModuleOptions {
+  /** Databases kept open at once; idle ones beyond this are closed (LRU). */
+  maxOpenDbs?: number;
+}
+
+const DB_FILE = "kv.sqlite3";
+
+/** Deno KV error text, Rust io::Error-like for filesystem failures. */
+function message(e: unknown): string {
+  const m = e instanceof Error ? e.message : String(e);
+  const i = m.indexOf("(os error");
+  if (i < 0) return m;
+  const end = m.indexOf(")", i);
+  return end < 0 ? m : m.slice(0, end + 1);
+}
+
+/** Per-database job queue; `busy` tells the LRU which stores are safe to close. */
+class DbQueue {
+  #tail: Promise<unknown> = Promise.resolve();
+  busy = 0;
+  run<T>(job: () => Promise<T>): Promise<T> {
+    this.busy++;
+    const p = this.#tail.then(job).finally(() => this.busy--);
+    this.#tail = p.catch(() => {});
+    return p;
+  }
+}
+
+interface Tx {
+  db: string;
+  ops: TxOp[];
+}
+
+function randomTxId(): bigint {
+  // below 2^53 so any JSON reader keeps it exact; still a valid u64
+  const a = new Uint32Array(2);
+  crypto.getRandomValues(a);
+  return (BigInt(a[0] & 0x1fffff) << 32n) | BigInt(a[1]);
+}
+
+class KvModule implements RuntimeModule {
+  readonly processId = KV_PROCESS_ID;
+  readonly public = false;
+  #ctx!: RuntimeModuleContext;
+  #our!: Address;
+  #root = "";
+  #maxOpen: number;
+  /** open stores, least recently used first */
+  #stores = new Map<string, KvStore>();
+  #queues = new Map<string, DbQueue>();
+  #txs = new Map<bigint, Tx>();
+
+  constructor(opts: KvModuleOptions) {
+    this.#maxOpen = opts.maxOpenDbs ?? 64;
+  }
+
+  async start(ctx: RuntimeModuleContext): Promise<void> {
+    this.#ctx = ctx;
+    this.#our = { node: ctx.our, process: KV_PROCESS_ID };
+    this.#root = resolve(ctx.home, "kv");
+    await Deno.mkdir(this.#root, { recursive: true });
+  }
+
+  handleMessage(km: KernelMessage): Promise<void> {
+    if (km.source.node !== this.#ctx.our) {
+      this.#ctx.print(
+        1,
+        `kv: got request from ${km.source.node}, but requests must come from our node`,
+      );
+      return Promise.resolve();
+    }
+    if (km.message.tag !== "request") return Promise.resolve();
+    const req = km.message.val;
+    let request: KvRequest;
+    try {
+      request = parseKvRequest(req.body);
+    } catch (e) {
+      this.#fail(km, e);
+      return Promise.resolve();
+    }
+    const dbKey = this.#dbKey(request);
+    let q = this.#queues.get(dbKey);
+    if (!q) this.#queues.set(dbKey, q = new DbQueue());
+    return q.run(async () => {
+      try {
+        const out = await this.#handle(km, request, dbKey);
+        if (km.rsvp || req.expectsResponse !== undefined) this.#send(km, req, out);
+      } catch (e) {
+        this.#fail(km, e);
+      }
+    });
+  }
+
+  async shutdown(): Promise<void> {
+    await Promise.all([...this.#queues.values()].map((q) => q.run(() => Promise.resolve())));
+    for (const s of this.#stores.values()) s.close();
+    this.#stores.clear();
+  }
+
+  #dbKey(r: KvRequest): string {
+    return join(packageIdToString(r.packageId), r.db);
+  }
+
+  #send(km: KernelMessage, req: Request, out: { response: KvResponse; blob?: Uint8Array }) {
+    const resp = makeResponse(
+      km,
+      this.#our,
+      encodeKvResponse(out.response),
+      out.blob ? { mime: "application/octet-stream", bytes: out.blob } : undefined,
+    );
+    if (req.metadata !== undefined && resp.message.tag === "response") {
+      resp.message.val[0].metadata = req.metadata;
+    }
+    this.#ctx.sendToLoop(resp);
+  }
+
+  /** Hyperdrive answers every kv error, expected or not, to rsvp or source. */
+  #fail(km: KernelMessage, e: unknown): void {
+    let error: KvError;
+    if (e instanceof KvFailure) error = e.error;
+    else if (e instanceof KvBackendError) error = { RocksDBError: `Deno KV: ${e.message}` };
+    else error = { IOError: message(e) };
+    this.#ctx.print(
+      1,
+      `kv: ${JSON.stringify(error, (_k, v) => typeof v === "bigint" ? `${v}` : v)}`,
+    );
+    this.#ctx.sendToLoop(makeResponse(km, this.#our, encodeKvResponse({ Err: error })));
+  }
+
+  #cap(kind: "read" | "write", r: KvRequest): Capability {
+    return { issuer: this.#our, params: kvCapParams(kind, r.packageId, r.db) };
+  }
+
+  #checkCaps(source: Address, r: KvRequest): void {
+    const tag = r.action.tag;
+    const own = packageIdToString(packageIdOf(source.process)) === packageIdToString(r.packageId);
+    switch (tag) {
+      case "Set":
+      case "Delete":
+      case "BeginTx":
+      case "Commit":
+        if (!this.#ctx.hasCapability(source.process, this.#cap("write", r))) {
+          throw new KvFailure("NoWriteCap");
+        }
+        return;
+      case "Get":
+        if (!this.#ctx.hasCapability(source.process, this.#cap("read", r))) {
+          throw new KvFailure("NoReadCap");
+        }
+        return;
+      case "Open":
+      case "RemoveDb":
+        if (!own) throw new KvFailure("MismatchingPackageId");
+        return;
+    }
+  }
+
+  async #store(dbKey: string, r: KvRequest, create: boolean): Promise<KvStore> {
+    const open = this.#stores.get(dbKey);
+    if (open) {
+      this.#stores.delete(dbKey);
+      this.#stores.set(dbKey, open);
+      return open;
+    }
+    const dir = join(this.#root, dbKey);
+    if (create) {
+      await Deno.mkdir(dir, { recursive: true });
+    } else {
+      try {
+        await Deno.stat(join(dir, DB_FILE));
+      } catch {
+        throw new KvFailure({ NoDb: [packageIdToJson(r.packageId), r.db] });
+      }
+    }
+    let store: KvStore;
+    try {
+      store = await KvStore.open(join(dir, DB_FILE));
+    } catch (e) {
+      throw new KvBackendError(message(e));
+    }
+    this.#stores.set(dbKey, store);
+    this.#evictIdle(dbKey);
+    return store;
+  }
+
+  #evictIdle(keep: string): void {
+    for (const [key, store] of this.#stores) {
+      if (this.#stores.size <= this.#maxOpen) return;
+      if (key === keep || (this.#queues.get(key)?.busy ?? 0) > 0) continue;
+      store.close();
+      this.#stores.delete(key);
+      this.#queues.delete(key);
+    }
+  }
+
+  #tx(txId: bigint, dbKey: string): Tx {
+    const tx = this.#txs.get(txId);
+    if (!tx || tx.db !== dbKey) throw new KvFailure({ NoTx: txId });
+    return tx;
+  }
+
+  async #handle(
+    km: KernelMessage,
+    r: KvRequest,
+    dbKey: string,
+  ): Promise<{ response: KvResponse; blob?: Uint8Array }> {
+    this.#checkCaps(km.source, r);
+    const action: KvAction = r.action;
+    switch (action.tag) {
+      case "Open":
+        this.#ctx.grantCapabilities(km.source.process, [
+          this.#cap("read", r),
+          this.#cap("write", r),
+        ]);
+        await this.#store(dbKey, r, true);
+        return { response: "Ok" };
+      case "RemoveDb": {
+        this.#stores.get(dbKey)?.close();
+        this.#stores.delete(dbKey);
+        for (const [id, tx] of this.#txs) if (tx.db === dbKey) this.#txs.delete(id);
+        await Deno.remove(join(this.#root, dbKey), { recursive: true });
+        return { response: "Ok" };
+      }
+      case "Get": {
+        const value = await (await this.#store(dbKey, r, false)).get(action.key);
+        if (value === undefined) throw new KvFailure("KeyNotFound");
+        return { response: { Get: action.key }, blob: value };
+      }
+      case "BeginTx": {
+        await this.#store(dbKey, r, false);
+        let txId = randomTxId();
+        while (this.#txs.has(txId)) txId = randomTxId();
+        this.#txs.set(txId, { db: dbKey, ops: [] });
+        return { response: { BeginTx: { tx_id: txId } } };
+      }
+      case "Set": {
+        const store = await this.#store(dbKey, r, false);
+        const blob = km.lazyLoadBlob;
+        if (!blob) throw new KvFailure("MalformedRequest");
+        if (action.txId === undefined) await store.set(action.key, blob.bytes);
+        else this.#tx(action.txId, dbKey).ops.push({ key: action.key, value: blob.bytes });
+        return { response: "Ok" };
+      }
+      case "Delete": {
+        const store = await this.#store(dbKey, r, false);
+        if (action.txId === undefined) await store.delete(action.key);
+        else this.#tx(action.txId, dbKey).ops.push({ key: action.key });
+        return { response: "Ok" };
+      }
+      case "Commit": {
+        const store = await this.#store(dbKey, r, false);
+        const tx = this.#tx(action.txId, dbKey);
+        this.#txs.delete(action.txId); // consumed whether or not it commits
+        await store.commit(tx.ops);
+        return { response: "Ok" };
+      }
+    }
+  }
+}
+
+/** kv:distro:sys. Register with the kernel as a non-public runtime module. */
+export function createKvModule(opts: KvModuleOptions = {}): RuntimeModule {
+  return new KvModule(opts);
+}
