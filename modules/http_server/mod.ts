@@ -84,8 +84,6 @@ export const DEFAULT_LIMITS: HttpServerLimits = {
 };
 
 export interface HttpServerOptions {
-  /** This node's name. */
-  our: string;
   /** Port to serve on; 0 picks a free one; false serves no HTTP (the module still answers actions). */
   port: number | false;
   /** If `port` is taken, try the next ones (up to 8999, or port+1000), as Hyperdrive's default port. */
@@ -341,7 +339,7 @@ class HttpServer implements HttpServerModule {
     this.#self = { node: ctx.our, process: HTTP_SERVER_PROCESS_ID };
     this.#jwtKey = await importJwtKey(this.#opts.jwtSecret);
     if (this.#opts.port === false) return;
-    this.#loginHtml = renderLoginPage(this.#opts.our, await loadArgon2Script());
+    this.#loginHtml = renderLoginPage(ctx.our, await loadArgon2Script());
     this.#listen(this.#opts.port);
   }
 

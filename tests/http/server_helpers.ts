@@ -31,7 +31,6 @@ export async function setup(opts: Partial<HttpServerOptions> = {}): Promise<Setu
   const k = new MiniKernel(OUR);
   const jwtSecret = opts.jwtSecret ?? crypto.getRandomValues(new Uint8Array(32));
   const server = createHttpServer({
-    our: OUR,
     port: 0,
     hostname: "127.0.0.1",
     jwtSecret,
