@@ -1,0 +1,116 @@
+// SqlValue encoding as Hyperdrive's sqlite module does it.
+//
+// Parameters arrive in the blob as a JSON array. A number is Integer when it is an
+// integer literal within i64, otherwise Real; a string that is canonical standard
+// base64 (padded, no trailing bits; "" included) becomes a Blob, any other string
+// Text; a bool binds as 1/0; null as NULL. Query rows go back as a JSON array of
+// {column: value} objects: Integer and Real as JSON numbers (Real in serde_json's
+// float notation, e.g. 1.0), Text as strings, Blob as standard base64, NULL as null.
+
+import { Buffer } from "node:buffer";
+
+/** What node:sqlite binds: bigint INTEGER, number REAL, string TEXT, bytes BLOB. */
+export type SqlParam = bigint | number | string | Uint8Array | null;
+
+const I64_MIN = -(1n << 63n);
+const I64_MAX = (1n << 63n) - 1n;
+const B64_BODY = /^[A-Za-z0-9+/]*$/;
+const B64_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/** base64 crate 0.22 STANDARD decode: padding required and canonical. */
+export function decodeCanonicalBase64(s: string): Uint8Array | undefined {
+  if (s.length % 4 !== 0) return undefined;
+  const pad = s.endsWith("==") ? 2 : s.endsWith("=") ? 1 : 0;
+  const body = s.slice(0, s.length - pad);
+  if (!B64_BODY.test(body)) return undefined;
+  if (pad > 0) {
+    const last = B64_ALPHABET.indexOf(body[body.length - 1]);
+    if (last < 0 || (last & (pad === 2 ? 0x0f : 0x03)) !== 0) return undefined;
+  }
+  return new Uint8Array(Buffer.from(s, "base64"));
+}
+
+class Num {
+  constructor(readonly source: string) {}
+}
+
+/** Blob bytes -> bound parameters; undefined for any shape Hyperdrive rejects. */
+export function parseParams(blob: Uint8Array | undefined): SqlParam[] | undefined {
+  if (!blob) return [];
+  let v: unknown;
+  try {
+    const text = new TextDecoder("utf-8", { fatal: true }).decode(blob);
+    // keep each number's source text: 1 and 1.0 bind differently
+    v = JSON.parse(
+      text,
+      (_k, value, ctx?: { source?: string }) =>
+        typeof value === "number" ? new Num(ctx?.source ?? String(value)) : value,
+    );
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(v)) return undefined;
+  const out: SqlParam[] = [];
+  for (const item of v) {
+    if (item === null) out.push(null);
+    else if (typeof item === "boolean") out.push(item ? 1n : 0n);
+    else if (typeof item === "string") out.push(decodeCanonicalBase64(item) ?? item);
+    else if (item instanceof Num) out.push(numberParam(item.source));
+    else return undefined;
+  }
+  return out;
+}
+
+function numberParam(src: string): bigint | number {
+  if (/^-?\d+$/.test(src) && src !== "-0") {
+    const n = BigInt(src);
+    if (n >= I64_MIN && n <= I64_MAX) return n;
+  }
+  return Number(src);
+}
+
+/** serde_json's (ryu's) notation for a finite f64. */
+export function formatReal(x: number): string {
+  if (x === 0) return Object.is(x, -0) ? "-0.0" : "0.0";
+  const sign = x < 0 ? "-" : "";
+  const [mantissa, exp] = Math.abs(x).toExponential().split("e");
+  const digits = mantissa.replace(".", "");
+  const len = digits.length;
+  const kk = Number(exp) + 1; // decimal point position relative to the digits
+  const k = kk - len;
+  let s: string;
+  if (k >= 0 && kk <= 16) s = digits + "0".repeat(k) + ".0";
+  else if (kk > 0 && kk <= 16) s = `${digits.slice(0, kk)}.${digits.slice(kk)}`;
+  else if (kk > -5 && kk <= 0) s = `0.${"0".repeat(-kk)}${digits}`;
+  else if (len === 1) s = `${digits}e${kk - 1}`;
+  else s = `${digits[0]}.${digits.slice(1)}e${kk - 1}`;
+  return sign + s;
+}
+
+export class RowEncodingError extends Error {}
+
+function valueJson(v: unknown): string {
+  if (v === null || v === undefined) return "null";
+  if (typeof v === "bigint") return v.toString();
+  if (typeof v === "number") {
+    if (!Number.isFinite(v)) throw new RowEncodingError(`REAL ${v} has no JSON form`);
+    return formatReal(v);
+  }
+  if (typeof v === "string") return JSON.stringify(v);
+  if (v instanceof Uint8Array) return `"${Buffer.from(v).toString("base64")}"`;
+  throw new RowEncodingError(`unexpected column value ${typeof v}`);
+}
+
+/** Rows (arrays, in column order) -> the Query blob text. Later duplicate names win. */
+export function rowsToJson(columns: string[], rows: unknown[][]): string {
+  const keys = columns.map((c) => JSON.stringify(c));
+  // a map by name, like Hyperdrive's HashMap: one entry per distinct column name
+  const lastIndex = new Map<string, number>();
+  columns.forEach((c, i) => lastIndex.set(c, i));
+  const picks = [...lastIndex.values()].sort((a, b) => a - b);
+  const parts: string[] = [];
+  for (const row of rows) {
+    parts.push(`{${picks.map((i) => `${keys[i]}:${valueJson(row[i])}`).join(",")}}`);
+  }
+  return `[${parts.join(",")}]`;
+}
