@@ -46,6 +46,7 @@ import {
 
 export type * from "./wire.ts";
 export { authCookieName, generateJwt, importJwtKey, secureSubdomain, verifyJwt } from "./auth.ts";
+export { type PasswordPrompt, promptPasswordInBrowser } from "./password_page.ts";
 
 export const DEFAULT_HTTP_PORT = 8080;
 /** Seconds to wait for a process's HttpResponse, unless X-Hyperware-Http-Server-Timeout says. */

@@ -321,29 +321,33 @@ export interface LoadedKeyfile {
 /**
  * Boot-time keyfile handling: with a keyfile at `<home>/.keys`, decrypt it with
  * the password (wrong password -> KeyfileError); without one, create it (needs
- * `our` and the password). `networkingKeySeed` adopts an existing Ed25519 key
- * instead of generating one.
+ * `our` and the password). Give `password` (hashed here) or `passwordHash`
+ * (already hashed, e.g. by the browser). `networkingKeySeed` adopts an existing
+ * Ed25519 key instead of generating one.
  */
 export async function loadOrCreateKeyfile(opts: {
   home: string;
-  password: string;
+  password?: string;
+  passwordHash?: string;
   our?: string;
   routers?: string[];
   networkingKeySeed?: Uint8Array;
 }): Promise<LoadedKeyfile> {
-  const path = `${opts.home.replace(/\/+$/, "")}/${KEYFILE_NAME}`;
-  let encoded: Uint8Array | undefined;
-  try {
-    encoded = await Deno.readFile(path);
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  if (opts.password === undefined && opts.passwordHash === undefined) {
+    throw new KeyfileError("a password is needed to open or create the keyfile");
   }
+  const hashFor = (name: string) =>
+    opts.passwordHash !== undefined
+      ? Promise.resolve(opts.passwordHash)
+      : hashPassword(opts.password!, name);
+  const path = keyfilePath(opts.home);
+  const encoded = await readKeyfile(opts.home);
   if (encoded) {
     const { username } = keyfileIdentity(encoded);
     if (opts.our !== undefined && opts.our !== username) {
       throw new KeyfileError(`keyfile belongs to ${username}, not ${opts.our}`);
     }
-    const keyfile = await decodeKeyfile(encoded, await hashPassword(opts.password, username));
+    const keyfile = await decodeKeyfile(encoded, await hashFor(username));
     return { encoded, keyfile, created: false };
   }
   if (!opts.our) throw new KeyfileError("no keyfile found and no node name to create one");
@@ -351,8 +355,22 @@ export async function loadOrCreateKeyfile(opts: {
   if (opts.networkingKeySeed) {
     keyfile.networkingKeyPkcs8 = pkcs8FromEd25519Seed(opts.networkingKeySeed);
   }
-  const bytes = await encodeKeyfile(keyfile, await hashPassword(opts.password, opts.our));
+  const bytes = await encodeKeyfile(keyfile, await hashFor(opts.our));
   await Deno.mkdir(opts.home, { recursive: true });
   await Deno.writeFile(path, bytes, { mode: 0o600 });
   return { encoded: bytes, keyfile, created: true };
+}
+
+export function keyfilePath(home: string): string {
+  return `${home.replace(/\/+$/, "")}/${KEYFILE_NAME}`;
+}
+
+/** The keyfile's bytes, or undefined when there is none yet. */
+export async function readKeyfile(home: string): Promise<Uint8Array | undefined> {
+  try {
+    return await Deno.readFile(keyfilePath(home));
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw e;
+  }
 }
