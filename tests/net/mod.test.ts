@@ -179,6 +179,55 @@ Deno.test("net: direct over TCP, direct over WS only, and an indirect node throu
   }
 });
 
+Deno.test("net: an indirect node through a WS-only router (WS passthrough)", async () => {
+  const router = new TestNode("wsrouter.os", {
+    networkingKey: seedFor("wsrouter"),
+    tcpPort: false,
+    wsPort: 0,
+    maxPassthroughs: 1,
+    ...fast,
+  });
+  const alice = new TestNode("alice.os", {
+    networkingKey: seedFor("alice"),
+    tcpPort: 0,
+    wsPort: 0,
+    ...fast,
+  });
+  const hidden = new TestNode("hidden.os", {
+    networkingKey: seedFor("hidden"),
+    routers: ["wsrouter.os"],
+    ...fast,
+  });
+  const nodes = [router, alice, hidden];
+  sharePki(nodes);
+  try {
+    for (const n of nodes) {
+      n.echo();
+      await n.start();
+    }
+    await waitFor(
+      () => router.module.peerNames().includes("hidden.os"),
+      3000,
+      "hidden connects to router",
+    );
+    const blob = patternBlob(300_000);
+    const id = alice.request("app:test:sys", "hidden.os@echo:test:sys", enc("via ws"), { blob });
+    await waitFor(
+      () => alice.responseTo(id) !== undefined,
+      5000,
+      "response through ws passthrough",
+    );
+    assertEq(responseBody(alice, id), "echo:via ws", "body");
+    assert(bytesEqual(alice.responseTo(id)!.km.lazyLoadBlob!.bytes, blob), "blob intact");
+    assert(
+      router.module.diagnostics().includes("alice.os -> hidden.os"),
+      "passthrough held by the router",
+    );
+  } finally {
+    await shutdownAll(nodes);
+  }
+});
+
 Deno.test("net: a peer killed mid-run is Offline, then reachable again when back", async () => {
   const alice = new TestNode("alice.os", {
     networkingKey: seedFor("alice"),
