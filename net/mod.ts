@@ -179,6 +179,10 @@ class NetModuleImpl implements NetModule {
   readonly #pending = new Map<string, PendingPassthrough>();
   readonly #active = new Map<string, ActivePassthrough>();
   readonly #tasks = new Set<Promise<unknown>>();
+  /** Every open peer connection, including ones not (yet) a peer's primary. */
+  readonly #conns = new Set<PeerConnection>();
+  /** Connections we opened (as Noise initiator), for the simultaneous-dial tie-break. */
+  readonly #dialed = new WeakSet<PeerConnection>();
   #tcpServer: TcpServer | undefined;
   #wsServer: WsServer | undefined;
   #ctx: RuntimeModuleContext | undefined;
@@ -255,8 +259,7 @@ class NetModuleImpl implements NetModule {
     this.#resolveStarted();
     clearTimeout(this.#routerTimer);
     await Promise.allSettled([this.#tcpServer?.close(), this.#wsServer?.close()]);
-    const closing: Promise<unknown>[] = [];
-    for (const peer of this.#peers.values()) if (peer.conn) closing.push(peer.conn.close());
+    const closing: Promise<unknown>[] = [...this.#conns].map((c) => c.close());
     this.#peers.clear();
     for (const p of this.#pending.values()) {
       clearTimeout(p.timer);
@@ -334,27 +337,49 @@ class NetModuleImpl implements NetModule {
 
   #dropPeer(name: string, peer: Peer): void {
     if (this.#peers.get(name) === peer) this.#peers.delete(name);
-    if (peer.conn) this.#track(peer.conn.close());
+    for (const conn of this.#conns) {
+      if (conn.peerName === name) this.#track(conn.close());
+    }
+  }
+
+  /** An open connection with `name` that is not its peer's primary one. */
+  #sideConnection(name: string, peer: Peer): PeerConnection | undefined {
+    for (const conn of this.#conns) {
+      if (conn.peerName === name && conn !== peer.conn && !conn.isClosed) return conn;
+    }
+    return undefined;
   }
 
   #connectionFor(peer: Peer, session: Session): PeerConnection {
-    return new PeerConnection(session, peer.identity.name, {
+    const conn = new PeerConnection(session, peer.identity.name, {
       onMessage: (km) => {
         const current = this.#peers.get(km.source.node);
         if (current) this.#touch(current);
         this.#ctx?.sendToLoop(km);
       },
       onClose: (conn) => {
+        this.#conns.delete(conn);
         const current = this.#peers.get(conn.peerName);
-        if (current?.conn === conn) this.#peers.delete(conn.peerName);
+        if (current?.conn !== conn) return;
+        const side = this.#sideConnection(conn.peerName, current);
+        if (side) this.#promote(current, side);
+        else this.#peers.delete(conn.peerName);
       },
       print: (v, t) => this.#print(v, t),
     }, this.#idleMs);
+    this.#conns.add(conn);
+    return conn;
   }
 
   /** Put an open session into `peer` and flush what was queued for it. */
-  #attach(peer: Peer, session: Session): void {
+  #attach(peer: Peer, session: Session): PeerConnection {
     const conn = this.#connectionFor(peer, session);
+    this.#promote(peer, conn);
+    return conn;
+  }
+
+  /** Make `conn` the peer's primary connection (closing any previous one) and flush the queue. */
+  #promote(peer: Peer, conn: PeerConnection): void {
     const old = peer.conn;
     peer.conn = conn;
     peer.connecting = false;
@@ -406,6 +431,13 @@ class NetModuleImpl implements NetModule {
     const identity = this.#pki.get(name);
     if (!identity) return this.#offline(km);
     const peer = this.#newPeer(identity, false);
+    const open = [...this.#conns].find((c) => c.peerName === name && !c.isClosed);
+    if (open) {
+      // a connection they opened outlived our record of them
+      this.#insertPeer(name, peer);
+      this.#promote(peer, open);
+      return this.#sendOn(peer, km);
+    }
     peer.queue.push(km);
     peer.connecting = true;
     this.#insertPeer(name, peer);
@@ -432,7 +464,13 @@ class NetModuleImpl implements NetModule {
     const current = this.#peers.get(id.name);
     if (session && current === peer && !peer.conn) {
       this.#print(2, `net: connected to ${id.name}`);
-      return this.#attach(peer, session);
+      this.#dialed.add(this.#attach(peer, session));
+      return;
+    }
+    if (!session && current === peer && !peer.conn) {
+      // our attempt failed, but they reached us meanwhile: use that connection
+      const side = this.#sideConnection(id.name, peer);
+      if (side) return this.#promote(peer, side);
     }
     // lost a race (an inbound connection was adopted, or the peer was dropped)
     if (session) this.#track(session.link.close());
@@ -553,10 +591,17 @@ class NetModuleImpl implements NetModule {
     const name = s.peer.name;
     const existing = this.#peers.get(name);
     if (existing) {
-      // replaces any connection we had; adopted by an outbound attempt still opening
       existing.identity = s.peer;
       existing.routingFor = s.proxyRequest;
       this.#touch(existing);
+      // Both sides may dial at once; the connection opened by the smaller name wins on
+      // both sides. If ours (opening or open) wins, keep theirs aside: they close it,
+      // and it stands in if ours fails. Otherwise theirs replaces ours.
+      const ours = existing.conn && !existing.conn.isClosed && this.#dialed.has(existing.conn);
+      if (this.#local.name < name && ((existing.connecting && !existing.conn) || ours)) {
+        this.#connectionFor(existing, s);
+        return;
+      }
       this.#attach(existing, s);
     } else {
       const peer = this.#newPeer(s.peer, s.proxyRequest);
@@ -862,6 +907,7 @@ class NetModuleImpl implements NetModule {
     if (this.#active.size > 0) {
       lines.push(`we have ${this.#active.size} active passthroughs:`, ...pairs(this.#active));
     }
+    lines.push(`we have ${this.#conns.size} open peer connections`);
     lines.push(`we have ${this.#pki.size} entries in the PKI`);
     return lines.join("\r\n") + "\r\n";
   }

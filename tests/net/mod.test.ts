@@ -228,6 +228,46 @@ Deno.test("net: an indirect node through a WS-only router (WS passthrough)", asy
   }
 });
 
+Deno.test("net: both sides dialing at once settle on one connection", async () => {
+  for (let round = 0; round < 3; round++) {
+    const a = new TestNode("aa.os", {
+      networkingKey: seedFor("aa"),
+      tcpPort: 0,
+      wsPort: false,
+      ...fast,
+    });
+    const b = new TestNode("bb.os", {
+      networkingKey: seedFor("bb"),
+      tcpPort: 0,
+      wsPort: false,
+      ...fast,
+    });
+    sharePki([a, b]);
+    try {
+      a.echo();
+      b.echo();
+      await a.start();
+      await b.start();
+      const ida = a.request("app:test:sys", "bb.os@echo:test:sys", enc(`a${round}`));
+      const idb = b.request("app:test:sys", "aa.os@echo:test:sys", enc(`b${round}`));
+      await waitFor(() => !!a.responseTo(ida) && !!b.responseTo(idb), 5000, "both round trips");
+      const one = (n: TestNode) =>
+        n.module.diagnostics().includes("we have 1 open peer connections");
+      await waitFor(() => one(a) && one(b), 3000, "a single connection left");
+      const ida2 = a.request("app:test:sys", "bb.os@echo:test:sys", enc("again"));
+      const idb2 = b.request("app:test:sys", "aa.os@echo:test:sys", enc("again"));
+      await waitFor(
+        () => !!a.responseTo(ida2) && !!b.responseTo(idb2),
+        5000,
+        "round trips after settling",
+      );
+      assertEq(a.errors.length + b.errors.length, 0, "no send errors");
+    } finally {
+      await shutdownAll([a, b]);
+    }
+  }
+});
+
 Deno.test("net: a peer killed mid-run is Offline, then reachable again when back", async () => {
   const alice = new TestNode("alice.os", {
     networkingKey: seedFor("alice"),
