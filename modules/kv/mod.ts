@@ -8,11 +8,13 @@ import { join, resolve } from "node:path";
 import {
   type Address,
   type Capability,
+  KERNEL_PROCESS_ID,
   type KernelMessage,
   KV_PROCESS_ID,
   makeResponse,
   packageIdOf,
   packageIdToString,
+  processIdEquals,
   type Request,
   type RuntimeModule,
   type RuntimeModuleContext,
@@ -64,6 +66,10 @@ class DbQueue {
 interface Tx {
   db: string;
   ops: TxOp[];
+}
+
+function isKernel(a: Address): boolean {
+  return processIdEquals(a.process, KERNEL_PROCESS_ID);
 }
 
 function randomTxId(): bigint {
@@ -167,6 +173,8 @@ class KvModule implements RuntimeModule {
   }
 
   #checkCaps(source: Address, r: KvRequest): void {
+    // the kernel (node.request, root authority) is not checked, as in vfs
+    if (isKernel(source)) return;
     const tag = r.action.tag;
     const own = packageIdToString(packageIdOf(source.process)) === packageIdToString(r.packageId);
     switch (tag) {
@@ -243,10 +251,12 @@ class KvModule implements RuntimeModule {
     const action: KvAction = r.action;
     switch (action.tag) {
       case "Open":
-        this.#ctx.grantCapabilities(km.source.process, [
-          this.#cap("read", r),
-          this.#cap("write", r),
-        ]);
+        if (!isKernel(km.source)) {
+          this.#ctx.grantCapabilities(km.source.process, [
+            this.#cap("read", r),
+            this.#cap("write", r),
+          ]);
+        }
         await this.#store(dbKey, r, true);
         return { response: "Ok" };
       case "RemoveDb": {

@@ -10,10 +10,12 @@ import { join, resolve } from "node:path";
 import {
   type Address,
   type Capability,
+  KERNEL_PROCESS_ID,
   type KernelMessage,
   makeResponse,
   packageIdOf,
   packageIdToString,
+  processIdEquals,
   type Request,
   type RuntimeModule,
   type RuntimeModuleContext,
@@ -77,6 +79,10 @@ class Db {
 interface Tx {
   db: string;
   statements: [string, SqlParam[]][];
+}
+
+function isKernel(a: Address): boolean {
+  return processIdEquals(a.process, KERNEL_PROCESS_ID);
 }
 
 function randomTxId(): bigint {
@@ -161,6 +167,7 @@ class SqliteModule implements RuntimeModule {
   }
 
   #require(source: Address, kind: "read" | "write", r: SqliteRequest): void {
+    if (isKernel(source)) return; // root authority (node.request), as in vfs
     if (!this.#ctx.hasCapability(source.process, this.#cap(kind, r))) {
       throw new SqliteFailure(kind === "read" ? "NoReadCap" : "NoWriteCap");
     }
@@ -208,16 +215,18 @@ class SqliteModule implements RuntimeModule {
   }
 
   #handle(km: KernelMessage, r: SqliteRequest): { response: SqliteResponse; blob?: Uint8Array } {
-    const own = packageIdToString(packageIdOf(km.source.process)) ===
-      packageIdToString(r.packageId);
+    const own = isKernel(km.source) ||
+      packageIdToString(packageIdOf(km.source.process)) === packageIdToString(r.packageId);
     const action = r.action;
     switch (action.tag) {
       case "Open":
         if (!own) throw new SqliteFailure("MismatchingPackageId");
-        this.#ctx.grantCapabilities(km.source.process, [
-          this.#cap("read", r),
-          this.#cap("write", r),
-        ]);
+        if (!isKernel(km.source)) {
+          this.#ctx.grantCapabilities(km.source.process, [
+            this.#cap("read", r),
+            this.#cap("write", r),
+          ]);
+        }
         this.#db(r, true);
         return { response: "Ok" };
       case "RemoveDb": {

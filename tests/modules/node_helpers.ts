@@ -1,0 +1,161 @@
+// A booted hyperdeno node with the storage modules and the storage_app fixture
+// installed as a real process (a JS process module in a Worker).
+
+import { bootNode, type HyperdenoNode } from "../../main.ts";
+import type { RuntimeModule } from "../../kernel/types.ts";
+import { createKvModule } from "../../modules/kv/mod.ts";
+import { createSqliteModule } from "../../modules/sqlite/mod.ts";
+import { createTimerModule } from "../../modules/timer/mod.ts";
+import { createVfsModule } from "../../modules/vfs/mod.ts";
+
+export const NODE = "fake.dev";
+
+export function storageModules(): RuntimeModule[] {
+  return [createVfsModule(), createKvModule(), createSqliteModule(), createTimerModule()];
+}
+
+const STORAGE = ["vfs:distro:sys", "kv:distro:sys", "sqlite:distro:sys", "timer:distro:sys"];
+
+/** Writes a package running storage_app.js; returns its directory. */
+export async function writeStoragePackage(root: string, packageName = "storage"): Promise<string> {
+  const dir = `${root}/${packageName}`;
+  await Deno.mkdir(`${dir}/pkg`, { recursive: true });
+  await Deno.writeTextFile(
+    `${dir}/metadata.json`,
+    JSON.stringify({
+      name: packageName,
+      description: "storage test app",
+      image: "",
+      properties: {
+        package_name: packageName,
+        current_version: "0.1.0",
+        publisher: "test.os",
+        mirrors: [],
+        code_hashes: {},
+        wit_version: 1,
+        dependencies: [],
+      },
+      external_url: "",
+      animation_url: "",
+    }),
+  );
+  await Deno.copyFile(
+    new URL("./fixtures/storage_app.js", import.meta.url),
+    `${dir}/pkg/storage_app.js`,
+  );
+  await Deno.writeTextFile(
+    `${dir}/pkg/manifest.json`,
+    JSON.stringify([{
+      process_name: "app",
+      process_wasm_path: "/storage_app.js",
+      on_exit: "Restart",
+      request_networking: false,
+      // as Hyperdrive manifests: message the modules, and let them answer us
+      request_capabilities: STORAGE,
+      grant_capabilities: STORAGE,
+      public: false,
+    }]),
+  );
+  return dir;
+}
+
+export interface StorageNode {
+  node: HyperdenoNode;
+  prints: string[];
+  stop(): Promise<void>;
+}
+
+export async function bootStorageNode(home: string): Promise<StorageNode> {
+  const prints: string[] = [];
+  const node = await bootNode({
+    home,
+    name: NODE,
+    verbosity: 1,
+    onPrint: (_l, t) => prints.push(t),
+    modules: storageModules(),
+  });
+  return { node, prints, stop: () => node.shutdown() };
+}
+
+export interface CallResult {
+  text: string;
+  json: unknown;
+  blob: Uint8Array | null;
+  mime: string | null;
+  sendError?: string;
+}
+
+function b64(bytes: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(s);
+}
+
+function unb64(s: string): Uint8Array {
+  return Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
+}
+
+export interface AppCall {
+  target: string;
+  body: unknown;
+  blob?: Uint8Array;
+}
+
+function toWire(c: AppCall) {
+  return {
+    target: c.target.includes("@") ? c.target : `our@${c.target}`,
+    body: typeof c.body === "string" ? c.body : JSON.stringify(c.body),
+    blob: c.blob ? b64(c.blob) : undefined,
+  };
+}
+
+function fromWire(
+  r: { body?: string; blob?: string | null; mime?: string | null; sendError?: string },
+) {
+  const text = r.body ?? "";
+  let json: unknown;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = undefined;
+  }
+  return {
+    text,
+    json,
+    blob: r.blob ? unb64(r.blob) : null,
+    mime: r.mime ?? null,
+    sendError: r.sendError,
+  };
+}
+
+/** Have process `app` send one request (exact body) and report the answer. */
+export async function appCall(
+  node: HyperdenoNode,
+  app: string,
+  c: AppCall,
+): Promise<CallResult> {
+  const res = await node.request(app, JSON.stringify({ op: "call", ...toWire(c) }), {
+    timeoutSeconds: 30,
+  });
+  const out = JSON.parse(new TextDecoder().decode(res.body));
+  if (out.error) throw new Error(`app: ${out.error}`);
+  return fromWire(out);
+}
+
+/** Several requests in one round trip to the app, sent in order. */
+export async function appBatch(
+  node: HyperdenoNode,
+  app: string,
+  calls: AppCall[],
+): Promise<CallResult[]> {
+  const res = await node.request(
+    app,
+    JSON.stringify({ op: "batch", calls: calls.map(toWire) }),
+    { timeoutSeconds: 60 },
+  );
+  const out = JSON.parse(new TextDecoder().decode(res.body));
+  if (!Array.isArray(out)) throw new Error(`app: ${JSON.stringify(out)}`);
+  return out.map(fromWire);
+}
