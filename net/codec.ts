@@ -191,17 +191,18 @@ export class MsgWriter {
   byteVec(bytes: Uint8Array): this {
     const n = bytes.length;
     this.arrayLen(n);
-    this.#ensure(2 * n);
-    const b = this.#buf;
+    this.#ensure(2 * n + 1);
+    const dst = this.#buf;
     let at = this.#len;
+    // Branch-free: a byte >= 0x80 becomes cc xx, others stay one byte. Writing x at
+    // at+1 either way is harmless (overwritten next); random data would otherwise
+    // mispredict on every other byte.
     for (let i = 0; i < n; i++) {
       const x = bytes[i];
-      if (x < 0x80) {
-        b[at++] = x;
-      } else {
-        b[at++] = 0xcc;
-        b[at++] = x;
-      }
+      const hi = x >> 7;
+      dst[at] = x ^ ((x ^ 0xcc) & -hi);
+      dst[at + 1] = x;
+      at += 1 + hi;
     }
     this.#len = at;
     return this;
@@ -467,19 +468,22 @@ export class MsgReader {
     }
     const n = this.arrayLen();
     const out = new Uint8Array(n);
-    const b = this.buf;
-    for (let i = 0; i < n; i++) {
-      const x = b[this.pos];
-      if (x < 0x80) {
-        out[i] = x;
-        this.pos++;
-      } else if (x === 0xcc && this.pos + 1 < b.length) {
-        out[i] = b[this.pos + 1];
-        this.pos += 2;
-      } else {
-        out[i] = this.uint(255);
-      }
+    const src = this.buf;
+    const last = src.length - 1;
+    let p = this.pos;
+    let i = 0;
+    // Fast path for the two encodings rmp-serde writes for a u8 (fixint, cc xx),
+    // branch-free between them; anything else (or the input's last byte) goes slow.
+    while (i < n && p < last) {
+      const x = src[p];
+      if (x >= 0x80 && x !== 0xcc) break;
+      const hi = x >> 7;
+      const y = src[p + 1];
+      out[i++] = x ^ ((x ^ y) & -hi);
+      p += 1 + hi;
     }
+    this.pos = p;
+    for (; i < n; i++) out[i] = this.uint(255);
     return out;
   }
 

@@ -1,0 +1,100 @@
+// net benchmarks, node to node across two Deno processes on loopback:
+// - rtt: request/response round trip over TCP and over WS, against a capnweb
+//   RPC round trip over WebSocket (baseline);
+// - throughput: a 4 MiB blob sent node to node over TCP and over WS, against
+//   raw node:crypto ChaCha20-Poly1305 sealing the same bytes in 65519-byte
+//   chunks (baseline).
+// Run: deno bench -A benches/net.bench.ts
+
+import { newWebSocketRpcSession } from "capnweb";
+import { chachaSeal } from "../net/aead.ts";
+import { CHUNK_PLAINTEXT } from "../net/link.ts";
+import { BenchNode } from "./net_node.ts";
+
+const BLOB_BYTES = 4 * 1024 * 1024;
+
+const bench = new BenchNode("bench.os", {
+  networkingKey: crypto.getRandomValues(new Uint8Array(32)),
+  tcpPort: 0,
+  wsPort: false,
+  listenHostname: "127.0.0.1",
+});
+
+const peerProcess = new Deno.Command(Deno.execPath(), {
+  args: ["run", "-A", new URL("./net_peer.ts", import.meta.url).pathname],
+  stdin: "piped",
+  stdout: "piped",
+  stderr: "inherit",
+}).spawn();
+const toPeer = peerProcess.stdin.getWriter();
+await toPeer.write(new TextEncoder().encode(JSON.stringify(bench.module.identity) + "\n"));
+const fromPeer = peerProcess.stdout.pipeThrough(new TextDecoderStream()).getReader();
+let line = "";
+while (!line.includes("\n")) {
+  const { value, done } = await fromPeer.read();
+  if (done) throw new Error("bench peer exited early");
+  line += value;
+}
+const peer = JSON.parse(line.slice(0, line.indexOf("\n")));
+bench.module.ingest(peer.tcpPeer);
+bench.module.ingest(peer.wsPeer);
+await bench.start();
+
+// deno-lint-ignore no-explicit-any
+const capnweb: any = newWebSocketRpcSession(`ws://127.0.0.1:${peer.capnwebPort}`);
+
+const small = new TextEncoder().encode("ping");
+const blob = crypto.getRandomValues(new Uint8Array(65536));
+const bigBlob = new Uint8Array(BLOB_BYTES);
+for (let off = 0; off < BLOB_BYTES; off += blob.length) bigBlob.set(blob, off);
+const key = crypto.getRandomValues(new Uint8Array(32));
+const nonce = new Uint8Array(12);
+const noAd = new Uint8Array(0);
+
+// warm up every path (connections opened, JIT) before measuring
+for (let i = 0; i < 20; i++) {
+  await bench.call("peer-tcp.os@echo:bench:sys", small);
+  await bench.call("peer-ws.os@echo:bench:sys", small);
+  await capnweb.echo("ping");
+}
+await bench.call("peer-tcp.os@echo:bench:sys", small, bigBlob);
+await bench.call("peer-ws.os@echo:bench:sys", small, bigBlob);
+
+Deno.bench("capnweb RPC round trip (WebSocket)", { group: "rtt", baseline: true }, async () => {
+  await capnweb.echo("ping");
+});
+
+Deno.bench("net request/response round trip (TCP)", { group: "rtt" }, async () => {
+  await bench.call("peer-tcp.os@echo:bench:sys", small);
+});
+
+Deno.bench("net request/response round trip (WS)", { group: "rtt" }, async () => {
+  await bench.call("peer-ws.os@echo:bench:sys", small);
+});
+
+Deno.bench(
+  "raw chacha20-poly1305 seal, 4 MiB in 65519-byte chunks",
+  { group: "throughput", baseline: true },
+  () => {
+    for (let off = 0; off < BLOB_BYTES; off += CHUNK_PLAINTEXT) {
+      chachaSeal(key, nonce, noAd, bigBlob.subarray(off, off + CHUNK_PLAINTEXT));
+    }
+  },
+);
+
+Deno.bench("net 4 MiB blob node to node (TCP)", { group: "throughput" }, async () => {
+  await bench.call("peer-tcp.os@echo:bench:sys", small, bigBlob);
+});
+
+Deno.bench("net 4 MiB blob node to node (WS)", { group: "throughput" }, async () => {
+  await bench.call("peer-ws.os@echo:bench:sys", small, bigBlob);
+});
+
+// the peer process exits when its stdin closes, i.e. when this process ends
+globalThis.addEventListener("unload", () => {
+  try {
+    peerProcess.kill();
+  } catch {
+    // already gone
+  }
+});
