@@ -4,10 +4,10 @@
 import type { HnsUpdate } from "./types.ts";
 
 /** File under the node home holding the 32-byte Ed25519 networking key seed. */
-export const NETWORKING_KEY_FILE = "networking_key";
+export const NETWORKING_KEY_FILE = ".networking-key";
 
 /**
- * The node's networking key: read from `<home>/networking_key`, or generated and
+ * The node's networking key: read from `<home>/.networking-key` (the file bootNode uses), or generated and
  * written there (owner-only) at first boot. Stored raw; a later issue encrypts it
  * with the node password.
  */
