@@ -7,9 +7,9 @@ import type { HnsUpdate } from "./types.ts";
 export const NETWORKING_KEY_FILE = ".networking-key";
 
 /**
- * The node's networking key: read from `<home>/.networking-key` (the file bootNode uses), or generated and
- * written there (owner-only) at first boot. Stored raw; a later issue encrypts it
- * with the node password.
+ * The node's networking key: read from `<home>/.networking-key` (the file bootNode
+ * uses), or generated and written there (owner-only) at first boot. Stored raw; a
+ * later issue encrypts it with the node password.
  */
 export async function loadOrCreateNetworkingKey(home: string): Promise<Uint8Array> {
   const path = `${home}/${NETWORKING_KEY_FILE}`;
