@@ -820,8 +820,10 @@ export class Kernel {
   killProcess(id: ProcessId, revoke = true): boolean {
     const pid = processIdToString(id);
     const host = this.hosts.get(pid);
-    if (!host) return false;
-    host.kill();
+    const entry = this.processMap.get(pid);
+    // a process waiting out its restart backoff has an entry but no host
+    if (!host && (!entry || entry.runtime)) return false;
+    host?.kill();
     this.hosts.delete(pid);
     const b = this.backoffs.get(pid);
     if (b?.timer !== undefined) clearTimeout(b.timer);
@@ -880,6 +882,8 @@ export class Kernel {
       case "setState":
       case "clearState":
         return await this.stateCall(id, call);
+      case "getOnExit":
+        return host.currentOnExit;
       case "setOnExit":
         this.setOnExit(id, call.onExit);
         return null;

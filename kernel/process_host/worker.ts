@@ -26,6 +26,8 @@ import type {
 } from "../types.ts";
 
 const STANDARD = "hyperware:process/standard";
+const STDERR_TAIL = 5000;
+let stderrTail = "";
 
 // deno-lint-ignore no-explicit-any
 const post = (m: FromWorker) => (self as any).postMessage(m);
@@ -240,7 +242,8 @@ class ProcessState {
     post({ t: "print", verbosity, text });
   }
 
-  getOnExit = () => this.onExit;
+  // the kernel's SetOnExit command may change it from outside
+  getOnExit = () => (this.onExit = this.call({ op: "getOnExit" }) as OnExit);
   setOnExit(onExit: OnExit) {
     this.onExit = normalizeOnExit(onExit);
     this.call({ op: "setOnExit", onExit: this.onExit });
@@ -375,8 +378,13 @@ async function run(init: WorkerInit) {
   if (init.program.kind === "component") {
     const wasi = makeWasiImports({
       tmpDir: init.tmpDir,
-      print: (stream, line) =>
-        post({ t: "print", verbosity: stream === "stderr" ? 1 : 0, text: line }),
+      print: (stream, line) => {
+        if (stream === "stderr") {
+          // kept for the crash report, as Hyperdrive shows a process's stderr when it dies
+          stderrTail = (stderrTail + line + "\n").slice(-STDERR_TAIL);
+        }
+        post({ t: "print", verbosity: stream === "stderr" ? 2 : 0, text: line });
+      },
     });
     const url = URL.createObjectURL(new Blob([init.program.js], { type: "text/javascript" }));
     const mod = await import(url);
@@ -421,6 +429,6 @@ workerScope.onmessage = (e: MessageEvent<WorkerInit>) => {
   workerScope.onmessage = null;
   run(e.data).then(
     () => post({ t: "exit" }),
-    (err) => post({ t: "exit", error: describe(err) }),
+    (err) => post({ t: "exit", error: stderrTail.trim() ? stderrTail : describe(err) }),
   );
 };

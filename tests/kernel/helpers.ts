@@ -140,13 +140,16 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /** Polls `f` until it returns a truthy value or the time runs out. */
-export async function eventually<T>(f: () => Promise<T> | T, timeoutMs = 10_000): Promise<T> {
+export async function eventually<T>(
+  f: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 10_000,
+): Promise<NonNullable<T>> {
   const end = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < end) {
     try {
       const v = await f();
-      if (v) return v;
+      if (v) return v as NonNullable<T>;
     } catch (e) {
       last = e;
     }

@@ -1,0 +1,32 @@
+// Small assertion helpers for Deno.test (JSR's @std/assert is unreachable here).
+
+import nodeAssert from "node:assert";
+
+export function assert(cond: unknown, msg = "assertion failed"): asserts cond {
+  if (!cond) throw new Error(msg);
+}
+
+export function assertEquals<T>(actual: T, expected: T, msg?: string): void {
+  nodeAssert.deepStrictEqual(actual, expected, msg);
+}
+
+export function assertExists<T>(v: T, msg = "expected a value"): asserts v is NonNullable<T> {
+  if (v === null || v === undefined) throw new Error(msg);
+}
+
+export function assertMatch(actual: string, re: RegExp, msg?: string): void {
+  if (!re.test(actual)) throw new Error(msg ?? `${JSON.stringify(actual)} does not match ${re}`);
+}
+
+export async function assertRejects(
+  f: () => Promise<unknown>,
+  check?: (e: unknown) => boolean,
+): Promise<unknown> {
+  try {
+    await f();
+  } catch (e) {
+    if (check && !check(e)) throw new Error(`rejected with an unexpected error: ${e}`);
+    return e;
+  }
+  throw new Error("expected a rejection");
+}
