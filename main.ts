@@ -2,7 +2,6 @@
 // running this file is the CLI (`hyperdeno <home> [options]`).
 
 import { parseArgs } from "node:util";
-import { ed25519 } from "@noble/curves/ed25519.js";
 import { errorText, Kernel, SendErrorException } from "./kernel/kernel.ts";
 import {
   type Capability,
@@ -24,6 +23,10 @@ import {
 } from "./kernel/types.ts";
 import { createStateModule } from "./modules/state/mod.ts";
 import { createTerminalModule } from "./modules/terminal/mod.ts";
+import { createNetModule, type HnsUpdate } from "./net/mod.ts";
+import { loadOrCreateNetworkingKey, readPkiFile } from "./net/boot.ts";
+
+export type { HnsUpdate };
 
 export const VERSION = "0.1.0";
 
@@ -42,6 +45,18 @@ export interface BootOptions {
   onPrint?: PrintHandler;
   /** Extra runtime modules to run (tests, embedders). */
   modules?: RuntimeModule[];
+  /** Networking TCP port; 0 = any free; false = none. Default: first free >= 10000. */
+  tcpPort?: number | false;
+  /** Networking WebSocket port; 0 = any free; false = none. Default: first free >= 9000. */
+  wsPort?: number | false;
+  /** Non-empty: this node is indirect, reached through these routers. */
+  routers?: string[];
+  /** Passthroughs this node serves as a router (default 0: not a router). */
+  maxPassthroughs?: number;
+  /** Open peer connections kept (default 32). */
+  maxPeers?: number;
+  /** PKI records (HnsUpdate) known at boot, until chain indexing exists. */
+  pki?: HnsUpdate[];
 }
 
 export interface RequestOptions {
@@ -62,6 +77,8 @@ export interface HyperdenoNode {
   readonly our: string;
   readonly home: string;
   readonly kernel: Kernel;
+  /** This node's HnsUpdate record, as the hns-indexer would publish it. */
+  readonly identity: HnsUpdate;
   installPackage(dir: string): Promise<string>;
   request(target: string, body: Uint8Array | string, opts?: RequestOptions): Promise<NodeResponse>;
   send(target: string, body: Uint8Array | string, opts?: RequestOptions): Promise<void>;
@@ -74,19 +91,6 @@ export class NodeSendError extends Error {
     super(message);
     this.name = "SendError";
   }
-}
-
-function loadOrCreateKey(path: string): Uint8Array {
-  try {
-    const k = Deno.readFileSync(path);
-    if (k.length === 32) return k;
-    throw new Error(`${path}: networking key must be 32 bytes, found ${k.length}`);
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-  }
-  const key = ed25519.utils.randomSecretKey();
-  Deno.writeFileSync(path, key, { mode: 0o600 });
-  return key;
 }
 
 function loadName(home: string, requested?: string): string {
@@ -158,12 +162,22 @@ export async function bootNode(opts: BootOptions): Promise<HyperdenoNode> {
     const limit = override ?? verbosity;
     if (level <= limit) out(level, text);
   };
-  const key = loadOrCreateKey(`${home}/.networking-key`);
+  const key = await loadOrCreateNetworkingKey(home);
+  const net = createNetModule({
+    our,
+    networkingKey: key,
+    tcpPort: opts.tcpPort,
+    wsPort: opts.wsPort,
+    routers: opts.routers,
+    maxPassthroughs: opts.maxPassthroughs,
+    maxPeers: opts.maxPeers,
+    pki: opts.pki,
+  });
   const kernel = new Kernel({
     our,
     home,
     networkingKey: key,
-    modules: [createStateModule(), createTerminalModule(), ...(opts.modules ?? [])],
+    modules: [net, createStateModule(), createTerminalModule(), ...(opts.modules ?? [])],
     print,
   });
   await kernel.boot();
@@ -173,6 +187,7 @@ export async function bootNode(opts: BootOptions): Promise<HyperdenoNode> {
     our,
     home,
     kernel,
+    identity: net.identity,
     async installPackage(dir: string): Promise<string> {
       const metadata = JSON.parse(await Deno.readTextFile(`${dir}/metadata.json`));
       const props = metadata?.properties;
@@ -299,20 +314,39 @@ Usage: hyperdeno <home> [options]
 
 Options:
   -p, --port <PORT>               HTTP port (not yet supported)
-      --ws-port <PORT>            networking WebSockets port (not yet supported)
-      --tcp-port <PORT>           networking TCP port (not yet supported)
+      --ws-port <PORT>            networking WebSockets port [default: first free >= 9000]
+      --tcp-port <PORT>           networking TCP port [default: first free >= 10000]
   -v, --verbosity <0-3>           terminal verbosity [default: 0]
   -d, --detached                  run without terminal input
       --password <PASSWORD>       node password (not yet supported)
-      --max-peers <N>             max open peer connections (not yet supported)
-      --max-passthroughs <N>      max passthroughs as a router (not yet supported)
+      --max-peers <N>             max open peer connections [default: 32]
+      --max-passthroughs <N>      passthroughs served as a router [default: 0]
+      --fake-pki <FILE>           JSON list of HnsUpdate records: peers known at boot
       --process-verbosity <JSON>  {"proc:pkg:pub": level | "muted"}
       --fake-node-name <NAME>     node name [default: stored name, else fake.dev]
       --version                   print version
   -h, --help                      print this help
 `;
 
-const NOT_YET = ["port", "ws-port", "tcp-port", "password", "max-peers", "max-passthroughs"];
+const NOT_YET = ["port", "password"];
+
+function portOption(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) {
+    throw new UsageError(`--${name} must be a port number 0-65535, got ${v}`);
+  }
+  return n;
+}
+
+function countOption(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) {
+    throw new UsageError(`--${name} must be a whole number, got ${v}`);
+  }
+  return n;
+}
 
 export class UsageError extends Error {}
 
@@ -333,6 +367,7 @@ export function parseCli(args: string[]) {
         "max-passthroughs": { type: "string" },
         "process-verbosity": { type: "string" },
         "fake-node-name": { type: "string" },
+        "fake-pki": { type: "string" },
         version: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
@@ -385,6 +420,11 @@ export function parseCli(args: string[]) {
     processVerbosity,
     name,
     unsupported,
+    tcpPort: portOption("tcp-port", v["tcp-port"]),
+    wsPort: portOption("ws-port", v["ws-port"]),
+    maxPeers: countOption("max-peers", v["max-peers"]),
+    maxPassthroughs: countOption("max-passthroughs", v["max-passthroughs"]),
+    fakePki: v["fake-pki"],
   } as const;
 }
 
@@ -408,13 +448,28 @@ async function cli(args: string[]): Promise<number> {
     return 0;
   }
   for (const k of cfg.unsupported ?? []) console.error(`--${k}: not yet supported; ignored`);
+  let pki: HnsUpdate[] | undefined;
+  if (cfg.fakePki !== undefined) {
+    try {
+      pki = await readPkiFile(cfg.fakePki);
+    } catch (e) {
+      console.error(`error: --fake-pki: ${errorText(e)}`);
+      return 2;
+    }
+  }
   const node = await bootNode({
     home: cfg.home,
     name: cfg.name,
     verbosity: cfg.verbosity,
     processVerbosity: cfg.processVerbosity,
+    tcpPort: cfg.tcpPort,
+    wsPort: cfg.wsPort,
+    maxPeers: cfg.maxPeers,
+    maxPassthroughs: cfg.maxPassthroughs,
+    pki,
   });
   console.log(`hyperdeno ${VERSION}: ${node.our} booted (home ${cfg.home})`);
+  console.log(`identity: ${JSON.stringify(node.identity)}`);
   const { promise, resolve } = Promise.withResolvers<void>();
   const stop = () => resolve();
   Deno.addSignalListener("SIGINT", stop);
