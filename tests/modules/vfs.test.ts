@@ -181,7 +181,7 @@ Deno.test("vfs: capabilities gate other packages; root cap and kernel pass", asy
         .json,
       { Err: "NoWriteCap" },
     );
-    // pulling a file out into our own package still needs write on the source drive
+    // copying into another package needs a write cap on that drive too
     assertEquals(
       (await send(APP, `${d}/f`, { CopyFile: { new_path: "/otherapp:pub.os/tmp/f" } })).json,
       { Err: "NoWriteCap" },
