@@ -23,6 +23,10 @@ import {
 } from "./kernel/types.ts";
 import { createStateModule } from "./modules/state/mod.ts";
 import { createTerminalModule } from "./modules/terminal/mod.ts";
+import { createVfsModule } from "./modules/vfs/mod.ts";
+import { createKvModule } from "./modules/kv/mod.ts";
+import { createSqliteModule } from "./modules/sqlite/mod.ts";
+import { createTimerModule } from "./modules/timer/mod.ts";
 import { createNetModule, type HnsUpdate } from "./net/mod.ts";
 import { loadOrCreateNetworkingKey, readPkiFile } from "./net/boot.ts";
 
@@ -177,7 +181,16 @@ export async function bootNode(opts: BootOptions): Promise<HyperdenoNode> {
     our,
     home,
     networkingKey: key,
-    modules: [net, createStateModule(), createTerminalModule(), ...(opts.modules ?? [])],
+    modules: [
+      net,
+      createStateModule(),
+      createTerminalModule(),
+      createVfsModule(),
+      createKvModule(),
+      createSqliteModule(),
+      createTimerModule(),
+      ...(opts.modules ?? []),
+    ],
     print,
   });
   await kernel.boot();
@@ -457,6 +470,10 @@ async function cli(args: string[]): Promise<number> {
       return 2;
     }
   }
+  // listen before booting: a signal during boot still stops the node cleanly
+  const { promise: stopped, resolve: stop } = Promise.withResolvers<void>();
+  Deno.addSignalListener("SIGINT", () => stop());
+  Deno.addSignalListener("SIGTERM", () => stop());
   const node = await bootNode({
     home: cfg.home,
     name: cfg.name,
@@ -470,11 +487,7 @@ async function cli(args: string[]): Promise<number> {
   });
   console.log(`hyperdeno ${VERSION}: ${node.our} booted (home ${cfg.home})`);
   console.log(`identity: ${JSON.stringify(node.identity)}`);
-  const { promise, resolve } = Promise.withResolvers<void>();
-  const stop = () => resolve();
-  Deno.addSignalListener("SIGINT", stop);
-  Deno.addSignalListener("SIGTERM", stop);
-  await promise;
+  await stopped;
   console.log(`${node.our}: shutting down`);
   await node.shutdown();
   return 0;

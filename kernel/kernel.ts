@@ -215,7 +215,18 @@ export class Kernel {
       this.store.deleteProcess(pid);
       return;
     }
-    if (entry.runtime) return;
+    if (entry.runtime) {
+      // runtime modules are rebuilt each boot, but caps granted to them
+      // (e.g. by a manifest's grant_capabilities) must survive a reboot
+      this.store.putProcess(pid, {
+        wasm_bytes_handle: "",
+        wit_version: entry.witVersion ?? null,
+        on_exit: "Restart",
+        capabilities: [...entry.capabilities.values()].map((c) => [capabilityToJson(c), []]),
+        public: entry.public,
+      });
+      return;
+    }
     if (entry.onExit.tag === "none") {
       // transient processes are not brought back at boot
       this.store.deleteProcess(pid);
@@ -275,6 +286,13 @@ export class Kernel {
           public: boolean;
         };
         const id = checkProcessId(parseProcessId(pid));
+        const runtime = this.processMap.get(pid);
+        if (runtime?.runtime) {
+          // a runtime module's saved caps: merge into the rebuilt entry
+          this.addCapabilities(id, e.capabilities.map(([c]) => capabilityFromJson(c)), false);
+          continue;
+        }
+        if (e.wasm_bytes_handle === "") continue; // a module no longer present
         const onExit = onExitFromJson(e.on_exit);
         const entry: PersistedProcess = {
           wasmBytesHandle: e.wasm_bytes_handle,

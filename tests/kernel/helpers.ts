@@ -2,7 +2,7 @@
 // layout, booted nodes that collect their prints.
 
 import { bootNode, type HyperdenoNode } from "../../main.ts";
-import { buildFixture } from "../fixtures/build.ts";
+import { buildFixture, type BuildOptions } from "../fixtures/build.ts";
 
 export interface ProcessSpec {
   name: string;
@@ -15,6 +15,17 @@ export interface ProcessSpec {
   requestNetworking?: boolean;
   requestCapabilities?: unknown[];
   grantCapabilities?: unknown[];
+  /** componentize-js options (e.g. keep wasi:http to test an unserved import) */
+  buildOptions?: BuildOptions;
+}
+
+async function exists(u: URL): Promise<boolean> {
+  try {
+    await Deno.stat(u);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export interface PackageSpec {
@@ -52,14 +63,14 @@ export async function makePackage(root: string, spec: PackageSpec): Promise<stri
     const fixture = p.fixture ?? "tester";
     let file: string;
     if (p.kind === "module") {
-      file = `${fixture}.js`;
-      await Deno.copyFile(
-        new URL(`../fixtures/${fixture}.js`, import.meta.url),
-        `${dir}/pkg/${file}`,
-      );
+      const ext = (await exists(new URL(`../fixtures/${fixture}.ts`, import.meta.url)))
+        ? "ts"
+        : "js";
+      file = `${fixture}.${ext}`;
+      await Deno.copyFile(new URL(`../fixtures/${file}`, import.meta.url), `${dir}/pkg/${file}`);
     } else {
       file = `${fixture}.wasm`;
-      await Deno.writeFile(`${dir}/pkg/${file}`, await buildFixture(fixture));
+      await Deno.writeFile(`${dir}/pkg/${file}`, await buildFixture(fixture, p.buildOptions));
     }
     manifest.push({
       process_name: p.name,

@@ -1,0 +1,119 @@
+// The CLI (flags, exit codes, boot and graceful stop) and process state
+// surviving kill -9, each in a real child process.
+
+import { assert, assertEquals, assertMatch } from "../assert.ts";
+import { bootTestNode, makePackage, withTempDir } from "./helpers.ts";
+
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+const KILL9_CHILD = new URL("./kill9_child.ts", import.meta.url).pathname;
+
+async function runCli(args: string[]) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+Deno.test("cli: help, version, and bad flags exit 2 with a clear error", async () => {
+  const help = await runCli(["--help"]);
+  assertEquals(help.code, 0);
+  assertMatch(help.stdout, /Usage: hyperdeno <home> \[options\]/);
+  const version = await runCli(["--version"]);
+  assertEquals(version.code, 0);
+  assertMatch(version.stdout, /^hyperdeno \d+\.\d+\.\d+/);
+  for (
+    const [args, re] of [
+      [["--bogus", "home"], /error: .*bogus/],
+      [["home", "--verbosity", "loud"], /--verbosity must be an integer/],
+      [["home", "--tcp-port", "70000"], /--tcp-port must be a port number/],
+      [["home", "--fake-node-name", "Bad_Name"], /--fake-node-name Bad_Name: can only contain/],
+      [["home", "--process-verbosity", "{oops"], /--process-verbosity:/],
+      [[], /expected exactly one <home> argument/],
+    ] as [string[], RegExp][]
+  ) {
+    const r = await runCli(args);
+    assertEquals(r.code, 2, `${args.join(" ")}: exit ${r.code}`);
+    assertMatch(r.stderr, re);
+  }
+});
+
+Deno.test("cli: boots a node and stops gracefully on SIGTERM", async () => {
+  await withTempDir(async (home) => {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        MAIN,
+        home,
+        "--fake-node-name",
+        "cli.dev",
+        "--tcp-port",
+        "0",
+        "--ws-port",
+        "0",
+        "--detached",
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let seen = "";
+    const deadline = Date.now() + 30_000;
+    while (!seen.includes("booted") && Date.now() < deadline) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      seen += value;
+    }
+    assertMatch(seen, /cli\.dev booted/);
+    child.kill("SIGTERM");
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      seen += value;
+    }
+    const status = await child.status;
+    await child.stderr.cancel();
+    assertEquals(status.code, 0);
+    assertMatch(seen, /shutting down/);
+    assertEquals((await Deno.readTextFile(`${home}/.node-name`)).trim(), "cli.dev");
+  });
+});
+
+Deno.test("process state survives kill -9 of the node", async () => {
+  await withTempDir(async (root) => {
+    const dir = await makePackage(root, {
+      name: "k9",
+      processes: [{ name: "s", kind: "module" }],
+    });
+    const home = `${root}/home`;
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", KILL9_CHILD, home, dir],
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let lastAck = 0;
+    let buf = "";
+    const deadline = Date.now() + 30_000;
+    while (lastAck < 40 && Date.now() < deadline) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buf += value;
+      for (const m of buf.matchAll(/ACK (\d+)/g)) lastAck = Math.max(lastAck, Number(m[1]));
+    }
+    child.kill("SIGKILL");
+    await child.status;
+    await reader.cancel().catch(() => {});
+    assert(lastAck >= 40, `child acknowledged only ${lastAck} writes`);
+    const node = await bootTestNode(home);
+    try {
+      const r = await node.ask<{ state: string }>("our@s:k9:test.os", { op: "state-get" });
+      assert(Number(r.state) >= lastAck, `state ${r.state} lost writes up to ${lastAck}`);
+    } finally {
+      await node.shutdown();
+    }
+  });
+});
