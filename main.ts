@@ -61,7 +61,11 @@ export interface BootOptions {
   maxPeers?: number;
   /** PKI records (HnsUpdate) known at boot, until chain indexing exists. */
   pki?: HnsUpdate[];
+  /** Install the distro packages (./packages/*) not yet installed. CLI: on. Default off. */
+  distro?: boolean;
 }
+
+const DISTRO_DIR = new URL("./packages/", import.meta.url);
 
 export interface RequestOptions {
   timeoutSeconds?: number;
@@ -315,7 +319,29 @@ export async function bootNode(opts: BootOptions): Promise<HyperdenoNode> {
     },
   };
   kernel.setShutdownHandler(() => void node.shutdown());
+  if (opts.distro) await installDistro(node, print);
   return node;
+}
+
+/** Installs each distro package whose processes are not in the process map yet. */
+async function installDistro(
+  node: HyperdenoNode,
+  print: (level: number, text: string, source: ProcessId) => void,
+) {
+  const installed = new Set(node.kernel.processIds());
+  for await (const e of Deno.readDir(DISTRO_DIR)) {
+    if (!e.isDirectory) continue;
+    const dir = new URL(`${e.name}/`, DISTRO_DIR).pathname;
+    try {
+      const meta = JSON.parse(await Deno.readTextFile(`${dir}metadata.json`));
+      const pkg = `${meta.properties.package_name}:${meta.properties.publisher}`;
+      if ([...installed].some((pid) => pid.endsWith(`:${pkg}`))) continue;
+      print(0, `installing distro package ${pkg}...`, parseProcessId("kernel:distro:sys"));
+      await node.installPackage(dir.replace(/\/$/, ""));
+    } catch (err) {
+      print(0, `distro package ${e.name}: ${errorText(err)}`, parseProcessId("kernel:distro:sys"));
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -484,6 +510,7 @@ async function cli(args: string[]): Promise<number> {
     maxPeers: cfg.maxPeers,
     maxPassthroughs: cfg.maxPassthroughs,
     pki,
+    distro: true,
   });
   console.log(`hyperdeno ${VERSION}: ${node.our} booted (home ${cfg.home})`);
   console.log(`identity: ${JSON.stringify(node.identity)}`);

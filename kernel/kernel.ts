@@ -105,6 +105,8 @@ export class Kernel {
   private readonly store: KernelStore;
   private readonly loader: ProgramLoader;
   private readonly print: PrintFn;
+  /** capabilityKey(networkingCap(our)), computed once: checked on every remote message */
+  private readonly networkingKey: string;
   private shuttingDown = false;
   private onShutdownRequest?: () => void;
 
@@ -115,6 +117,7 @@ export class Kernel {
     this.key = opts.networkingKey;
     this.publicKey = ed25519.getPublicKey(this.key);
     this.ourAddress = { node: this.our, process: KERNEL_PROCESS_ID };
+    this.networkingKey = capabilityKey(networkingCap(this.our));
     this.print = opts.print;
     Deno.mkdirSync(this.vfsDir, { recursive: true });
     Deno.mkdirSync(`${opts.home}/cache`, { recursive: true });
@@ -350,7 +353,7 @@ export class Kernel {
     if (km.source.node === this.our && km.target.node !== this.our) {
       const src = this.processMap.get(sourcePid);
       if (!src) return;
-      if (!src.capabilities.has(capabilityKey(networkingCap(this.our)))) {
+      if (!src.capabilities.has(this.networkingKey)) {
         this.print(
           0,
           `event loop: process ${sourcePid} doesn't have capability to send networked messages`,
@@ -378,7 +381,7 @@ export class Kernel {
         );
         return;
       }
-      if (!target.capabilities.has(capabilityKey(networkingCap(this.our)))) {
+      if (!target.capabilities.has(this.networkingKey)) {
         this.print(
           0,
           `event loop: process ${targetPid} got a message from over the network, but doesn't have capability to receive networked messages`,
@@ -410,7 +413,7 @@ export class Kernel {
       const answersRoot = km.message.tag === "response" && targetPid === "kernel:distro:sys";
       if (
         !target.public && !answersRoot &&
-        !src.capabilities.has(capabilityKey(messagingCap(km.target)))
+        !src.capabilities.has(messagingKey(km.target))
       ) {
         this.print(
           0,
@@ -1158,6 +1161,11 @@ export class Kernel {
     }
     this.store.close();
   }
+}
+
+/** capabilityKey(messagingCap(a)) without re-parsing the constant params on the hot path. */
+function messagingKey(a: Address): string {
+  return `${addressToString(a)}|"messaging"`;
 }
 
 export function errorText(e: unknown): string {

@@ -68,6 +68,9 @@ Deno.test("cli: boots a node and stops gracefully on SIGTERM", async () => {
       seen += value;
     }
     assertMatch(seen, /cli\.dev booted/);
+    // the distro's hello package (a TS process module) was installed at first boot
+    const map = await Deno.readTextFile(`${home}/vfs/hello:sys/pkg/hello.ts`);
+    assertMatch(map, /export function init/);
     child.kill("SIGTERM");
     for (;;) {
       const { value, done } = await reader.read();

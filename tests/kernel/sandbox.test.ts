@@ -4,6 +4,7 @@
 
 import { assert, assertEquals, assertRejects } from "../assert.ts";
 import { bootTestNode, makePackage, withTempDir } from "./helpers.ts";
+import { bootNode } from "../../main.ts";
 
 Deno.test("a process may touch only its package's tmp drive", async () => {
   await withTempDir(async (root) => {
@@ -112,6 +113,19 @@ Deno.test("a component importing an unserved interface fails with an error namin
         JSON.stringify({ Debug: "ProcessMap" }),
       );
       assert(res.body.length > 0);
+    } finally {
+      await node.shutdown();
+    }
+  });
+});
+
+Deno.test("distro: the hello package (a TS process module) installs and answers", async () => {
+  await withTempDir(async (home) => {
+    const node = await bootNode({ home, verbosity: 0, onPrint: () => {}, distro: true });
+    try {
+      const res = await node.request("our@hello:hello:sys", "hi");
+      assertEquals(new TextDecoder().decode(res.body), "hello, fake.dev! you said: hi");
+      assertEquals(res.source, "fake.dev@hello:hello:sys");
     } finally {
       await node.shutdown();
     }
