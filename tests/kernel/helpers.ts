@@ -112,7 +112,7 @@ export async function bootTestNode(home: string, name = "fake.dev"): Promise<Tes
   });
   const t = node as TestNode;
   t.prints = prints;
-  t.ask = async <T>(target: string, cmd: unknown, timeoutSeconds = 10) => {
+  t.ask = async <T>(target: string, cmd: unknown, timeoutSeconds = 30) => {
     const res = await node.request(target, JSON.stringify(cmd), { timeoutSeconds });
     return JSON.parse(new TextDecoder().decode(res.body)) as T;
   };
