@@ -208,6 +208,32 @@ Deno.test("process lifecycle and kernel commands", async (t) => {
         );
       });
 
+      await t.step("InitializeProcess with a wasm blob, then RunProcess", async () => {
+        const wasm = await Deno.readFile(`${root}/home/vfs/${P}/pkg/tester.wasm`);
+        const init = await node.request(
+          KERNEL,
+          JSON.stringify({
+            InitializeProcess: {
+              id: `fresh:${P}`,
+              wasm_bytes_handle: `/${P}/pkg/tester.wasm`,
+              wit_version: 1,
+              on_exit: "Restart",
+              initial_capabilities: [{ issuer: "fake.dev@b:t:test.os", params: '"messaging"' }],
+              public: true,
+            },
+          }),
+          { blob: wasm, timeoutSeconds: 30 },
+        );
+        assertEquals(JSON.parse(new TextDecoder().decode(init.body)), "InitializedProcess");
+        const run = await node.request(KERNEL, JSON.stringify({ RunProcess: `fresh:${P}` }));
+        assertEquals(JSON.parse(new TextDecoder().decode(run.body)), "StartedProcess");
+        assertEquals(await node.ask(addr("fresh"), { op: "our" }), { our: addr("fresh") });
+        const caps = await node.ask<Caps>(addr("fresh"), { op: "caps" });
+        assert(caps.caps.some((c) => c.issuer === addr("b") && c.params === '"messaging"'));
+        const missing = await node.request(KERNEL, JSON.stringify({ RunProcess: `ghost:${P}` }));
+        assertEquals(JSON.parse(new TextDecoder().decode(missing.body)), "RunProcessError");
+      });
+
       await t.step("bad input: clear errors, node keeps running", async () => {
         // malformed wasm
         const res = await node.request(
