@@ -8,17 +8,15 @@ import { join, resolve } from "node:path";
 import {
   type Address,
   type Capability,
-  KERNEL_PROCESS_ID,
   type KernelMessage,
   KV_PROCESS_ID,
   makeResponse,
-  packageIdOf,
-  packageIdToString,
-  processIdEquals,
   type Request,
   type RuntimeModule,
   type RuntimeModuleContext,
 } from "../../kernel/types.ts";
+import { dbKeyOf, freshTxId, ownsDb } from "../shared/db.ts";
+import { fromOtherNode, ioErrorMessage, isKernel, reply } from "../shared/runtime.ts";
 import {
   encodeKvResponse,
   type KvAction,
@@ -42,15 +40,6 @@ export interface KvModuleOptions {
 
 const DB_FILE = "kv.sqlite3";
 
-/** Deno KV error text, Rust io::Error-like for filesystem failures. */
-function message(e: unknown): string {
-  const m = e instanceof Error ? e.message : String(e);
-  const i = m.indexOf("(os error");
-  if (i < 0) return m;
-  const end = m.indexOf(")", i);
-  return end < 0 ? m : m.slice(0, end + 1);
-}
-
 /** Per-database job queue; `busy` tells the LRU which stores are safe to close. */
 class DbQueue {
   #tail: Promise<unknown> = Promise.resolve();
@@ -66,17 +55,6 @@ class DbQueue {
 interface Tx {
   db: string;
   ops: TxOp[];
-}
-
-function isKernel(a: Address): boolean {
-  return processIdEquals(a.process, KERNEL_PROCESS_ID);
-}
-
-function randomTxId(): bigint {
-  // below 2^53 so any JSON reader keeps it exact; still a valid u64
-  const a = new Uint32Array(2);
-  crypto.getRandomValues(a);
-  return (BigInt(a[0] & 0x1fffff) << 32n) | BigInt(a[1]);
 }
 
 class KvModule implements RuntimeModule {
@@ -103,14 +81,9 @@ class KvModule implements RuntimeModule {
   }
 
   handleMessage(km: KernelMessage): Promise<void> {
-    if (km.source.node !== this.#ctx.our) {
-      this.#ctx.print(
-        1,
-        `kv: got request from ${km.source.node}, but requests must come from our node`,
-      );
+    if (fromOtherNode(this.#ctx, "kv", km) || km.message.tag !== "request") {
       return Promise.resolve();
     }
-    if (km.message.tag !== "request") return Promise.resolve();
     const req = km.message.val;
     let request: KvRequest;
     try {
@@ -119,12 +92,12 @@ class KvModule implements RuntimeModule {
       this.#fail(km, e);
       return Promise.resolve();
     }
-    const dbKey = this.#dbKey(request);
-    let q = this.#queues.get(dbKey);
-    if (!q) this.#queues.set(dbKey, q = new DbQueue());
+    const key = dbKeyOf(request);
+    let q = this.#queues.get(key);
+    if (!q) this.#queues.set(key, q = new DbQueue());
     return q.run(async () => {
       try {
-        const out = await this.#handle(km, request, dbKey);
+        const out = await this.#handle(km, request, key);
         if (km.rsvp || req.expectsResponse !== undefined) this.#send(km, req, out);
       } catch (e) {
         this.#fail(km, e);
@@ -138,21 +111,10 @@ class KvModule implements RuntimeModule {
     this.#stores.clear();
   }
 
-  #dbKey(r: KvRequest): string {
-    return join(packageIdToString(r.packageId), r.db);
-  }
-
   #send(km: KernelMessage, req: Request, out: { response: KvResponse; blob?: Uint8Array }) {
-    const resp = makeResponse(
-      km,
-      this.#our,
-      encodeKvResponse(out.response),
-      out.blob ? { mime: "application/octet-stream", bytes: out.blob } : undefined,
+    this.#ctx.sendToLoop(
+      reply(km, this.#our, encodeKvResponse(out.response), out.blob, req.metadata),
     );
-    if (req.metadata !== undefined && resp.message.tag === "response") {
-      resp.message.val[0].metadata = req.metadata;
-    }
-    this.#ctx.sendToLoop(resp);
   }
 
   /** Hyperdrive answers every kv error, expected or not, to rsvp or source. */
@@ -160,7 +122,7 @@ class KvModule implements RuntimeModule {
     let error: KvError;
     if (e instanceof KvFailure) error = e.error;
     else if (e instanceof KvBackendError) error = { RocksDBError: `Deno KV: ${e.message}` };
-    else error = { IOError: message(e) };
+    else error = { IOError: ioErrorMessage(e) };
     this.#ctx.print(
       1,
       `kv: ${JSON.stringify(error, (_k, v) => typeof v === "bigint" ? `${v}` : v)}`,
@@ -176,7 +138,7 @@ class KvModule implements RuntimeModule {
     // the kernel (node.request, root authority) is not checked, as in vfs
     if (isKernel(source)) return;
     const tag = r.action.tag;
-    const own = packageIdToString(packageIdOf(source.process)) === packageIdToString(r.packageId);
+    const own = ownsDb(source, r.packageId);
     switch (tag) {
       case "Set":
       case "Delete":
@@ -219,7 +181,7 @@ class KvModule implements RuntimeModule {
     try {
       store = await KvStore.open(join(dir, DB_FILE));
     } catch (e) {
-      throw new KvBackendError(message(e));
+      throw new KvBackendError(ioErrorMessage(e));
     }
     this.#stores.set(dbKey, store);
     this.#evictIdle(dbKey);
@@ -273,8 +235,7 @@ class KvModule implements RuntimeModule {
       }
       case "BeginTx": {
         await this.#store(dbKey, r, false);
-        let txId = randomTxId();
-        while (this.#txs.has(txId)) txId = randomTxId();
+        const txId = freshTxId(this.#txs);
         this.#txs.set(txId, { db: dbKey, ops: [] });
         return { response: { BeginTx: { tx_id: txId } } };
       }

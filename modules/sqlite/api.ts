@@ -5,26 +5,27 @@
 //   SqliteResponse "Ok" | "Read" | {"BeginTx":{"tx_id":u64}} | {"Err": SqliteError}
 // Write/Query parameters travel in the blob; Query rows come back in the blob.
 
-import type { PackageId } from "../../kernel/types.ts";
+import {
+  type DbAction,
+  dbCapParams as sqliteCapParams,
+  type DbRequest,
+  isSafeSegment,
+  type PackageIdJson,
+  packageIdToJson,
+  parseDbAction,
+  parseDbRequest,
+} from "../shared/db.ts";
+import { field, isObject, optU64, str, variant } from "../shared/fields.ts";
+import { encodeJsonExact } from "../shared/json.ts";
+
+export { isSafeSegment, type PackageIdJson, packageIdToJson, sqliteCapParams };
 
 export type SqliteAction =
-  | { tag: "Open" }
-  | { tag: "RemoveDb" }
+  | DbAction
   | { tag: "Write"; statement: string; txId?: bigint }
-  | { tag: "Query"; query: string }
-  | { tag: "BeginTx" }
-  | { tag: "Commit"; txId: bigint };
+  | { tag: "Query"; query: string };
 
-export interface SqliteRequest {
-  packageId: PackageId;
-  db: string;
-  action: SqliteAction;
-}
-
-export interface PackageIdJson {
-  package_name: string;
-  publisher_node: string;
-}
+export type SqliteRequest = DbRequest<SqliteAction>;
 
 export type SqliteError =
   | { NoDb: [PackageIdJson, string] }
@@ -89,116 +90,22 @@ export function firstKeyword(sql: string): string {
   return (sql.trim().split(/\s+/)[0] ?? "").toUpperCase();
 }
 
-export function packageIdToJson(p: PackageId): PackageIdJson {
-  return { package_name: p.packageName, publisher_node: p.publisherNode };
-}
-
-/** Capability params as sqlite issues them: serde_json of SqliteCapabilityParams. */
-export function sqliteCapParams(kind: "read" | "write", packageId: PackageId, db: string): string {
-  return JSON.stringify({ kind, db_key: [packageIdToJson(packageId), db] });
-}
-
-const U64_MAX = (1n << 64n) - 1n;
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-function field(o: unknown, name: string): unknown {
-  if (!isObject(o) || !(name in o)) throw new Error(`missing field ${name}`);
-  return o[name];
-}
-
-function str(v: unknown): string {
-  if (typeof v !== "string") throw new Error("expected string");
-  return v;
-}
-
-function u64(v: unknown): bigint {
-  const n = typeof v === "bigint"
-    ? v
-    : typeof v === "number" && Number.isInteger(v)
-    ? BigInt(v)
-    : -1n;
-  if (n < 0n || n > U64_MAX) throw new Error("expected u64");
-  return n;
-}
-
-function variant(v: unknown): [string, unknown] {
-  if (typeof v === "string") return [v, null];
-  if (isObject(v)) {
-    const keys = Object.keys(v);
-    if (keys.length === 1) return [keys[0], v[keys[0]]];
-  }
-  throw new Error("expected an enum variant");
-}
-
-export function isSafeSegment(s: string): boolean {
-  return s.length > 0 && s !== "." && s !== ".." && !/[/\\\0]/.test(s);
-}
-
 function parseAction(v: unknown): SqliteAction {
   const [tag, val] = variant(v);
   switch (tag) {
-    case "Open":
-    case "RemoveDb":
-    case "BeginTx":
-      if (val !== null) throw new Error(`${tag} takes no value`);
-      return { tag };
     case "Write": {
       if (!isObject(val)) throw new Error("Write needs fields");
-      const tx = val.tx_id;
-      return {
-        tag,
-        statement: str(field(val, "statement")),
-        txId: tx === undefined || tx === null ? undefined : u64(tx),
-      };
+      return { tag, statement: str(field(val, "statement")), txId: optU64(val, "tx_id") };
     }
     case "Query":
       return { tag, query: str(val) };
-    case "Commit":
-      return { tag, txId: u64(field(val, "tx_id")) };
   }
-  throw new Error(`unknown SqliteAction ${tag}`);
+  return parseDbAction(tag, val, "SqliteAction");
 }
 
-function parseJsonExact(text: string): unknown {
-  const v = JSON.parse(text);
-  if (!/\d{16}/.test(text)) return v;
-  return JSON.parse(
-    text,
-    (_k, value, ctx?: { source?: string }) =>
-      typeof value === "number" && !Number.isSafeInteger(value) && ctx?.source &&
-        /^\d+$/.test(ctx.source)
-        ? BigInt(ctx.source)
-        : value,
-  );
-}
+/** Body bytes -> SqliteRequest; any failure is MalformedRequest, as serde's would be. */
+export const parseSqliteRequest = (body: Uint8Array): SqliteRequest =>
+  parseDbRequest(body, parseAction, () => new SqliteFailure("MalformedRequest"));
 
-export function parseSqliteRequest(body: Uint8Array): SqliteRequest {
-  try {
-    const text = new TextDecoder("utf-8", { fatal: true }).decode(body);
-    const v = parseJsonExact(text);
-    const pkg = field(v, "package_id");
-    const packageId = {
-      packageName: str(field(pkg, "package_name")),
-      publisherNode: str(field(pkg, "publisher_node")),
-    };
-    const db = str(field(v, "db"));
-    if (
-      !isSafeSegment(db) || !isSafeSegment(`${packageId.packageName}:${packageId.publisherNode}`)
-    ) {
-      throw new Error("unsafe name");
-    }
-    return { packageId, db, action: parseAction(field(v, "action")) };
-  } catch {
-    throw new SqliteFailure("MalformedRequest");
-  }
-}
-
-export function encodeSqliteResponse(r: SqliteResponse): Uint8Array {
-  return new TextEncoder().encode(
-    JSON.stringify(r, (_k, v) => typeof v === "bigint" ? `\u0000${v}\u0000` : v)
-      .replace(/"\\u0000(\d+)\\u0000"/g, "$1"),
-  );
-}
+/** Serialize with u64s exact (JSON.stringify cannot print a bigint). */
+export const encodeSqliteResponse: (r: SqliteResponse) => Uint8Array = encodeJsonExact;

@@ -10,17 +10,15 @@ import { join, resolve } from "node:path";
 import {
   type Address,
   type Capability,
-  KERNEL_PROCESS_ID,
   type KernelMessage,
   makeResponse,
-  packageIdOf,
-  packageIdToString,
-  processIdEquals,
   type Request,
   type RuntimeModule,
   type RuntimeModuleContext,
   SQLITE_PROCESS_ID,
 } from "../../kernel/types.ts";
+import { dbKeyOf, freshTxId, ownsDb } from "../shared/db.ts";
+import { fromOtherNode, ioErrorMessage, isKernel, reply } from "../shared/runtime.ts";
 import {
   encodeSqliteResponse,
   firstKeyword,
@@ -45,14 +43,6 @@ export interface SqliteModuleOptions {
 }
 
 const STATEMENT_CACHE = 256;
-
-function ioMessage(e: unknown): string {
-  const m = e instanceof Error ? e.message : String(e);
-  const i = m.indexOf("(os error");
-  if (i < 0) return m;
-  const end = m.indexOf(")", i);
-  return end < 0 ? m : m.slice(0, end + 1);
-}
 
 /** An open database with its prepared statements, reused across requests. */
 class Db {
@@ -81,17 +71,6 @@ interface Tx {
   statements: [string, SqlParam[]][];
 }
 
-function isKernel(a: Address): boolean {
-  return processIdEquals(a.process, KERNEL_PROCESS_ID);
-}
-
-function randomTxId(): bigint {
-  // below 2^53 so any JSON reader keeps it exact; still a valid u64
-  const a = new Uint32Array(2);
-  crypto.getRandomValues(a);
-  return (BigInt(a[0] & 0x1fffff) << 32n) | BigInt(a[1]);
-}
-
 class SqliteModule implements RuntimeModule {
   readonly processId = SQLITE_PROCESS_ID;
   readonly public = false;
@@ -115,14 +94,7 @@ class SqliteModule implements RuntimeModule {
   }
 
   handleMessage(km: KernelMessage): void {
-    if (km.source.node !== this.#ctx.our) {
-      this.#ctx.print(
-        1,
-        `sqlite: got request from ${km.source.node}, but requests must come from our node`,
-      );
-      return;
-    }
-    if (km.message.tag !== "request") return;
+    if (fromOtherNode(this.#ctx, "sqlite", km) || km.message.tag !== "request") return;
     const req = km.message.val;
     try {
       const request = parseSqliteRequest(req.body);
@@ -139,16 +111,9 @@ class SqliteModule implements RuntimeModule {
   }
 
   #send(km: KernelMessage, req: Request, out: { response: SqliteResponse; blob?: Uint8Array }) {
-    const resp = makeResponse(
-      km,
-      this.#our,
-      encodeSqliteResponse(out.response),
-      out.blob ? { mime: "application/octet-stream", bytes: out.blob } : undefined,
+    this.#ctx.sendToLoop(
+      reply(km, this.#our, encodeSqliteResponse(out.response), out.blob, req.metadata),
     );
-    if (req.metadata !== undefined && resp.message.tag === "response") {
-      resp.message.val[0].metadata = req.metadata;
-    }
-    this.#ctx.sendToLoop(resp);
   }
 
   /** Hyperdrive answers every sqlite error, expected or not, to rsvp or source. */
@@ -157,7 +122,7 @@ class SqliteModule implements RuntimeModule {
     const msg = e instanceof Error ? e.message : String(e);
     if (e instanceof SqliteFailure) error = e.error;
     else if (e instanceof RowEncodingError) error = { RusqliteError: msg };
-    else if (msg.includes("(os error")) error = { IOError: ioMessage(e) }; // filesystem
+    else if (msg.includes("(os error")) error = { IOError: ioErrorMessage(e) }; // filesystem
     else error = { RusqliteError: msg }; // SQLite itself: syntax, constraints, binding
     this.#ctx.sendToLoop(makeResponse(km, this.#our, encodeSqliteResponse({ Err: error })));
   }
@@ -173,12 +138,8 @@ class SqliteModule implements RuntimeModule {
     }
   }
 
-  #dbKey(r: SqliteRequest): string {
-    return join(packageIdToString(r.packageId), r.db);
-  }
-
   #db(r: SqliteRequest, create: boolean): Db {
-    const key = this.#dbKey(r);
+    const key = dbKeyOf(r);
     const open = this.#dbs.get(key);
     if (open) {
       this.#dbs.delete(key);
@@ -210,13 +171,12 @@ class SqliteModule implements RuntimeModule {
 
   #tx(txId: bigint, r: SqliteRequest): Tx {
     const tx = this.#txs.get(txId);
-    if (!tx || tx.db !== this.#dbKey(r)) throw new SqliteFailure({ NoTx: txId });
+    if (!tx || tx.db !== dbKeyOf(r)) throw new SqliteFailure({ NoTx: txId });
     return tx;
   }
 
   #handle(km: KernelMessage, r: SqliteRequest): { response: SqliteResponse; blob?: Uint8Array } {
-    const own = isKernel(km.source) ||
-      packageIdToString(packageIdOf(km.source.process)) === packageIdToString(r.packageId);
+    const own = isKernel(km.source) || ownsDb(km.source, r.packageId);
     const action = r.action;
     switch (action.tag) {
       case "Open":
@@ -231,7 +191,7 @@ class SqliteModule implements RuntimeModule {
         return { response: "Ok" };
       case "RemoveDb": {
         if (!own) throw new SqliteFailure("MismatchingPackageId");
-        const key = this.#dbKey(r);
+        const key = dbKeyOf(r);
         this.#dbs.get(key)?.close();
         this.#dbs.delete(key);
         for (const [id, tx] of this.#txs) if (tx.db === key) this.#txs.delete(id);
@@ -273,9 +233,8 @@ class SqliteModule implements RuntimeModule {
       case "BeginTx": {
         this.#require(km.source, "write", r);
         this.#db(r, false);
-        let txId = randomTxId();
-        while (this.#txs.has(txId)) txId = randomTxId();
-        this.#txs.set(txId, { db: this.#dbKey(r), statements: [] });
+        const txId = freshTxId(this.#txs);
+        this.#txs.set(txId, { db: dbKeyOf(r), statements: [] });
         return { response: { BeginTx: { tx_id: txId } } };
       }
       case "Commit": {

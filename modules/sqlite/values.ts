@@ -8,6 +8,7 @@
 // float notation, e.g. 1.0), Text as strings, Blob as standard base64, NULL as null.
 
 import { Buffer } from "node:buffer";
+import { decodeUtf8Strict } from "../shared/json.ts";
 
 /** What node:sqlite binds: bigint INTEGER, number REAL, string TEXT, bytes BLOB. */
 export type SqlParam = bigint | number | string | Uint8Array | null;
@@ -39,7 +40,7 @@ export function parseParams(blob: Uint8Array | undefined): SqlParam[] | undefine
   if (!blob) return [];
   let v: unknown;
   try {
-    const text = new TextDecoder("utf-8", { fatal: true }).decode(blob);
+    const text = decodeUtf8Strict(blob);
     // keep each number's source text: 1 and 1.0 bind differently
     v = JSON.parse(
       text,

@@ -12,39 +12,21 @@ import {
   type RuntimeModuleContext,
   TIMER_PROCESS_ID,
 } from "../../kernel/types.ts";
+import { u64, variant } from "../shared/fields.ts";
+import { parseJsonBody } from "../shared/json.ts";
 
 export type TimerAction = { tag: "Debug" } | { tag: "SetTimer"; millis: bigint };
 
 /** Body bytes -> TimerAction (serde: "Debug" | {"SetTimer": u64}), or undefined. */
 export function parseTimerAction(body: Uint8Array): TimerAction | undefined {
-  let v: unknown;
   try {
-    const text = new TextDecoder("utf-8", { fatal: true }).decode(body);
-    v = JSON.parse(
-      text,
-      (_k, value, ctx?: { source?: string }) =>
-        typeof value === "number" && !Number.isSafeInteger(value) && ctx?.source &&
-          /^\d+$/.test(ctx.source)
-          ? BigInt(ctx.source)
-          : value,
-    );
+    const [tag, val] = variant(parseJsonBody(body));
+    if (tag === "Debug" && val === null) return { tag };
+    if (tag === "SetTimer") return { tag, millis: u64(val) };
   } catch {
-    return undefined;
+    // not a TimerAction: ignored like any other unparsable body
   }
-  if (v === "Debug") return { tag: "Debug" };
-  if (typeof v !== "object" || v === null || Array.isArray(v)) return undefined;
-  const keys = Object.keys(v);
-  if (keys.length !== 1) return undefined;
-  const val = (v as Record<string, unknown>)[keys[0]];
-  if (keys[0] === "Debug" && val === null) return { tag: "Debug" };
-  if (keys[0] !== "SetTimer") return undefined;
-  const n = typeof val === "bigint"
-    ? val
-    : typeof val === "number" && Number.isInteger(val)
-    ? BigInt(val)
-    : undefined;
-  if (n === undefined || n < 0n || n >= 1n << 64n) return undefined;
-  return { tag: "SetTimer", millis: n };
+  return undefined;
 }
 
 // setTimeout holds at most a signed 32-bit delay; longer timers are chained.

@@ -2,6 +2,10 @@
 // externally tagged enums, snake_case fields, u64 as JSON numbers.
 
 import { textDecoder } from "../../kernel/types.ts";
+import { field, i64, str, u64, variant } from "../shared/fields.ts";
+import { parseJsonBody, parseJsonExact } from "../shared/json.ts";
+
+export { parseJsonExact };
 
 export type SeekFrom =
   | { tag: "Start"; offset: bigint }
@@ -109,63 +113,6 @@ const UNIT_ACTIONS = new Set<VfsActionTag>([
   "Hash",
 ]);
 
-const U64_MAX = (1n << 64n) - 1n;
-const I64_MIN = -(1n << 63n);
-const I64_MAX = (1n << 63n) - 1n;
-
-/** JSON.parse keeping integers exact: integers beyond 2^53 come back as bigint. */
-export function parseJsonExact(text: string): unknown {
-  return JSON.parse(text, (_key, value, context?: { source?: string }) => {
-    if (typeof value === "number" && !Number.isSafeInteger(value)) {
-      const src = context?.source;
-      if (src !== undefined && /^-?\d+$/.test(src)) return BigInt(src);
-    }
-    return value;
-  });
-}
-
-function asInteger(v: unknown): bigint | undefined {
-  if (typeof v === "bigint") return v;
-  if (typeof v === "number" && Number.isInteger(v)) return BigInt(v);
-  return undefined;
-}
-
-function u64(v: unknown): bigint {
-  const n = asInteger(v);
-  if (n === undefined || n < 0n || n > U64_MAX) throw new Error("expected u64");
-  return n;
-}
-
-function i64(v: unknown): bigint {
-  const n = asInteger(v);
-  if (n === undefined || n < I64_MIN || n > I64_MAX) throw new Error("expected i64");
-  return n;
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-function field(o: unknown, name: string): unknown {
-  if (!isObject(o) || !(name in o)) throw new Error(`missing field ${name}`);
-  return o[name];
-}
-
-function str(v: unknown): string {
-  if (typeof v !== "string") throw new Error("expected string");
-  return v;
-}
-
-/** The single `{ "Variant": value }` pair of an externally tagged enum value. */
-function variant(v: unknown): [string, unknown] {
-  if (typeof v === "string") return [v, null];
-  if (isObject(v)) {
-    const keys = Object.keys(v);
-    if (keys.length === 1) return [keys[0], v[keys[0]]];
-  }
-  throw new Error("expected an enum variant");
-}
-
 function parseSeekFrom(v: unknown): SeekFrom {
   const [tag, val] = variant(v);
   switch (tag) {
@@ -207,8 +154,7 @@ export function parseAction(v: unknown): VfsAction {
 /** Body bytes -> VfsRequest, or MalformedRequest as Hyperdrive answers a serde failure. */
 export function parseVfsRequest(body: Uint8Array): VfsRequest {
   try {
-    const text = new TextDecoder("utf-8", { fatal: true }).decode(body);
-    const v = parseJsonExact(text);
+    const v = parseJsonBody(body);
     return { path: str(field(v, "path")), action: parseAction(field(v, "action")) };
   } catch {
     throw new VfsFailure("MalformedRequest");

@@ -11,18 +11,17 @@ import { dirname, resolve } from "node:path";
 import {
   type Address,
   type Capability,
-  KERNEL_PROCESS_ID,
   type KernelMessage,
-  makeResponse,
   type PackageId,
   packageIdOf,
   packageIdToString,
-  processIdEquals,
   type Request,
   type RuntimeModule,
   type RuntimeModuleContext,
   VFS_PROCESS_ID,
 } from "../../kernel/types.ts";
+import { decodeUtf8Strict } from "../shared/json.ts";
+import { fromOtherNode, ioErrorMessage, isKernel, reply } from "../shared/runtime.ts";
 import {
   type DirEntry,
   driveCapParams,
@@ -79,15 +78,6 @@ const READ_ACTIONS = new Set<VfsAction["tag"]>([
 const DEFAULT_DRIVES = ["pkg", "tmp"];
 
 const READ_CHUNK = 1 << 20;
-
-/** Rust's io::Error display is "<message> (os error N)"; Deno appends the host path. */
-function ioMessage(e: unknown): string {
-  const m = e instanceof Error ? e.message : String(e);
-  const i = m.indexOf("(os error");
-  if (i < 0) return m;
-  const end = m.indexOf(")", i);
-  return end < 0 ? m : m.slice(0, end + 1);
-}
 
 function toOffset(n: bigint): number {
   if (n > BigInt(Number.MAX_SAFE_INTEGER)) throw ioError("File too large (os error 27)");
@@ -229,35 +219,20 @@ class VfsModule implements RuntimeModule {
   }
 
   async #handle(km: KernelMessage): Promise<void> {
-    if (km.source.node !== this.#ctx.our) {
-      this.#ctx.print(
-        1,
-        `vfs: got request from ${km.source.node}, but requests must come from our node`,
-      );
-      return;
-    }
-    if (km.message.tag !== "request") return; // responses to us need no action
+    // remote requests are refused; responses to us need no action
+    if (fromOtherNode(this.#ctx, "vfs", km) || km.message.tag !== "request") return;
     const req = km.message.val;
     try {
       const out = await this.#handleRequest(km, req);
       if (km.rsvp || req.expectsResponse !== undefined) this.#send(km, out, req.metadata);
     } catch (e) {
-      const error: VfsError = e instanceof VfsFailure ? e.error : { IOError: ioMessage(e) };
+      const error: VfsError = e instanceof VfsFailure ? e.error : { IOError: ioErrorMessage(e) };
       if (req.expectsResponse !== undefined) this.#send(km, { response: { Err: error } });
     }
   }
 
   #send(km: KernelMessage, out: Outcome, metadata?: string): void {
-    const resp = makeResponse(
-      km,
-      this.#our,
-      encodeVfsResponse(out.response),
-      out.blob ? { mime: "application/octet-stream", bytes: out.blob } : undefined,
-    );
-    if (metadata !== undefined && resp.message.tag === "response") {
-      resp.message.val[0].metadata = metadata;
-    }
-    this.#ctx.sendToLoop(resp);
+    this.#ctx.sendToLoop(reply(km, this.#our, encodeVfsResponse(out.response), out.blob, metadata));
   }
 
   #cap(params: string): Capability {
@@ -265,8 +240,7 @@ class VfsModule implements RuntimeModule {
   }
 
   #isRoot(source: Address): boolean {
-    return processIdEquals(source.process, KERNEL_PROCESS_ID) ||
-      this.#ctx.hasCapability(source.process, this.#cap(ROOT_CAP_PARAMS));
+    return isKernel(source) || this.#ctx.hasCapability(source.process, this.#cap(ROOT_CAP_PARAMS));
   }
 
   #hasDriveCap(source: Address, kind: "read" | "write", drive: string): boolean {
@@ -327,7 +301,7 @@ class VfsModule implements RuntimeModule {
     }
 
     const path = parseVfsPath(request.path);
-    if (!processIdEquals(km.source.process, KERNEL_PROCESS_ID)) {
+    if (!isKernel(km.source)) {
       this.#checkCaps(km.source, action, path);
     }
     await assertNoSymlinks(this.#root, path.segments, request.path);
@@ -405,7 +379,7 @@ class VfsModule implements RuntimeModule {
         const bytes = await readToEnd(await files.open(p, false, false));
         let text: string;
         try {
-          text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+          text = decodeUtf8Strict(bytes);
         } catch {
           throw ioError("stream did not contain valid UTF-8");
         }
