@@ -100,6 +100,8 @@ export class Kernel {
   private readonly reverseCapIndex = new Map<string, Map<string, Set<string>>>();
   private readonly pending = new Map<bigint, Pending>();
   private readonly backoffs = new Map<string, RestartBackoff>();
+  /** direct channels: source process -> targets it may post to without the kernel */
+  private readonly channels = new Map<string, Set<string>>();
   /** caps each process received on messages: the ones it may save */
   private readonly receivedCaps = new Map<string, Map<string, SignedCapability>>();
   private readonly store: KernelStore;
@@ -172,6 +174,7 @@ export class Kernel {
     const entry = this.processMap.get(pid);
     if (!entry) return false;
     for (const cap of caps) entry.capabilities.delete(capabilityKey(cap));
+    this.closeChannels(pid, false);
     this.persist(pid);
     return true;
   }
@@ -184,6 +187,7 @@ export class Kernel {
       const entry = this.processMap.get(grantee);
       if (!entry) continue;
       for (const k of keys) entry.capabilities.delete(k);
+      this.closeChannels(grantee, false);
       this.persist(grantee);
     }
     this.reverseCapIndex.delete(issuer);
@@ -435,10 +439,9 @@ export class Kernel {
     }
     const host = this.hosts.get(targetPid);
     if (host) {
-      if (km.message.tag === "request" || km.message.tag === "response") {
-        this.noteReceivedCaps(targetPid, km);
-      }
+      this.noteReceivedCaps(targetPid, km);
       host.deliver({ t: "msg", km });
+      if (km.source.node === this.our) this.maybeOpenChannel(sourcePid, targetPid, host);
       return;
     }
     const mod = this.modules.get(targetPid);
@@ -454,6 +457,45 @@ export class Kernel {
       KERNEL_PROCESS_ID,
     );
     this.throwSendError(km, "timeout");
+  }
+
+  /**
+   * After routing a local process-to-process message, give the pair a direct
+   * channel so later cap-less messages skip this thread. Authorized exactly
+   * as route() authorizes: the target is public or the source may message it.
+   */
+  private maybeOpenChannel(sourcePid: string, targetPid: string, target: ProcessHost) {
+    const source = this.hosts.get(sourcePid);
+    if (!source || sourcePid === targetPid) return;
+    let outbound = this.channels.get(sourcePid);
+    if (outbound?.has(targetPid)) return;
+    const targetEntry = this.processMap.get(targetPid);
+    const sourceEntry = this.processMap.get(sourcePid);
+    if (!targetEntry || !sourceEntry) return;
+    if (!targetEntry.public && !sourceEntry.capabilities.has(messagingKey(target.our))) return;
+    if (!outbound) this.channels.set(sourcePid, outbound = new Set());
+    outbound.add(targetPid);
+    const { port1, port2 } = new MessageChannel();
+    source.control(
+      { t: "channel", target: targetPid, port: port1, signal: target.signalBuffer },
+      [port1],
+    );
+    target.control({ t: "peer", from: source.our, port: port2 }, [port2]);
+  }
+
+  /** Closes every direct channel from `pid` (its caps changed) or, with `all`, to it too. */
+  private closeChannels(pid: string, all: boolean) {
+    const outbound = this.channels.get(pid);
+    if (outbound) {
+      this.hosts.get(pid)?.control({ t: "unchannel" });
+      for (const target of outbound) this.hosts.get(target)?.control({ t: "unpeer", from: pid });
+      this.channels.delete(pid);
+    }
+    if (!all) return;
+    for (const [source, targets] of this.channels) {
+      if (!targets.delete(pid)) continue;
+      this.hosts.get(source)?.control({ t: "unchannel", target: pid });
+    }
   }
 
   private callModule(mod: RuntimeModule, km: KernelMessage) {
@@ -845,6 +887,7 @@ export class Kernel {
     // a process waiting out its restart backoff has an entry but no host
     if (!host && (!entry || entry.runtime)) return false;
     host?.kill();
+    this.closeChannels(pid, true);
     this.hosts.delete(pid);
     const b = this.backoffs.get(pid);
     if (b?.timer !== undefined) clearTimeout(b.timer);
@@ -874,16 +917,6 @@ export class Kernel {
       const val = m.message.tag === "request" ? m.message.val : m.message.val[0];
       if (val.capabilities.length > 0) {
         val.capabilities = this.filterCaps(source.process, val.capabilities);
-      }
-      if (m.message.tag === "request" && m.message.val.expectsResponse !== undefined) {
-        const request = m.message;
-        const target = m.target;
-        const blob = m.lazyLoadBlob;
-        host.armTimeout(m, m.message.val.expectsResponse, () => ({
-          id: m.id,
-          source: target,
-          error: { kind: "timeout", target, message: request, lazyLoadBlob: blob },
-        }));
       }
       this.route({
         id: m.id,
@@ -1046,6 +1079,7 @@ export class Kernel {
       );
     }
     if (this.shuttingDown || this.hosts.get(pid) !== host) return;
+    this.closeChannels(pid, true);
     const entry = this.processMap.get(pid);
     const onExit = host.currentOnExit;
     this.print(1, `process ${pid} has OnExit behavior ${onExit.tag}`, KERNEL_PROCESS_ID);

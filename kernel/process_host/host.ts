@@ -1,9 +1,16 @@
-// The kernel side of one running process: its Worker, the channel into it,
-// and the timers for its outstanding requests (a worker blocked in receive()
-// cannot run timers, so timeouts live here).
+// The kernel side of one running process: its Worker and the channel into
+// it. (Request timeouts live in the worker, which waits with a deadline.)
 
-import type { FromWorker, Incoming, KernelCall, OutgoingMessage, Program } from "./protocol.ts";
-import type { Address, OnExit, WrappedSendError } from "../types.ts";
+import type {
+  ChannelControl,
+  FromWorker,
+  Incoming,
+  KernelCall,
+  OutgoingMessage,
+  Program,
+  ToWorker,
+} from "./protocol.ts";
+import type { Address, OnExit } from "../types.ts";
 
 export interface ProcessHostHooks {
   /** Messages the process sent (source not yet stamped). */
@@ -22,8 +29,7 @@ export class ProcessHost {
   private readonly workerPort: MessagePort;
   private readonly signal = new SharedArrayBuffer(4);
   private readonly signalView = new Int32Array(this.signal);
-  private readonly timers = new Map<bigint, ReturnType<typeof setTimeout>>();
-  private preRun: Incoming[] = [];
+  private preRun: { item: ToWorker; transfer: Transferable[] }[] = [];
   private ended = false;
   readonly startedAt = performance.now();
 
@@ -79,11 +85,15 @@ export class ProcessHost {
     }, [this.workerPort]);
     const early = this.preRun;
     this.preRun = [];
-    for (const item of early) this.post(item);
+    for (const { item, transfer } of early) this.post(item, transfer);
   }
 
-  private post(item: Incoming | { t: "reply"; callId: number; ok: boolean; value: unknown }) {
-    this.port.postMessage(item);
+  private post(item: ToWorker, transfer: Transferable[] = []) {
+    if (!this.worker) {
+      this.preRun.push({ item, transfer });
+      return;
+    }
+    this.port.postMessage(item, transfer);
     Atomics.add(this.signalView, 0, 1);
     Atomics.notify(this.signalView, 0);
   }
@@ -91,31 +101,18 @@ export class ProcessHost {
   /** Delivers a message or send error to the process. */
   deliver(item: Incoming): void {
     if (this.ended) return;
-    const id = item.t === "msg" ? item.km.id : item.err.id;
-    if (item.t === "err" || item.km.message.tag === "response") {
-      const timer = this.timers.get(id);
-      if (timer !== undefined) {
-        clearTimeout(timer);
-        this.timers.delete(id);
-      }
-    }
-    if (!this.worker) {
-      this.preRun.push(item);
-      return;
-    }
     this.post(item);
   }
 
-  /** Arms the timeout for a request this process sent expecting a response. */
-  armTimeout(msg: OutgoingMessage, seconds: bigint, makeError: () => WrappedSendError) {
-    const old = this.timers.get(msg.id);
-    if (old !== undefined) clearTimeout(old);
-    const ms = Math.min(Number(seconds) * 1000, 2 ** 31 - 1);
-    const timer = setTimeout(() => {
-      this.timers.delete(msg.id);
-      if (!this.ended) this.post({ t: "err", err: makeError() });
-    }, ms);
-    this.timers.set(msg.id, timer);
+  /** Opens or closes a direct channel end in the worker. */
+  control(item: ChannelControl, transfer: Transferable[] = []): void {
+    if (this.ended) return;
+    this.post(item, transfer);
+  }
+
+  /** The counter the worker waits on: peers bump it after posting to a direct channel. */
+  get signalBuffer(): SharedArrayBuffer {
+    return this.signal;
   }
 
   setOnExit(onExit: OnExit) {
@@ -163,8 +160,6 @@ export class ProcessHost {
   }
 
   private stop() {
-    for (const t of this.timers.values()) clearTimeout(t);
-    this.timers.clear();
     this.worker?.terminate();
     this.port.close();
   }

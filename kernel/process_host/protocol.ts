@@ -34,7 +34,22 @@ export type Incoming =
   | { t: "msg"; km: KernelMessage }
   | { t: "err"; err: WrappedSendError };
 
-export type ToWorker = Incoming | { t: "reply"; callId: number; ok: boolean; value: unknown };
+/**
+ * Direct channels: once the kernel has routed (and so authorized) a message
+ * from A to B, it gives A a port into B's inbox and B the other end, so later
+ * cap-less messages skip the kernel's thread. B stamps their source from the
+ * port, so A cannot forge it. Any cap change or exit revokes channels.
+ */
+export type ChannelControl =
+  | { t: "channel"; target: string; port: MessagePort; signal: SharedArrayBuffer }
+  | { t: "peer"; from: Address; port: MessagePort }
+  | { t: "unchannel"; target?: string }
+  | { t: "unpeer"; from: string };
+
+export type ToWorker =
+  | Incoming
+  | ChannelControl
+  | { t: "reply"; callId: number; ok: boolean; value: unknown };
 
 export interface SpawnArgs {
   name?: string;

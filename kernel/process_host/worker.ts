@@ -23,6 +23,7 @@ import type {
   Request,
   Response,
   SendError,
+  WrappedSendError,
 } from "../types.ts";
 
 const STANDARD = "hyperware:process/standard";
@@ -44,22 +45,127 @@ class ProcessState {
   private nextCallId = 1;
   private readonly signal: Int32Array;
   private onExit: OnExit;
+  /** request id -> when it times out, and the error it then delivers */
+  private readonly deadlines = new Map<bigint, { at: number; err: WrappedSendError }>();
+  /** direct channels into other processes' inboxes, by target process id */
+  private readonly outbox = new Map<string, { port: MessagePort; signal: Int32Array }>();
+  /** direct channels from other processes into ours */
+  private readonly peers: { port: MessagePort; from: Address }[] = [];
 
   constructor(readonly our: Address, private readonly port: MessagePort, init: WorkerInit) {
     this.signal = new Int32Array(init.signal);
     this.onExit = init.onExit;
   }
 
-  /** Next item from the kernel, blocking this worker until one arrives. */
-  private pull(): ToWorker {
+  /**
+   * Next item for this process, blocking the worker until one arrives: from
+   * the kernel's port, from a peer's direct channel, or a request timing out
+   * (timeouts live here, as Hyperdrive keeps them in the process).
+   */
+  private pull(): Incoming | Reply {
     for (;;) {
       const seen = Atomics.load(this.signal, 0);
-      const m = receiveMessageOnPort(
-        this.port as unknown as Parameters<typeof receiveMessageOnPort>[0],
-      );
-      if (m) return m.message as ToWorker;
-      Atomics.wait(this.signal, 0, seen);
+      const item = this.poll();
+      if (item) {
+        if (item.t === "err") this.deadlines.delete(item.err.id);
+        else if (item.t === "msg" && item.km.message.tag === "response") {
+          this.deadlines.delete(item.km.id);
+        }
+        return item;
+      }
+      let wait: number | undefined;
+      if (this.deadlines.size > 0) {
+        let dueId: bigint | undefined;
+        let dueAt = Infinity;
+        for (const [id, d] of this.deadlines) {
+          if (d.at < dueAt) {
+            dueAt = d.at;
+            dueId = id;
+          }
+        }
+        const now = performance.now();
+        if (dueAt <= now && dueId !== undefined) {
+          const d = this.deadlines.get(dueId)!;
+          this.deadlines.delete(dueId);
+          return { t: "err", err: d.err };
+        }
+        wait = dueAt - now;
+      }
+      Atomics.wait(this.signal, 0, seen, wait);
     }
+  }
+
+  /** Drains the kernel's port (handling channel control) first, then peers' ports. */
+  private poll(): Incoming | Reply | undefined {
+    for (;;) {
+      const m = receiveMessageOnPort(asNodePort(this.port));
+      if (!m) break;
+      const item = m.message as ToWorker;
+      switch (item.t) {
+        case "channel":
+          this.outbox.set(item.target, { port: item.port, signal: new Int32Array(item.signal) });
+          continue;
+        case "peer":
+          this.peers.push({ port: item.port, from: item.from });
+          continue;
+        case "unchannel":
+          for (const [target, ch] of this.outbox) {
+            if (item.target === undefined || item.target === target) {
+              ch.port.close();
+              this.outbox.delete(target);
+            }
+          }
+          continue;
+        case "unpeer":
+          for (let i = this.peers.length - 1; i >= 0; i--) {
+            if (pidKey(this.peers[i].from.process) === item.from) {
+              this.peers[i].port.close();
+              this.peers.splice(i, 1);
+            }
+          }
+          continue;
+        default:
+          return item;
+      }
+    }
+    for (const peer of this.peers) {
+      const m = receiveMessageOnPort(asNodePort(peer.port));
+      if (!m) continue;
+      const d = m.message as OutgoingMessage;
+      return {
+        t: "msg",
+        km: {
+          id: d.id,
+          source: peer.from,
+          target: this.our,
+          rsvp: d.rsvp,
+          message: withoutCaps(d.message),
+          lazyLoadBlob: d.lazyLoadBlob,
+        },
+      };
+    }
+    return undefined;
+  }
+
+  /** Sends directly where a channel exists (local, cap-less), else through the kernel. */
+  private dispatch(msgs: OutgoingMessage[]) {
+    let viaKernel: OutgoingMessage[] | undefined;
+    for (const m of msgs) {
+      const caps = m.message.tag === "request"
+        ? m.message.val.capabilities
+        : m.message.val[0].capabilities;
+      const ch = m.target.node === this.our.node && caps.length === 0
+        ? this.outbox.get(pidKey(m.target.process))
+        : undefined;
+      if (ch) {
+        ch.port.postMessage(m);
+        Atomics.add(ch.signal, 0, 1);
+        Atomics.notify(ch.signal, 0);
+      } else {
+        (viaKernel ??= []).push(m);
+      }
+    }
+    if (viaKernel) post({ t: "send", msgs: viaKernel });
   }
 
   private ingest(): Incoming {
@@ -170,25 +276,29 @@ class ProcessState {
     const inheritFrom = request.inherit ? this.prompting : undefined;
     const id = inheritFrom ? inheritFrom.id : this.freshId();
     const lazyLoadBlob = blob ?? (request.inherit ? this.lastBlob : undefined);
+    const message: Message = { tag: "request", val: normalizeRequest(request) };
     if (request.expectsResponse !== undefined) {
       this.contexts.set(id, { prompting: this.prompting, context });
+      const ms = Math.min(Number(request.expectsResponse) * 1000, 2 ** 31 - 1);
+      this.deadlines.set(id, {
+        at: performance.now() + ms,
+        err: {
+          id,
+          source: target,
+          error: { kind: "timeout", target, message, lazyLoadBlob },
+        },
+      });
     }
     const rsvp = request.expectsResponse !== undefined ? this.our : inheritFrom?.rsvp;
-    return {
-      id,
-      target,
-      rsvp,
-      message: { tag: "request", val: normalizeRequest(request) },
-      lazyLoadBlob,
-    };
+    return { id, target, rsvp, message, lazyLoadBlob };
   }
 
   sendRequest(target: Address, request: Request, context?: Uint8Array, blob?: LazyLoadBlob) {
-    post({ t: "send", msgs: [this.buildRequest(target, request, context, blob)] });
+    this.dispatch([this.buildRequest(target, request, context, blob)]);
   }
 
   sendRequests(reqs: [Address, Request, Uint8Array | undefined, LazyLoadBlob | undefined][]) {
-    post({ t: "send", msgs: reqs.map(([a, r, c, b]) => this.buildRequest(a, r, c, b)) });
+    this.dispatch(reqs.map(([a, r, c, b]) => this.buildRequest(a, r, c, b)));
   }
 
   sendResponse(response: Response, blob?: LazyLoadBlob) {
@@ -201,15 +311,12 @@ class ProcessState {
       });
       return;
     }
-    post({
-      t: "send",
-      msgs: [{
-        id: prompt.id,
-        target: prompt.rsvp ?? prompt.source,
-        message: { tag: "response", val: [normalizeResponse(response), undefined] },
-        lazyLoadBlob: response.inherit ? this.lastBlob : blob,
-      }],
-    });
+    this.dispatch([{
+      id: prompt.id,
+      target: prompt.rsvp ?? prompt.source,
+      message: { tag: "response", val: [normalizeResponse(response), undefined] },
+      lazyLoadBlob: response.inherit ? this.lastBlob : blob,
+    }]);
   }
 
   sendAndAwaitResponse(target: Address, request: Request, blob?: LazyLoadBlob) {
@@ -222,7 +329,7 @@ class ProcessState {
       );
     }
     const msg = this.buildRequest(target, request, undefined, blob);
-    post({ t: "send", msgs: [msg] });
+    this.dispatch([msg]);
     try {
       const [source, message] = this.awaitSpecific(msg.id);
       return [source, message];
@@ -319,6 +426,25 @@ function stripSendError(e: SendError): SendError {
     : { tag: "response", val: [stripResponse(e.message.val[0]), e.message.val[1]] };
   return { kind: e.kind, target: e.target, message, lazyLoadBlob: e.lazyLoadBlob };
 }
+type Reply = Extract<ToWorker, { t: "reply" }>;
+
+function asNodePort(p: MessagePort) {
+  return p as unknown as Parameters<typeof receiveMessageOnPort>[0];
+}
+
+function pidKey(p: ProcessId): string {
+  return `${p.processName}:${p.packageName}:${p.publisherNode}`;
+}
+
+/** Direct channels carry no capabilities (those need the kernel's check). */
+function withoutCaps(m: Message): Message {
+  if (m.tag === "request") {
+    return m.val.capabilities.length ? { tag: "request", val: { ...m.val, capabilities: [] } } : m;
+  }
+  const [r, ctx] = m.val;
+  return r.capabilities.length ? { tag: "response", val: [{ ...r, capabilities: [] }, ctx] } : m;
+}
+
 function sameAddress(a: Address, b: Address) {
   return a.node === b.node && a.process.processName === b.process.processName &&
     a.process.packageName === b.process.packageName &&
