@@ -30,3 +30,20 @@ export async function assertRejects(
   }
   throw new Error("expected a rejection");
 }
+
+/** Byte equality with a short message (deep-equal diffs of megabytes are very slow). */
+export function assertBytes(actual: Uint8Array | undefined, expected: Uint8Array, msg = ""): void {
+  if (!actual) throw new nodeAssert.AssertionError({ message: `${msg} got no bytes` });
+  if (actual.length !== expected.length) {
+    throw new nodeAssert.AssertionError({
+      message: `${msg} length ${actual.length} != ${expected.length}`,
+    });
+  }
+  for (let i = 0; i < actual.length; i++) {
+    if (actual[i] !== expected[i]) {
+      throw new nodeAssert.AssertionError({
+        message: `${msg} differ at ${i}: ${actual[i]} != ${expected[i]}`,
+      });
+    }
+  }
+}

@@ -1,7 +1,7 @@
 // kill -9 of a node in the middle of a stream of kv sets, sqlite inserts and vfs
 // appends: after reboot every acknowledged write is there and no store is corrupt.
 
-import { assert, assertEquals } from "./assert.ts";
+import { assert, assertEquals } from "../assert.ts";
 import { bootStorageNode } from "./node_helpers.ts";
 
 const PKG = { package_name: "storage", publisher_node: "test.os" };

@@ -1,7 +1,7 @@
 // Storage modules in a booted node, used by real processes sending the exact JSON
 // bodies a Hyperdrive app sends, and by node.request (root authority).
 
-import { assert, assertBytes, assertEquals } from "./assert.ts";
+import { assert, assertBytes, assertEquals } from "../assert.ts";
 import { createHash } from "node:crypto";
 import {
   appBatch,

@@ -1,6 +1,6 @@
 // sqlite:distro:sys driven directly through start/handleMessage, on real SQLite files.
 
-import { assert, assertEquals } from "./assert.ts";
+import { assert, assertEquals } from "../assert.ts";
 import { DatabaseSync } from "node:sqlite";
 import { parseProcessId, SQLITE_PROCESS_ID } from "../../kernel/types.ts";
 import { createSqliteModule, decodeCanonicalBase64, formatReal } from "../../modules/sqlite/mod.ts";

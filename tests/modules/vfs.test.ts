@@ -1,6 +1,6 @@
 // vfs:distro:sys driven directly through start/handleMessage, on real files.
 
-import { assert, assertEquals } from "./assert.ts";
+import { assert, assertEquals } from "../assert.ts";
 import { createHash } from "node:crypto";
 import { zipSync } from "fflate";
 import { parseProcessId, textEncoder, VFS_PROCESS_ID } from "../../kernel/types.ts";
