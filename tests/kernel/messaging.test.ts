@@ -176,6 +176,44 @@ Deno.test("kernel messaging through components", async (t) => {
         assertEquals(JSON.parse(ok.ok.body as string), { our: PRIV });
       });
 
+      await t.step("dropping a messaging cap closes the direct channel", async () => {
+        const ALLOWED = `fake.dev@allowed:${P}`;
+        const ask = () =>
+          node.ask<{ ok?: { body: string }; err?: string }>(ALLOWED, {
+            op: "ask",
+            target: PRIV,
+            body: { op: "our" },
+            timeout: 3,
+          });
+        // several round trips: after the first, they travel on a direct channel
+        for (let i = 0; i < 3; i++) assertEquals(JSON.parse((await ask()).ok!.body), { our: PRIV });
+        await node.send(
+          "our@kernel:distro:sys",
+          JSON.stringify({
+            DropCapabilities: {
+              target: `allowed:${P}`,
+              capabilities: [{ issuer: PRIV, params: '"messaging"' }],
+            },
+          }),
+        );
+        const denied = await eventually(async () => {
+          const r = await ask();
+          return r.err ? r : undefined;
+        });
+        assertEquals(denied.err, "timeout");
+        // and granting it back opens the way again
+        await node.send(
+          "our@kernel:distro:sys",
+          JSON.stringify({
+            GrantCapabilities: {
+              target: `allowed:${P}`,
+              capabilities: [{ issuer: PRIV, params: '"messaging"' }],
+            },
+          }),
+        );
+        assertEquals(JSON.parse((await ask()).ok!.body), { our: PRIV });
+      });
+
       await t.step("a message to a process that does not exist fails fast", async () => {
         const t0 = performance.now();
         const r = await node.ask<Ev>(A, {
