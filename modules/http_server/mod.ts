@@ -125,9 +125,13 @@ interface BoundWsPath {
 
 interface Pending {
   resolve: (r: Response) => void;
-  timer: ReturnType<typeof setTimeout>;
+  /** performance.now() after which the client gets 408 */
+  deadline: number;
   rpc: boolean;
 }
+
+/** How often waiting requests are checked for their deadline (one timer for all). */
+const DEADLINE_TICK_MS = 100;
 
 interface Channel {
   owner: Address;
@@ -165,6 +169,8 @@ export function formatPathWithProcess(process: ProcessId, path: string): string 
 
 /** Dot segments, encoded slashes or backslashes, NULs, or bad escapes: a path that could escape. */
 export function isUnsafePath(path: string): boolean {
+  // fast path: no escapes, no backslash, no dot segment
+  if (!/[%\\\0]|\/\.\.?(\/|$)|^\.\.?(\/|$)/.test(path)) return false;
   for (const seg of path.split("/")) {
     let d: string;
     try {
@@ -374,10 +380,10 @@ class HttpServer implements HttpServerModule {
   async shutdown(): Promise<void> {
     this.#closing = true;
     for (const [id, p] of this.#pending) {
-      clearTimeout(p.timer);
       p.resolve(empty(503));
       this.#pending.delete(id);
     }
+    this.#stopSweeper();
     for (const [id, ch] of this.#channels) {
       this.#channels.delete(id);
       try {
@@ -402,7 +408,6 @@ class HttpServer implements HttpServerModule {
     const p = this.#pending.get(err.id);
     if (!p) return;
     this.#pending.delete(err.id);
-    clearTimeout(p.timer);
     // a process that never answered, or a target that is not running
     p.resolve(empty(err.error.kind === "timeout" ? 408 : 503));
   }
@@ -411,7 +416,6 @@ class HttpServer implements HttpServerModule {
     const p = this.#pending.get(km.id);
     if (!p || km.message.tag !== "response") return;
     this.#pending.delete(km.id);
-    clearTimeout(p.timer);
     const [response] = km.message.val;
     if (p.rpc) {
       // kit reads `body` as bytes and `lazy_load_blob.bytes` as base64 text bytes
@@ -841,7 +845,12 @@ class HttpServer implements HttpServerModule {
 
     let body: Uint8Array;
     try {
-      body = await readBody(req, this.#limits.maxBodyBytes);
+      // a GET/HEAD without a declared body needs no stream read
+      body = (req.method === "GET" || req.method === "HEAD") &&
+          ri.headers["content-length"] === undefined &&
+          ri.headers["transfer-encoding"] === undefined
+        ? new Uint8Array(0)
+        : await readBody(req, this.#limits.maxBodyBytes);
     } catch (e) {
       if (e instanceof BodyTooLarge) return json("request body too large", 413);
       return json("could not read request body", 400);
@@ -902,14 +911,35 @@ class HttpServer implements HttpServerModule {
   /** Send `km` and wait for its response; a disconnected client's slot ends at the timeout. */
   #awaitProcess(km: KernelMessage, timeoutSeconds: number, rpc: boolean): Promise<Response> {
     return new Promise<Response>((resolve) => {
-      const id = km.id;
-      const timer = setTimeout(() => {
-        this.#pending.delete(id);
-        resolve(empty(408));
-      }, Math.min(timeoutSeconds * 1000, 2 ** 31 - 1));
-      this.#pending.set(id, { resolve, timer, rpc });
+      const deadline = performance.now() + timeoutSeconds * 1000;
+      this.#pending.set(km.id, { resolve, deadline, rpc });
+      this.#startSweeper();
       this.#ctx.sendToLoop(km);
     });
+  }
+
+  #sweeper: ReturnType<typeof setInterval> | undefined;
+
+  // One interval for all waiting requests instead of a timer each; it runs
+  // only while something waits, so an idle server holds no timers.
+  #startSweeper(): void {
+    if (this.#sweeper !== undefined) return;
+    this.#sweeper = setInterval(() => {
+      const now = performance.now();
+      for (const [id, p] of this.#pending) {
+        if (p.deadline <= now) {
+          this.#pending.delete(id);
+          p.resolve(empty(408));
+        }
+      }
+      if (this.#pending.size === 0) this.#stopSweeper();
+    }, DEADLINE_TICK_MS);
+  }
+
+  #stopSweeper(): void {
+    if (this.#sweeper === undefined) return;
+    clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
   }
 
   /** kit's RPC: a JSON RpcMessage becomes a request from http-server to the named process. */
