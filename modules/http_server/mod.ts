@@ -74,6 +74,10 @@ export interface HttpServerLimits {
   maxPendingRequests: number;
   /** Concurrent /login attempts (each costs a PBKDF2 run; 429 beyond). */
   maxConcurrentLogins: number;
+  /** Open WebSockets (Hyperdrive's WS_SELF_IMPOSED_MAX_CONNECTIONS; 503 beyond). */
+  maxWebSockets: number;
+  /** An upgraded WebSocket that has not opened within this many ms gives its slot back. */
+  wsHandshakeTimeoutMs: number;
 }
 
 export const DEFAULT_LIMITS: HttpServerLimits = {
@@ -82,6 +86,8 @@ export const DEFAULT_LIMITS: HttpServerLimits = {
   wsMaxBufferedBytes: 16 * 1024 * 1024,
   maxPendingRequests: 4096,
   maxConcurrentLogins: 4,
+  maxWebSockets: WS_SELF_IMPOSED_MAX_CONNECTIONS,
+  wsHandshakeTimeoutMs: 10_000,
 };
 
 export interface HttpServerOptions {
@@ -1047,7 +1053,7 @@ class HttpServer implements HttpServerModule {
     if (!route || !route.value.app) return undefined;
     const bound = route.value;
     const app = bound.app!;
-    if (this.#channels.size >= WS_SELF_IMPOSED_MAX_CONNECTIONS) {
+    if (this.#channels.size >= this.#limits.maxWebSockets) {
       this.#ctx.print(0, `http-server: too many open websockets; rejecting`);
       return json("too many open websockets", 503);
     }
@@ -1101,7 +1107,18 @@ class HttpServer implements HttpServerModule {
     this.#channels.set(channelId, ch);
     const sourceAddr = socketAddrString(ri.remote);
     const fwd = forwardedIp(ri.headers);
+    // a handshake that never completes must not hold a slot for good
+    const handshake = setTimeout(() => {
+      if (ch.open || this.#channels.get(channelId) !== ch) return;
+      this.#channels.delete(channelId);
+      try {
+        socket.close();
+      } catch {
+        // not open
+      }
+    }, this.#limits.wsHandshakeTimeoutMs);
     socket.onopen = () => {
+      clearTimeout(handshake);
       if (this.#channels.get(channelId) !== ch) return;
       ch.open = true;
       this.#sendToProcess(app, {
@@ -1120,6 +1137,7 @@ class HttpServer implements HttpServerModule {
       this.#fromClient(ch, channelId, text ? "Text" : "Binary", bytes);
     };
     socket.onclose = () => {
+      clearTimeout(handshake);
       const wasOpen = ch.open;
       if (this.#channels.get(channelId) === ch) this.#channels.delete(channelId);
       ch.open = false;

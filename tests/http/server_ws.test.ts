@@ -292,3 +292,31 @@ Deno.test("http-server: extension WebSockets carry MessagePack'd WebSocketExtPus
     await closed.stop();
   }
 });
+
+Deno.test("http-server: WebSockets past the limit get 503 and a closed one frees its slot", async () => {
+  const s = await setup({ limits: { maxWebSockets: 2 } });
+  const silent = await Deno.connect({ hostname: "127.0.0.1", port: s.port });
+  try {
+    const app = recorder(s, "app:pkg:pub");
+    await act(s, app, { WebSocketBind: { path: "/", authenticated: false, extension: false } });
+    const a = await openClient(`ws://127.0.0.1:${s.port}/app:pkg:pub`);
+    await app.inbox.next(); // a's WebSocketOpen
+    // a second connection from a client that never reads still takes a slot
+    let head = `GET /app:pkg:pub HTTP/1.1\r\nHost: 127.0.0.1:${s.port}\r\n`;
+    for (const [k, v] of Object.entries(upgradeHeaders())) head += `${k}: ${v}\r\n`;
+    await silent.write(textEncoder.encode(head + "\r\n"));
+    await app.inbox.next(); // its WebSocketOpen
+    const full = await rawRequest(s.port, { path: "/app:pkg:pub", headers: upgradeHeaders() });
+    assertEquals(full.status, 503);
+    assertEquals(JSON.parse(full.text), "too many open websockets");
+    a.ws.close();
+    await a.closed;
+    await app.inbox.next(); // a's WebSocketClose
+    const b = await openClient(`ws://127.0.0.1:${s.port}/app:pkg:pub`);
+    b.ws.close();
+    await b.closed;
+  } finally {
+    silent.close();
+    await s.stop();
+  }
+});
