@@ -134,6 +134,8 @@ interface Pending {
   /** performance.now() after which the client gets 408 */
   deadline: number;
   rpc: boolean;
+  /** Only the process asked may answer. */
+  target: Address;
 }
 
 /** How often waiting requests are checked for their deadline (one timer for all). */
@@ -421,6 +423,13 @@ class HttpServer implements HttpServerModule {
   #onResponse(km: KernelMessage): void {
     const p = this.#pending.get(km.id);
     if (!p || km.message.tag !== "response") return;
+    if (km.source.node !== p.target.node || !processIdEquals(km.source.process, p.target.process)) {
+      this.#ctx.print(
+        1,
+        `http-server: ignoring a response from ${km.source.node} that was not asked`,
+      );
+      return;
+    }
     this.#pending.delete(km.id);
     const [response] = km.message.val;
     if (p.rpc) {
@@ -918,7 +927,7 @@ class HttpServer implements HttpServerModule {
   #awaitProcess(km: KernelMessage, timeoutSeconds: number, rpc: boolean): Promise<Response> {
     return new Promise<Response>((resolve) => {
       const deadline = performance.now() + timeoutSeconds * 1000;
-      this.#pending.set(km.id, { resolve, deadline, rpc });
+      this.#pending.set(km.id, { resolve, deadline, rpc, target: km.target });
       this.#startSweeper();
       this.#ctx.sendToLoop(km);
     });

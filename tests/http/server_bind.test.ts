@@ -248,3 +248,41 @@ Deno.test("http-server: process answers: bad HttpResponse is 500, silence is 408
     await s.stop();
   }
 });
+
+Deno.test("http-server: only the process that was asked can answer an HTTP request", async () => {
+  const s = await setup();
+  try {
+    const forwarded: KernelMessage[] = [];
+    const app = s.k.process("slow:pkg:pub", (km) => forwarded.push(km));
+    const intruder = s.k.addr("intruder:pkg:pub");
+    await act(s, app, {
+      Bind: { path: "/", authenticated: false, local_only: false, cache: false },
+    });
+    const pending = fetch(`${s.base}/slow:pkg:pub/x`);
+    while (forwarded.length === 0) await new Promise((r) => setTimeout(r, 5));
+    const km = forwarded[0];
+    // a forged answer with the right id from another process is ignored
+    s.k.sendToLoop({
+      id: km.id,
+      source: intruder,
+      target: km.source,
+      message: {
+        tag: "response",
+        val: [{
+          inherit: false,
+          body: textEncoder.encode('{"status":200,"headers":{}}'),
+          metadata: undefined,
+          capabilities: [],
+        }, undefined],
+      },
+      lazyLoadBlob: { bytes: textEncoder.encode("forged") },
+    });
+    await new Promise((r) => setTimeout(r, 20));
+    s.k.respond(km, { status: 201, headers: {} }, { bytes: textEncoder.encode("real") });
+    const res = await pending;
+    assertEquals(res.status, 201);
+    assertEquals(await res.text(), "real");
+  } finally {
+    await s.stop();
+  }
+});
