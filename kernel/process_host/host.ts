@@ -27,7 +27,8 @@ export class ProcessHost {
   private worker?: Worker;
   private readonly port: MessagePort;
   private readonly workerPort: MessagePort;
-  private readonly signal = new SharedArrayBuffer(4);
+  /** [0]: bumped on every post (the worker waits on it); [1]: set to stop the worker */
+  private readonly signal = new SharedArrayBuffer(8);
   private readonly signalView = new Int32Array(this.signal);
   private preRun: { item: ToWorker; transfer: Transferable[] }[] = [];
   private ended = false;
@@ -160,6 +161,12 @@ export class ProcessHost {
   }
 
   private stop() {
+    // terminate() does not wake a worker parked in Atomics.wait: raise the
+    // stop flag and wake it, so it unwinds and the thread really ends
+    Atomics.store(this.signalView, 1, 1);
+    Atomics.add(this.signalView, 0, 1);
+    Atomics.notify(this.signalView, 0);
+    Atomics.notify(this.signalView, 1);
     this.worker?.terminate();
     this.port.close();
   }

@@ -37,11 +37,33 @@ export class ProcessExit extends Error {
   }
 }
 
-const sleeper = new Int32Array(new SharedArrayBuffer(4));
+/** Thrown inside a worker the kernel is stopping, to unwind whatever it runs. */
+export class WorkerStopped extends Error {
+  constructor() {
+    super("process stopped by the kernel");
+    this.name = "WorkerStopped";
+  }
+}
+
+/** The worker's signal words: [0] wake counter, [1] stop flag (set by the kernel). */
+let stopWord: Int32Array = new Int32Array(new SharedArrayBuffer(8));
+
+export function setStopSignal(signal: Int32Array) {
+  stopWord = signal;
+}
+
+export function throwIfStopped() {
+  if (Atomics.load(stopWord, 1) !== 0) {
+    (self as unknown as { close(): void }).close();
+    throw new WorkerStopped();
+  }
+}
 
 function sleepNs(ns: bigint) {
   if (ns <= 0n) return;
-  Atomics.wait(sleeper, 0, 0, Number(ns) / 1e6);
+  // sleeps on the stop flag, so stopping the process cuts the sleep short
+  Atomics.wait(stopWord, 1, 0, Number(ns) / 1e6);
+  throwIfStopped();
 }
 
 class IoError {

@@ -3,7 +3,13 @@
 // (prompting message, contexts, last blob, inherit, awaited responses).
 
 import { receiveMessageOnPort } from "node:worker_threads";
-import { makeWasiImports, ProcessExit } from "./wasi.ts";
+import {
+  makeWasiImports,
+  ProcessExit,
+  setStopSignal,
+  throwIfStopped,
+  WorkerStopped,
+} from "./wasi.ts";
 import type {
   FromWorker,
   Incoming,
@@ -54,6 +60,7 @@ class ProcessState {
 
   constructor(readonly our: Address, private readonly port: MessagePort, init: WorkerInit) {
     this.signal = new Int32Array(init.signal);
+    setStopSignal(this.signal);
     this.onExit = init.onExit;
   }
 
@@ -92,6 +99,7 @@ class ProcessState {
         wait = dueAt - now;
       }
       Atomics.wait(this.signal, 0, seen, wait);
+      throwIfStopped();
     }
   }
 
@@ -555,6 +563,9 @@ workerScope.onmessage = (e: MessageEvent<WorkerInit>) => {
   workerScope.onmessage = null;
   run(e.data).then(
     () => post({ t: "exit" }),
-    (err) => post({ t: "exit", error: stderrTail.trim() ? stderrTail : describe(err) }),
+    (err) => {
+      if (err instanceof WorkerStopped) return; // the kernel ended us: nobody to tell
+      post({ t: "exit", error: stderrTail.trim() ? stderrTail : describe(err) });
+    },
   );
 };

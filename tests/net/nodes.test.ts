@@ -555,20 +555,12 @@ Deno.test("net through booted nodes: TCP, WS-only, routed; contexts, 5 MB blobs,
   });
 });
 
-// BUG (kernel/process_host, not net): after node.shutdown() of a node whose
-// processes have started, the Deno process never exits. ProcessHost.stop() calls
-// worker.terminate(), but a process waiting in receive() sits in worker.ts pull(),
-// a loop around Atomics.wait: Deno's terminate() does not interrupt Atomics.wait,
-// and even a notify after terminate() is not enough (the loop re-enters the wait
-// before termination takes effect), so the Worker thread lives on. The CLI hides
-// it with Deno.exit; embedders of bootNode hang. Checked on a scratch copy: the
-// host storing a stop value in the shared signal and notifying, and pull() on
-// seeing it calling self.close() and throwing, makes this case pass (exit in
-// ~0.4 s). Ignored until a fix lands; it also checks that nothing of net's
-// (sockets, timers) keeps the process alive once both nodes are shut down.
+// Regression: worker.terminate() does not wake a worker parked in Atomics.wait,
+// so idle process threads used to outlive node.shutdown() and embedders of
+// bootNode hung. The host now raises a stop flag in the shared signal. This
+// also checks that nothing of net's (sockets, timers) keeps the process alive.
 Deno.test({
   name: "after shutdown, two nodes that exchanged messages let the Deno process exit",
-  ignore: true,
   async fn() {
     await withTempDir(async (root) => {
       const url = (p: string) => new URL(p, import.meta.url).href;
@@ -612,7 +604,7 @@ Deno.test({
       let timer: ReturnType<typeof setTimeout> | undefined;
       const exitedInTime = await Promise.race([
         child.status.then(() => true),
-        new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 20_000))),
+        new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 45_000))),
       ]);
       clearTimeout(timer);
       if (!exitedInTime) child.kill("SIGKILL");
