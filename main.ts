@@ -28,7 +28,16 @@ import { createKvModule } from "./modules/kv/mod.ts";
 import { createSqliteModule } from "./modules/sqlite/mod.ts";
 import { createTimerModule } from "./modules/timer/mod.ts";
 import { createNetModule, type HnsUpdate } from "./net/mod.ts";
-import { loadOrCreateNetworkingKey, readPkiFile } from "./net/boot.ts";
+import { loadOrCreateNetworkingKey, NETWORKING_KEY_FILE, readPkiFile } from "./net/boot.ts";
+import { createHttpServer, type HttpServerModule } from "./modules/http_server/mod.ts";
+import { createHttpClient } from "./modules/http_client/mod.ts";
+import {
+  ed25519FromPkcs8,
+  type LoadedKeyfile,
+  loadOrCreateKeyfile,
+  readKeyfile,
+} from "./modules/keyfile/mod.ts";
+import { promptPasswordInBrowser } from "./modules/http_server/password_page.ts";
 
 export type { HnsUpdate };
 
@@ -63,6 +72,19 @@ export interface BootOptions {
   pki?: HnsUpdate[];
   /** Install the distro packages (./packages/*) not yet installed. CLI: on. Default off. */
   distro?: boolean;
+  /** HTTP port; 0 = any free; false = no listener. Default: first free at or above 8080. */
+  httpPort?: number | false;
+  /**
+   * Node password. With it, the networking key and JWT secret live in an encrypted keyfile
+   * (`<home>/.keys`, Hyperdrive's format), created at first boot and required after. Without
+   * it (only when no keyfile exists) the key stays in plain `<home>/.networking-key` and
+   * /login is unavailable.
+   */
+  password?: string;
+  /** An already opened keyfile (the CLI's browser password page), instead of `password`. */
+  keyfile?: LoadedKeyfile;
+  /** Serve local-only paths and the RPC endpoint to non-loopback clients (Hyperdrive's flag). */
+  exposeLocal?: boolean;
 }
 
 const DISTRO_DIR = new URL("./packages/", import.meta.url);
@@ -87,6 +109,8 @@ export interface HyperdenoNode {
   readonly kernel: Kernel;
   /** This node's HnsUpdate record, as the hns-indexer would publish it. */
   readonly identity: HnsUpdate;
+  /** Base URL of http-server, e.g. "http://localhost:8080" (undefined with httpPort false). */
+  readonly httpUrl: string | undefined;
   installPackage(dir: string): Promise<string>;
   request(target: string, body: Uint8Array | string, opts?: RequestOptions): Promise<NodeResponse>;
   send(target: string, body: Uint8Array | string, opts?: RequestOptions): Promise<void>;
@@ -98,6 +122,14 @@ export class NodeSendError extends Error {
   constructor(readonly kind: SendErrorKind, message: string) {
     super(message);
     this.name = "SendError";
+  }
+}
+
+async function storedName(home: string): Promise<string | undefined> {
+  try {
+    return (await Deno.readTextFile(`${home}/.node-name`)).trim() || undefined;
+  } catch {
+    return undefined;
   }
 }
 
@@ -170,7 +202,18 @@ export async function bootNode(opts: BootOptions): Promise<HyperdenoNode> {
     const limit = override ?? verbosity;
     if (level <= limit) out(level, text);
   };
-  const key = await loadOrCreateNetworkingKey(home);
+  const keys = await openKeys(home, our, opts);
+  const key = keys.networkingKey;
+  const http =
+    opts.modules?.find((m) => processIdToString(m.processId) === "http-server:distro:sys")
+      ? undefined
+      : createHttpServer({
+        port: opts.httpPort ?? 8080,
+        searchPort: opts.httpPort === undefined,
+        jwtSecret: keys.jwtSecret,
+        encodedKeyfile: keys.encodedKeyfile,
+        exposeLocal: opts.exposeLocal,
+      });
   const net = createNetModule({
     our,
     networkingKey: key,
@@ -193,6 +236,8 @@ export async function bootNode(opts: BootOptions): Promise<HyperdenoNode> {
       createKvModule(),
       createSqliteModule(),
       createTimerModule(),
+      ...(http ? [http] : []),
+      createHttpClient(),
       ...(opts.modules ?? []),
     ],
     print,
@@ -205,6 +250,9 @@ export async function bootNode(opts: BootOptions): Promise<HyperdenoNode> {
     home,
     kernel,
     identity: net.identity,
+    get httpUrl() {
+      return (http as HttpServerModule | undefined)?.url;
+    },
     async installPackage(dir: string): Promise<string> {
       const metadata = JSON.parse(await Deno.readTextFile(`${dir}/metadata.json`));
       const props = metadata?.properties;
@@ -323,6 +371,47 @@ export async function bootNode(opts: BootOptions): Promise<HyperdenoNode> {
   return node;
 }
 
+interface NodeKeys {
+  networkingKey: Uint8Array;
+  jwtSecret: Uint8Array;
+  encodedKeyfile?: Uint8Array;
+}
+
+/** The node's keys: from the encrypted keyfile when there is a password, else plain. */
+async function openKeys(home: string, our: string, opts: BootOptions): Promise<NodeKeys> {
+  let loaded = opts.keyfile;
+  if (!loaded && opts.password !== undefined) {
+    // first boot with a password after running without one: keep the node's identity
+    let legacySeed: Uint8Array | undefined;
+    if (!(await readKeyfile(home))) {
+      try {
+        legacySeed = await Deno.readFile(`${home}/${NETWORKING_KEY_FILE}`);
+      } catch { /* none */ }
+    }
+    loaded = await loadOrCreateKeyfile({
+      home,
+      our,
+      password: opts.password,
+      networkingKeySeed: legacySeed?.length === 32 ? legacySeed : undefined,
+    });
+  }
+  if (loaded) {
+    return {
+      networkingKey: ed25519FromPkcs8(loaded.keyfile.networkingKeyPkcs8).seed,
+      jwtSecret: loaded.keyfile.jwtSecret,
+      encodedKeyfile: loaded.encoded,
+    };
+  }
+  if (await readKeyfile(home)) {
+    throw new Error(`${home} has an encrypted keyfile: boot with its password`);
+  }
+  return {
+    networkingKey: await loadOrCreateNetworkingKey(home),
+    // no keyfile, so no login: a per-boot secret keeps stray cookies useless
+    jwtSecret: crypto.getRandomValues(new Uint8Array(32)),
+  };
+}
+
 /** Installs each distro package whose processes are not in the process map yet. */
 async function installDistro(
   node: HyperdenoNode,
@@ -352,12 +441,13 @@ const HELP = `hyperdeno ${VERSION}: a Hyperware node on Deno
 Usage: hyperdeno <home> [options]
 
 Options:
-  -p, --port <PORT>               HTTP port (not yet supported)
+  -p, --port <PORT>               HTTP port [default: first free >= 8080]
       --ws-port <PORT>            networking WebSockets port [default: first free >= 9000]
       --tcp-port <PORT>           networking TCP port [default: first free >= 10000]
   -v, --verbosity <0-3>           terminal verbosity [default: 0]
   -d, --detached                  run without terminal input
-      --password <PASSWORD>       node password (not yet supported)
+      --password <PASSWORD>       node password (else: set/enter it on a page in the browser)
+      --expose-local              serve local-only paths and RPC to non-loopback clients
       --max-peers <N>             max open peer connections [default: 32]
       --max-passthroughs <N>      passthroughs served as a router [default: 0]
       --fake-pki <FILE>           JSON list of HnsUpdate records: peers known at boot
@@ -367,7 +457,7 @@ Options:
   -h, --help                      print this help
 `;
 
-const NOT_YET = ["port", "password"];
+const NOT_YET: string[] = [];
 
 function portOption(name: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
@@ -407,6 +497,7 @@ export function parseCli(args: string[]) {
         "process-verbosity": { type: "string" },
         "fake-node-name": { type: "string" },
         "fake-pki": { type: "string" },
+        "expose-local": { type: "boolean" },
         version: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
@@ -464,6 +555,9 @@ export function parseCli(args: string[]) {
     maxPeers: countOption("max-peers", v["max-peers"]),
     maxPassthroughs: countOption("max-passthroughs", v["max-passthroughs"]),
     fakePki: v["fake-pki"],
+    httpPort: portOption("port", v.port),
+    password: v.password,
+    exposeLocal: !!v["expose-local"],
   } as const;
 }
 
@@ -500,20 +594,60 @@ async function cli(args: string[]): Promise<number> {
   const { promise: stopped, resolve: stop } = Promise.withResolvers<void>();
   Deno.addSignalListener("SIGINT", () => stop());
   Deno.addSignalListener("SIGTERM", () => stop());
-  const node = await bootNode({
-    home: cfg.home,
-    name: cfg.name,
-    verbosity: cfg.verbosity,
-    processVerbosity: cfg.processVerbosity,
-    tcpPort: cfg.tcpPort,
-    wsPort: cfg.wsPort,
-    maxPeers: cfg.maxPeers,
-    maxPassthroughs: cfg.maxPassthroughs,
-    pki,
-    distro: true,
-  });
+  let keyfile: LoadedKeyfile | undefined;
+  let httpPort = cfg.httpPort;
+  if (cfg.password === undefined) {
+    const hasKeyfile = (await readKeyfile(cfg.home).catch(() => undefined)) !== undefined;
+    if (cfg.detached && hasKeyfile) {
+      console.error("error: --detached needs --password to open this node's keyfile");
+      return 2;
+    }
+    if (!cfg.detached) {
+      // as Hyperdrive: the password is set (first boot) or entered in the browser
+      const prompt = await promptPasswordInBrowser({
+        home: cfg.home,
+        our: cfg.name ?? (await storedName(cfg.home)) ?? "fake.dev",
+        port: cfg.httpPort === undefined ? 8080 : cfg.httpPort,
+        searchPort: cfg.httpPort === undefined,
+      });
+      console.log(
+        `hyperdeno: open ${prompt.url} to ${
+          hasKeyfile ? "unlock" : "set a password for"
+        } this node`,
+      );
+      keyfile = await Promise.race([prompt.done, stopped.then(() => undefined)]);
+      if (!keyfile) {
+        await prompt.close().catch(() => {});
+        return 0;
+      }
+      httpPort = prompt.port;
+    }
+  }
+  let node: HyperdenoNode;
+  try {
+    node = await bootNode({
+      home: cfg.home,
+      httpPort,
+      password: cfg.password,
+      keyfile,
+      exposeLocal: cfg.exposeLocal,
+      name: cfg.name,
+      verbosity: cfg.verbosity,
+      processVerbosity: cfg.processVerbosity,
+      tcpPort: cfg.tcpPort,
+      wsPort: cfg.wsPort,
+      maxPeers: cfg.maxPeers,
+      maxPassthroughs: cfg.maxPassthroughs,
+      pki,
+      distro: true,
+    });
+  } catch (e) {
+    console.error(`error: ${errorText(e)}`);
+    return 1;
+  }
   console.log(`hyperdeno ${VERSION}: ${node.our} booted (home ${cfg.home})`);
   console.log(`identity: ${JSON.stringify(node.identity)}`);
+  if (node.httpUrl) console.log(`http: ${node.httpUrl}`);
   await stopped;
   console.log(`${node.our}: shutting down`);
   await node.shutdown();

@@ -145,6 +145,7 @@ Deno.test({
         home,
         name: NODE_NAME,
         onPrint: () => {},
+        keyfile: loaded,
         modules: [http, createHttpClient()],
       });
       // the waiting page notices the node is up and reloads

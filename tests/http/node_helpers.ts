@@ -62,7 +62,7 @@ export async function bootHttpNode(
   home: string,
   opts: { password: string; exposeLocal?: boolean; hostname?: string },
 ): Promise<HttpNode> {
-  const { encoded, keyfile } = await loadOrCreateKeyfile({
+  const loaded = await loadOrCreateKeyfile({
     home,
     our: NODE_NAME,
     password: opts.password,
@@ -70,8 +70,8 @@ export async function bootHttpNode(
   const http = createHttpServer({
     port: 0,
     hostname: opts.hostname ?? "127.0.0.1",
-    jwtSecret: keyfile.jwtSecret,
-    encodedKeyfile: encoded,
+    jwtSecret: loaded.keyfile.jwtSecret,
+    encodedKeyfile: loaded.encoded,
     exposeLocal: opts.exposeLocal ?? true,
   });
   const prints: string[] = [];
@@ -79,6 +79,7 @@ export async function bootHttpNode(
     home,
     name: NODE_NAME,
     onPrint: (_level, text) => prints.push(text),
+    keyfile: loaded,
     modules: [http, createHttpClient()],
   });
   try {
