@@ -10,6 +10,7 @@ import type {
   Program,
   ToWorker,
 } from "./protocol.ts";
+import { toWire } from "./protocol.ts";
 import type { Address, OnExit } from "../types.ts";
 
 export interface ProcessHostHooks {
@@ -94,7 +95,7 @@ export class ProcessHost {
       this.preRun.push({ item, transfer });
       return;
     }
-    this.port.postMessage(item, transfer);
+    this.port.postMessage(toWire(item), transfer);
     Atomics.add(this.signalView, 0, 1);
     Atomics.notify(this.signalView, 0);
   }

@@ -86,3 +86,51 @@ export type FromWorker =
   | { t: "call"; callId: number; call: KernelCall }
   | { t: "started" }
   | { t: "exit"; error?: string };
+
+// Deno's node:worker_threads receiveMessageOnPort walks every received value
+// looking for MessagePorts, enumerating typed arrays element by element (1 MB
+// costs ~60 ms). On the port, bytes therefore travel as ArrayBuffers, which
+// the walk skips; messages here carry no other ArrayBuffers, so the receiver
+// turns every ArrayBuffer back into a Uint8Array.
+
+/** Before posting on a port: Uint8Arrays -> ArrayBuffers (copied only if a view). */
+export function toWire<T>(v: T): T {
+  return encodeBytes(v) as T;
+}
+
+/** After receiveMessageOnPort: ArrayBuffers -> Uint8Arrays. */
+export function fromWire<T>(v: T): T {
+  return decodeBytes(v) as T;
+}
+
+function encodeBytes(v: unknown): unknown {
+  if (v === null || typeof v !== "object") return v;
+  if (v instanceof Uint8Array) {
+    const b = v.buffer;
+    if (b instanceof ArrayBuffer && v.byteOffset === 0 && v.byteLength === b.byteLength) return b;
+    return v.slice().buffer;
+  }
+  if (Array.isArray(v)) return v.map(encodeBytes);
+  if (
+    v instanceof MessagePort || v instanceof SharedArrayBuffer || ArrayBuffer.isView(v) ||
+    v instanceof ArrayBuffer
+  ) {
+    return v;
+  }
+  const out: Record<string, unknown> = {};
+  for (const k in v) out[k] = encodeBytes((v as Record<string, unknown>)[k]);
+  return out;
+}
+
+function decodeBytes(v: unknown): unknown {
+  if (v === null || typeof v !== "object") return v;
+  if (v instanceof ArrayBuffer) return new Uint8Array(v);
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) v[i] = decodeBytes(v[i]);
+    return v;
+  }
+  if (v instanceof MessagePort || v instanceof SharedArrayBuffer || ArrayBuffer.isView(v)) return v;
+  const o = v as Record<string, unknown>;
+  for (const k in o) o[k] = decodeBytes(o[k]);
+  return o;
+}

@@ -18,6 +18,7 @@ import type {
   ToWorker,
   WorkerInit,
 } from "./protocol.ts";
+import { fromWire, toWire } from "./protocol.ts";
 import type {
   Address,
   Capability,
@@ -108,7 +109,7 @@ class ProcessState {
     for (;;) {
       const m = receiveMessageOnPort(asNodePort(this.port));
       if (!m) break;
-      const item = m.message as ToWorker;
+      const item = fromWire(m.message as ToWorker);
       switch (item.t) {
         case "channel":
           this.outbox.set(item.target, { port: item.port, signal: new Int32Array(item.signal) });
@@ -139,7 +140,7 @@ class ProcessState {
     for (const peer of this.peers) {
       const m = receiveMessageOnPort(asNodePort(peer.port));
       if (!m) continue;
-      const d = m.message as OutgoingMessage;
+      const d = fromWire(m.message as OutgoingMessage);
       return {
         t: "msg",
         km: {
@@ -166,7 +167,7 @@ class ProcessState {
         ? this.outbox.get(pidKey(m.target.process))
         : undefined;
       if (ch) {
-        ch.port.postMessage(m);
+        ch.port.postMessage(toWire(m));
         Atomics.add(ch.signal, 0, 1);
         Atomics.notify(ch.signal, 0);
       } else {
