@@ -18,20 +18,28 @@ export function assertMatch(actual: string, re: RegExp, msg?: string): void {
   if (!re.test(actual)) throw new Error(msg ?? `${JSON.stringify(actual)} does not match ${re}`);
 }
 
+/**
+ * Awaits a rejection and returns the error. `check` is a predicate on the
+ * error, or a substring its message must contain.
+ */
 export async function assertRejects(
   f: () => Promise<unknown>,
-  check?: (e: unknown) => boolean,
-): Promise<unknown> {
+  check?: ((e: unknown) => boolean) | string,
+): Promise<Error> {
   try {
     await f();
   } catch (e) {
-    if (check && !check(e)) throw new Error(`rejected with an unexpected error: ${e}`);
-    return e;
+    const ok = check === undefined
+      ? true
+      : typeof check === "string"
+      ? String((e as Error)?.message ?? e).includes(check)
+      : check(e);
+    if (!ok) throw new Error(`rejected with an unexpected error: ${e}`);
+    return e as Error;
   }
   throw new Error("expected a rejection");
 }
 
-/** Byte equality with a short message (deep-equal diffs of megabytes are very slow). */
 export function assertBytes(actual: Uint8Array | undefined, expected: Uint8Array, msg = ""): void {
   if (!actual) throw new nodeAssert.AssertionError({ message: `${msg} got no bytes` });
   if (actual.length !== expected.length) {

@@ -5,7 +5,7 @@
 // page. Screenshots go to tests/http/artifacts/.
 
 import { type Browser, chromium, type Page } from "playwright-core";
-import { assert, assertEquals } from "./assert.ts";
+import { assert, assertEquals } from "../assert.ts";
 import { createHttpClient } from "../../modules/http_client/mod.ts";
 import { createHttpServer, promptPasswordInBrowser } from "../../modules/http_server/mod.ts";
 import { bootNode } from "../../main.ts";

@@ -1,7 +1,7 @@
 // http-client against a real local HTTP/WebSocket server: HttpClientAction
 // in, HttpClientResponse / HttpClientError / HttpClientRequest out.
 
-import { assert, assertEquals, assertMatch } from "./assert.ts";
+import { assert, assertEquals, assertMatch } from "../assert.ts";
 import { type KernelMessage, textDecoder, textEncoder } from "../../kernel/types.ts";
 import { createHttpClient } from "../../modules/http_client/mod.ts";
 import { bodyJson, delay, Inbox, MiniKernel } from "./harness.ts";

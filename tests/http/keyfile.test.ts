@@ -4,7 +4,7 @@
 
 import { argon2id } from "@noble/hashes/argon2.js";
 import { ed25519 } from "@noble/curves/ed25519.js";
-import { assert, assertEquals, assertRejects } from "./assert.ts";
+import { assert, assertEquals, assertRejects } from "../assert.ts";
 import {
   decodeKeyfile,
   ed25519FromPkcs8,

@@ -1,7 +1,7 @@
 // http-server and http-client in a booted node, against a real process (the
 // webapp fixture in a Worker) that bound its paths through the kernel.
 
-import { assert, assertEquals, assertMatch } from "./assert.ts";
+import { assert, assertEquals, assertMatch } from "../assert.ts";
 import { hashPassword } from "../../modules/keyfile/mod.ts";
 import { bootHttpNode, NODE_NAME, WEBAPP } from "./node_helpers.ts";
 import { rawRequest } from "./harness.ts";

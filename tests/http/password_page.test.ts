@@ -1,7 +1,7 @@
 // The boot-time password page: first boot sets the password and creates the
 // keyfile; later boots must unlock it with the same password.
 
-import { assert, assertEquals, assertMatch, assertRejects } from "./assert.ts";
+import { assert, assertEquals, assertMatch, assertRejects } from "../assert.ts";
 import { promptPasswordInBrowser } from "../../modules/http_server/mod.ts";
 import { hashPassword, readKeyfile } from "../../modules/keyfile/mod.ts";
 

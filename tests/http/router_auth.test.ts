@@ -2,7 +2,7 @@
 
 import { hmac } from "@noble/hashes/hmac.js";
 import { sha256 } from "@noble/hashes/sha2.js";
-import { assertEquals } from "./assert.ts";
+import { assertEquals } from "../assert.ts";
 import { PathRouter } from "../../modules/http_server/router.ts";
 import {
   authTokenValid,

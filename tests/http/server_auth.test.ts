@@ -2,7 +2,7 @@
 // the JWT cookie opens authenticated paths, and forged, expired or foreign
 // tokens are refused; secure subdomains as Hyperdrive scopes them.
 
-import { assert, assertEquals, assertMatch } from "./assert.ts";
+import { assert, assertEquals, assertMatch } from "../assert.ts";
 import { encodeKeyfile, generateKeyfile, hashPassword } from "../../modules/keyfile/mod.ts";
 import { generateJwt, importJwtKey } from "../../modules/http_server/mod.ts";
 import { act, echoProcess, OUR, type Setup, setup } from "./server_helpers.ts";

@@ -1,7 +1,7 @@
 // http-server bindings over real HTTP: forwarding to the bound process,
 // route patterns, static (cache) bindings, action results, and unbinding.
 
-import { assert, assertEquals } from "./assert.ts";
+import { assert, assertEquals } from "../assert.ts";
 import { textEncoder } from "../../kernel/types.ts";
 import type { KernelMessage } from "../../kernel/types.ts";
 import { act, echoProcess, OUR, setup } from "./server_helpers.ts";

@@ -1,7 +1,7 @@
 // Hostile requests: path traversal, oversized bodies and headers. Each is
 // refused with a clear status and the server keeps serving others.
 
-import { assertEquals } from "./assert.ts";
+import { assertEquals } from "../assert.ts";
 import { textEncoder } from "../../kernel/types.ts";
 import { act, echoProcess, setup } from "./server_helpers.ts";
 import { rawRequest } from "./harness.ts";

@@ -2,7 +2,7 @@
 // with exposeLocal, never through a reverse proxy; RpcMessage in, kit's
 // response JSON out.
 
-import { assert, assertEquals } from "./assert.ts";
+import { assert, assertEquals } from "../assert.ts";
 import { type KernelMessage, textDecoder, textEncoder } from "../../kernel/types.ts";
 import { act, echoProcess, OUR, setup } from "./server_helpers.ts";
 import { Inbox, rawRequest } from "./harness.ts";

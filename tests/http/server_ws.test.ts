@@ -3,7 +3,7 @@
 // runtime extensions speaking MessagePack'd WebSocketExtPushData.
 
 import { decode, encode } from "@msgpack/msgpack";
-import { assert, assertEquals } from "./assert.ts";
+import { assert, assertEquals } from "../assert.ts";
 import { type KernelMessage, textDecoder, textEncoder } from "../../kernel/types.ts";
 import { generateJwt, importJwtKey } from "../../modules/http_server/mod.ts";
 import { act, OUR, type Setup, setup } from "./server_helpers.ts";
