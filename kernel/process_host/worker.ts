@@ -73,6 +73,9 @@ class ProcessState {
   private pull(): Incoming | Reply {
     for (;;) {
       const seen = Atomics.load(this.signal, 0);
+      // the host raises the stop flag before bumping the counter: once `seen`
+      // is read, a stop that could make the wait below miss its wake-up shows here
+      throwIfStopped();
       const item = this.poll();
       if (item) {
         if (item.t === "err") this.deadlines.delete(item.err.id);
