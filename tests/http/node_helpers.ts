@@ -2,6 +2,7 @@
 // webapp fixture package installed (a JS process module in a Worker).
 
 import { bootNode, type HyperdenoNode } from "../../main.ts";
+import { writeKitPackage } from "../kernel/helpers.ts";
 import { createHttpClient } from "../../modules/http_client/mod.ts";
 import { createHttpServer, type HttpServerModule } from "../../modules/http_server/mod.ts";
 import { loadOrCreateKeyfile } from "../../modules/keyfile/mod.ts";
@@ -18,33 +19,12 @@ export interface HttpNode {
   stop(): Promise<void>;
 }
 
-async function writeWebappPackage(root: string): Promise<string> {
-  const dir = `${root}/webapp`;
-  await Deno.mkdir(`${dir}/pkg`, { recursive: true });
-  await Deno.writeTextFile(
-    `${dir}/metadata.json`,
-    JSON.stringify({
-      name: "webapp",
-      description: "http-server test app",
-      image: "",
-      properties: {
-        package_name: "webapp",
-        current_version: "0.1.0",
-        publisher: "test.os",
-        mirrors: [],
-        code_hashes: {},
-        wit_version: 1,
-        dependencies: [],
-      },
-      external_url: "",
-      animation_url: "",
-    }),
-  );
-  await Deno.copyFile(new URL("./fixtures/webapp.js", import.meta.url), `${dir}/pkg/webapp.js`);
+function writeWebappPackage(root: string): Promise<string> {
   const modules = ["http-server:distro:sys", "http-client:distro:sys"];
-  await Deno.writeTextFile(
-    `${dir}/pkg/manifest.json`,
-    JSON.stringify([{
+  return writeKitPackage(root, {
+    name: "webapp",
+    files: { "webapp.js": new URL("./fixtures/webapp.js", import.meta.url) },
+    manifest: [{
       process_name: "webapp",
       process_wasm_path: "/webapp.js",
       on_exit: "Restart",
@@ -53,9 +33,8 @@ async function writeWebappPackage(root: string): Promise<string> {
       request_capabilities: modules,
       grant_capabilities: modules,
       public: false,
-    }]),
-  );
-  return dir;
+    }],
+  });
 }
 
 export async function bootHttpNode(

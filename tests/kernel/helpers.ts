@@ -35,20 +35,39 @@ export interface PackageSpec {
 }
 
 /** Writes a package directory in kit's layout and returns its path. */
-export async function makePackage(root: string, spec: PackageSpec): Promise<string> {
-  const dir = `${root}/${spec.name}`;
+/** One process entry of a kit manifest.json, as Hyperdrive reads it. */
+export interface ManifestEntry {
+  process_name: string;
+  process_wasm_path: string;
+  on_exit: unknown;
+  request_networking: boolean;
+  request_capabilities: unknown[];
+  grant_capabilities: unknown[];
+  public: boolean;
+}
+
+/**
+ * Writes a package directory in kit's layout (metadata.json, pkg/manifest.json,
+ * pkg/<files>) and returns its path. File contents: bytes, text, or a file URL to copy.
+ */
+export async function writeKitPackage(root: string, p: {
+  name: string;
+  publisher?: string;
+  manifest: ManifestEntry[];
+  files: Record<string, Uint8Array | string | URL>;
+}): Promise<string> {
+  const dir = `${root}/${p.name}`;
   await Deno.mkdir(`${dir}/pkg`, { recursive: true });
-  const publisher = spec.publisher ?? "test.os";
   await Deno.writeTextFile(
     `${dir}/metadata.json`,
     JSON.stringify({
-      name: spec.name,
+      name: p.name,
       description: "test package",
       image: "",
       properties: {
-        package_name: spec.name,
+        package_name: p.name,
         current_version: "0.1.0",
-        publisher,
+        publisher: p.publisher ?? "test.os",
         mirrors: [],
         code_hashes: {},
         wit_version: 1,
@@ -58,7 +77,20 @@ export async function makePackage(root: string, spec: PackageSpec): Promise<stri
       animation_url: "",
     }),
   );
-  const manifest = [];
+  for (const [file, content] of Object.entries(p.files)) {
+    const path = `${dir}/pkg/${file}`;
+    if (content instanceof URL) await Deno.copyFile(content, path);
+    else if (typeof content === "string") await Deno.writeTextFile(path, content);
+    else await Deno.writeFile(path, content);
+  }
+  await Deno.writeTextFile(`${dir}/pkg/manifest.json`, JSON.stringify(p.manifest));
+  return dir;
+}
+
+/** Writes a package of fixture processes (built into components unless kind "module"). */
+export async function makePackage(root: string, spec: PackageSpec): Promise<string> {
+  const manifest: ManifestEntry[] = [];
+  const files: Record<string, Uint8Array | URL> = {};
   for (const p of spec.processes) {
     const fixture = p.fixture ?? "tester";
     let file: string;
@@ -67,10 +99,10 @@ export async function makePackage(root: string, spec: PackageSpec): Promise<stri
         ? "ts"
         : "js";
       file = `${fixture}.${ext}`;
-      await Deno.copyFile(new URL(`../fixtures/${file}`, import.meta.url), `${dir}/pkg/${file}`);
+      files[file] = new URL(`../fixtures/${file}`, import.meta.url);
     } else {
       file = `${fixture}.wasm`;
-      await Deno.writeFile(`${dir}/pkg/${file}`, await buildFixture(fixture, p.buildOptions));
+      files[file] = await buildFixture(fixture, p.buildOptions);
     }
     manifest.push({
       process_name: p.name,
@@ -82,8 +114,25 @@ export async function makePackage(root: string, spec: PackageSpec): Promise<stri
       public: p.public ?? true,
     });
   }
-  await Deno.writeTextFile(`${dir}/pkg/manifest.json`, JSON.stringify(manifest));
-  return dir;
+  return await writeKitPackage(root, {
+    name: spec.name,
+    publisher: spec.publisher,
+    manifest,
+    files,
+  });
+}
+
+/** The tester fixture's blob pattern (blobOf) and checksum, for comparing blobs. */
+export function patternBlob(size: number, seed: number): Uint8Array {
+  const b = new Uint8Array(size);
+  for (let i = 0; i < size; i++) b[i] = (i * 31 + seed) & 255;
+  return b;
+}
+
+export function checksum(bytes: Uint8Array): number {
+  let h = 0;
+  for (let i = 0; i < bytes.length; i++) h = (h * 33 + bytes[i]) >>> 0;
+  return h;
 }
 
 export interface TestNode extends HyperdenoNode {

@@ -2,25 +2,21 @@
 // contexts, timeouts, inherit chains, blobs, send-requests, capabilities.
 
 import { assert, assertEquals, assertExists } from "../assert.ts";
-import { bootTestNode, eventually, makePackage, sleep, withTempDir } from "./helpers.ts";
+import {
+  bootTestNode,
+  checksum,
+  eventually,
+  makePackage,
+  patternBlob,
+  sleep,
+  withTempDir,
+} from "./helpers.ts";
 
 const P = "t:test.os";
 const A = `fake.dev@a:${P}`;
 const B = `fake.dev@b:${P}`;
 const C = `fake.dev@c:${P}`;
 const PRIV = `fake.dev@priv:${P}`;
-
-/** Same pattern and checksum as the fixture's blobOf/checksum. */
-function patternBlob(size: number, seed: number): Uint8Array {
-  const b = new Uint8Array(size);
-  for (let i = 0; i < size; i++) b[i] = (i * 31 + seed) & 255;
-  return b;
-}
-function checksum(bytes: Uint8Array): number {
-  let h = 0;
-  for (let i = 0; i < bytes.length; i++) h = (h * 33 + bytes[i]) >>> 0;
-  return h;
-}
 
 type Ev = Record<string, unknown>;
 

@@ -2,6 +2,7 @@
 // installed as a real process (a JS process module in a Worker).
 
 import { bootNode, type HyperdenoNode } from "../../main.ts";
+import { writeKitPackage } from "../kernel/helpers.ts";
 import type { RuntimeModule } from "../../kernel/types.ts";
 import { createKvModule } from "../../modules/kv/mod.ts";
 import { createSqliteModule } from "../../modules/sqlite/mod.ts";
@@ -17,35 +18,11 @@ export function storageModules(): RuntimeModule[] {
 const STORAGE = ["vfs:distro:sys", "kv:distro:sys", "sqlite:distro:sys", "timer:distro:sys"];
 
 /** Writes a package running storage_app.js; returns its directory. */
-export async function writeStoragePackage(root: string, packageName = "storage"): Promise<string> {
-  const dir = `${root}/${packageName}`;
-  await Deno.mkdir(`${dir}/pkg`, { recursive: true });
-  await Deno.writeTextFile(
-    `${dir}/metadata.json`,
-    JSON.stringify({
-      name: packageName,
-      description: "storage test app",
-      image: "",
-      properties: {
-        package_name: packageName,
-        current_version: "0.1.0",
-        publisher: "test.os",
-        mirrors: [],
-        code_hashes: {},
-        wit_version: 1,
-        dependencies: [],
-      },
-      external_url: "",
-      animation_url: "",
-    }),
-  );
-  await Deno.copyFile(
-    new URL("./fixtures/storage_app.js", import.meta.url),
-    `${dir}/pkg/storage_app.js`,
-  );
-  await Deno.writeTextFile(
-    `${dir}/pkg/manifest.json`,
-    JSON.stringify([{
+export function writeStoragePackage(root: string, packageName = "storage"): Promise<string> {
+  return writeKitPackage(root, {
+    name: packageName,
+    files: { "storage_app.js": new URL("./fixtures/storage_app.js", import.meta.url) },
+    manifest: [{
       process_name: "app",
       process_wasm_path: "/storage_app.js",
       on_exit: "Restart",
@@ -54,9 +31,8 @@ export async function writeStoragePackage(root: string, packageName = "storage")
       request_capabilities: STORAGE,
       grant_capabilities: STORAGE,
       public: false,
-    }]),
-  );
-  return dir;
+    }],
+  });
 }
 
 export interface StorageNode {

@@ -17,7 +17,14 @@ import { loadOrCreateNetworkingKey } from "../../net/boot.ts";
 import { decodeNetResponse, encodeNetAction } from "../../net/codec.ts";
 import type { Identity, NetAction, NetResponse } from "../../net/types.ts";
 import { assert, assertEquals, assertExists, assertMatch, assertRejects } from "../assert.ts";
-import { eventually, makePackage, sleep, withTempDir } from "../kernel/helpers.ts";
+import {
+  checksum,
+  eventually,
+  makePackage,
+  patternBlob,
+  sleep,
+  withTempDir,
+} from "../kernel/helpers.ts";
 
 const PKG = "t:test.os";
 const MB5 = 5 * 1024 * 1024;
@@ -106,17 +113,6 @@ async function teach(node: HyperdenoNode, peer: HnsUpdate): Promise<void> {
   }, 5000);
 }
 
-/** Same pattern and checksum as the tester fixture's blobOf/checksum. */
-function patternBlob(size: number, seed: number): Uint8Array {
-  const b = new Uint8Array(size);
-  for (let i = 0; i < size; i++) b[i] = (i * 31 + seed) & 255;
-  return b;
-}
-function checksum(bytes: Uint8Array): number {
-  let h = 0;
-  for (let i = 0; i < bytes.length; i++) h = (h * 33 + bytes[i]) >>> 0;
-  return h;
-}
 function randomBytes(n: number): Uint8Array {
   const out = new Uint8Array(n);
   for (let i = 0; i < n; i += 65536) crypto.getRandomValues(out.subarray(i, i + 65536));
