@@ -43,6 +43,14 @@ const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
 const fast = { timeoutMs: 2000, routerRetryMs: 100, listenHostname: "127.0.0.1" };
 
+/** A node named `<label>.os` with its deterministic key and fast timeouts. */
+function testNode(
+  label: string,
+  opts: Omit<ConstructorParameters<typeof TestNode>[1], "networkingKey"> = {},
+): TestNode {
+  return new TestNode(`${label}.os`, { networkingKey: seedFor(label), ...fast, ...opts });
+}
+
 /** Every node learns every node's record (as the hns-indexer would tell it). */
 function sharePki(nodes: TestNode[]) {
   for (const n of nodes) for (const m of nodes) if (m !== n) n.module.ingest(m.identity);
@@ -78,30 +86,10 @@ async function netRequest(
 }
 
 Deno.test("net: direct over TCP, direct over WS only, and an indirect node through a router", async () => {
-  const router = new TestNode("router.os", {
-    networkingKey: seedFor("router"),
-    tcpPort: 0,
-    wsPort: 0,
-    maxPassthroughs: 4,
-    ...fast,
-  });
-  const alice = new TestNode("alice.os", {
-    networkingKey: seedFor("alice"),
-    tcpPort: 0,
-    wsPort: 0,
-    ...fast,
-  });
-  const wsOnly = new TestNode("ws-only.os", {
-    networkingKey: seedFor("ws-only"),
-    tcpPort: false,
-    wsPort: 0,
-    ...fast,
-  });
-  const hidden = new TestNode("hidden.os", {
-    networkingKey: seedFor("hidden"),
-    routers: ["router.os"],
-    ...fast,
-  });
+  const router = testNode("router", { tcpPort: 0, wsPort: 0, maxPassthroughs: 4 });
+  const alice = testNode("alice", { tcpPort: 0, wsPort: 0 });
+  const wsOnly = testNode("ws-only", { tcpPort: false, wsPort: 0 });
+  const hidden = testNode("hidden", { routers: ["router.os"] });
   const nodes = [router, alice, wsOnly, hidden];
   try {
     assertEq(
@@ -180,24 +168,9 @@ Deno.test("net: direct over TCP, direct over WS only, and an indirect node throu
 });
 
 Deno.test("net: an indirect node through a WS-only router (WS passthrough)", async () => {
-  const router = new TestNode("wsrouter.os", {
-    networkingKey: seedFor("wsrouter"),
-    tcpPort: false,
-    wsPort: 0,
-    maxPassthroughs: 1,
-    ...fast,
-  });
-  const alice = new TestNode("alice.os", {
-    networkingKey: seedFor("alice"),
-    tcpPort: 0,
-    wsPort: 0,
-    ...fast,
-  });
-  const hidden = new TestNode("hidden.os", {
-    networkingKey: seedFor("hidden"),
-    routers: ["wsrouter.os"],
-    ...fast,
-  });
+  const router = testNode("wsrouter", { tcpPort: false, wsPort: 0, maxPassthroughs: 1 });
+  const alice = testNode("alice", { tcpPort: 0, wsPort: 0 });
+  const hidden = testNode("hidden", { routers: ["wsrouter.os"] });
   const nodes = [router, alice, hidden];
   sharePki(nodes);
   try {
@@ -230,18 +203,8 @@ Deno.test("net: an indirect node through a WS-only router (WS passthrough)", asy
 
 Deno.test("net: both sides dialing at once settle on one connection", async () => {
   for (let round = 0; round < 3; round++) {
-    const a = new TestNode("aa.os", {
-      networkingKey: seedFor("aa"),
-      tcpPort: 0,
-      wsPort: false,
-      ...fast,
-    });
-    const b = new TestNode("bb.os", {
-      networkingKey: seedFor("bb"),
-      tcpPort: 0,
-      wsPort: false,
-      ...fast,
-    });
+    const a = testNode("aa", { tcpPort: 0, wsPort: false });
+    const b = testNode("bb", { tcpPort: 0, wsPort: false });
     sharePki([a, b]);
     try {
       a.echo();
@@ -269,18 +232,8 @@ Deno.test("net: both sides dialing at once settle on one connection", async () =
 });
 
 Deno.test("net: a peer killed mid-run is Offline, then reachable again when back", async () => {
-  const alice = new TestNode("alice.os", {
-    networkingKey: seedFor("alice"),
-    tcpPort: 0,
-    wsPort: false,
-    ...fast,
-  });
-  let bob = new TestNode("bob.os", {
-    networkingKey: seedFor("bob"),
-    tcpPort: 0,
-    wsPort: false,
-    ...fast,
-  });
+  const alice = testNode("alice", { tcpPort: 0, wsPort: false });
+  let bob = testNode("bob", { tcpPort: 0, wsPort: false });
   const bobPort = bob.identity.ports.tcp;
   sharePki([alice, bob]);
   try {
@@ -308,12 +261,7 @@ Deno.test("net: a peer killed mid-run is Offline, then reachable again when back
     );
 
     // bob comes back with the same key and port
-    bob = new TestNode("bob.os", {
-      networkingKey: seedFor("bob"),
-      tcpPort: bobPort,
-      wsPort: false,
-      ...fast,
-    });
+    bob = testNode("bob", { tcpPort: bobPort, wsPort: false });
     bob.module.ingest(alice.identity);
     bob.echo();
     await bob.start();
@@ -326,24 +274,10 @@ Deno.test("net: a peer killed mid-run is Offline, then reachable again when back
 });
 
 Deno.test("net: unknown node and unreachable router give Offline", async () => {
-  const alice = new TestNode("alice.os", {
-    networkingKey: seedFor("alice"),
-    tcpPort: 0,
-    wsPort: false,
-    ...fast,
-  });
+  const alice = testNode("alice", { tcpPort: 0, wsPort: false });
   // router that refuses passthroughs (max 0), and an indirect node behind it
-  const router = new TestNode("router.os", {
-    networkingKey: seedFor("router"),
-    tcpPort: 0,
-    wsPort: false,
-    ...fast,
-  });
-  const hidden = new TestNode("hidden.os", {
-    networkingKey: seedFor("hidden"),
-    routers: ["router.os"],
-    ...fast,
-  });
+  const router = testNode("router", { tcpPort: 0, wsPort: false });
+  const hidden = testNode("hidden", { routers: ["router.os"] });
   const nodes = [alice, router, hidden];
   sharePki(nodes);
   try {
@@ -360,18 +294,8 @@ Deno.test("net: unknown node and unreachable router give Offline", async () => {
 });
 
 Deno.test("net: NetAction Sign / Verify, GetPeer, GetPeers, GetDiagnostics", async () => {
-  const alice = new TestNode("alice.os", {
-    networkingKey: seedFor("alice"),
-    tcpPort: 0,
-    wsPort: false,
-    ...fast,
-  });
-  const bob = new TestNode("bob.os", {
-    networkingKey: seedFor("bob"),
-    tcpPort: 0,
-    wsPort: false,
-    ...fast,
-  });
+  const alice = testNode("alice", { tcpPort: 0, wsPort: false });
+  const bob = testNode("bob", { tcpPort: 0, wsPort: false });
   sharePki([alice, bob]);
   try {
     bob.echo();
@@ -444,18 +368,8 @@ Deno.test("net: NetAction Sign / Verify, GetPeer, GetPeers, GetDiagnostics", asy
 });
 
 Deno.test("net: HnsUpdate needs root; a remote hello is printed and acked", async () => {
-  const alice = new TestNode("alice.os", {
-    networkingKey: seedFor("alice"),
-    tcpPort: 0,
-    wsPort: false,
-    ...fast,
-  });
-  const bob = new TestNode("bob.os", {
-    networkingKey: seedFor("bob"),
-    tcpPort: 0,
-    wsPort: false,
-    ...fast,
-  });
+  const alice = testNode("alice", { tcpPort: 0, wsPort: false });
+  const bob = testNode("bob", { tcpPort: 0, wsPort: false });
   try {
     bob.module.ingest(alice.identity);
     await alice.start();
@@ -499,25 +413,9 @@ Deno.test("net: HnsUpdate needs root; a remote hello is printed and acked", asyn
 });
 
 Deno.test("net: past max-peers the least recently used peer is dropped, then reopened on demand", async () => {
-  const alice = new TestNode("alice.os", {
-    networkingKey: seedFor("alice"),
-    tcpPort: 0,
-    wsPort: false,
-    maxPeers: 1,
-    ...fast,
-  });
-  const bob = new TestNode("bob.os", {
-    networkingKey: seedFor("bob"),
-    tcpPort: 0,
-    wsPort: false,
-    ...fast,
-  });
-  const carol = new TestNode("carol.os", {
-    networkingKey: seedFor("carol"),
-    tcpPort: 0,
-    wsPort: false,
-    ...fast,
-  });
+  const alice = testNode("alice", { tcpPort: 0, wsPort: false, maxPeers: 1 });
+  const bob = testNode("bob", { tcpPort: 0, wsPort: false });
+  const carol = testNode("carol", { tcpPort: 0, wsPort: false });
   const nodes = [alice, bob, carol];
   sharePki(nodes);
   try {
@@ -570,18 +468,8 @@ async function rawHandshake(port: number) {
 }
 
 Deno.test("net: forged source, truncated frame, garbage and replayed handshakes close only that connection", async () => {
-  const alice = new TestNode("alice.os", {
-    networkingKey: seedFor("alice"),
-    tcpPort: 0,
-    wsPort: false,
-    ...fast,
-  });
-  const bob = new TestNode("bob.os", {
-    networkingKey: seedFor("bob"),
-    tcpPort: 0,
-    wsPort: false,
-    ...fast,
-  });
+  const alice = testNode("alice", { tcpPort: 0, wsPort: false });
+  const bob = testNode("bob", { tcpPort: 0, wsPort: false });
   sharePki([alice, bob]);
   bob.module.ingest(malloryRecord);
   const bobId = identityFromHnsUpdate(bob.identity);
