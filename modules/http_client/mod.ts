@@ -13,6 +13,7 @@ import {
   textDecoder,
   textEncoder,
 } from "../../kernel/types.ts";
+import { readStreamLimited } from "../shared/bytes.ts";
 
 export type WsMessageType = "Text" | "Binary" | "Ping" | "Pong" | "Close";
 
@@ -136,28 +137,12 @@ function parseAction(body: Uint8Array): HttpClientAction {
   }
 }
 
-async function readLimited(res: Response, limit: number): Promise<Uint8Array> {
-  if (!res.body) return new Uint8Array(0);
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  const reader = res.body.getReader();
-  while (true) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.length;
-    if (total > limit) {
-      await reader.cancel().catch(() => {});
-      throw new Error(`response body larger than ${limit} bytes`);
-    }
-    chunks.push(value);
-  }
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.length;
-  }
-  return out;
+function readLimited(res: Response, limit: number): Promise<Uint8Array> {
+  return readStreamLimited(
+    res.body,
+    limit,
+    () => new Error(`response body larger than ${limit} bytes`),
+  );
 }
 
 interface Connection {

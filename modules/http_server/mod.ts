@@ -43,6 +43,7 @@ import {
   parseRpcMessage,
   type WsMessageType,
 } from "./wire.ts";
+import { readStreamLimited } from "../shared/bytes.ts";
 
 export type * from "./wire.ts";
 export { authCookieName, generateJwt, importJwtKey, secureSubdomain, verifyJwt } from "./auth.ts";
@@ -268,28 +269,7 @@ class BodyTooLarge extends Error {}
 async function readBody(req: Request, limit: number): Promise<Uint8Array> {
   const declared = req.headers.get("content-length");
   if (declared !== null && Number(declared) > limit) throw new BodyTooLarge();
-  if (!req.body) return new Uint8Array(0);
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  const reader = req.body.getReader();
-  while (true) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.length;
-    if (total > limit) {
-      await reader.cancel().catch(() => {});
-      throw new BodyTooLarge();
-    }
-    chunks.push(value);
-  }
-  if (chunks.length === 1) return chunks[0];
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.length;
-  }
-  return out;
+  return await readStreamLimited(req.body, limit, () => new BodyTooLarge());
 }
 
 const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);

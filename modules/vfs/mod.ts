@@ -37,6 +37,7 @@ import {
 } from "./api.ts";
 import { assertNoSymlinks, hostPath, parseVfsPath, splitVfsPath, type VfsPath } from "./path.ts";
 import { readZip } from "./zip.ts";
+import { concatBytes } from "../shared/bytes.ts";
 
 export * from "./api.ts";
 
@@ -99,13 +100,7 @@ async function readToEnd(file: Deno.FsFile): Promise<Uint8Array> {
     chunks.push(buf.subarray(0, n));
     total += n;
   }
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.length;
-  }
-  return out;
+  return concatBytes(chunks, total);
 }
 
 function fileType(info: { isFile: boolean; isDirectory: boolean; isSymlink: boolean }): FileType {
