@@ -418,6 +418,25 @@ Deno.test("net through booted nodes: TCP, WS-only, routed; contexts, 5 MB blobs,
         assertEquals(wrongFrom.response, { Verified: false });
       });
 
+      await t.step(
+        "a malformed NetAction is ignored (as Hyperdrive) and net keeps serving",
+        async () => {
+          // NetResponse has no error variant: Hyperdrive answers nothing, so the asker times out
+          await assertRejects(
+            () =>
+              alice.request("our@net:distro:sys", new Uint8Array([0xc1, 0xff, 0x00]), {
+                timeoutSeconds: 1,
+              }),
+            (e) => (e as { kind?: string }).kind === "timeout",
+          );
+          const peers = (await netAction(alice, "GetPeers")).response;
+          assert(
+            typeof peers === "object" && "Peers" in peers,
+            `GetPeers: ${JSON.stringify(peers)}`,
+          );
+        },
+      );
+
       await t.step("a remote non-NetAction body to net is a printed, acked hello", async () => {
         const res = await alice.request("bob.os@net:distro:sys", "hello from alice");
         assertEquals(res.source, "bob.os@net:distro:sys");
