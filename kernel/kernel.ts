@@ -124,7 +124,10 @@ export class Kernel {
     Deno.mkdirSync(this.vfsDir, { recursive: true });
     Deno.mkdirSync(`${opts.home}/cache`, { recursive: true });
     this.store = new KernelStore(`${opts.home}/kernel.sqlite`);
-    this.loader = new ProgramLoader(`${opts.home}/cache/components`);
+    this.loader = new ProgramLoader(
+      `${opts.home}/cache/components`,
+      (text) => this.print(1, `kernel: ${text}`, KERNEL_PROCESS_ID),
+    );
     for (const m of opts.modules) this.modules.set(processIdToString(m.processId), m);
   }
 

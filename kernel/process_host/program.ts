@@ -40,7 +40,11 @@ interface CachedComponent {
 export class ProgramLoader {
   private readonly compiled = new Map<string, Promise<CachedComponent>>();
 
-  constructor(private readonly cacheDir: string) {}
+  constructor(
+    private readonly cacheDir: string,
+    /** Told when a component is transpiled (a cache miss takes a second or more). */
+    private readonly onProgress: (text: string) => void = () => {},
+  ) {}
 
   /** Loads a process's code. `path` decides the kind: .ts/.js modules, else a component. */
   async load(path: string, bytes: Uint8Array): Promise<Program> {
@@ -80,7 +84,16 @@ export class ProgramLoader {
       files = {};
       for (const name of index) files[name] = await Deno.readFile(`${dir}/${name}`);
     } catch {
+      const t0 = performance.now();
+      this.onProgress(
+        `transpiling a ${(bytes.length / 1e6).toFixed(1)} MB component (${
+          hash.slice(0, 12)
+        }), first use...`,
+      );
       files = await this.transpile(bytes);
+      this.onProgress(
+        `transpiled ${hash.slice(0, 12)} in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+      );
       await Deno.mkdir(dir, { recursive: true });
       const names = Object.keys(files);
       for (const name of names) await Deno.writeFile(`${dir}/${name}`, files[name]);

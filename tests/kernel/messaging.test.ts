@@ -36,6 +36,11 @@ Deno.test("kernel messaging through components", async (t) => {
     try {
       assertEquals(await node.installPackage(dir), P);
 
+      await t.step("first use of a component reports its transpile", async () => {
+        await node.waitForPrint(/^kernel: transpiling a \d+\.\d MB component \([0-9a-f]{12}\)/);
+        await node.waitForPrint(/^kernel: transpiled [0-9a-f]{12} in \d+\.\d s$/);
+      });
+
       await t.step("our() and print-to-terminal", async () => {
         assertEquals(await node.ask(A, { op: "our" }), { our: A });
         await node.ask(A, { op: "print", level: 0, text: "hello-print" });
