@@ -33,7 +33,6 @@ import {
   STATE_PROCESS_ID,
   textDecoder,
   textEncoder,
-  VFS_PROCESS_ID,
   type WrappedSendError,
 } from "./types.ts";
 import { ProcessHost } from "./process_host/host.ts";
@@ -1209,4 +1208,3 @@ export function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-export { VFS_PROCESS_ID };
