@@ -448,6 +448,9 @@ Options:
   -d, --detached                  run without terminal input
       --password <PASSWORD>       node password (else: set/enter it on a page in the browser)
       --expose-local              serve local-only paths and RPC to non-loopback clients
+  -l, --logging-off, --reveal-ip, --rpc, --rpc-config, --max-log-size, --number-log-files,
+      --soft-ulimit, --fakechain-port
+                                  Hyperdrive's; accepted and reported "not yet supported"
       --max-peers <N>             max open peer connections [default: 32]
       --max-passthroughs <N>      passthroughs served as a router [default: 0]
       --fake-pki <FILE>           JSON list of HnsUpdate records: peers known at boot
@@ -457,7 +460,16 @@ Options:
   -h, --help                      print this help
 `;
 
-const NOT_YET: string[] = [];
+const NOT_YET = [
+  "logging-off",
+  "reveal-ip",
+  "rpc",
+  "rpc-config",
+  "max-log-size",
+  "number-log-files",
+  "soft-ulimit",
+  "fakechain-port",
+];
 
 function portOption(name: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
@@ -498,6 +510,15 @@ export function parseCli(args: string[]) {
         "fake-node-name": { type: "string" },
         "fake-pki": { type: "string" },
         "expose-local": { type: "boolean" },
+        // Hyperdrive's flags for later issues: accepted (kit passes some), not acted on yet
+        "logging-off": { type: "boolean", short: "l" },
+        "reveal-ip": { type: "string" },
+        rpc: { type: "string" },
+        "rpc-config": { type: "string" },
+        "max-log-size": { type: "string" },
+        "number-log-files": { type: "string" },
+        "soft-ulimit": { type: "string" },
+        "fakechain-port": { type: "string" },
         version: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },

@@ -120,3 +120,49 @@ Deno.test("process state survives kill -9 of the node", async () => {
     }
   });
 });
+
+Deno.test("cli: Hyperdrive's flags for later work are accepted and reported, as kit passes them", async () => {
+  await withTempDir(async (home) => {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        MAIN,
+        home,
+        "--detached",
+        "--password",
+        "secret",
+        "--port",
+        "0",
+        "--tcp-port",
+        "0",
+        "--fake-node-name",
+        "kit.dev",
+        "--fakechain-port",
+        "8545",
+        "--rpc",
+        "ws://127.0.0.1:8545",
+        "-l",
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let seen = "";
+    while (!seen.includes("booted")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      seen += value;
+    }
+    child.kill("SIGTERM");
+    while (!(await reader.read()).done) { /* drain */ }
+    const stderr = new TextDecoder().decode(
+      new Uint8Array(await new Response(child.stderr).arrayBuffer()),
+    );
+    assertEquals((await child.status).code, 0);
+    assertMatch(seen, /kit\.dev booted/);
+    assertMatch(stderr, /--fakechain-port: not yet supported; ignored/);
+    assertMatch(stderr, /--rpc: not yet supported; ignored/);
+    assertMatch(stderr, /--logging-off: not yet supported; ignored/);
+  });
+});
