@@ -265,6 +265,12 @@ class HttpClient implements RuntimeModule {
         // invalid names/values are skipped, as Hyperdrive does
       }
     }
+    // process_lib attaches a blob to every request, an empty one to a GET; fetch
+    // refuses any body on GET/HEAD, so an empty one is left off
+    const noBody = /^(GET|HEAD)$/i.test(req.method);
+    if (noBody && blob && blob.bytes.length > 0) {
+      return fail({ BuildRequestFailed: `a ${req.method} request body cannot be sent` });
+    }
     const controller = new AbortController();
     let timer: ReturnType<typeof setTimeout> | undefined;
     if (expectsResponse !== undefined) {
@@ -276,7 +282,7 @@ class HttpClient implements RuntimeModule {
       request = new Request(url, {
         method: req.method,
         headers,
-        body: blob ? (blob.bytes as Uint8Array<ArrayBuffer>) : undefined,
+        body: blob && !noBody ? (blob.bytes as Uint8Array<ArrayBuffer>) : undefined,
         signal: controller.signal,
       });
     } catch (e) {
