@@ -61,6 +61,8 @@ export interface HttpClientOptions {
 const VERSIONS = new Set(["HTTP/0.9", "HTTP/1.0", "HTTP/1.1", "HTTP/2.0", "HTTP/3.0"]);
 const METHOD_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const WS_TYPES = new Set(["Text", "Binary", "Ping", "Pong", "Close"]);
+/** Content-Encodings fetch decodes unless the request asked for identity. */
+const FETCH_DECODED = new Set(["gzip", "br"]);
 
 export function createHttpClient(options: HttpClientOptions = {}): RuntimeModule {
   return new HttpClient(options);
@@ -271,6 +273,11 @@ class HttpClient implements RuntimeModule {
     if (noBody && blob && blob.bytes.length > 0) {
       return fail({ BuildRequestFailed: `a ${req.method} request body cannot be sent` });
     }
+    // Hyperdrive's reqwest offers no encoding and hands bodies over as sent.
+    // fetch would offer gzip and br and decode them, so ask for identity unless
+    // the process chose an encoding itself.
+    if (!headers.has("accept-encoding")) headers.set("accept-encoding", "identity");
+    const fetchDecodes = headers.get("accept-encoding")!.trim().toLowerCase() !== "identity";
     const controller = new AbortController();
     let timer: ReturnType<typeof setTimeout> | undefined;
     if (expectsResponse !== undefined) {
@@ -295,7 +302,13 @@ class HttpClient implements RuntimeModule {
       const res = await fetch(request);
       const bytes = await readLimited(res, this.#maxResponseBytes);
       const resHeaders: Record<string, string> = {};
-      for (const [k, v] of res.headers) resHeaders[toPascalCase(k)] = v;
+      // a body fetch decoded no longer has the encoding or length its headers state
+      const decoded = fetchDecodes &&
+        FETCH_DECODED.has(res.headers.get("content-encoding")?.trim().toLowerCase() ?? "");
+      for (const [k, v] of res.headers) {
+        if (decoded && (k === "content-encoding" || k === "content-length")) continue;
+        resHeaders[toPascalCase(k)] = v;
+      }
       this.#respond(
         id,
         target,

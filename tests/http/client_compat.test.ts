@@ -83,3 +83,35 @@ Deno.test("http-client: GET and HEAD with process_lib's empty body blob are sent
     await peer.close();
   }
 });
+
+Deno.test("http-client: compressed responses: the body and the headers the process gets agree", async () => {
+  const peer = startPeer();
+  const { k, app, client } = await boot();
+  const text = "compressible ".repeat(64);
+  const get = async (headers: Record<string, string>) => {
+    const res = await k.request(app, client, {
+      Http: { method: "GET", version: null, url: `${peer.base}/gz`, headers },
+    }, { expectsResponse: 5 }) as KernelMessage;
+    const body = bodyJson(res) as HttpOk;
+    return { headers: body.Ok.Http.headers, bytes: res.lazyLoadBlob!.bytes };
+  };
+  try {
+    // Hyperdrive's reqwest offers no encoding: the server answers plain
+    const plain = await get({});
+    assert(!peer.seen[0].acceptEncoding?.includes("gzip"), String(peer.seen[0].acceptEncoding));
+    assertEquals(plain.headers["Content-Encoding"], undefined);
+    assertEquals(textDecoder.decode(plain.bytes), text);
+    assertEquals(plain.headers["Content-Length"], String(plain.bytes.length));
+
+    // the process asks for gzip itself; fetch decodes it, so no header may still say gzip
+    const asked = await get({ "Accept-Encoding": "gzip" });
+    assertEquals(peer.seen[1].acceptEncoding, "gzip");
+    assertEquals(asked.headers["Content-Encoding"], undefined);
+    assertEquals(textDecoder.decode(asked.bytes), text);
+    const length = asked.headers["Content-Length"];
+    assert(length === undefined || length === String(asked.bytes.length), `length ${length}`);
+  } finally {
+    await k.stop();
+    await peer.close();
+  }
+});
