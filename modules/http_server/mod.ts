@@ -442,7 +442,8 @@ class HttpServer implements HttpServerModule {
   #toHttpResponse(r: HttpResponse, body: Uint8Array | undefined): Response {
     let status = r.status;
     if (!Number.isInteger(status) || status < 200 || status > 599) status = 500;
-    const headers = new Headers();
+    // warp sends a byte body as application/octet-stream unless the process says otherwise
+    const headers = new Headers({ "content-type": "application/octet-stream" });
     if (r.headers && typeof r.headers === "object") {
       for (const [k, v] of Object.entries(r.headers)) {
         if (typeof v !== "string") continue;
