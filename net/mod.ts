@@ -720,7 +720,9 @@ class NetModuleImpl implements NetModule {
     if (this.#stopped) return;
     if (km.target.node !== this.#local.name) return this.#sendToPeer(km);
     if (!processIdEquals(km.target.process, NET_PROCESS_ID)) return;
-    if (km.message.tag === "response") return this.#handleResponse(km.message.val[0].body);
+    if (km.message.tag === "response") {
+      return this.#handleResponse(km.source.node, km.message.val[0].body);
+    }
     const body = km.message.val.body;
     if (km.source.node === this.#local.name) return this.#handleLocalRequest(km, body);
     this.#handleRemoteRequest(km, body);
@@ -866,21 +868,22 @@ class NetModuleImpl implements NetModule {
     }
   }
 
-  #handleResponse(body: Uint8Array): void {
+  #handleResponse(sourceNode: string, body: Uint8Array): void {
     let response: NetResponse;
     try {
       response = decodeNetResponse(body);
     } catch {
       return;
     }
-    // an indirect node declined a passthrough we were holding for it
+    // an indirect node declined the passthrough we were holding for it: only the
+    // pairing (Rejected's node -> the node that answered), as Hyperdrive
     if (typeof response === "object" && "Rejected" in response) {
-      for (const [key, p] of this.#pending) {
-        if (key.startsWith(`${response.Rejected}\u0000`)) {
-          clearTimeout(p.timer);
-          this.#pending.delete(key);
-          this.#track(p.link.close());
-        }
+      const key = passthroughKey(response.Rejected, sourceNode);
+      const p = this.#pending.get(key);
+      if (p) {
+        clearTimeout(p.timer);
+        this.#pending.delete(key);
+        this.#track(p.link.close());
       }
     }
   }
