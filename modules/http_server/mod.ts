@@ -52,6 +52,11 @@ export { type PasswordPrompt, promptPasswordInBrowser } from "./password_page.ts
 export const DEFAULT_HTTP_PORT = 8080;
 /** Seconds to wait for a process's HttpResponse, unless X-Hyperware-Http-Server-Timeout says. */
 export const HTTP_SELF_IMPOSED_TIMEOUT = 15;
+/**
+ * The same wait in Hyperdrive's simulation-mode build: the fake nodes kit boots.
+ * kit run-tests waits on tester's Run over RPC for as long as the tests take.
+ */
+export const HTTP_SELF_IMPOSED_TIMEOUT_SIMULATION = 600;
 export const WS_SELF_IMPOSED_MAX_CONNECTIONS = 128;
 const RPC_PATH = "/rpc:distro:sys/message";
 const RPC_PROCESS_ID = parseProcessId("rpc:distro:sys");
@@ -104,6 +109,12 @@ export interface HttpServerOptions {
   encodedKeyfile?: Uint8Array;
   /** Serve local-only paths and RPC to loopback clients (Hyperdrive's --expose-local). Default false. */
   exposeLocal?: boolean;
+  /**
+   * Seconds to wait for a process's answer when the client sends no
+   * X-Hyperware-Http-Server-Timeout: HTTP_SELF_IMPOSED_TIMEOUT (default), or
+   * HTTP_SELF_IMPOSED_TIMEOUT_SIMULATION to behave as a fake node.
+   */
+  selfImposedTimeoutSeconds?: number;
   limits?: Partial<HttpServerLimits>;
 }
 
@@ -309,6 +320,11 @@ class HttpServer implements HttpServerModule {
 
   constructor(opts: HttpServerOptions) {
     this.#opts = opts;
+    const t = opts.selfImposedTimeoutSeconds;
+    // it becomes the u64 expects_response of every forwarded request
+    if (t !== undefined && !(Number.isSafeInteger(t) && t >= 0)) {
+      throw new RangeError(`selfImposedTimeoutSeconds must be a whole number of seconds: ${t}`);
+    }
     this.#limits = { ...DEFAULT_LIMITS, ...opts.limits };
     this.#paths.add(RPC_PATH, {
       app: RPC_PROCESS_ID,
@@ -856,7 +872,9 @@ class HttpServer implements HttpServerModule {
     const parsedTimeout = timeoutHeader !== undefined && /^\d+$/.test(timeoutHeader)
       ? Number(timeoutHeader)
       : NaN;
-    const timeout = Number.isFinite(parsedTimeout) ? parsedTimeout : HTTP_SELF_IMPOSED_TIMEOUT;
+    const timeout = Number.isFinite(parsedTimeout)
+      ? parsedTimeout
+      : this.#opts.selfImposedTimeoutSeconds ?? HTTP_SELF_IMPOSED_TIMEOUT;
 
     const id = this.#ctx.newMessageId();
     let km: KernelMessage;

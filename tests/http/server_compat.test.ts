@@ -1,10 +1,14 @@
 // http-server details a Hyperdrive app or kit can observe, pinned to what
 // Hyperdrive's warp-based server does.
 
-import { assertEquals } from "../assert.ts";
-import { textEncoder } from "../../kernel/types.ts";
+import { assert, assertEquals } from "../assert.ts";
+import { type KernelMessage, textEncoder } from "../../kernel/types.ts";
+import {
+  HTTP_SELF_IMPOSED_TIMEOUT,
+  HTTP_SELF_IMPOSED_TIMEOUT_SIMULATION,
+} from "../../modules/http_server/mod.ts";
 import { act, setup } from "./server_helpers.ts";
-import { bodyJson } from "./harness.ts";
+import { bodyJson, Inbox } from "./harness.ts";
 
 Deno.test("http-server: a process response without Content-Type is application/octet-stream", async () => {
   const s = await setup();
@@ -35,6 +39,55 @@ Deno.test("http-server: a process response without Content-Type is application/o
       assertEquals(res.headers.get("content-type"), type, path);
       assertEquals(await res.text(), "<p>x</p>");
     }
+  } finally {
+    await s.stop();
+  }
+});
+
+Deno.test("http-server: the self-imposed timeout is an option (Hyperdrive's fake nodes wait 600 s)", async () => {
+  assertEquals(HTTP_SELF_IMPOSED_TIMEOUT, 15);
+  assertEquals(HTTP_SELF_IMPOSED_TIMEOUT_SIMULATION, 600);
+  const s = await setup({ exposeLocal: true, selfImposedTimeoutSeconds: 1 });
+  try {
+    const seen = new Inbox<KernelMessage>();
+    const app = s.k.process("quiet:pkg:pub", (km) => {
+      if (km.message.tag === "request") seen.push(km); // never answers
+    });
+    await act(s, app, {
+      Bind: { path: "/", authenticated: false, local_only: false, cache: false },
+    });
+    let t0 = performance.now();
+    const res = await fetch(`${s.base}/quiet:pkg:pub/x`);
+    assertEquals(res.status, 408);
+    await res.body?.cancel();
+    const elapsed = performance.now() - t0;
+    assert(elapsed >= 900 && elapsed < 3000, `${elapsed} ms`);
+    const km = await seen.next();
+    assert(km.message.tag === "request");
+    assertEquals(km.message.val.expectsResponse, 1n);
+
+    // kit's RPC waits on the same clock, whatever its expects_response
+    t0 = performance.now();
+    const rpc = await fetch(`${s.base}/rpc:distro:sys/message`, {
+      method: "POST",
+      body: JSON.stringify({
+        node: null,
+        process: "quiet:pkg:pub",
+        inherit: false,
+        expects_response: 15,
+        body: "{}",
+        metadata: null,
+        context: null,
+        mime: "application/octet-stream",
+        data: null,
+      }),
+    });
+    assertEquals(rpc.status, 408);
+    await rpc.body?.cancel();
+    assert(performance.now() - t0 < 3000);
+    const injected = await seen.next();
+    assert(injected.message.tag === "request");
+    assertEquals(injected.message.val.expectsResponse, 15n);
   } finally {
     await s.stop();
   }
