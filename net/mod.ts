@@ -13,13 +13,11 @@
 import {
   type Address,
   addressToString,
-  KERNEL_PROCESS_ID,
   type KernelMessage,
   type LazyLoadBlob,
   makeResponse,
   NET_PROCESS_ID,
   processIdEquals,
-  rootCap,
   type RuntimeModule,
   type RuntimeModuleContext,
   textEncoder,
@@ -732,12 +730,6 @@ class NetModuleImpl implements NetModule {
     this.#ctx?.sendToLoop(makeResponse(km, this.#netAddress, encodeNetResponse(response), blob));
   }
 
-  #mayUpdatePki(km: KernelMessage): boolean {
-    const p = km.source.process;
-    if (processIdEquals(p, KERNEL_PROCESS_ID) || processIdEquals(p, NET_PROCESS_ID)) return true;
-    return this.#ctx?.hasCapability(p, rootCap(this.#local.name)) ?? false;
-  }
-
   #handleLocalRequest(km: KernelMessage, body: Uint8Array): void {
     let action: NetAction;
     try {
@@ -746,14 +738,9 @@ class NetModuleImpl implements NetModule {
       this.#print(2, `net: ignoring request that is not a NetAction: ${(e as Error).message}`);
       return;
     }
+    // As Hyperdrive: any local sender may teach the PKI (the kernel has already
+    // required its messaging capability to net; hns-indexer holds no more than that).
     if (typeof action === "object" && ("HnsUpdate" in action || "HnsBatchUpdate" in action)) {
-      if (!this.#mayUpdatePki(km)) {
-        this.#print(
-          0,
-          `net: ${addressToString(km.source)} may not update the PKI (needs the root capability)`,
-        );
-        return;
-      }
       const updates = "HnsUpdate" in action ? [action.HnsUpdate] : action.HnsBatchUpdate;
       for (const u of updates) this.ingest(u);
       return;

@@ -1,7 +1,12 @@
 // Behaviour pinned against Hyperdrive's source (hyperdrive/src/net/mod.rs,
 // net/utils.rs) in an independent audit: each test names the Rust it follows.
 
-import { decodeKernelMessage, encodeKernelMessage } from "../../net/codec.ts";
+import {
+  decodeKernelMessage,
+  decodeNetResponse,
+  encodeKernelMessage,
+  encodeNetAction,
+} from "../../net/codec.ts";
 import {
   buildRoutingRequest,
   initiateHandshake,
@@ -157,5 +162,53 @@ Deno.test("compat: Rejected(to) from an indirect node drops only the (to, that n
   } finally {
     await Promise.all(links.map((l) => l.close()));
     await router.shutdown();
+  }
+});
+
+// hyperdrive/src/net/mod.rs handle_local_request: HnsUpdate and HnsBatchUpdate from
+// any local process are ingested; net checks no capability of its own. The kernel
+// has already required the messaging capability to net:distro:sys, which is all
+// Hyperdrive's hns-indexer holds (its manifest requests "net:distro:sys").
+Deno.test("compat: a local HnsUpdate / HnsBatchUpdate is ingested without the root capability", async () => {
+  const node = new TestNode("alice.os", {
+    networkingKey: seedFor("alice"),
+    tcpPort: 0,
+    wsPort: false,
+    listenHostname: "127.0.0.1",
+  });
+  const bob = indirectRecord(localNode("bob"), ["router.os"]);
+  const carol = indirectRecord(localNode("carol"), ["router.os"]);
+  const peerName = (id: bigint) => {
+    const d = node.responseTo(id);
+    if (!d || d.km.message.tag !== "response") return undefined;
+    const r = decodeNetResponse(d.km.message.val[0].body);
+    return typeof r === "object" && "Peer" in r ? r.Peer?.name ?? null : undefined;
+  };
+  const ask = async (name: string) => {
+    const id = node.request(
+      "hns-indexer:hns-indexer:sys",
+      "alice.os@net:distro:sys",
+      encodeNetAction({ GetPeer: name }),
+    );
+    await waitFor(() => node.responseTo(id) !== undefined, 2000, `GetPeer ${name}`);
+    return peerName(id);
+  };
+  try {
+    await node.start();
+    node.request(
+      "hns-indexer:hns-indexer:sys",
+      "alice.os@net:distro:sys",
+      encodeNetAction({ HnsUpdate: bob }),
+    );
+    node.request(
+      "hns-indexer:hns-indexer:sys",
+      "alice.os@net:distro:sys",
+      encodeNetAction({ HnsBatchUpdate: [carol] }),
+    );
+    assertEq(await ask("bob.os"), "bob.os", "HnsUpdate ingested");
+    assertEq(await ask("carol.os"), "carol.os", "HnsBatchUpdate ingested");
+    assert(!node.prints.some((p) => p.includes("may not update")), "no refusal printed");
+  } finally {
+    await node.shutdown();
   }
 });
