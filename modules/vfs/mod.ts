@@ -80,6 +80,9 @@ const DEFAULT_DRIVES = ["pkg", "tmp"];
 
 const READ_CHUNK = 1 << 20;
 
+/** tokio's read_exact error text for a read that ran out of file. */
+const EARLY_EOF = "early eof";
+
 function toOffset(n: bigint): number {
   if (n > BigInt(Number.MAX_SAFE_INTEGER)) throw ioError("File too large (os error 27)");
   return Number(n);
@@ -355,15 +358,17 @@ class VfsModule implements RuntimeModule {
         const f = await files.open(p, false, false);
         const at = await f.seek(0, Deno.SeekMode.Current);
         const size = (await f.stat()).size;
-        // check before allocating: a huge length must not exhaust memory
+        // Hyperdrive uses tokio's read_exact: a short read consumes the rest and fails
+        // with "early eof". Checked before allocating, so a huge length cannot exhaust memory.
         if (action.length > BigInt(Math.max(0, size - at))) {
-          throw ioError("failed to fill whole buffer");
+          await f.seek(0, Deno.SeekMode.End);
+          throw ioError(EARLY_EOF);
         }
         const buf = new Uint8Array(Number(action.length));
         let off = 0;
         while (off < buf.length) {
           const n = await f.read(buf.subarray(off));
-          if (n === null) throw ioError("failed to fill whole buffer");
+          if (n === null) throw ioError(EARLY_EOF);
           off += n;
         }
         return { response: "Read", blob: buf };

@@ -77,6 +77,8 @@ export interface AppCall {
   target: string;
   body: unknown;
   blob?: Uint8Array;
+  /** expects_response in seconds (the app's default is 30) */
+  timeout?: number;
 }
 
 function toWire(c: AppCall) {
@@ -84,6 +86,7 @@ function toWire(c: AppCall) {
     target: c.target.includes("@") ? c.target : `our@${c.target}`,
     body: typeof c.body === "string" ? c.body : JSON.stringify(c.body),
     blob: c.blob ? b64(c.blob) : undefined,
+    timeout: c.timeout,
   };
 }
 
@@ -100,7 +103,8 @@ function fromWire(
   return {
     text,
     json,
-    blob: r.blob ? unb64(r.blob) : null,
+    // "" is an empty blob, which process_lib's get_blob() sees as Some
+    blob: typeof r.blob === "string" ? unb64(r.blob) : null,
     mime: r.mime ?? null,
     sendError: r.sendError,
   };

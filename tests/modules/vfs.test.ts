@@ -67,7 +67,7 @@ Deno.test("vfs: file actions with cursor, exact JSON shapes", async () => {
     assertEquals([ex.json, decode(ex.blob)], ["Read", "ell"]);
     assertEquals(decode((await send(APP, `${d}/a.txt`, "ReadToEnd")).blob), "o");
     const short = await send(APP, `${d}/a.txt`, { ReadExact: { length: 1 } });
-    assertEquals(short.json, { Err: { IOError: "failed to fill whole buffer" } });
+    assertEquals(short.json, { Err: { IOError: "early eof" } });
     await send(APP, `${d}/a.txt`, "Append", { blob: text(" world") });
     assertEquals((await send(APP, `${d}/a.txt`, { Seek: { Current: -5 } })).json, {
       SeekFrom: { new_offset: 6 },
