@@ -41,11 +41,18 @@ export function reply(
   return resp;
 }
 
-/** Rust's io::Error display is "<message> (os error N)"; Deno appends the host path. */
+/** What Deno appends to an fs error: the operation and host path(s), ": copy '/a' -> '/b'". */
+const DENO_FS_CONTEXT = /: [a-z_]+ '[\s\S]*$/;
+
+/**
+ * Rust's io::Error display: "<message> (os error N)", or the bare message for errors
+ * std raises itself (e.g. fs::copy of a directory). Deno appends the operation and the
+ * host path, which is cut so no host path reaches a process.
+ */
 export function ioErrorMessage(e: unknown): string {
   const m = e instanceof Error ? e.message : String(e);
   const i = m.indexOf("(os error");
-  if (i < 0) return m;
+  if (i < 0) return m.replace(DENO_FS_CONTEXT, "");
   const end = m.indexOf(")", i);
   return end < 0 ? m : m.slice(0, end + 1);
 }

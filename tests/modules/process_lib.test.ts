@@ -80,6 +80,19 @@ Deno.test("process_lib vfs: File::read_at past the end is tokio's early eof, cur
   });
 });
 
+Deno.test("process_lib vfs: File::copy of a directory answers Rust's text and no host path", async () => {
+  await vfsAlone(async (send, home) => {
+    const d = "/myapp:pub.os/tmp";
+    assertEquals((await send(`{"path":"${d}/sub","action":"CreateDir"}`)).text, '"Ok"');
+    const r = await send(`{"path":"${d}/sub","action":{"CopyFile":{"new_path":"${d}/copy"}}}`);
+    assert(!r.text.includes(home), r.text);
+    assertEquals(
+      r.text,
+      '{"Err":{"IOError":"the source path is neither a regular file nor a symlink to a regular file"}}',
+    );
+  });
+});
+
 Deno.test("process_lib flows: logging's file, serve_ui's traversal, empty blobs", async () => {
   await withNode(async ({ node }) => {
     const pkg = '{"package_name":"storage","publisher_node":"test.os"}';
