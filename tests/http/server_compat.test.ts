@@ -8,7 +8,7 @@ import {
   HTTP_SELF_IMPOSED_TIMEOUT_SIMULATION,
 } from "../../modules/http_server/mod.ts";
 import { act, setup } from "./server_helpers.ts";
-import { bodyJson, Inbox } from "./harness.ts";
+import { bodyJson, Inbox, rawRequest } from "./harness.ts";
 
 Deno.test("http-server: a process response without Content-Type is application/octet-stream", async () => {
   const s = await setup();
@@ -88,6 +88,62 @@ Deno.test("http-server: the self-imposed timeout is an option (Hyperdrive's fake
     const injected = await seen.next();
     assert(injected.message.tag === "request");
     assertEquals(injected.message.val.expectsResponse, 15n);
+  } finally {
+    await s.stop();
+  }
+});
+
+Deno.test("http-server: what process_lib and kit read, as warp and serde produce it", async () => {
+  const s = await setup({ exposeLocal: true });
+  try {
+    const seen: KernelMessage[] = [];
+    const app = s.k.process("app:pkg:pub", (km, k) => {
+      if (km.message.tag !== "request") return;
+      seen.push(km);
+      k.respond(km, { status: 200, headers: {} }, { bytes: textEncoder.encode("ok") });
+    });
+    await act(s, app, {
+      Bind: { path: "/user/:name", authenticated: false, local_only: false, cache: false },
+    });
+    const res = await rawRequest(s.port, {
+      path: "/app:pkg:pub/user/john%20doe/?a=1&a=2&b=c+d&e=%41",
+      host: "localhost:8080",
+    });
+    assertEquals(res.text, "ok");
+    const req = (bodyJson(seen[0]) as {
+      Http: { url: string; url_params: unknown; query_params: unknown; headers: unknown };
+    }).Http;
+    // warp's FullPath is the raw path; route-recognizer's params are not decoded
+    assertEquals(req.url, "http://localhost/app:pkg:pub/user/john%20doe");
+    assertEquals(req.url_params, { name: "john%20doe" });
+    // serde_urlencoded into a HashMap: decoded, the last of a repeated key wins
+    assertEquals(req.query_params, { a: "2", b: "c d", e: "A" });
+    assertEquals((req.headers as Record<string, string>).host, "localhost:8080");
+
+    // kit's RPC answer: JSON RpcResponseBody served as text/html
+    s.k.process("echo:pkg:pub", (km, k) => {
+      if (km.message.tag === "request") k.respond(km, "pong");
+    });
+    const rpc = await fetch(`${s.base}/rpc:distro:sys/message`, {
+      method: "POST",
+      body: JSON.stringify({
+        node: null,
+        process: "echo:pkg:pub",
+        inherit: false,
+        expects_response: 5,
+        body: "ping",
+        metadata: null,
+        context: null,
+        mime: "application/octet-stream",
+        data: null,
+      }),
+    });
+    assertEquals(rpc.status, 200);
+    assertEquals(rpc.headers.get("content-type"), "text/html");
+    assertEquals(await rpc.json(), {
+      body: Array.from(textEncoder.encode('"pong"')),
+      lazy_load_blob: null,
+    });
   } finally {
     await s.stop();
   }
