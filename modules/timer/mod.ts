@@ -71,6 +71,12 @@ class TimerModule implements RuntimeModule {
       return;
     }
     const ms = Number(action.millis);
+    // Hyperdrive sleeps ms - 1 on tokio's 1 ms timer wheel, popping within [ms-1, ms).
+    // process_lib's set_timer / set_and_await_timer expect the answer within
+    // duration/1000 + 1 s, so a duration just under a whole second (999, 1999 ms...)
+    // relies on that early pop. Deno's setTimeout fires 0.5-2 ms late, so it is armed at
+    // ms - 2 to pop in about the same window.
+    const sleep = Math.max(0, ms - 2);
     const pending: Pending = {
       id: km.id,
       target: km.rsvp ?? km.source,
@@ -86,7 +92,7 @@ class TimerModule implements RuntimeModule {
         this.#pop(km);
       }, step);
     };
-    arm(ms);
+    arm(sleep);
     this.#pending.add(pending);
   }
 

@@ -93,6 +93,20 @@ Deno.test("process_lib vfs: File::copy of a directory answers Rust's text and no
   });
 });
 
+Deno.test("process_lib timer: set_and_await_timer(999) is answered inside its 1 s timeout", async () => {
+  await withNode(async ({ node }) => {
+    // set_and_await_timer(d) sends {"SetTimer":d} expecting a response within d/1000+1 s.
+    // Hyperdrive pops about 1 ms early, so d = 999 is answered. Popping at 999 ms or later
+    // loses every time (the deadline is 1000 ms after the send); three tries leave room
+    // for a scheduling hiccup on a loaded machine without hiding that.
+    const t = { target: "timer:distro:sys", body: '{"SetTimer":999}', timeout: 1 };
+    const r = await appBatch(node, APP, [t, t, t]);
+    const answered = r.filter((x) => x.sendError === undefined);
+    assert(answered.length >= 1, JSON.stringify(r.map((x) => x.sendError)));
+    for (const a of answered) assertEquals([a.text, a.blob], ["", null]);
+  });
+});
+
 Deno.test("process_lib flows: logging's file, serve_ui's traversal, empty blobs", async () => {
   await withNode(async ({ node }) => {
     const pkg = '{"package_name":"storage","publisher_node":"test.os"}';
