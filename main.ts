@@ -29,7 +29,11 @@ import { createSqliteModule } from "./modules/sqlite/mod.ts";
 import { createTimerModule } from "./modules/timer/mod.ts";
 import { createNetModule, type HnsUpdate } from "./net/mod.ts";
 import { loadOrCreateNetworkingKey, NETWORKING_KEY_FILE, readPkiFile } from "./net/boot.ts";
-import { createHttpServer, type HttpServerModule } from "./modules/http_server/mod.ts";
+import {
+  createHttpServer,
+  HTTP_SELF_IMPOSED_TIMEOUT_SIMULATION,
+  type HttpServerModule,
+} from "./modules/http_server/mod.ts";
 import { createHttpClient } from "./modules/http_client/mod.ts";
 import {
   ed25519FromPkcs8,
@@ -83,8 +87,13 @@ export interface BootOptions {
   password?: string;
   /** An already opened keyfile (the CLI's browser password page), instead of `password`. */
   keyfile?: LoadedKeyfile;
-  /** Serve local-only paths and the RPC endpoint to non-loopback clients (Hyperdrive's flag). */
+  /** Serve local-only paths and kit's RPC endpoint (loopback clients only), as Hyperdrive's flag. */
   exposeLocal?: boolean;
+  /**
+   * How long http-server waits for a process's answer: Hyperdrive's 15 s, or 600 s as its
+   * simulation build (kit's fake nodes) waits. The CLI uses 600 with --fake-node-name.
+   */
+  httpTimeoutSeconds?: number;
 }
 
 const DISTRO_DIR = new URL("./packages/", import.meta.url);
@@ -213,6 +222,7 @@ export async function bootNode(opts: BootOptions): Promise<HyperdenoNode> {
         jwtSecret: keys.jwtSecret,
         encodedKeyfile: keys.encodedKeyfile,
         exposeLocal: opts.exposeLocal,
+        selfImposedTimeoutSeconds: opts.httpTimeoutSeconds,
       });
   const net = createNetModule({
     our,
@@ -447,7 +457,7 @@ Options:
   -v, --verbosity <0-3>           terminal verbosity [default: 0]
   -d, --detached                  run without terminal input
       --password <PASSWORD>       node password (else: set/enter it on a page in the browser)
-      --expose-local              serve local-only paths and RPC to non-loopback clients
+      --expose-local              serve local-only paths and kit's RPC (loopback clients only)
   -l, --logging-off, --reveal-ip, --rpc, --rpc-config, --max-log-size, --number-log-files,
       --soft-ulimit, --fakechain-port
                                   Hyperdrive's; accepted and reported "not yet supported"
@@ -579,6 +589,7 @@ export function parseCli(args: string[]) {
     httpPort: portOption("port", v.port),
     password: v.password,
     exposeLocal: !!v["expose-local"],
+    fakechain: v["fakechain-port"] !== undefined,
   } as const;
 }
 
@@ -652,6 +663,10 @@ async function cli(args: string[]): Promise<number> {
       password: cfg.password,
       keyfile,
       exposeLocal: cfg.exposeLocal,
+      // a fake node (how kit boots nodes) waits as Hyperdrive's simulation build does
+      httpTimeoutSeconds: cfg.name !== undefined || cfg.fakechain
+        ? HTTP_SELF_IMPOSED_TIMEOUT_SIMULATION
+        : undefined,
       name: cfg.name,
       verbosity: cfg.verbosity,
       processVerbosity: cfg.processVerbosity,
