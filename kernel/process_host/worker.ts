@@ -367,9 +367,22 @@ class ProcessState {
     this.onExit = normalizeOnExit(onExit);
     this.call({ op: "setOnExit", onExit: this.onExit });
   }
-  getState = () => this.call({ op: "getState" }) as Uint8Array | undefined;
-  setState = (bytes: Uint8Array) => void this.call({ op: "setState", bytes });
-  clearState = () => void this.call({ op: "clearState" });
+  // Hyperdrive serves state and spawn with send-and-await-response inside the
+  // host: last-blob is restored afterwards, but has-blob/get-blob follow the
+  // last awaited response (state's blob only for a found get-state).
+  getState = () => {
+    const state = this.call({ op: "getState" }) as Uint8Array | undefined;
+    this.lastMessageBlobbed = state !== undefined;
+    return state;
+  };
+  setState = (bytes: Uint8Array) => {
+    this.call({ op: "setState", bytes });
+    this.lastMessageBlobbed = false;
+  };
+  clearState = () => {
+    this.call({ op: "clearState" });
+    this.lastMessageBlobbed = false;
+  };
   spawn(
     name: string | undefined,
     wasmPath: string,
@@ -389,6 +402,7 @@ class ProcessState {
         public: isPublic,
       },
     }) as { ok: ProcessId } | { err: string };
+    this.lastMessageBlobbed = false;
     if ("err" in r) throw { payload: r.err };
     return r.ok;
   }
