@@ -901,12 +901,17 @@ export class Kernel {
     return true;
   }
 
-  private setOnExit(id: ProcessId, onExit: OnExit) {
+  /**
+   * The process map's on-exit (persisted; used at reboot). As in Hyperdrive,
+   * a running process exits by its own on-exit, which only its own
+   * set-on-exit changes (`running`), not another's SetOnExit command.
+   */
+  private setOnExit(id: ProcessId, onExit: OnExit, running?: ProcessHost) {
     const pid = processIdToString(id);
     const entry = this.processMap.get(pid);
     if (!entry) return;
     entry.onExit = onExit;
-    this.hosts.get(pid)?.setOnExit(onExit);
+    running?.setOnExit(onExit);
     this.persist(pid);
   }
 
@@ -938,10 +943,8 @@ export class Kernel {
       case "setState":
       case "clearState":
         return await this.stateCall(id, call);
-      case "getOnExit":
-        return host.currentOnExit;
       case "setOnExit":
-        this.setOnExit(id, call.onExit);
+        this.setOnExit(id, call.onExit, host);
         return null;
       case "saveCapabilities": {
         const received = this.receivedCaps.get(processIdToString(id));
@@ -1102,6 +1105,11 @@ export class Kernel {
         this.killProcess(id);
         return;
       case "restart":
+        // re-initialized with the process's own on-exit, as Hyperdrive's restart does
+        if (entry.onExit.tag !== "restart") {
+          entry.onExit = onExit;
+          this.persist(pid);
+        }
         this.scheduleRestart(host, entry);
         return;
     }

@@ -64,7 +64,6 @@ export type KernelCall =
   | { op: "getState" }
   | { op: "setState"; bytes: Uint8Array }
   | { op: "clearState" }
-  | { op: "getOnExit" }
   | { op: "setOnExit"; onExit: OnExit }
   | { op: "spawn"; args: SpawnArgs }
   | { op: "saveCapabilities"; caps: Capability[] }

@@ -361,8 +361,9 @@ class ProcessState {
     post({ t: "print", verbosity, text });
   }
 
-  // the kernel's SetOnExit command may change it from outside
-  getOnExit = () => (this.onExit = this.call({ op: "getOnExit" }) as OnExit);
+  // the process's own metadata, as Hyperdrive's get-on-exit: another
+  // process's SetOnExit command changes only the kernel's process map
+  getOnExit = () => this.onExit;
   setOnExit(onExit: OnExit) {
     this.onExit = normalizeOnExit(onExit);
     this.call({ op: "setOnExit", onExit: this.onExit });

@@ -3,8 +3,15 @@
 // app-store's install), through real processes: the tester fixture as a
 // process module.
 
-import { assertEquals } from "../assert.ts";
-import { bootTestNode, checksum, makePackage, patternBlob, withTempDir } from "./helpers.ts";
+import { assert, assertEquals } from "../assert.ts";
+import {
+  bootTestNode,
+  checksum,
+  eventually,
+  makePackage,
+  patternBlob,
+  withTempDir,
+} from "./helpers.ts";
 
 const P = "t:test.os";
 const addr = (p: string) => `fake.dev@${p}:${P}`;
@@ -62,6 +69,51 @@ Deno.test("has-blob after get-state, set-state, clear-state and spawn (send-and-
       });
       assertEquals(spawned.result, { spawned: `kid:${P}` });
       assertEquals([spawned.hasBlob, spawned.blob, spawned.last], [false, null, requestBlob]);
+    } finally {
+      await node.shutdown();
+    }
+  });
+});
+
+Deno.test("KernelCommand SetOnExit changes the process map only; a running process keeps its own on-exit", async () => {
+  await withTempDir(async (root) => {
+    const dir = await makePackage(root, {
+      name: "t",
+      processes: [
+        { name: "q", kind: "module", onExit: "None" },
+        { name: "r", kind: "module", onExit: "Restart" },
+      ],
+    });
+    const node = await bootTestNode(`${root}/home`);
+    const KERNEL = "our@kernel:distro:sys";
+    const debugOnExit = async (p: string) => {
+      const d = await node.ask<{ Debug: { Process: { on_exit: unknown } | null } }>(KERNEL, {
+        Debug: { Process: `${p}:${P}` },
+      });
+      return d.Debug.Process?.on_exit ?? null;
+    };
+    try {
+      await node.installPackage(dir);
+      await node.send(
+        KERNEL,
+        JSON.stringify({ SetOnExit: { target: `q:${P}`, on_exit: "Restart" } }),
+      );
+      await node.send(KERNEL, JSON.stringify({ SetOnExit: { target: `r:${P}`, on_exit: "None" } }));
+      assertEquals(await debugOnExit("q"), "Restart");
+      assertEquals(await debugOnExit("r"), "None");
+      // get-on-exit reads the process's own metadata
+      assertEquals(await node.ask(addr("q"), { op: "get-on-exit" }), { onExit: "None" });
+      assertEquals(await node.ask(addr("r"), { op: "get-on-exit" }), { onExit: "Restart" });
+
+      // q exits with its own None: killed, not restarted
+      await node.send(addr("q"), JSON.stringify({ op: "crash", reason: "q-exit" }));
+      await eventually(async () => (await debugOnExit("q")) === null ? true : undefined);
+      // r exits with its own Restart: restarted, and the map says Restart again
+      await node.send(addr("r"), JSON.stringify({ op: "crash", reason: "r-exit" }));
+      await node.waitForPrint(/tester fake\.dev@r:t:test\.os boot 2/);
+      assertEquals(await node.ask(addr("r"), { op: "get-on-exit" }), { onExit: "Restart" });
+      assertEquals(await debugOnExit("r"), "Restart");
+      assert(!node.prints.some((p) => /tester fake\.dev@q:t:test\.os boot 2/.test(p)));
     } finally {
       await node.shutdown();
     }

@@ -201,7 +201,8 @@ Deno.test("process lifecycle and kernel commands", async (t) => {
           Debug: { Process: { on_exit: unknown } };
         };
         assertEquals(p.Debug.Process.on_exit, "None");
-        assertEquals(await node.ask(addr("a"), { op: "get-on-exit" }), { onExit: "None" });
+        // the running process keeps its own on-exit (Hyperdrive's get-on-exit reads its metadata)
+        assertEquals(await node.ask(addr("a"), { op: "get-on-exit" }), { onExit: "Restart" });
         await node.send(
           KERNEL,
           JSON.stringify({ SetOnExit: { target: `a:${P}`, on_exit: "Restart" } }),
