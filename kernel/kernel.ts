@@ -285,6 +285,7 @@ export class Kernel {
     // reload the persisted process map
     const persisted = this.store.loadProcessMap();
     const toRun: string[] = [];
+    const onExitAtBoot: [ProcessId, Extract<OnExit, { tag: "requests" }>][] = [];
     for (const [pid, raw] of persisted) {
       try {
         const e = raw as {
@@ -313,8 +314,9 @@ export class Kernel {
         this.processMap.set(pid, entry);
         const caps = e.capabilities.map(([c]) => capabilityFromJson(c));
         this.addCapabilities(id, caps, false);
-        // a process that died with on-exit requests fires them at boot
-        if (onExit.tag === "requests") this.fireOnExitRequests(id, onExit);
+        // a process that died with on-exit requests fires them at boot,
+        // once every process is loaded (Hyperdrive's loop delivers them later)
+        if (onExit.tag === "requests") onExitAtBoot.push([id, onExit]);
         const bytes = await this.readWasm(e.wasm_bytes_handle);
         const program = await this.loader.load(e.wasm_bytes_handle, bytes);
         this.createHost(id, entry, program);
@@ -328,6 +330,13 @@ export class Kernel {
         this.processMap.delete(pid);
         this.store.deleteProcess(pid);
       }
+    }
+    for (const [id, onExit] of onExitAtBoot) {
+      const entry = this.processMap.get(processIdToString(id));
+      if (!entry) continue;
+      // Hyperdrive fires only those the dead process holds a messaging cap for
+      const allowed = onExit.val.filter(([target]) => entry.capabilities.has(messagingKey(target)));
+      this.fireOnExitRequests(id, { tag: "requests", val: allowed });
     }
     for (const pid of toRun) this.startHost(pid);
   }

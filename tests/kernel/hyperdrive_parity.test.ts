@@ -119,3 +119,42 @@ Deno.test("KernelCommand SetOnExit changes the process map only; a running proce
     }
   });
 });
+
+Deno.test("on-exit Requests persisted at shutdown fire at boot, only to targets the dead process may message", async () => {
+  await withTempDir(async (root) => {
+    const dir = await makePackage(root, {
+      name: "t",
+      processes: [
+        // installed (and so reloaded) before their target
+        { name: "a", kind: "module", requestCapabilities: [`z:${P}`] },
+        { name: "b", kind: "module" },
+        { name: "z", kind: "module", public: true },
+      ],
+    });
+    let node = await bootTestNode(`${root}/home`);
+    try {
+      await node.installPackage(dir);
+      for (const p of ["a", "b"]) {
+        await node.ask(addr(p), {
+          op: "set-on-exit",
+          onExit: { Requests: [{ target: addr("z"), body: `from-${p}` }] },
+        });
+      }
+      await node.shutdown();
+      node = await bootTestNode(`${root}/home`);
+      const seen = await eventually(async () => {
+        const evs = await node.ask<{ body: string; source: string }[]>(addr("z"), {
+          op: "events",
+        });
+        return evs.find((e) => e.body === "from-a");
+      });
+      assertEquals(seen.source, addr("a"));
+      // b holds no messaging cap for z: Hyperdrive's boot does not fire it, public or not
+      await new Promise((r) => setTimeout(r, 300));
+      const later = await node.ask<{ body: string }[]>(addr("z"), { op: "events" });
+      assert(!later.some((e) => e.body === "from-b"), JSON.stringify(later));
+    } finally {
+      await node.shutdown();
+    }
+  });
+});
