@@ -10,7 +10,7 @@ import type {
   Program,
   ToWorker,
 } from "./protocol.ts";
-import { toWire } from "./protocol.ts";
+import { toWire, wallClock } from "./protocol.ts";
 import type { Address, OnExit } from "../types.ts";
 
 export interface ProcessHostHooks {
@@ -103,7 +103,7 @@ export class ProcessHost {
   /** Delivers a message or send error to the process. */
   deliver(item: Incoming): void {
     if (this.ended) return;
-    this.post(item);
+    this.post({ ...item, at: wallClock() });
   }
 
   /** Opens or closes a direct channel end in the worker. */

@@ -29,10 +29,19 @@ export interface WorkerInit {
   tmpDir?: string;
 }
 
-/** Items a process can receive: a message, or a send error for one it sent. */
+/**
+ * Items a process can receive: a message, or a send error for one it sent.
+ * `at` is when it reached the process's inbox (wallClock()), so the worker
+ * can order it against its own request timeouts.
+ */
 export type Incoming =
-  | { t: "msg"; km: KernelMessage }
-  | { t: "err"; err: WrappedSendError };
+  | { t: "msg"; km: KernelMessage; at?: number }
+  | { t: "err"; err: WrappedSendError; at?: number };
+
+/** Milliseconds on a clock every thread shares (a Worker's performance.now() has its own origin). */
+export function wallClock(): number {
+  return performance.timeOrigin + performance.now();
+}
 
 /**
  * Direct channels: once the kernel has routed (and so authorized) a message
@@ -77,6 +86,8 @@ export interface OutgoingMessage {
   rsvp?: Address;
   message: KernelMessage["message"];
   lazyLoadBlob?: LazyLoadBlob;
+  /** set when posted on a direct channel: when it reached the target's inbox */
+  at?: number;
 }
 
 export type FromWorker =

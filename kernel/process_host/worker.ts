@@ -18,7 +18,7 @@ import type {
   ToWorker,
   WorkerInit,
 } from "./protocol.ts";
-import { fromWire, toWire } from "./protocol.ts";
+import { fromWire, toWire, wallClock } from "./protocol.ts";
 import type {
   Address,
   Capability,
@@ -65,10 +65,16 @@ class ProcessState {
     this.onExit = init.onExit;
   }
 
+  /** An item taken from the inbox but not yet handed out (a timeout went first). */
+  private lookahead?: Incoming | Reply;
+
   /**
    * Next item for this process, blocking the worker until one arrives: from
    * the kernel's port, from a peer's direct channel, or a request timing out
-   * (timeouts live here, as Hyperdrive keeps them in the process).
+   * (timeouts live here, as Hyperdrive keeps them in the process). Hyperdrive's
+   * timer puts the timeout into the inbox when it expires, so a timeout that
+   * expired before an item arrived comes out first, even if the process was
+   * busy meanwhile; the late response then finds no context and is dropped.
    */
   private pull(): Incoming | Reply {
     for (;;) {
@@ -76,35 +82,37 @@ class ProcessState {
       // the host raises the stop flag before bumping the counter: once `seen`
       // is read, a stop that could make the wait below miss its wake-up shows here
       throwIfStopped();
-      const item = this.poll();
+      const item = this.lookahead ?? this.poll();
+      this.lookahead = undefined;
+      const due = this.deadlines.size > 0 ? this.nextDeadline() : undefined;
+      const now = wallClock();
       if (item) {
+        if (item.t !== "reply" && due && due.at < (item.at ?? now)) {
+          this.lookahead = item;
+          this.deadlines.delete(due.id);
+          return { t: "err", err: due.err };
+        }
         if (item.t === "err") this.deadlines.delete(item.err.id);
         else if (item.t === "msg" && item.km.message.tag === "response") {
           this.deadlines.delete(item.km.id);
         }
         return item;
       }
-      let wait: number | undefined;
-      if (this.deadlines.size > 0) {
-        let dueId: bigint | undefined;
-        let dueAt = Infinity;
-        for (const [id, d] of this.deadlines) {
-          if (d.at < dueAt) {
-            dueAt = d.at;
-            dueId = id;
-          }
-        }
-        const now = performance.now();
-        if (dueAt <= now && dueId !== undefined) {
-          const d = this.deadlines.get(dueId)!;
-          this.deadlines.delete(dueId);
-          return { t: "err", err: d.err };
-        }
-        wait = dueAt - now;
+      if (due && due.at <= now) {
+        this.deadlines.delete(due.id);
+        return { t: "err", err: due.err };
       }
-      Atomics.wait(this.signal, 0, seen, wait);
+      Atomics.wait(this.signal, 0, seen, due ? due.at - now : undefined);
       throwIfStopped();
     }
+  }
+
+  private nextDeadline(): { id: bigint; at: number; err: WrappedSendError } | undefined {
+    let next: { id: bigint; at: number; err: WrappedSendError } | undefined;
+    for (const [id, d] of this.deadlines) {
+      if (!next || d.at < next.at) next = { id, at: d.at, err: d.err };
+    }
+    return next;
   }
 
   /** Drains the kernel's port (handling channel control) first, then peers' ports. */
@@ -154,6 +162,7 @@ class ProcessState {
           message: withoutCaps(d.message),
           lazyLoadBlob: d.lazyLoadBlob,
         },
+        at: d.at,
       };
     }
     return undefined;
@@ -170,7 +179,7 @@ class ProcessState {
         ? this.outbox.get(pidKey(m.target.process))
         : undefined;
       if (ch) {
-        ch.port.postMessage(toWire(m));
+        ch.port.postMessage(toWire({ ...m, at: wallClock() }));
         Atomics.add(ch.signal, 0, 1);
         Atomics.notify(ch.signal, 0);
       } else {
@@ -293,7 +302,7 @@ class ProcessState {
       this.contexts.set(id, { prompting: this.prompting, context });
       const ms = Math.min(Number(request.expectsResponse) * 1000, 2 ** 31 - 1);
       this.deadlines.set(id, {
-        at: performance.now() + ms,
+        at: wallClock() + ms,
         err: {
           id,
           source: target,

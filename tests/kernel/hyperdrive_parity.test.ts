@@ -158,3 +158,58 @@ Deno.test("on-exit Requests persisted at shutdown fire at boot, only to targets 
     }
   });
 });
+
+Deno.test("a response arriving after its timeout expired is dropped, even if the process was busy", async () => {
+  await withTempDir(async (root) => {
+    const dir = await makePackage(root, {
+      name: "t",
+      processes: [{ name: "a", kind: "module" }, { name: "b", kind: "module" }],
+    });
+    const node = await bootTestNode(`${root}/home`);
+    try {
+      await node.installPackage(dir);
+      // a asks b with a 1 s timeout, then computes for 2.5 s; b answers after
+      // 1.5 s. Hyperdrive's timer fires into the inbox at 1 s, ahead of the
+      // answer: a sees the timeout and the late answer is dropped.
+      await node.ask(addr("a"), {
+        op: "send",
+        target: addr("b"),
+        body: { op: "echo", body: "late", delayMs: 1500 },
+        timeout: 1,
+        context: "slow",
+        busyMs: 2500,
+      });
+      const events: Record<string, unknown>[] = [];
+      const err = await eventually(async () => {
+        events.push(...await node.ask<Record<string, unknown>[]>(addr("a"), { op: "events" }));
+        return events.find((e) => e.event === "send-error");
+      });
+      assertEquals([err.kind, err.context], ["timeout", "slow"]);
+      await new Promise((r) => setTimeout(r, 500));
+      events.push(...await node.ask<Record<string, unknown>[]>(addr("a"), { op: "events" }));
+      assert(!events.some((e) => e.event === "response"), JSON.stringify(events));
+
+      // the other order: the answer reached the inbox before the timer fired,
+      // so it wins though a reads it only after its deadline
+      await node.ask(addr("a"), {
+        op: "send",
+        target: addr("b"),
+        body: { op: "echo", body: "prompt" },
+        timeout: 1,
+        context: "fast",
+        busyMs: 2000,
+      });
+      const more: Record<string, unknown>[] = [];
+      const res = await eventually(async () => {
+        more.push(...await node.ask<Record<string, unknown>[]>(addr("a"), { op: "events" }));
+        return more.find((e) => e.event === "response");
+      });
+      assertEquals(res.context, "fast");
+      await new Promise((r) => setTimeout(r, 300));
+      more.push(...await node.ask<Record<string, unknown>[]>(addr("a"), { op: "events" }));
+      assert(!more.some((e) => e.event === "send-error"), JSON.stringify(more));
+    } finally {
+      await node.shutdown();
+    }
+  });
+});
