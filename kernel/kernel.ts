@@ -33,6 +33,7 @@ import {
   STATE_PROCESS_ID,
   textDecoder,
   textEncoder,
+  VFS_PROCESS_ID,
   type WrappedSendError,
 } from "./types.ts";
 import { ProcessHost } from "./process_host/host.ts";
@@ -591,6 +592,17 @@ export class Kernel {
     blob?: LazyLoadBlob,
     timeoutSeconds = 5,
   ): Promise<KernelMessage> {
+    return this.requestAs(this.ourAddress, target, request, blob, timeoutSeconds);
+  }
+
+  /** As request(), but sent as `source` (its capabilities apply); the answer comes to the kernel. */
+  private requestAs(
+    source: Address,
+    target: Address,
+    request: Request,
+    blob: LazyLoadBlob | undefined,
+    timeoutSeconds: number,
+  ): Promise<KernelMessage> {
     const id = randomU64();
     const req = { ...request, expectsResponse: BigInt(Math.max(0, Math.ceil(timeoutSeconds))) };
     return new Promise((resolve, reject) => {
@@ -601,7 +613,7 @@ export class Kernel {
       this.pending.set(id, { resolve, reject, timer });
       this.route({
         id,
-        source: this.ourAddress,
+        source,
         target,
         rsvp: this.ourAddress,
         message: { tag: "request", val: req },
@@ -1033,20 +1045,55 @@ export class Kernel {
     return await Deno.readFile(`${this.vfsDir}/${rel}`);
   }
 
+  /**
+   * Reads a file as `source` reads it: a vfs Read sent with its authority
+   * (Hyperdrive's spawn does this from inside the process). Undefined on any
+   * failure: no messaging cap for vfs, no read cap for the drive, no file.
+   */
+  private async readAsProcess(source: Address, path: string): Promise<Uint8Array | undefined> {
+    const vfs = { node: this.our, process: VFS_PROCESS_ID };
+    const sourcePid = processIdToString(source.process);
+    const src = this.processMap.get(sourcePid);
+    const target = this.processMap.get(processIdToString(VFS_PROCESS_ID));
+    if (!src || !target) return undefined;
+    if (!target.public && !src.capabilities.has(messagingKey(vfs))) {
+      // what routing the read would print; checked here to fail now, not at the timeout
+      this.print(
+        0,
+        `event loop: process ${sourcePid} doesn't have capability to message process vfs:distro:sys`,
+        KERNEL_PROCESS_ID,
+      );
+      return undefined;
+    }
+    try {
+      const res = await this.requestAs(
+        source,
+        vfs,
+        {
+          inherit: false,
+          body: textEncoder.encode(JSON.stringify({ path, action: "Read" })),
+          metadata: undefined,
+          capabilities: [],
+        },
+        undefined,
+        5,
+      );
+      if (res.message.tag !== "response") return undefined;
+      const body = JSON.parse(textDecoder.decode(res.message.val[0].body));
+      return body === "Read" ? res.lazyLoadBlob?.bytes : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   private async spawn(
     host: ProcessHost,
     a: SpawnArgs,
   ): Promise<{ ok: ProcessId } | { err: string }> {
     const parent = host.our.process;
-    const drive = `${parent.packageName}:${parent.publisherNode}/`;
-    const rel = a.wasmPath.replace(/^\/+/, "");
-    if (!rel.startsWith(drive)) return { err: "no-file-at-path" };
-    let bytes: Uint8Array;
-    try {
-      bytes = await this.readWasm(rel);
-    } catch {
-      return { err: "no-file-at-path" };
-    }
+    // any drive the parent may read, as Hyperdrive's vfs Read decides
+    const bytes = await this.readAsProcess(host.our, a.wasmPath);
+    if (!bytes) return { err: "no-file-at-path" };
     const name = a.name ?? randomU64().toString();
     const id = checkProcessId({
       processName: name,
@@ -1059,8 +1106,9 @@ export class Kernel {
     try {
       await this.initializeProcess({
         id,
-        wasmBytesHandle: `/${rel}`,
-        witVersion: 1,
+        // the path as given, and the parent's wit version, as Hyperdrive records them
+        wasmBytesHandle: a.wasmPath,
+        witVersion: this.processMap.get(processIdToString(parent))?.witVersion,
         onExit: a.onExit,
         initialCapabilities: caps,
         public: a.public,

@@ -23,7 +23,8 @@ Deno.test("has-blob after get-state, set-state, clear-state and spawn (send-and-
   await withTempDir(async (root) => {
     const dir = await makePackage(root, {
       name: "t",
-      processes: [{ name: "a", kind: "module" }],
+      // spawn reads the wasm through vfs as the process
+      processes: [{ name: "a", kind: "module", requestCapabilities: ["vfs:distro:sys"] }],
     });
     const node = await bootTestNode(`${root}/home`);
     try {
@@ -208,6 +209,65 @@ Deno.test("a response arriving after its timeout expired is dropped, even if the
       await new Promise((r) => setTimeout(r, 300));
       more.push(...await node.ask<Record<string, unknown>[]>(addr("a"), { op: "events" }));
       assert(!more.some((e) => e.event === "send-error"), JSON.stringify(more));
+    } finally {
+      await node.shutdown();
+    }
+  });
+});
+
+Deno.test("spawn reads the wasm as the parent through vfs: any drive it may read, given it may message vfs", async () => {
+  await withTempDir(async (root) => {
+    const other = await makePackage(root, {
+      name: "o",
+      processes: [{ name: "x", kind: "module" }],
+    });
+    const dir = await makePackage(root, {
+      name: "t",
+      processes: [
+        {
+          name: "a",
+          kind: "module",
+          requestCapabilities: [
+            "vfs:distro:sys",
+            { process: "vfs:distro:sys", params: { kind: "read", drive: "/o:test.os/pkg" } },
+          ],
+        },
+        { name: "b", kind: "module", requestCapabilities: ["vfs:distro:sys"] },
+        { name: "c", kind: "module" },
+      ],
+    });
+    const node = await bootTestNode(`${root}/home`);
+    const KERNEL = "our@kernel:distro:sys";
+    try {
+      await node.installPackage(other);
+      await node.installPackage(dir);
+      const spawn = (p: string, name: string, wasmPath: string) =>
+        node.ask(addr(p), { op: "spawn", name, wasmPath, onExit: "None", public: true });
+      const foreign = "/o:test.os/pkg/tester.js";
+
+      // a holds a read cap for o's pkg drive: the child is a's package's
+      assertEquals(await spawn("a", "kid", foreign), { spawned: `kid:${P}` });
+      assertEquals(await node.ask(addr("kid"), { op: "our" }), { our: addr("kid") });
+      const d = await node.ask<{ Debug: { Process: Record<string, unknown> } }>(KERNEL, {
+        Debug: { Process: `kid:${P}` },
+      });
+      // the handle as the parent gave it, and the parent's wit version
+      assertEquals([d.Debug.Process.wasm_bytes_handle, d.Debug.Process.wit_version], [
+        foreign,
+        1,
+      ]);
+
+      // b may message vfs but not read o's drive (vfs answers NoReadCap)
+      assertEquals(await spawn("b", "kid2", foreign), { spawnError: "no-file-at-path" });
+      assertEquals(await spawn("b", "kid3", `/${P}/pkg/tester.js`), { spawned: `kid3:${P}` });
+
+      // c may not message vfs at all: its read never reaches vfs
+      assertEquals(await spawn("c", "kid4", `/${P}/pkg/tester.js`), {
+        spawnError: "no-file-at-path",
+      });
+      await node.waitForPrint(
+        /process c:t:test\.os doesn't have capability to message process vfs/,
+      );
     } finally {
       await node.shutdown();
     }

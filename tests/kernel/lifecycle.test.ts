@@ -16,7 +16,8 @@ Deno.test("process lifecycle and kernel commands", async (t) => {
     const dir = await makePackage(root, {
       name: "t",
       processes: [
-        { name: "a" },
+        // spawns: reads the child's wasm through vfs
+        { name: "a", requestCapabilities: ["vfs:distro:sys"] },
         { name: "b" },
         { name: "r", onExit: "Restart" },
         { name: "loopy", onExit: "Restart" },

@@ -36,8 +36,9 @@ Deno.test("a TS/JS process module behaves like its component build", async () =>
     const dir = await makePackage(root, {
       name: "eq",
       processes: [
-        { name: "comp" },
-        { name: "mod", kind: "module" },
+        // both spawn, reading the wasm through vfs
+        { name: "comp", requestCapabilities: ["vfs:distro:sys"] },
+        { name: "mod", kind: "module", requestCapabilities: ["vfs:distro:sys"] },
         { name: "peer" },
       ],
     });
