@@ -4,9 +4,11 @@
 import { parseArgs } from "node:util";
 import { errorText, Kernel, SendErrorException } from "./kernel/kernel.ts";
 import {
+  canonicalJson,
   type Capability,
   checkProcessId,
   isHypermapSafe,
+  KERNEL_PROCESS_ID,
   type KernelMessage,
   type LazyLoadBlob,
   messagingCap,
@@ -185,16 +187,41 @@ interface ManifestEntry {
   public: boolean;
 }
 
-/** A manifest capability entry: "proc:pkg:pub" (messaging) or {process, params}. */
-function manifestCap(our: string, v: unknown): Capability | undefined {
-  if (typeof v === "string") return messagingCap({ node: our, process: parseProcessId(v) });
-  if (v && typeof v === "object" && "process" in v && "params" in v) {
-    const o = v as { process: string; params: unknown };
-    return {
-      issuer: { node: our, process: parseProcessId(o.process) },
-      params: JSON.stringify(o.params),
-    };
+/**
+ * A manifest capability entry, read as app-store's install reads it:
+ * "proc:pkg:pub" (messaging) or {process, params}, params written as serde_json
+ * writes a Value (compact, keys sorted). Anything else is skipped: `invalid`
+ * says so where app-store prints it.
+ */
+function manifestCap(
+  our: string,
+  v: unknown,
+  invalid: () => void,
+): Capability | undefined {
+  const parse = (s: unknown) => {
+    try {
+      return typeof s === "string" ? parseProcessId(s) : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  if (typeof v === "string") {
+    const process = parse(v);
+    if (!process) invalid();
+    return process && messagingCap({ node: our, process });
   }
+  if (v && typeof v === "object" && !Array.isArray(v)) {
+    const o = v as { process?: unknown; params?: unknown };
+    if (!("process" in o)) return undefined;
+    const process = parse(o.process);
+    if (!process) return undefined;
+    if (!("params" in o)) {
+      invalid();
+      return undefined;
+    }
+    return { issuer: { node: our, process }, params: canonicalJson(JSON.stringify(o.params)) };
+  }
+  invalid();
   return undefined;
 }
 
@@ -289,14 +316,20 @@ export async function bootNode(opts: BootOptions): Promise<HyperdenoNode> {
         });
         const caps: Capability[] = [];
         for (const v of entry.request_capabilities ?? []) {
-          const c = manifestCap(our, v);
+          const c = manifestCap(
+            our,
+            v,
+            () =>
+              print(0, `manifest requested invalid cap: ${JSON.stringify(v)}`, KERNEL_PROCESS_ID),
+          );
           if (c) caps.push(c);
         }
         if (entry.request_networking) caps.push(networkingCap(our));
         for (const kind of ["read", "write"]) {
           caps.push({
             issuer: { node: our, process: VFS_PROCESS_ID },
-            params: JSON.stringify({ kind, drive }),
+            // serde_json's json!{..}.to_string(): keys sorted
+            params: JSON.stringify({ drive, kind }),
           });
         }
         const file = entry.process_wasm_path.replace(/^\/+/, "");
@@ -306,7 +339,7 @@ export async function bootNode(opts: BootOptions): Promise<HyperdenoNode> {
         await kernel.initializeProcess({
           id,
           wasmBytesHandle: handle,
-          witVersion: props.wit_version ?? 1,
+          witVersion: props.wit_version ?? undefined,
           onExit: onExitFromJson(entry.on_exit ?? "None"),
           initialCapabilities: caps,
           public: Boolean(entry.public),
@@ -318,7 +351,14 @@ export async function bootNode(opts: BootOptions): Promise<HyperdenoNode> {
       for (const [i, entry] of manifest.entries()) {
         for (const v of entry.grant_capabilities ?? []) {
           // grant: this process issues the cap to the named process
-          const c = manifestCap(our, v);
+          const c = manifestCap(our, v, () =>
+            print(
+              0,
+              `${processIdToString(ids[i])} manifest tried to grant invalid cap: ${
+                JSON.stringify(v)
+              }`,
+              KERNEL_PROCESS_ID,
+            ));
           if (!c) continue;
           kernel.addCapabilities(c.issuer.process, [{
             issuer: { node: our, process: ids[i] },

@@ -11,6 +11,7 @@ import {
   makePackage,
   patternBlob,
   withTempDir,
+  writeKitPackage,
 } from "./helpers.ts";
 
 const P = "t:test.os";
@@ -268,6 +269,66 @@ Deno.test("spawn reads the wasm as the parent through vfs: any drive it may read
       await node.waitForPrint(
         /process c:t:test\.os doesn't have capability to message process vfs/,
       );
+    } finally {
+      await node.shutdown();
+    }
+  });
+});
+
+Deno.test("installPackage reads the manifest as app-store's install: serde's params text, bad entries skipped", async () => {
+  await withTempDir(async (root) => {
+    const B = `b:${P}`;
+    const entry = (name: string, request: unknown[], grant: unknown[]) => ({
+      process_name: name,
+      process_wasm_path: "/tester.js",
+      on_exit: "Restart",
+      request_networking: false,
+      request_capabilities: request,
+      grant_capabilities: grant,
+      public: true,
+    });
+    const dir = await writeKitPackage(root, {
+      name: "t",
+      manifest: [
+        entry(
+          "a",
+          [B, { process: B, params: { z: 1, a: { y: 2, x: 3 } } }, "not-a-process-id", 42, {
+            process: B,
+          }],
+          ["bad-id", { process: B, params: { k: 2, c: 1 } }, { process: 7, params: 1 }],
+        ),
+        entry("b", [], []),
+      ],
+      files: { "tester.js": new URL("../fixtures/tester.js", import.meta.url) },
+    });
+    // a metadata.json without wit_version (an Option in Hyperdrive)
+    const metaPath = `${dir}/metadata.json`;
+    const meta = JSON.parse(await Deno.readTextFile(metaPath));
+    delete meta.properties.wit_version;
+    await Deno.writeTextFile(metaPath, JSON.stringify(meta));
+    const node = await bootTestNode(`${root}/home`);
+    try {
+      assertEquals(await node.installPackage(dir), P);
+      type Caps = { caps: { issuer: string; params: string }[] };
+      const aCaps = (await node.ask<Caps>(addr("a"), { op: "caps" })).caps;
+      const text = (issuer: string) =>
+        aCaps.filter((c) => c.issuer === issuer).map((c) => c.params).sort();
+      // params as serde_json writes a Value: compact, keys sorted
+      assertEquals(text(addr("b")), ['"messaging"', '{"a":{"x":3,"y":2},"z":1}']);
+      assertEquals(text("fake.dev@vfs:distro:sys"), [
+        '{"drive":"/t:test.os/pkg","kind":"read"}',
+        '{"drive":"/t:test.os/pkg","kind":"write"}',
+      ]);
+      const bCaps = (await node.ask<Caps>(addr("b"), { op: "caps" })).caps;
+      assertEquals(bCaps.filter((c) => c.issuer === addr("a")).map((c) => c.params), [
+        '{"c":1,"k":2}',
+      ]);
+      const d = await node.ask<{ Debug: { Process: { wit_version: unknown } } }>(
+        "our@kernel:distro:sys",
+        { Debug: { Process: `a:${P}` } },
+      );
+      assertEquals(d.Debug.Process.wit_version, null);
+      await node.waitForPrint(/manifest requested invalid cap: "not-a-process-id"/);
     } finally {
       await node.shutdown();
     }
