@@ -1174,11 +1174,20 @@ export class Kernel {
 
   private fireOnExitRequests(id: ProcessId, onExit: Extract<OnExit, { tag: "requests" }>) {
     for (const [target, request, blob] of onExit.val) {
+      // caps as if the process sent it: so a receiver can never save (mint) one
+      // the process did not hold (Hyperdrive sends them unchecked, but its
+      // save-capabilities has no check to protect)
+      const capabilities = request.capabilities.length > 0
+        ? this.filterCaps(id, request.capabilities)
+        : request.capabilities;
       this.route({
         id: randomU64(),
         source: { node: this.our, process: id },
         target,
-        message: { tag: "request", val: { ...request, expectsResponse: undefined } },
+        message: {
+          tag: "request",
+          val: { ...request, expectsResponse: undefined, capabilities },
+        },
         lazyLoadBlob: blob,
       });
     }

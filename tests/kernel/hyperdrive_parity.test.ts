@@ -334,3 +334,38 @@ Deno.test("installPackage reads the manifest as app-store's install: serde's par
     }
   });
 });
+
+Deno.test("on-exit Requests carry only capabilities the dead process could attach", async () => {
+  await withTempDir(async (root) => {
+    const dir = await makePackage(root, {
+      name: "t",
+      processes: [{ name: "a", kind: "module", onExit: "None" }, { name: "b", kind: "module" }],
+    });
+    const node = await bootTestNode(`${root}/home`);
+    try {
+      await node.installPackage(dir);
+      const root_ = { issuer: "fake.dev@vfs:distro:sys", params: '{"root":true}' };
+      const own = { issuer: addr("a"), params: '"from-a"' };
+      await node.ask(addr("a"), {
+        op: "set-on-exit",
+        onExit: { Requests: [{ target: addr("b"), body: "bye", caps: [root_, own] }] },
+      });
+      await node.send(addr("a"), JSON.stringify({ op: "crash", reason: "on-exit caps" }));
+      const ev = await eventually(async () => {
+        const evs = await node.ask<{ body: string; caps: unknown[] }[]>(addr("b"), {
+          op: "events",
+        });
+        return evs.find((e) => e.body === "bye");
+      });
+      // as if the process had sent it: a cap it issues itself, nothing it never held
+      assertEquals(ev.caps, [own]);
+      const saved = await node.ask<{ caps: { params: string }[] }>(addr("b"), {
+        op: "save-caps",
+        caps: [root_],
+      });
+      assert(!saved.caps.some((c) => c.params === root_.params), "vfs root was minted");
+    } finally {
+      await node.shutdown();
+    }
+  });
+});
