@@ -1151,7 +1151,13 @@ export class Kernel {
     this.closeChannels(pid, true);
     const entry = this.processMap.get(pid);
     const onExit = host.currentOnExit;
-    this.print(1, `process ${pid} has OnExit behavior ${onExit.tag}`, KERNEL_PROCESS_ID);
+    // OnExit's Display in Hyperdrive: None, Restart, Requests
+    const shown = onExit.tag === "none"
+      ? "None"
+      : onExit.tag === "restart"
+      ? "Restart"
+      : "Requests";
+    this.print(1, `process ${pid} has OnExit behavior ${shown}`, KERNEL_PROCESS_ID);
     if (!entry) return;
     switch (onExit.tag) {
       case "none":

@@ -110,6 +110,7 @@ Deno.test("KernelCommand SetOnExit changes the process map only; a running proce
       // q exits with its own None: killed, not restarted
       await node.send(addr("q"), JSON.stringify({ op: "crash", reason: "q-exit" }));
       await eventually(async () => (await debugOnExit("q")) === null ? true : undefined);
+      await node.waitForPrint(/^process q:t:test\.os has OnExit behavior None$/);
       // r exits with its own Restart: restarted, and the map says Restart again
       await node.send(addr("r"), JSON.stringify({ op: "crash", reason: "r-exit" }));
       await node.waitForPrint(/tester fake\.dev@r:t:test\.os boot 2/);
