@@ -177,7 +177,8 @@ async function copyDir(from: string, to: string) {
   }
 }
 
-interface ManifestEntry {
+/** One process entry of a kit manifest.json. */
+export interface ManifestEntry {
   process_name: string;
   process_wasm_path: string;
   on_exit: unknown;

@@ -3,6 +3,7 @@
 
 import { assert, assertEquals, assertRejects } from "../assert.ts";
 import { bootNode } from "../../main.ts";
+import { runCliNode } from "../kernel/helpers.ts";
 
 async function withHome<T>(f: (home: string) => Promise<T>): Promise<T> {
   const home = await Deno.makeTempDir({ prefix: "hyperdeno-http-boot-" });
@@ -61,27 +62,15 @@ Deno.test("boot: httpPort false serves no HTTP", async () => {
 
 Deno.test("cli: a wrong password is a clear error, not a crash", async () => {
   await withHome(async (home) => {
-    const main = new URL("../../main.ts", import.meta.url).pathname;
-    const run = (password: string) =>
-      new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", main, home, "--detached", "--password", password, "--port", "0"],
-        stdout: "piped",
-        stderr: "piped",
-      });
     // first boot creates the keyfile; stop it with SIGTERM once booted
-    const child = run("right").spawn();
-    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let seen = "";
-    while (!seen.includes("booted")) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      seen += value;
-    }
-    child.kill("SIGTERM");
-    while (!(await reader.read()).done) { /* drain */ }
-    await child.stderr.cancel();
-    assertEquals((await child.status).code, 0);
-    const wrong = await run("wrong").output();
+    const first = await runCliNode([home, "--detached", "--password", "right", "--port", "0"]);
+    assertEquals((await first.stop()).code, 0);
+    const main = new URL("../../main.ts", import.meta.url).pathname;
+    const wrong = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", main, home, "--detached", "--password", "wrong", "--port", "0"],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
     assertEquals(wrong.code, 1);
     assert(/error: failed to decrypt/.test(new TextDecoder().decode(wrong.stderr)));
   });

@@ -2,7 +2,7 @@
 // surviving kill -9, each in a real child process.
 
 import { assert, assertEquals, assertMatch } from "../assert.ts";
-import { bootTestNode, makePackage, withTempDir } from "./helpers.ts";
+import { bootTestNode, makePackage, runCliNode, withTempDir } from "./helpers.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const KILL9_CHILD = new URL("./kill9_child.ts", import.meta.url).pathname;
@@ -42,45 +42,23 @@ Deno.test("cli: help, version, and bad flags exit 2 with a clear error", async (
 
 Deno.test("cli: boots a node and stops gracefully on SIGTERM", async () => {
   await withTempDir(async (home) => {
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        MAIN,
-        home,
-        "--fake-node-name",
-        "cli.dev",
-        "--tcp-port",
-        "0",
-        "--ws-port",
-        "0",
-        "--detached",
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let seen = "";
-    const deadline = Date.now() + 30_000;
-    while (!seen.includes("booted") && Date.now() < deadline) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      seen += value;
-    }
-    assertMatch(seen, /cli\.dev booted/);
+    const node = await runCliNode([
+      home,
+      "--fake-node-name",
+      "cli.dev",
+      "--tcp-port",
+      "0",
+      "--ws-port",
+      "0",
+      "--detached",
+    ]);
+    assertMatch(node.booted, /cli\.dev booted/);
     // the distro's hello package (a TS process module) was installed at first boot
     const map = await Deno.readTextFile(`${home}/vfs/hello:sys/pkg/hello.ts`);
     assertMatch(map, /export function init/);
-    child.kill("SIGTERM");
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      seen += value;
-    }
-    const status = await child.status;
-    await child.stderr.cancel();
-    assertEquals(status.code, 0);
-    assertMatch(seen, /shutting down/);
+    const { stdout, code } = await node.stop();
+    assertEquals(code, 0);
+    assertMatch(stdout, /shutting down/);
     assertEquals((await Deno.readTextFile(`${home}/.node-name`)).trim(), "cli.dev");
   });
 });
@@ -123,44 +101,26 @@ Deno.test("process state survives kill -9 of the node", async () => {
 
 Deno.test("cli: Hyperdrive's flags for later work are accepted and reported, as kit passes them", async () => {
   await withTempDir(async (home) => {
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        MAIN,
-        home,
-        "--detached",
-        "--password",
-        "secret",
-        "--port",
-        "0",
-        "--tcp-port",
-        "0",
-        "--fake-node-name",
-        "kit.dev",
-        "--fakechain-port",
-        "8545",
-        "--rpc",
-        "ws://127.0.0.1:8545",
-        "-l",
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let seen = "";
-    while (!seen.includes("booted")) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      seen += value;
-    }
-    child.kill("SIGTERM");
-    while (!(await reader.read()).done) { /* drain */ }
-    const stderr = new TextDecoder().decode(
-      new Uint8Array(await new Response(child.stderr).arrayBuffer()),
-    );
-    assertEquals((await child.status).code, 0);
-    assertMatch(seen, /kit\.dev booted/);
+    const node = await runCliNode([
+      home,
+      "--detached",
+      "--password",
+      "secret",
+      "--port",
+      "0",
+      "--tcp-port",
+      "0",
+      "--fake-node-name",
+      "kit.dev",
+      "--fakechain-port",
+      "8545",
+      "--rpc",
+      "ws://127.0.0.1:8545",
+      "-l",
+    ]);
+    const { stderr, code } = await node.stop();
+    assertEquals(code, 0);
+    assertMatch(node.booted, /kit\.dev booted/);
     assertMatch(stderr, /--fakechain-port: not yet supported; ignored/);
     assertMatch(stderr, /--rpc: not yet supported; ignored/);
     assertMatch(stderr, /--logging-off: not yet supported; ignored/);

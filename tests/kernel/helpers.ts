@@ -1,7 +1,7 @@
 // Shared test scaffolding: temporary homes, package directories in kit's
 // layout, booted nodes that collect their prints.
 
-import { bootNode, type HyperdenoNode } from "../../main.ts";
+import { bootNode, type HyperdenoNode, type ManifestEntry } from "../../main.ts";
 import { buildFixture, type BuildOptions } from "../fixtures/build.ts";
 
 export interface ProcessSpec {
@@ -35,17 +35,6 @@ export interface PackageSpec {
 }
 
 /** Writes a package directory in kit's layout and returns its path. */
-/** One process entry of a kit manifest.json, as Hyperdrive reads it. */
-export interface ManifestEntry {
-  process_name: string;
-  process_wasm_path: string;
-  on_exit: unknown;
-  request_networking: boolean;
-  request_capabilities: unknown[];
-  grant_capabilities: unknown[];
-  public: boolean;
-}
-
 /**
  * Writes a package directory in kit's layout (metadata.json, pkg/manifest.json,
  * pkg/<files>) and returns its path. File contents: bytes, text, or a file URL to copy.
@@ -216,4 +205,43 @@ export async function eventually<T>(
     await sleep(100);
   }
   throw new Error(`condition not met within ${timeoutMs} ms${last ? `: ${last}` : ""}`);
+}
+
+export interface CliNode {
+  /** Everything the node printed to stdout until it booted. */
+  readonly booted: string;
+  /** SIGTERM, then everything it printed, and its exit code. */
+  stop(): Promise<{ stdout: string; stderr: string; code: number }>;
+}
+
+/** Runs `main.ts <args>` (the CLI) until it prints "booted"; `stop()` ends it with SIGTERM. */
+export async function runCliNode(args: string[]): Promise<CliNode> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("../../main.ts", import.meta.url).pathname, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  const deadline = Date.now() + 30_000;
+  while (!seen.includes("booted") && Date.now() < deadline) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    seen += value;
+  }
+  const booted = seen;
+  return {
+    booted,
+    async stop() {
+      child.kill("SIGTERM");
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        seen += value;
+      }
+      const { code } = await child.status;
+      return { stdout: seen, stderr: await stderr, code };
+    },
+  };
 }
