@@ -4,16 +4,9 @@
 import { parseArgs } from "node:util";
 import { errorText, Kernel, SendErrorException } from "./kernel/kernel.ts";
 import {
-  canonicalJson,
-  type Capability,
-  checkProcessId,
   isHypermapSafe,
-  KERNEL_PROCESS_ID,
   type KernelMessage,
   type LazyLoadBlob,
-  messagingCap,
-  networkingCap,
-  onExitFromJson,
   parseAddress,
   parseProcessId,
   type ProcessId,
@@ -21,10 +14,11 @@ import {
   type RuntimeModule,
   type SendErrorKind,
   textEncoder,
-  VFS_PROCESS_ID,
 } from "./kernel/types.ts";
 import { createStateModule } from "./modules/state/mod.ts";
 import { createTerminalModule } from "./modules/terminal/mod.ts";
+import { installPackage } from "./kernel/packages.ts";
+export type { ManifestEntry } from "./kernel/packages.ts";
 import { createVfsModule } from "./modules/vfs/mod.ts";
 import { createKvModule } from "./modules/kv/mod.ts";
 import { createSqliteModule } from "./modules/sqlite/mod.ts";
@@ -167,65 +161,6 @@ function resolveTarget(our: string, target: string) {
   return { node: a.node === "our" ? our : a.node, process: a.process };
 }
 
-async function copyDir(from: string, to: string) {
-  await Deno.mkdir(to, { recursive: true });
-  for await (const e of Deno.readDir(from)) {
-    const src = `${from}/${e.name}`;
-    const dst = `${to}/${e.name}`;
-    if (e.isDirectory) await copyDir(src, dst);
-    else if (e.isFile) await Deno.copyFile(src, dst);
-  }
-}
-
-/** One process entry of a kit manifest.json. */
-export interface ManifestEntry {
-  process_name: string;
-  process_wasm_path: string;
-  on_exit: unknown;
-  request_networking: boolean;
-  request_capabilities: unknown[];
-  grant_capabilities: unknown[];
-  public: boolean;
-}
-
-/**
- * A manifest capability entry, read as app-store's install reads it:
- * "proc:pkg:pub" (messaging) or {process, params}, params written as serde_json
- * writes a Value (compact, keys sorted). Anything else is skipped: `invalid`
- * says so where app-store prints it.
- */
-function manifestCap(
-  our: string,
-  v: unknown,
-  invalid: () => void,
-): Capability | undefined {
-  const parse = (s: unknown) => {
-    try {
-      return typeof s === "string" ? parseProcessId(s) : undefined;
-    } catch {
-      return undefined;
-    }
-  };
-  if (typeof v === "string") {
-    const process = parse(v);
-    if (!process) invalid();
-    return process && messagingCap({ node: our, process });
-  }
-  if (v && typeof v === "object" && !Array.isArray(v)) {
-    const o = v as { process?: unknown; params?: unknown };
-    if (!("process" in o)) return undefined;
-    const process = parse(o.process);
-    if (!process) return undefined;
-    if (!("params" in o)) {
-      invalid();
-      return undefined;
-    }
-    return { issuer: { node: our, process }, params: canonicalJson(JSON.stringify(o.params)) };
-  }
-  invalid();
-  return undefined;
-}
-
 export async function bootNode(opts: BootOptions): Promise<HyperdenoNode> {
   const home = opts.home;
   await Deno.mkdir(home, { recursive: true });
@@ -291,84 +226,8 @@ export async function bootNode(opts: BootOptions): Promise<HyperdenoNode> {
     get httpUrl() {
       return (http as HttpServerModule | undefined)?.url;
     },
-    async installPackage(dir: string): Promise<string> {
-      const metadata = JSON.parse(await Deno.readTextFile(`${dir}/metadata.json`));
-      const props = metadata?.properties;
-      if (!props?.package_name || !props?.publisher) {
-        throw new Error(`${dir}/metadata.json: properties.package_name and publisher are required`);
-      }
-      const pkgName = String(props.package_name);
-      const publisher = String(props.publisher);
-      checkProcessId({ processName: "x", packageName: pkgName, publisherNode: publisher });
-      const manifest = JSON.parse(
-        await Deno.readTextFile(`${dir}/pkg/manifest.json`),
-      ) as ManifestEntry[];
-      if (!Array.isArray(manifest)) throw new Error(`${dir}/pkg/manifest.json: expected a list`);
-      const packageId = `${pkgName}:${publisher}`;
-      const drive = `/${packageId}/pkg`;
-      await copyDir(`${dir}/pkg`, `${home}/vfs/${packageId}/pkg`);
-      await Deno.mkdir(`${home}/vfs/${packageId}/tmp`, { recursive: true });
-      const ids: ProcessId[] = [];
-      for (const entry of manifest) {
-        const id = checkProcessId({
-          processName: entry.process_name,
-          packageName: pkgName,
-          publisherNode: publisher,
-        });
-        const caps: Capability[] = [];
-        for (const v of entry.request_capabilities ?? []) {
-          const c = manifestCap(
-            our,
-            v,
-            () =>
-              print(0, `manifest requested invalid cap: ${JSON.stringify(v)}`, KERNEL_PROCESS_ID),
-          );
-          if (c) caps.push(c);
-        }
-        if (entry.request_networking) caps.push(networkingCap(our));
-        for (const kind of ["read", "write"]) {
-          caps.push({
-            issuer: { node: our, process: VFS_PROCESS_ID },
-            // serde_json's json!{..}.to_string(): keys sorted
-            params: JSON.stringify({ drive, kind }),
-          });
-        }
-        const file = entry.process_wasm_path.replace(/^\/+/, "");
-        const handle = `${drive}/${file}`;
-        const bytes = await Deno.readFile(`${home}/vfs${handle}`);
-        if (kernel.isRunning(id)) kernel.killProcess(id);
-        await kernel.initializeProcess({
-          id,
-          wasmBytesHandle: handle,
-          witVersion: props.wit_version ?? undefined,
-          onExit: onExitFromJson(entry.on_exit ?? "None"),
-          initialCapabilities: caps,
-          public: Boolean(entry.public),
-          bytes,
-          initializer: { processName: "kernel", packageName: "distro", publisherNode: "sys" },
-        });
-        ids.push(id);
-      }
-      for (const [i, entry] of manifest.entries()) {
-        for (const v of entry.grant_capabilities ?? []) {
-          // grant: this process issues the cap to the named process
-          const c = manifestCap(our, v, () =>
-            print(
-              0,
-              `${processIdToString(ids[i])} manifest tried to grant invalid cap: ${
-                JSON.stringify(v)
-              }`,
-              KERNEL_PROCESS_ID,
-            ));
-          if (!c) continue;
-          kernel.addCapabilities(c.issuer.process, [{
-            issuer: { node: our, process: ids[i] },
-            params: c.params,
-          }]);
-        }
-      }
-      for (const id of ids) kernel.runProcess(id);
-      return packageId;
+    installPackage(dir: string): Promise<string> {
+      return installPackage(kernel, { our, home, print }, dir);
     },
     async request(target, body, o = {}) {
       const t = resolveTarget(our, target);
