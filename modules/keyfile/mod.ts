@@ -43,43 +43,13 @@ export class KeyfileError extends Error {
 // ---------------------------------------------------------------------------
 // Ed25519 PKCS#8 (v2 as ring generates: version 1, key, [1] public key)
 
-const PKCS8_V2_PREFIX = Uint8Array.from([
-  0x30,
-  0x53,
-  0x02,
-  0x01,
-  0x01,
-  0x30,
-  0x05,
-  0x06,
-  0x03,
-  0x2b,
-  0x65,
-  0x70,
-  0x04,
-  0x22,
-  0x04,
-  0x20,
-]);
-const PKCS8_V2_MIDDLE = Uint8Array.from([0xa1, 0x23, 0x03, 0x21, 0x00]);
-const PKCS8_V1_PREFIX = Uint8Array.from([
-  0x30,
-  0x2e,
-  0x02,
-  0x01,
-  0x00,
-  0x30,
-  0x05,
-  0x06,
-  0x03,
-  0x2b,
-  0x65,
-  0x70,
-  0x04,
-  0x22,
-  0x04,
-  0x20,
-]);
+function fromHex(hex: string): Uint8Array {
+  return Uint8Array.from(hex.match(/../g)!, (b) => parseInt(b, 16));
+}
+
+const PKCS8_V2_PREFIX = fromHex("3053020101300506032b657004220420");
+const PKCS8_V2_MIDDLE = fromHex("a123032100");
+const PKCS8_V1_PREFIX = fromHex("302e020100300506032b657004220420");
 
 function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
