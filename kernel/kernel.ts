@@ -16,6 +16,7 @@ import {
   KERNEL_PROCESS_ID,
   type KernelMessage,
   type LazyLoadBlob,
+  makeResponse,
   messagingCap,
   networkingCap,
   type OnExit,
@@ -638,20 +639,7 @@ export class Kernel {
 
   private respond(km: KernelMessage, response: unknown) {
     if (km.message.tag !== "request") return;
-    this.route({
-      id: km.id,
-      source: this.ourAddress,
-      target: km.rsvp ?? km.source,
-      message: {
-        tag: "response",
-        val: [{
-          inherit: false,
-          body: textEncoder.encode(JSON.stringify(response)),
-          metadata: undefined,
-          capabilities: [],
-        }, undefined],
-      },
-    });
+    this.route(makeResponse(km, this.ourAddress, textEncoder.encode(JSON.stringify(response))));
   }
 
   private handleKernelRequest(km: KernelMessage) {

@@ -420,10 +420,21 @@ export function makeResponse(
   body: Uint8Array,
   blob?: LazyLoadBlob,
 ): KernelMessage {
+  return responseTo(km.id, source, km.rsvp ?? km.source, body, blob);
+}
+
+/** A plain response (no inherit, metadata or capabilities) answering request `id`. */
+export function responseTo(
+  id: bigint,
+  source: Address,
+  target: Address,
+  body: Uint8Array,
+  blob?: LazyLoadBlob,
+): KernelMessage {
   return {
-    id: km.id,
+    id,
     source,
-    target: km.rsvp ?? km.source,
+    target,
     message: {
       tag: "response",
       val: [{ inherit: false, body, metadata: undefined, capabilities: [] }, undefined],

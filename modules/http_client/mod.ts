@@ -8,6 +8,7 @@ import {
   type KernelMessage,
   type LazyLoadBlob,
   processIdToString,
+  responseTo,
   type RuntimeModule,
   type RuntimeModuleContext,
   textDecoder,
@@ -218,24 +219,9 @@ class HttpClient implements RuntimeModule {
   }
 
   #respond(id: bigint, target: Address, body: unknown, blob?: LazyLoadBlob): void {
-    this.#ctx.sendToLoop({
-      id,
-      source: this.#self,
-      target,
-      message: {
-        tag: "response",
-        val: [
-          {
-            inherit: false,
-            body: textEncoder.encode(JSON.stringify(body)),
-            metadata: undefined,
-            capabilities: [],
-          },
-          undefined,
-        ],
-      },
-      lazyLoadBlob: blob,
-    });
+    this.#ctx.sendToLoop(
+      responseTo(id, this.#self, target, textEncoder.encode(JSON.stringify(body)), blob),
+    );
   }
 
   async #http(

@@ -15,6 +15,7 @@ import {
   type ProcessId,
   processIdEquals,
   processIdToString,
+  responseTo,
   type RuntimeModule,
   type RuntimeModuleContext,
   textDecoder,
@@ -476,18 +477,7 @@ class HttpServer implements HttpServerModule {
 
   #reply(id: bigint, target: Address, result: HttpServerError | null): void {
     const body = result === null ? '{"Ok":null}' : JSON.stringify({ Err: result });
-    this.#ctx.sendToLoop({
-      id,
-      source: this.#self,
-      target,
-      message: {
-        tag: "response",
-        val: [
-          { inherit: false, body: textEncoder.encode(body), metadata: undefined, capabilities: [] },
-          undefined,
-        ],
-      },
-    });
+    this.#ctx.sendToLoop(responseTo(id, this.#self, target, textEncoder.encode(body)));
   }
 
   #onRequest(km: KernelMessage): void {
@@ -1213,16 +1203,7 @@ class HttpServer implements HttpServerModule {
         lazyLoadBlob: blob,
       });
     } else {
-      this.#ctx.sendToLoop({
-        id: action.id,
-        source: this.#self,
-        target,
-        message: {
-          tag: "response",
-          val: [{ inherit: false, body, metadata: undefined, capabilities: [] }, undefined],
-        },
-        lazyLoadBlob: blob,
-      });
+      this.#ctx.sendToLoop(responseTo(action.id, this.#self, target, body, blob));
     }
   }
 }
