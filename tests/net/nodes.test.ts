@@ -79,6 +79,32 @@ function waitEvent(
   return eventually(async () => (await node.eventsOf(target)).find(pred), timeoutMs);
 }
 
+/**
+ * Process `from` on `node` sends an echo request to `target` with `context` and
+ * gets back the event (response or send error) carrying that context.
+ */
+async function sendWithContext(
+  node: NetNode,
+  from: string,
+  target: string,
+  text: string,
+  context: string,
+  timeout = 5,
+  waitMs = 10_000,
+): Promise<Ev> {
+  assertEquals(
+    await node.ask(from, {
+      op: "send",
+      target,
+      body: { op: "echo", body: text },
+      timeout,
+      context,
+    }),
+    { sent: true },
+  );
+  return await waitEvent(node, from, (e) => e.context === context, waitMs);
+}
+
 /** A NetAction to a node's own net:distro:sys, with root authority (node.request). */
 async function netAction(
   node: HyperdenoNode,
@@ -213,17 +239,7 @@ Deno.test("net through booted nodes: TCP, WS-only, routed; contexts, 5 MB blobs,
       });
 
       await t.step("direct over TCP only: request/response with context both ways", async () => {
-        assertEquals(
-          await alice.ask(A, {
-            op: "send",
-            target: B,
-            body: { op: "echo", body: "over tcp" },
-            timeout: 5,
-            context: "ctx-tcp",
-          }),
-          { sent: true },
-        );
-        const ev = await waitEvent(alice, A, (e) => e.event === "response");
+        const ev = await sendWithContext(alice, A, B, "over tcp", "ctx-tcp");
         assertEquals(ev.source, B);
         assertEquals(ev.context, "ctx-tcp");
         assertEquals(JSON.parse(ev.body as string), { body: "over tcp", from: A });
@@ -244,14 +260,7 @@ Deno.test("net through booted nodes: TCP, WS-only, routed; contexts, 5 MB blobs,
       });
 
       await t.step("direct over WS only: request/response with context", async () => {
-        await alice.ask(A, {
-          op: "send",
-          target: C,
-          body: { op: "echo", body: "over ws" },
-          timeout: 5,
-          context: "ctx-ws",
-        });
-        const ev = await waitEvent(alice, A, (e) => e.context === "ctx-ws");
+        const ev = await sendWithContext(alice, A, C, "over ws", "ctx-ws");
         assertEquals(ev.event, "response");
         assertEquals(ev.source, C);
         assertEquals(JSON.parse(ev.body as string), { body: "over ws", from: A });
@@ -298,14 +307,7 @@ Deno.test("net through booted nodes: TCP, WS-only, routed; contexts, 5 MB blobs,
 
       await t.step("indirect node through its router: request/response with context", async () => {
         // alice dials first, so the connection must go through bob's passthrough
-        await alice.ask(A, {
-          op: "send",
-          target: I,
-          body: { op: "echo", body: "via router" },
-          timeout: 10,
-          context: "ctx-router",
-        });
-        const ev = await waitEvent(alice, A, (e) => e.context === "ctx-router", 15_000);
+        const ev = await sendWithContext(alice, A, I, "via router", "ctx-router", 10, 15_000);
         assertEquals(ev.event, "response");
         assertEquals(ev.source, I);
         assertEquals(JSON.parse(ev.body as string), { body: "via router", from: A });
@@ -364,14 +366,7 @@ Deno.test("net through booted nodes: TCP, WS-only, routed; contexts, 5 MB blobs,
         });
         assertEquals(r.ok.source, B);
         assertEquals(JSON.parse(r.ok.body as string), { body: "from a component", from: CC });
-        await alice.ask(CC, {
-          op: "send",
-          target: C,
-          body: { op: "echo", body: "component ctx" },
-          timeout: 5,
-          context: "ctx-component",
-        });
-        const ev = await waitEvent(alice, CC, (e) => e.context === "ctx-component");
+        const ev = await sendWithContext(alice, CC, C, "component ctx", "ctx-component");
         assertEquals(ev.event, "response");
         assertEquals(JSON.parse(ev.body as string), { body: "component ctx", from: CC });
         // and a remote process asking the component
@@ -459,14 +454,7 @@ Deno.test("net through booted nodes: TCP, WS-only, routed; contexts, 5 MB blobs,
         // refused by the kernel at once, not after waiting 5 s
         assert(performance.now() - t0 < 3000, "refused immediately");
         assertEquals(r, { err: "timeout", target: B });
-        await alice.ask(N, {
-          op: "send",
-          target: B,
-          body: { op: "echo", body: "from-nonet" },
-          timeout: 5,
-          context: "ctx-nonet",
-        });
-        const ev = await waitEvent(alice, N, (e) => e.event === "send-error");
+        const ev = await sendWithContext(alice, N, B, "from-nonet", "ctx-nonet");
         assertEquals(ev.kind, "timeout");
         assertEquals(ev.target, B);
         assertEquals(ev.context, "ctx-nonet");
@@ -497,14 +485,7 @@ Deno.test("net through booted nodes: TCP, WS-only, routed; contexts, 5 MB blobs,
           await eventually(async () => !(await peerNames(alice)).includes("carol.os"));
 
           const t0 = performance.now();
-          await alice.ask(A, {
-            op: "send",
-            target: C,
-            body: { op: "echo", body: "to the dead" },
-            timeout: 5,
-            context: "ctx-offline",
-          });
-          const ev = await waitEvent(alice, A, (e) => e.context === "ctx-offline");
+          const ev = await sendWithContext(alice, A, C, "to the dead", "ctx-offline");
           const offlineMs = performance.now() - t0;
           assertEquals(ev.event, "send-error");
           assertEquals(ev.kind, "offline");
@@ -547,14 +528,7 @@ Deno.test("net through booted nodes: TCP, WS-only, routed; contexts, 5 MB blobs,
           assertExists(r.ok, `carol answers again: ${JSON.stringify(r)}`);
           assertEquals(r.ok.source, C);
           assertEquals(JSON.parse(r.ok.body as string), { body: "welcome back", from: A });
-          await alice.ask(A, {
-            op: "send",
-            target: C,
-            body: { op: "echo", body: "ctx again" },
-            timeout: 5,
-            context: "ctx-back",
-          });
-          const again = await waitEvent(alice, A, (e) => e.context === "ctx-back");
+          const again = await sendWithContext(alice, A, C, "ctx again", "ctx-back");
           assertEquals(again.event, "response");
           // exactly one error came for the offline request: no Timeout as well once its
           // 5 s expects-response has passed
