@@ -35,6 +35,12 @@ export class FrameError extends Error {
   }
 }
 
+/** A listening socket of either transport: its bound port, and how to stop it. */
+export interface Listener {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
 export interface Link {
   readonly kind: LinkKind;
   /** "host:port" of the other end, for log lines. */

@@ -36,8 +36,15 @@ import {
   validateRoutingRequest,
   verifyNetworkingSignature,
 } from "./handshake.ts";
-import { FrameError, IDLE_TIMEOUT_MS, type Link, TIMEOUT_MS, withTimeout } from "./link.ts";
-import { connectTcp, findFreePort, listenTcp, type TcpServer } from "./tcp.ts";
+import {
+  FrameError,
+  IDLE_TIMEOUT_MS,
+  type Link,
+  type Listener,
+  TIMEOUT_MS,
+  withTimeout,
+} from "./link.ts";
+import { connectTcp, findFreePort, listenTcp } from "./tcp.ts";
 import {
   type HnsUpdate,
   type Identity,
@@ -53,7 +60,7 @@ import {
   TCP_PROTOCOL,
   WS_PROTOCOL,
 } from "./types.ts";
-import { connectWs, serveWs, type WsServer } from "./ws.ts";
+import { connectWs, serveWs } from "./ws.ts";
 
 export type { HnsUpdate, Identity, NetAction, NetResponse } from "./types.ts";
 
@@ -181,8 +188,8 @@ class NetModuleImpl implements NetModule {
   readonly #conns = new Set<PeerConnection>();
   /** Connections we opened (as Noise initiator), for the simultaneous-dial tie-break. */
   readonly #dialed = new WeakSet<PeerConnection>();
-  #tcpServer: TcpServer | undefined;
-  #wsServer: WsServer | undefined;
+  #tcpServer: Listener | undefined;
+  #wsServer: Listener | undefined;
   #ctx: RuntimeModuleContext | undefined;
   #resolveStarted!: () => void;
   readonly #started = new Promise<void>((r) => (this.#resolveStarted = r));

@@ -9,6 +9,7 @@ import {
   FrameError,
   type Link,
   LinkClosedError,
+  type Listener,
   MESSAGE_MAX_SIZE,
   MESSAGE_PREFIX,
 } from "./link.ts";
@@ -196,17 +197,12 @@ export async function connectTcp(hostname: string, port: number): Promise<TcpLin
   return new TcpLink(conn);
 }
 
-export interface TcpServer {
-  readonly port: number;
-  close(): Promise<void>;
-}
-
 /** Listen on hostname:port (0 = any free port); every accepted connection goes to onLink. */
 export function listenTcp(
   hostname: string,
   port: number,
   onLink: (link: TcpLink) => void,
-): TcpServer {
+): Listener {
   const listener = Deno.listen({ hostname, port, transport: "tcp" });
   let closed = false;
   const loop = (async () => {

@@ -12,6 +12,7 @@ import {
   FrameError,
   type Link,
   LinkClosedError,
+  type Listener,
   MESSAGE_MAX_SIZE,
   MESSAGE_PREFIX,
 } from "./link.ts";
@@ -222,17 +223,12 @@ export async function connectWs(hostname: string, port: number): Promise<WsLink>
   return link;
 }
 
-export interface WsServer {
-  readonly port: number;
-  close(): Promise<void>;
-}
-
 /** Serve WebSocket upgrades on hostname:port (0 = any free port); each goes to onLink. */
 export function serveWs(
   hostname: string,
   port: number,
   onLink: (link: WsLink) => void,
-): WsServer {
+): Listener {
   const links = new Set<WsLink>();
   const server = Deno.serve({ hostname, port, onListen: () => {} }, (req, info) => {
     if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
