@@ -44,18 +44,37 @@ export function chachaSeal(
   ad: Uint8Array,
   plaintext: Uint8Array,
 ): Uint8Array {
+  const out = new Uint8Array(plaintext.length + AEAD_TAG_LEN);
+  chachaSealInto(key, nonce, ad, plaintext, out, 0);
+  return out;
+}
+
+/**
+ * Encrypt into `dst` at `at` (ciphertext then tag) without an intermediate
+ * buffer; returns the bytes written (plaintext.length + 16).
+ */
+export function chachaSealInto(
+  key: Uint8Array,
+  nonce: Uint8Array,
+  ad: Uint8Array,
+  plaintext: Uint8Array,
+  dst: Uint8Array,
+  at: number,
+): number {
   const cipher = nodeCrypto.createCipheriv("chacha20-poly1305", key, nonce, {
     authTagLength: AEAD_TAG_LEN,
   });
   cipher.setAAD(ad, { plaintextLength: plaintext.length });
   const body = cipher.update(plaintext);
+  dst.set(body, at);
+  let n = body.length;
   const tail = cipher.final();
-  const tag = cipher.getAuthTag();
-  const out = new Uint8Array(body.length + tail.length + AEAD_TAG_LEN);
-  out.set(body, 0);
-  out.set(tail, body.length);
-  out.set(tag, body.length + tail.length);
-  return out;
+  if (tail.length > 0) {
+    dst.set(tail, at + n);
+    n += tail.length;
+  }
+  dst.set(cipher.getAuthTag(), at + n);
+  return n + AEAD_TAG_LEN;
 }
 
 /** Decrypt ciphertext || tag; returns undefined when authentication fails. */

@@ -14,6 +14,9 @@
 // Decoding follows rmp-serde's deserializer, which is more lenient: structs may
 // also come as maps keyed by field name, enum tags may be variant indices,
 // integers may use any width, bytes may come as bin, trailing input is ignored.
+// One deliberate exception on the write side: `binBytes` writes Vec<u8> as
+// msgpack bin, for peers that said in their handshake they read it (see
+// handshake.ts, "wire extensions"); Hyperdrive peers never get it.
 
 import {
   type Address,
@@ -53,6 +56,9 @@ export class MsgWriter {
   #buf: Uint8Array;
   #view: DataView;
   #len: number;
+
+  /** Vec<u8> as msgpack bin instead of rmp-serde's int array (hyperdeno peers only). */
+  binBytes = false;
 
   /** `reserve` leading bytes are left zeroed for a caller's own prefix. */
   constructor(initial = 256, reserve = 0) {
@@ -189,6 +195,7 @@ export class MsgWriter {
 
   /** A serde Vec<u8>: an array of u8 integers. */
   byteVec(bytes: Uint8Array): this {
+    if (this.binBytes) return this.bin(bytes);
     const n = bytes.length;
     this.arrayLen(n);
     this.#ensure(2 * n + 1);
@@ -208,7 +215,7 @@ export class MsgWriter {
     return this;
   }
 
-  /** msgpack bin (serde_bytes); not used by the types here, kept for completeness. */
+  /** msgpack bin (what serde_bytes writes); see `binBytes`. */
   bin(bytes: Uint8Array): this {
     const n = bytes.length;
     this.#ensure(5 + n);
@@ -812,15 +819,26 @@ function readBlob(r: MsgReader): LazyLoadBlob {
 }
 
 /** Worst-case encoded size, so large blobs are written without regrowing. */
-function kernelMessageSizeHint(km: KernelMessage): number {
+function kernelMessageSizeHint(km: KernelMessage, binBytes: boolean): number {
   const body = km.message.tag === "request" ? km.message.val.body : km.message.val[0].body;
   const ctx = km.message.tag === "response" ? km.message.val[1]?.length ?? 0 : 0;
-  return 512 + 2 * (body.length + ctx + (km.lazyLoadBlob?.bytes.length ?? 0));
+  const bytes = body.length + ctx + (km.lazyLoadBlob?.bytes.length ?? 0);
+  // capabilities and addresses are small; the ensure() in every write covers the rest
+  return 512 + (binBytes ? bytes : 2 * bytes);
 }
 
-/** rmp_serde::to_vec(&KernelMessage); `reserve` leading bytes are left for a frame prefix. */
-export function encodeKernelMessage(km: KernelMessage, reserve = 0): Uint8Array {
-  const w = new MsgWriter(kernelMessageSizeHint(km) + reserve, reserve);
+/**
+ * rmp_serde::to_vec(&KernelMessage); `reserve` leading bytes are left for a frame
+ * prefix. `binBytes` (only for peers that read it) writes every Vec<u8> as bin.
+ */
+export function encodeKernelMessage(
+  km: KernelMessage,
+  reserve = 0,
+  opts: { binBytes?: boolean } = {},
+): Uint8Array {
+  const binBytes = opts.binBytes ?? false;
+  const w = new MsgWriter(kernelMessageSizeHint(km, binBytes) + reserve, reserve);
+  w.binBytes = binBytes;
   w.arrayLen(6).uint(km.id).str(addressToString(km.source)).str(addressToString(km.target));
   if (km.rsvp === undefined) w.nil();
   else w.str(addressToString(km.rsvp));
@@ -1065,6 +1083,16 @@ export function encodeHandshakePayload(p: HandshakePayload): Uint8Array {
 }
 
 export function decodeHandshakePayload(bytes: Uint8Array): HandshakePayload {
+  return splitHandshakePayload(bytes).payload;
+}
+
+/**
+ * The HandshakePayload at the front of `bytes` and whatever follows it (which
+ * rmp_serde::from_slice, and so Hyperdrive, ignores).
+ */
+export function splitHandshakePayload(
+  bytes: Uint8Array,
+): { payload: HandshakePayload; rest: Uint8Array } {
   const r = new MsgReader(bytes);
   const p: Partial<HandshakePayload> = {};
   const seen = readStruct(r, "HandshakePayload", HANDSHAKE_FIELDS, (f) => {
@@ -1074,7 +1102,7 @@ export function decodeHandshakePayload(bytes: Uint8Array): HandshakePayload {
     else p.proxy_request = r.bool();
   });
   requireFields("HandshakePayload", HANDSHAKE_FIELDS, seen);
-  return p as HandshakePayload;
+  return { payload: p as HandshakePayload, rest: bytes.subarray(r.pos) };
 }
 
 export function encodeRoutingRequest(q: RoutingRequest): Uint8Array {

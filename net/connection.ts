@@ -5,7 +5,7 @@
 
 import { checkProcessId, type KernelMessage } from "../kernel/types.ts";
 import { decodeKernelMessage, encodeKernelMessage } from "./codec.ts";
-import type { Session } from "./handshake.ts";
+import { BIN_BYTES_EXTENSION, type Session } from "./handshake.ts";
 import { IDLE_TIMEOUT_MS, type Link, MESSAGE_PREFIX } from "./link.ts";
 import type { CipherState } from "./noise.ts";
 
@@ -24,6 +24,8 @@ export class PeerConnection {
   readonly #recv: CipherState;
   readonly #handlers: ConnectionHandlers;
   readonly #idleMs: number;
+  /** The peer reads Vec<u8> as msgpack bin (a hyperdeno wire extension). */
+  readonly binBytes: boolean;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
   #closing = false;
   /** Resolves when the read loop has ended and the link is closed. */
@@ -39,6 +41,7 @@ export class PeerConnection {
     this.link = session.link;
     this.#send = session.send;
     this.#recv = session.recv;
+    this.binBytes = session.peerExtensions.has(BIN_BYTES_EXTENSION);
     this.#handlers = handlers;
     this.#idleMs = idleMs;
     this.#touch();
@@ -60,7 +63,8 @@ export class PeerConnection {
 
   /** Encrypt and send; throws FrameError (connection kept) if the message is too large. */
   send(km: KernelMessage): void {
-    this.link.sendMessage(this.#send, encodeKernelMessage(km, MESSAGE_PREFIX));
+    const bytes = encodeKernelMessage(km, MESSAGE_PREFIX, { binBytes: this.binBytes });
+    this.link.sendMessage(this.#send, bytes);
     this.#touch();
   }
 

@@ -6,13 +6,24 @@
 // Each side signs its fresh Noise static public key with its Ed25519 networking
 // key; the other side checks that signature against the key in its PKI.
 // A RoutingRequest is signed over (target name ++ router name).
+//
+// Wire extensions: after the HandshakePayload, in the same encrypted handshake
+// message, a hyperdeno node appends one more msgpack value, { "hyperdeno": [names] },
+// listing what it can read beyond Hyperdrive's format. rmp_serde::from_slice stops
+// after the payload's four fields (rmp-serde 1.1 and 1.3 never look for trailing
+// input), so Hyperdrive reads the payload unchanged and never uses an extension;
+// each side only uses what the other listed. The one extension: "bin-bytes",
+// Vec<u8> written as msgpack bin rather than an array of ints (~1.5x smaller for
+// random bytes and a memcpy to encode and decode).
 
 import { ed25519 } from "@noble/curves/ed25519.js";
 import {
-  decodeHandshakePayload,
   decodeRoutingRequest,
   encodeHandshakePayload,
   encodeRoutingRequest,
+  MsgReader,
+  MsgWriter,
+  splitHandshakePayload,
 } from "./codec.ts";
 import type { Link } from "./link.ts";
 import { type CipherState, HandshakeState } from "./noise.ts";
@@ -31,16 +42,56 @@ export class HandshakeError extends Error {
   }
 }
 
+/** Vec<u8> as msgpack bin (see the header). */
+export const BIN_BYTES_EXTENSION = "bin-bytes";
+const EXTENSIONS_KEY = "hyperdeno";
+/** What this build can read beyond Hyperdrive's format. */
+export const WIRE_EXTENSIONS: readonly string[] = [BIN_BYTES_EXTENSION];
+
 /** Our side of a connection: node name and Ed25519 networking key seed. */
 export interface LocalNode {
   name: string;
   networkingKey: Uint8Array;
+  /** Advertise WIRE_EXTENSIONS in our handshake (default true); false = Hyperdrive's bytes only. */
+  wireExtensions?: boolean;
 }
 
 export interface Session {
   link: Link;
   send: CipherState;
   recv: CipherState;
+  /** Wire extensions the peer listed (empty for Hyperdrive). */
+  peerExtensions: ReadonlySet<string>;
+}
+
+const NO_EXTENSIONS: ReadonlySet<string> = new Set();
+
+function encodeExtensions(names: readonly string[]): Uint8Array {
+  const w = new MsgWriter().mapLen(1).str(EXTENSIONS_KEY).arrayLen(names.length);
+  for (const n of names) w.str(n);
+  return w.finish();
+}
+
+/** The extension list after a HandshakePayload; anything unreadable counts as none. */
+export function decodeExtensions(rest: Uint8Array): ReadonlySet<string> {
+  if (rest.length === 0) return NO_EXTENSIONS;
+  try {
+    const r = new MsgReader(rest);
+    const entries = r.mapLen();
+    const names = new Set<string>();
+    for (let i = 0; i < entries; i++) {
+      const key = r.str();
+      if (key !== EXTENSIONS_KEY) {
+        r.skip();
+        continue;
+      }
+      const n = r.arrayLen();
+      for (let j = 0; j < n; j++) names.add(r.str());
+    }
+    return names;
+  } catch {
+    return NO_EXTENSIONS;
+  }
 }
 
 export function networkingPublicKey(seed: Uint8Array): Uint8Array {
@@ -65,13 +116,24 @@ export function verifyNetworkingSignature(
   }
 }
 
+/** The plaintext of our handshake message: the payload, then our extension list if any. */
+export function handshakeMessageBody(p: HandshakePayload, withExtensions: boolean): Uint8Array {
+  const payload = encodeHandshakePayload(p);
+  if (!withExtensions) return payload;
+  const ext = encodeExtensions(WIRE_EXTENSIONS);
+  const out = new Uint8Array(payload.length + ext.length);
+  out.set(payload);
+  out.set(ext, payload.length);
+  return out;
+}
+
 function payloadFor(local: LocalNode, hs: HandshakeState, proxyRequest: boolean): Uint8Array {
-  return encodeHandshakePayload({
+  return handshakeMessageBody({
     protocol_version: PROTOCOL_VERSION,
     name: local.name,
     signature: signWithNetworkingKey(local.networkingKey, hs.localStaticPublicKey),
     proxy_request: proxyRequest,
-  });
+  }, local.wireExtensions !== false);
 }
 
 /** As Hyperdrive's validate_handshake: version 1 and a good signature of their static key. */
@@ -125,13 +187,21 @@ export function validateRoutingRequest(
   return { from, target };
 }
 
-function readPayload(hs: HandshakeState, message: Uint8Array): HandshakePayload {
+function readPayload(
+  hs: HandshakeState,
+  message: Uint8Array,
+  local: LocalNode,
+): HandshakePayload & { extensions: ReadonlySet<string> } {
   const plaintext = hs.readMessage(message);
+  let split;
   try {
-    return decodeHandshakePayload(plaintext);
+    split = splitHandshakePayload(plaintext);
   } catch (e) {
     throw new HandshakeError(`bad handshake payload: ${(e as Error).message}`);
   }
+  // a node that does not advertise extensions does not use them either
+  const extensions = local.wireExtensions === false ? NO_EXTENSIONS : decodeExtensions(split.rest);
+  return { ...split.payload, extensions };
 }
 
 /**
@@ -151,12 +221,12 @@ export async function initiateHandshake(
   // -> e
   await link.sendRaw(hs.writeMessage());
   // <- e, ee, s, es
-  const theirs = readPayload(hs, await link.recvRaw());
+  const theirs = readPayload(hs, await link.recvRaw(), local);
   validateHandshake(theirs, hs.remoteStaticPublicKey!, peer);
   // -> s, se
   await link.sendRaw(hs.writeMessage(payloadFor(local, hs, opts.proxyRequest ?? false)));
   const t = hs.intoTransport();
-  return { link, send: t.send, recv: t.recv };
+  return { link, send: t.send, recv: t.recv, peerExtensions: theirs.extensions };
 }
 
 /**
@@ -175,12 +245,19 @@ export async function respondHandshake(
   // -> e, ee, s, es
   await link.sendRaw(hs.writeMessage(payloadFor(local, hs, false)));
   // <- s, se
-  const theirs = readPayload(hs, await link.recvRaw());
+  const theirs = readPayload(hs, await link.recvRaw(), local);
   const peer = lookup(theirs.name);
   if (!peer) throw new HandshakeError(`unknown HNS name '${theirs.name}'`);
   validateHandshake(theirs, hs.remoteStaticPublicKey!, peer);
   const t = hs.intoTransport();
-  return { link, send: t.send, recv: t.recv, peer, proxyRequest: theirs.proxy_request };
+  return {
+    link,
+    send: t.send,
+    recv: t.recv,
+    peerExtensions: theirs.extensions,
+    peer,
+    proxyRequest: theirs.proxy_request,
+  };
 }
 
 /**
@@ -200,8 +277,8 @@ export async function respondViaRouter(
   // -> e, ee, s, es
   await link.sendRaw(hs.writeMessage(payloadFor(local, hs, false)));
   // <- s, se
-  const theirs = readPayload(hs, await link.recvRaw());
+  const theirs = readPayload(hs, await link.recvRaw(), local);
   validateHandshake(theirs, hs.remoteStaticPublicKey!, peer);
   const t = hs.intoTransport();
-  return { link, send: t.send, recv: t.recv };
+  return { link, send: t.send, recv: t.recv, peerExtensions: theirs.extensions };
 }

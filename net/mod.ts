@@ -97,6 +97,11 @@ export interface NetModuleOptions {
   routerRetryMs?: number;
   /** Idle connections close after this long. */
   idleTimeoutMs?: number;
+  /**
+   * Offer hyperdeno's wire extensions to peers (default true; Hyperdrive peers
+   * ignore the offer). false: speak exactly Hyperdrive's bytes with everyone.
+   */
+  wireExtensions?: boolean;
 }
 
 export interface NetModule extends RuntimeModule {
@@ -199,7 +204,11 @@ class NetModuleImpl implements NetModule {
 
   constructor(opts: NetModuleOptions) {
     if (opts.networkingKey.length !== 32) throw new Error("networkingKey must be a 32-byte seed");
-    this.#local = { name: opts.our, networkingKey: opts.networkingKey.slice() };
+    this.#local = {
+      name: opts.our,
+      networkingKey: opts.networkingKey.slice(),
+      wireExtensions: opts.wireExtensions ?? true,
+    };
     this.publicKey = networkingPublicKey(this.#local.networkingKey);
     this.#ip = opts.ip ?? "127.0.0.1";
     this.#maxPassthroughs = opts.maxPassthroughs ?? 0;

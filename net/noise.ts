@@ -7,7 +7,7 @@
 import { x25519 } from "@noble/curves/ed25519.js";
 import { blake2s } from "@noble/hashes/blake2.js";
 import { hmac } from "@noble/hashes/hmac.js";
-import { chachaOpen, chachaSeal } from "./aead.ts";
+import { chachaOpen, chachaSeal, chachaSealInto } from "./aead.ts";
 
 export const NOISE_PROTOCOL_NAME = "Noise_XX_25519_ChaChaPoly_BLAKE2s";
 export const DHLEN = 32;
@@ -126,6 +126,15 @@ export class CipherState {
 
   encrypt(plaintext: Uint8Array): Uint8Array {
     return this.encryptWithAd(EMPTY, plaintext);
+  }
+
+  /** encrypt() written straight into dst at `at`; returns the ciphertext length. */
+  encryptInto(plaintext: Uint8Array, dst: Uint8Array, at: number): number {
+    if (!this.#key) {
+      dst.set(plaintext, at);
+      return plaintext.length;
+    }
+    return chachaSealInto(this.#key, this.#takeNonce(), EMPTY, plaintext, dst, at);
   }
 
   decrypt(ciphertext: Uint8Array): Uint8Array {

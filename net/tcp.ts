@@ -121,10 +121,9 @@ export class TcpLink implements Link {
     view.setUint32(0, body.length);
     let at = 4;
     for (let off = 0; off < body.length; off += CHUNK_PLAINTEXT) {
-      const ct = cipher.encrypt(body.subarray(off, off + CHUNK_PLAINTEXT));
-      view.setUint16(at, ct.length);
-      out.set(ct, at + 2);
-      at += 2 + ct.length;
+      const n = cipher.encryptInto(body.subarray(off, off + CHUNK_PLAINTEXT), out, at + 2);
+      view.setUint16(at, n);
+      at += 2 + n;
     }
     this.#write(out).catch(() => {});
   }
