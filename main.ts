@@ -68,6 +68,11 @@ export interface BootOptions {
   maxPassthroughs?: number;
   /** Open peer connections kept (default 32). */
   maxPeers?: number;
+  /**
+   * Offer hyperdeno's wire extensions in handshakes (default true; Hyperdrive
+   * peers ignore the offer). false: Hyperdrive's exact bytes with every peer.
+   */
+  wireExtensions?: boolean;
   /** PKI records (HnsUpdate) known at boot, until chain indexing exists. */
   pki?: HnsUpdate[];
   /** Install the distro packages (./packages/*) not yet installed. CLI: on. Default off. */
@@ -196,6 +201,7 @@ export async function bootNode(opts: BootOptions): Promise<HyperdenoNode> {
     maxPassthroughs: opts.maxPassthroughs,
     maxPeers: opts.maxPeers,
     pki: opts.pki,
+    wireExtensions: opts.wireExtensions,
   });
   const kernel = new Kernel({
     our,

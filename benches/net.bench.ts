@@ -1,9 +1,13 @@
 // net benchmarks, node to node across two Deno processes on loopback:
 // - rtt: request/response round trip over TCP and over WS, against a capnweb
 //   RPC round trip over WebSocket (baseline);
-// - throughput: a 4 MiB blob sent node to node over TCP and over WS, against
-//   raw node:crypto ChaCha20-Poly1305 sealing the same bytes in 65519-byte
-//   chunks (baseline).
+// - throughput: bulk transfer of 8 random 4 MiB blobs node to node, 4 requests
+//   in flight (a new one starts as each is answered), over TCP and WS between
+//   hyperdeno nodes (msgpack bin, a negotiated wire extension) and over TCP in
+//   Hyperdrive's exact format (a peer that offers no extensions), against raw
+//   node:crypto ChaCha20-Poly1305 sealing the same 32 MiB in 65519-byte chunks
+//   (baseline);
+// - one 4 MiB blob request/response at a time (latency, no baseline).
 // Run: deno bench -A benches/net.bench.ts
 
 import { newWebSocketRpcSession } from "capnweb";
@@ -12,6 +16,8 @@ import { CHUNK_PLAINTEXT } from "../net/link.ts";
 import { BenchNode } from "./net_node.ts";
 
 const BLOB_BYTES = 4 * 1024 * 1024;
+const BULK_BLOBS = 8;
+const IN_FLIGHT = 4;
 
 const bench = new BenchNode("bench.os", {
   networkingKey: crypto.getRandomValues(new Uint8Array(32)),
@@ -38,15 +44,17 @@ while (!line.includes("\n")) {
 const peer = JSON.parse(line.slice(0, line.indexOf("\n")));
 bench.module.ingest(peer.tcpPeer);
 bench.module.ingest(peer.wsPeer);
+bench.module.ingest(peer.strictPeer);
 await bench.start();
 
 // deno-lint-ignore no-explicit-any
 const capnweb: any = newWebSocketRpcSession(`ws://127.0.0.1:${peer.capnwebPort}`);
 
 const small = new TextEncoder().encode("ping");
-const blob = crypto.getRandomValues(new Uint8Array(65536));
 const bigBlob = new Uint8Array(BLOB_BYTES);
-for (let off = 0; off < BLOB_BYTES; off += blob.length) bigBlob.set(blob, off);
+for (let off = 0; off < BLOB_BYTES; off += 65536) {
+  crypto.getRandomValues(bigBlob.subarray(off, off + 65536));
+}
 const key = crypto.getRandomValues(new Uint8Array(32));
 const nonce = new Uint8Array(12);
 const noAd = new Uint8Array(0);
@@ -57,8 +65,21 @@ for (let i = 0; i < 20; i++) {
   await bench.call("peer-ws.os@echo:bench:sys", small);
   await capnweb.echo("ping");
 }
-await bench.call("peer-tcp.os@echo:bench:sys", small, bigBlob);
-await bench.call("peer-ws.os@echo:bench:sys", small, bigBlob);
+for (const to of ["peer-tcp.os", "peer-ws.os", "peer-strict.os"]) {
+  await bench.call(`${to}@echo:bench:sys`, small, bigBlob);
+}
+
+/** BULK_BLOBS requests carrying the blob, IN_FLIGHT at a time. */
+async function bulk(to: string): Promise<void> {
+  let started = 0;
+  const lane = async () => {
+    while (started < BULK_BLOBS) {
+      started++;
+      await bench.call(`${to}@echo:bench:sys`, small, bigBlob);
+    }
+  };
+  await Promise.all(Array.from({ length: IN_FLIGHT }, lane));
+}
 
 Deno.bench("capnweb RPC round trip (WebSocket)", { group: "rtt", baseline: true }, async () => {
   await capnweb.echo("ping");
@@ -73,21 +94,37 @@ Deno.bench("net request/response round trip (WS)", { group: "rtt" }, async () =>
 });
 
 Deno.bench(
-  "raw chacha20-poly1305 seal, 4 MiB in 65519-byte chunks",
+  `raw chacha20-poly1305 seal, ${BULK_BLOBS} x 4 MiB in 65519-byte chunks`,
   { group: "throughput", baseline: true },
   () => {
-    for (let off = 0; off < BLOB_BYTES; off += CHUNK_PLAINTEXT) {
-      chachaSeal(key, nonce, noAd, bigBlob.subarray(off, off + CHUNK_PLAINTEXT));
+    for (let i = 0; i < BULK_BLOBS; i++) {
+      for (let off = 0; off < BLOB_BYTES; off += CHUNK_PLAINTEXT) {
+        chachaSeal(key, nonce, noAd, bigBlob.subarray(off, off + CHUNK_PLAINTEXT));
+      }
     }
   },
 );
 
-Deno.bench("net 4 MiB blob node to node (TCP)", { group: "throughput" }, async () => {
+Deno.bench(`net bulk ${BULK_BLOBS} x 4 MiB, ${IN_FLIGHT} in flight (TCP)`, {
+  group: "throughput",
+}, () => bulk("peer-tcp.os"));
+
+Deno.bench(`net bulk ${BULK_BLOBS} x 4 MiB, ${IN_FLIGHT} in flight (WS)`, {
+  group: "throughput",
+}, () => bulk("peer-ws.os"));
+
+Deno.bench(`net bulk ${BULK_BLOBS} x 4 MiB, ${IN_FLIGHT} in flight (TCP, Hyperdrive format)`, {
+  group: "throughput",
+}, () => bulk("peer-strict.os"));
+
+Deno.bench("one 4 MiB blob request/response (TCP)", { group: "blob latency" }, async () => {
   await bench.call("peer-tcp.os@echo:bench:sys", small, bigBlob);
 });
 
-Deno.bench("net 4 MiB blob node to node (WS)", { group: "throughput" }, async () => {
-  await bench.call("peer-ws.os@echo:bench:sys", small, bigBlob);
+Deno.bench("one 4 MiB blob request/response (TCP, Hyperdrive format)", {
+  group: "blob latency",
+}, async () => {
+  await bench.call("peer-strict.os@echo:bench:sys", small, bigBlob);
 });
 
 // the peer process exits when its stdin closes, i.e. when this process ends
