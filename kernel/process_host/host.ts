@@ -10,7 +10,9 @@ import type {
   Program,
   ToWorker,
 } from "./protocol.ts";
-import { toWire, wallClock } from "./protocol.ts";
+import { DOORBELL, RING_BYTES, toWire, wallClock } from "./protocol.ts";
+import { decodeSends, encodeDelivery, Reader, Writer } from "./codec.ts";
+import { Ring, RING_FLAG, RING_PORT_COUNT } from "./ring.ts";
 import type { Address, OnExit } from "../types.ts";
 
 export interface ProcessHostHooks {
@@ -24,6 +26,9 @@ export interface ProcessHostHooks {
 
 const WORKER_URL = new URL("./worker.ts", import.meta.url);
 
+/** One encoder for every host: the kernel thread encodes one message at a time. */
+const writer = new Writer();
+
 export class ProcessHost {
   private worker?: Worker;
   private readonly port: MessagePort;
@@ -32,6 +37,14 @@ export class ProcessHost {
   private readonly signal = new SharedArrayBuffer(8);
   private readonly signalView = new Int32Array(this.signal);
   private preRun: { item: ToWorker; transfer: Transferable[] }[] = [];
+  /** kernel -> worker fast path, and its item counter (shared with the port) */
+  private readonly toRing = Ring.create(RING_BYTES);
+  private toSeq = 0;
+  /** worker -> kernel fast path; items from the port wait here until their turn */
+  private readonly fromRing = Ring.create(RING_BYTES);
+  private readonly fromReader = new Reader(this.fromRing.bytes);
+  private fromSeq = 0;
+  private readonly fromPort: { seq: number; m: FromWorker }[] = [];
   private ended = false;
   readonly startedAt = performance.now();
 
@@ -71,7 +84,12 @@ export class ProcessHost {
       deno: { permissions: perms },
     } as WorkerOptions);
     this.worker = worker;
-    worker.onmessage = (e: MessageEvent<FromWorker>) => this.fromWorker(e.data);
+    worker.onmessage = (e: MessageEvent<typeof DOORBELL | { seq: number; m: FromWorker }>) => {
+      if (e.data !== DOORBELL) this.fromPort.push(e.data);
+      this.drain();
+    };
+    // the worker rings the doorbell only when this flag is up
+    Atomics.store(this.fromRing.ctl, RING_FLAG, 1);
     worker.onerror = (e: ErrorEvent) => {
       e.preventDefault();
       this.end(`worker error: ${e.message}`);
@@ -83,6 +101,8 @@ export class ProcessHost {
       onExit: this.onExit,
       port: this.workerPort,
       signal: this.signal,
+      toWorker: this.toRing.sab,
+      fromWorker: this.fromRing.sab,
       tmpDir: this.tmpDir,
     }, [this.workerPort]);
     const early = this.preRun;
@@ -95,7 +115,18 @@ export class ProcessHost {
       this.preRun.push({ item, transfer });
       return;
     }
-    this.port.postMessage(toWire(item), transfer);
+    const seq = this.toSeq;
+    this.toSeq = (seq + 1) >>> 0;
+    const ring = this.toRing;
+    if (
+      !(item.t === "msg" && transfer.length === 0 && encodeDelivery(writer, item.km, item.at) &&
+        writer.pos <= ring.maxPayload && ring.write(seq, writer.bytes))
+    ) {
+      // everything else (and what does not fit) keeps structured clone; the seq
+      // lets the worker merge the port with the ring in the order posted
+      this.port.postMessage({ seq, item: toWire(item) }, transfer);
+      Atomics.add(ring.ctl, RING_PORT_COUNT, 1);
+    }
     Atomics.add(this.signalView, 0, 1);
     Atomics.notify(this.signalView, 0);
   }
@@ -103,7 +134,54 @@ export class ProcessHost {
   /** Delivers a message or send error to the process. */
   deliver(item: Incoming): void {
     if (this.ended) return;
-    this.post({ ...item, at: wallClock() });
+    this.post(
+      item.t === "msg" ? { t: "msg", km: item.km, at: wallClock() } : { ...item, at: wallClock() },
+    );
+  }
+
+  /**
+   * Handles what the worker sent, in the order it sent it: ring records and
+   * port items interleave by seq. Then raises the doorbell flag, so the
+   * worker posts a doorbell for its next ring record; a record that slipped
+   * in before the flag went up is drained here instead.
+   */
+  private drain() {
+    const ring = this.fromRing;
+    for (;;) {
+      while (!this.ended) {
+        const head = this.fromPort[0];
+        if (head !== undefined && head.seq === this.fromSeq) {
+          this.fromPort.shift();
+          this.fromSeq = (this.fromSeq + 1) >>> 0;
+          this.fromWorker(head.m);
+          continue;
+        }
+        let msgs;
+        try {
+          const rec = ring.peek();
+          if (rec === undefined || rec.seq !== this.fromSeq) break;
+          msgs = decodeSends(this.fromReader.at(rec.offset, rec.length));
+          ring.consume(rec.next);
+        } catch (e) {
+          // only a broken worker writes a bad record
+          this.end(`worker wrote a malformed message: ${e instanceof Error ? e.message : e}`);
+          return;
+        }
+        this.fromSeq = (this.fromSeq + 1) >>> 0;
+        this.hooks.send(this, msgs);
+      }
+      if (this.ended) return;
+      Atomics.store(ring.ctl, RING_FLAG, 1);
+      let rec;
+      try {
+        rec = ring.peek();
+      } catch {
+        rec = undefined; // reported by the next drain
+      }
+      if (rec === undefined || rec.seq !== this.fromSeq) return;
+      // lower the flag again ourselves; if the worker got there first, its doorbell is on the way
+      if (Atomics.compareExchange(ring.ctl, RING_FLAG, 1, 0) !== 1) return;
+    }
   }
 
   /** Opens or closes a direct channel end in the worker. */

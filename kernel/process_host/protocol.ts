@@ -1,9 +1,18 @@
 // Messages between the kernel side of a process and its Worker.
 //
-// Kernel -> worker travels on a MessagePort the worker drains synchronously
-// (receiveMessageOnPort) after Atomics.wait on a shared counter, so blocking
-// imports (receive, send-and-await-response, get-state ...) block only the
-// worker. Worker -> kernel is plain postMessage: the kernel never blocks.
+// Kernel -> worker: the worker takes items synchronously after Atomics.wait
+// on a shared counter, so blocking imports (receive, send-and-await-response,
+// get-state ...) block only the worker. Worker -> kernel: the kernel never
+// blocks; it handles the worker's items from an event.
+//
+// Each direction has two lanes. The hot items (a delivered message, a
+// process's sends) are encoded by codec.ts into a shared-memory ring
+// (ring.ts); everything else, and whatever does not fit, goes by MessagePort
+// with structured clone. Every item carries its direction's sequence number,
+// so the receiver merges the lanes in the order items were sent. The kernel
+// learns of new ring records from a doorbell (a tiny postMessage) that the
+// worker posts only when the kernel has drained the ring and raised the
+// ring's flag, so a burst of sends costs one kernel event, not one each.
 
 import type {
   Address,
@@ -26,8 +35,17 @@ export interface WorkerInit {
   onExit: OnExit;
   port: MessagePort;
   signal: SharedArrayBuffer;
+  /** ring.ts buffers: kernel -> worker, worker -> kernel */
+  toWorker: SharedArrayBuffer;
+  fromWorker: SharedArrayBuffer;
   tmpDir?: string;
 }
+
+/** Data bytes of each ring (per direction, per process). */
+export const RING_BYTES = 256 * 1024;
+
+/** Worker -> kernel: "new ring records" (port items are {seq, m}). */
+export const DOORBELL = 0;
 
 /**
  * Items a process can receive: a message, or a send error for one it sent.

@@ -18,7 +18,9 @@ import type {
   ToWorker,
   WorkerInit,
 } from "./protocol.ts";
-import { fromWire, toWire, wallClock } from "./protocol.ts";
+import { DOORBELL, fromWire, toWire, wallClock } from "./protocol.ts";
+import { decodeDelivery, encodeSends, Reader, Writer } from "./codec.ts";
+import { Ring, RING_FLAG, RING_PORT_COUNT } from "./ring.ts";
 import type {
   Address,
   Capability,
@@ -38,7 +40,38 @@ const STDERR_TAIL = 5000;
 let stderrTail = "";
 
 // deno-lint-ignore no-explicit-any
-const post = (m: FromWorker) => (self as any).postMessage(m);
+const postRaw = (m: unknown) => (self as any).postMessage(m);
+
+/** Worker -> kernel lanes (protocol.ts): the ring for sends, the port for the rest. */
+let fromRing: Ring | undefined;
+let fromSeq = 0;
+const writer = new Writer();
+
+/** Posts an item on the port, in sequence with the ring. */
+function post(m: FromWorker) {
+  const seq = fromSeq;
+  fromSeq = (seq + 1) >>> 0;
+  postRaw({ seq, m });
+}
+
+function postSends(msgs: OutgoingMessage[]) {
+  const ring = fromRing;
+  if (
+    ring && encodeSends(writer, msgs) && writer.pos <= ring.maxPayload &&
+    ring.write(fromSeq, writer.bytes)
+  ) {
+    fromSeq = (fromSeq + 1) >>> 0;
+    // the kernel is already draining unless its flag is up; take it down and ring once
+    if (
+      Atomics.load(ring.ctl, RING_FLAG) === 1 &&
+      Atomics.compareExchange(ring.ctl, RING_FLAG, 1, 0) === 1
+    ) {
+      postRaw(DOORBELL);
+    }
+    return;
+  }
+  post({ t: "send", msgs });
+}
 
 class ProcessState {
   private readonly queue: Incoming[] = [];
@@ -59,7 +92,17 @@ class ProcessState {
   /** direct channels from other processes into ours */
   private readonly peers: { port: MessagePort; from: Address }[] = [];
 
+  /** kernel -> worker lanes (protocol.ts) */
+  private readonly toRing: Ring;
+  private readonly toReader: Reader;
+  private toSeq = 0;
+  private portTaken = 0;
+  private portHead?: { seq: number; item: ToWorker };
+
   constructor(readonly our: Address, private readonly port: MessagePort, init: WorkerInit) {
+    this.toRing = new Ring(init.toWorker);
+    this.toReader = new Reader(this.toRing.bytes);
+    fromRing = new Ring(init.fromWorker);
     this.signal = new Int32Array(init.signal);
     setStopSignal(this.signal);
     this.onExit = init.onExit;
@@ -115,12 +158,37 @@ class ProcessState {
     return next;
   }
 
-  /** Drains the kernel's port (handling channel control) first, then peers' ports. */
+  /** The kernel's next item, from the ring or the port, whichever holds the next seq. */
+  private fromKernel(): ToWorker | undefined {
+    const ring = this.toRing;
+    const rec = ring.peek();
+    if (rec !== undefined && rec.seq === this.toSeq) {
+      const item = decodeDelivery(this.toReader.at(rec.offset, rec.length));
+      ring.consume(rec.next);
+      this.toSeq = (this.toSeq + 1) >>> 0;
+      return item;
+    }
+    if (this.portHead === undefined && Atomics.load(ring.ctl, RING_PORT_COUNT) !== this.portTaken) {
+      const m = receiveMessageOnPort(asNodePort(this.port));
+      if (m) {
+        this.portTaken = (this.portTaken + 1) | 0;
+        this.portHead = m.message as { seq: number; item: ToWorker };
+      }
+    }
+    const head = this.portHead;
+    if (head !== undefined && head.seq === this.toSeq) {
+      this.portHead = undefined;
+      this.toSeq = (this.toSeq + 1) >>> 0;
+      return fromWire(head.item);
+    }
+    return undefined;
+  }
+
+  /** Drains the kernel's lanes (handling channel control) first, then peers' ports. */
   private poll(): Incoming | Reply | undefined {
     for (;;) {
-      const m = receiveMessageOnPort(asNodePort(this.port));
-      if (!m) break;
-      const item = fromWire(m.message as ToWorker);
+      const item = this.fromKernel();
+      if (!item) break;
       switch (item.t) {
         case "channel":
           this.outbox.set(item.target, { port: item.port, signal: new Int32Array(item.signal) });
@@ -186,7 +254,7 @@ class ProcessState {
         (viaKernel ??= []).push(m);
       }
     }
-    if (viaKernel) post({ t: "send", msgs: viaKernel });
+    if (viaKernel) postSends(viaKernel);
   }
 
   private ingest(): Incoming {
