@@ -64,7 +64,8 @@ export function chachaSealInto(
   const cipher = nodeCrypto.createCipheriv("chacha20-poly1305", key, nonce, {
     authTagLength: AEAD_TAG_LEN,
   });
-  cipher.setAAD(ad, { plaintextLength: plaintext.length });
+  // empty AD (every transport message) authenticates the same without the call
+  if (ad.length > 0) cipher.setAAD(ad, { plaintextLength: plaintext.length });
   const body = cipher.update(plaintext);
   dst.set(body, at);
   let n = body.length;
@@ -90,7 +91,7 @@ export function chachaOpen(
     authTagLength: AEAD_TAG_LEN,
   });
   decipher.setAuthTag(sealed.subarray(bodyLen));
-  decipher.setAAD(ad, { plaintextLength: bodyLen });
+  if (ad.length > 0) decipher.setAAD(ad, { plaintextLength: bodyLen });
   try {
     const body = decipher.update(sealed.subarray(0, bodyLen));
     const tail = decipher.final();

@@ -38,6 +38,7 @@ import type {
   NodeRouting,
   RoutingRequest,
 } from "./types.ts";
+import { decodeByteVecBody, encodeByteVecBody } from "./bytevec.ts";
 
 export class DecodeError extends Error {
   constructor(message: string) {
@@ -60,10 +61,19 @@ export class MsgWriter {
   /** Vec<u8> as msgpack bin instead of rmp-serde's int array (hyperdeno peers only). */
   binBytes = false;
 
-  /** `reserve` leading bytes are left zeroed for a caller's own prefix. */
-  constructor(initial = 256, reserve = 0) {
-    this.#buf = new Uint8Array(Math.max(initial, reserve + 16));
-    this.#view = new DataView(this.#buf.buffer);
+  /**
+   * `reserve` leading bytes are left zeroed for a caller's own prefix. `into`:
+   * write into this buffer (reused scratch) while it is big enough.
+   */
+  constructor(initial = 256, reserve = 0, into?: Uint8Array) {
+    const size = Math.max(initial, reserve + 16);
+    if (into && into.length >= size) {
+      this.#buf = into;
+      into.fill(0, 0, reserve);
+    } else {
+      this.#buf = new Uint8Array(size);
+    }
+    this.#view = new DataView(this.#buf.buffer, this.#buf.byteOffset, this.#buf.byteLength);
     this.#len = reserve;
   }
 
@@ -198,20 +208,9 @@ export class MsgWriter {
     if (this.binBytes) return this.bin(bytes);
     const n = bytes.length;
     this.arrayLen(n);
-    this.#ensure(2 * n + 1);
-    const dst = this.#buf;
-    let at = this.#len;
-    // Branch-free: a byte >= 0x80 becomes cc xx, others stay one byte. Writing x at
-    // at+1 either way is harmless (overwritten next); random data would otherwise
-    // mispredict on every other byte.
-    for (let i = 0; i < n; i++) {
-      const x = bytes[i];
-      const hi = x >> 7;
-      dst[at] = x ^ ((x ^ 0xcc) & -hi);
-      dst[at + 1] = x;
-      at += 1 + hi;
-    }
-    this.#len = at;
+    // a byte >= 0x80 becomes cc xx, others stay one byte (wasm SIMD for long runs)
+    this.#ensure(2 * n + 16);
+    this.#len = encodeByteVecBody(bytes, this.#buf, this.#len);
     return this;
   }
 
@@ -246,15 +245,27 @@ export class MsgWriter {
   finish(): Uint8Array {
     return this.#buf.subarray(0, this.#len);
   }
+
+  /** The whole internal buffer (for reuse as `into` once the written bytes are consumed). */
+  get buffer(): Uint8Array {
+    return this.#buf;
+  }
 }
 
 // ---------------------------------------------------------------------------
 // Reader
 
+/** Smaller bins are copied, so a few bytes never pin a large message buffer. */
+const VIEW_MIN = 64 * 1024;
+
 export class MsgReader {
   readonly buf: Uint8Array;
   readonly #view: DataView;
   pos = 0;
+  /** Large bins come back as views of `buf` (the caller owns buf and gives it up). */
+  viewBins = false;
+  /** Set when a view of `buf` was handed out. */
+  viewed = false;
 
   constructor(buf: Uint8Array) {
     this.buf = buf;
@@ -471,26 +482,22 @@ export class MsgReader {
     const m = this.peek();
     if (m === 0xc4 || m === 0xc5 || m === 0xc6) {
       const n = this.#strLen(m)!;
+      if (this.viewBins && n >= VIEW_MIN) {
+        this.viewed = true;
+        return this.#rawBytes(n);
+      }
       return this.#rawBytes(n).slice();
     }
     const n = this.arrayLen();
     const out = new Uint8Array(n);
-    const src = this.buf;
-    const last = src.length - 1;
-    let p = this.pos;
-    let i = 0;
-    // Fast path for the two encodings rmp-serde writes for a u8 (fixint, cc xx),
-    // branch-free between them; anything else (or the input's last byte) goes slow.
-    while (i < n && p < last) {
-      const x = src[p];
-      if (x >= 0x80 && x !== 0xcc) break;
-      const hi = x >> 7;
-      const y = src[p + 1];
-      out[i++] = x ^ ((x ^ y) & -hi);
-      p += 1 + hi;
+    // fast path for the two forms rmp-serde writes for a u8 (fixint, cc xx)
+    const end = decodeByteVecBody(this.buf, this.pos, n, out);
+    if (end >= 0) {
+      this.pos = end;
+      return out;
     }
-    this.pos = p;
-    for (; i < n; i++) out[i] = this.uint(255);
+    // any other integer form (or bad input, which uint() reports)
+    for (let i = 0; i < n; i++) out[i] = this.uint(255);
     return out;
   }
 
@@ -827,28 +834,48 @@ function kernelMessageSizeHint(km: KernelMessage, binBytes: boolean): number {
   return 512 + (binBytes ? bytes : 2 * bytes);
 }
 
+/** Reused by encodeKernelMessage's `scratch` mode; at most SCRATCH_MAX bytes are kept. */
+let scratch: Uint8Array | undefined;
+const SCRATCH_MAX = 24 * 1024 * 1024;
+
 /**
  * rmp_serde::to_vec(&KernelMessage); `reserve` leading bytes are left for a frame
  * prefix. `binBytes` (only for peers that read it) writes every Vec<u8> as bin.
+ * `scratch`: the result is a view of a buffer reused by the next scratch call,
+ * for callers that consume it at once (sparing a fresh multi-MB allocation, and
+ * its page faults, per large message).
  */
 export function encodeKernelMessage(
   km: KernelMessage,
   reserve = 0,
-  opts: { binBytes?: boolean } = {},
+  opts: { binBytes?: boolean; scratch?: boolean } = {},
 ): Uint8Array {
   const binBytes = opts.binBytes ?? false;
-  const w = new MsgWriter(kernelMessageSizeHint(km, binBytes) + reserve, reserve);
+  const hint = kernelMessageSizeHint(km, binBytes) + reserve;
+  const w = new MsgWriter(hint, reserve, opts.scratch ? scratch : undefined);
   w.binBytes = binBytes;
   w.arrayLen(6).uint(km.id).str(addressToString(km.source)).str(addressToString(km.target));
   if (km.rsvp === undefined) w.nil();
   else w.str(addressToString(km.rsvp));
   writeMessage(w, km.message);
   writeBlob(w, km.lazyLoadBlob);
+  if (opts.scratch && w.buffer.length <= SCRATCH_MAX) scratch = w.buffer;
   return w.finish();
 }
 
-export function decodeKernelMessage(bytes: Uint8Array): KernelMessage {
+/**
+ * rmp_serde::from_slice::<KernelMessage>. `opts.viewBins`: large bin fields may be
+ * views of `bytes` (saves a copy of a blob); `opts.viewed` then tells whether one was.
+ */
+export function decodeKernelMessage(
+  bytes: Uint8Array,
+  opts?: { viewBins?: boolean; viewed?: boolean },
+): KernelMessage {
   const r = new MsgReader(bytes);
+  if (opts) {
+    r.viewBins = opts.viewBins ?? false;
+    opts.viewed = false;
+  }
   const km: Partial<KernelMessage> = {};
   const seen = readStruct(r, "KernelMessage", KM_FIELDS, (f) => {
     if (f === 0) km.id = r.u64();
@@ -869,6 +896,7 @@ export function decodeKernelMessage(bytes: Uint8Array): KernelMessage {
   };
   if (km.rsvp !== undefined) out.rsvp = km.rsvp;
   if (km.lazyLoadBlob !== undefined) out.lazyLoadBlob = km.lazyLoadBlob;
+  if (opts) opts.viewed = r.viewed;
   return out;
 }
 

@@ -6,7 +6,7 @@
 import { checkProcessId, type KernelMessage } from "../kernel/types.ts";
 import { decodeKernelMessage, encodeKernelMessage } from "./codec.ts";
 import { BIN_BYTES_EXTENSION, type Session } from "./handshake.ts";
-import { IDLE_TIMEOUT_MS, type Link, MESSAGE_PREFIX } from "./link.ts";
+import { IDLE_TIMEOUT_MS, type Link, MESSAGE_PREFIX, returnBuffer } from "./link.ts";
 import type { CipherState } from "./noise.ts";
 
 export interface ConnectionHandlers {
@@ -63,7 +63,11 @@ export class PeerConnection {
 
   /** Encrypt and send; throws FrameError (connection kept) if the message is too large. */
   send(km: KernelMessage): void {
-    const bytes = encodeKernelMessage(km, MESSAGE_PREFIX, { binBytes: this.binBytes });
+    // sendMessage encrypts before returning, so the shared scratch buffer is free again after
+    const bytes = encodeKernelMessage(km, MESSAGE_PREFIX, {
+      binBytes: this.binBytes,
+      scratch: true,
+    });
     this.link.sendMessage(this.#send, bytes);
     this.#touch();
   }
@@ -73,7 +77,15 @@ export class PeerConnection {
     try {
       while (!this.#closing) {
         const bytes = await this.link.recvMessage(this.#recv);
-        const km = decodeKernelMessage(bytes);
+        // a blob sent as bin stays a view of the received buffer (one copy less);
+        // otherwise the message copied what it keeps and the buffer is recycled
+        const decoding = { viewBins: true, viewed: false };
+        let km: KernelMessage;
+        try {
+          km = decodeKernelMessage(bytes, decoding);
+        } finally {
+          if (!decoding.viewed) returnBuffer(bytes);
+        }
         if (km.source.node !== this.peerName) {
           reason = `got message with spoofed source from ${this.peerName}!`;
           this.#handlers.print(0, `net: ${reason}`);

@@ -12,10 +12,14 @@ import {
   type Listener,
   MESSAGE_MAX_SIZE,
   MESSAGE_PREFIX,
+  returnBuffer,
+  takeBuffer,
 } from "./link.ts";
 import { type CipherState, TAGLEN } from "./noise.ts";
 
 const READ_BUFFER = 1 << 17;
+// Once a large message arrives, read in bigger slices: fewer read ops per MB.
+const BULK_READ_BUFFER = 1 << 20;
 
 async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
   let off = 0;
@@ -116,8 +120,8 @@ export class TcpLink implements Link {
     checkMessageSize(framed);
     const body = framed.subarray(MESSAGE_PREFIX);
     const chunks = Math.ceil(body.length / CHUNK_PLAINTEXT);
-    const out = new Uint8Array(4 + chunks * (2 + TAGLEN) + body.length);
-    const view = new DataView(out.buffer);
+    const out = takeBuffer(4 + chunks * (2 + TAGLEN) + body.length);
+    const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
     view.setUint32(0, body.length);
     let at = 4;
     for (let off = 0; off < body.length; off += CHUNK_PLAINTEXT) {
@@ -125,14 +129,21 @@ export class TcpLink implements Link {
       view.setUint16(at, n);
       at += 2 + n;
     }
-    this.#write(out).catch(() => {});
+    this.#write(out).then(() => returnBuffer(out), () => {});
   }
 
   async recvMessage(cipher: CipherState): Promise<Uint8Array> {
     const head = await this.#readExact(4);
     const outerLen = ((head[0] << 24) >>> 0) + ((head[1] << 16) | (head[2] << 8) | head[3]);
     if (outerLen > MESSAGE_MAX_SIZE) throw new FrameError("message too large");
-    const msg = new Uint8Array(outerLen);
+    if (outerLen > READ_BUFFER && this.#buf.length < BULK_READ_BUFFER) {
+      const grown = new Uint8Array(BULK_READ_BUFFER);
+      grown.set(this.#buf.subarray(this.#start, this.#end));
+      this.#end -= this.#start;
+      this.#start = 0;
+      this.#buf = grown;
+    }
+    const msg = takeBuffer(outerLen);
     let ptr = 0;
     while (ptr < outerLen) {
       const lenBytes = await this.#readExact(2);

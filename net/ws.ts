@@ -15,6 +15,7 @@ import {
   type Listener,
   MESSAGE_MAX_SIZE,
   MESSAGE_PREFIX,
+  takeBuffer,
 } from "./link.ts";
 import type { CipherState } from "./noise.ts";
 
@@ -147,7 +148,7 @@ export class WsLink implements Link {
     const view = new DataView(first.buffer, first.byteOffset, first.byteLength);
     const msgLen = view.getUint32(0);
     if (msgLen > MESSAGE_MAX_SIZE) throw new FrameError("message too large");
-    const msg = new Uint8Array(msgLen);
+    const msg = takeBuffer(msgLen);
     let have = Math.min(msgLen, first.length - 4);
     msg.set(first.subarray(4, 4 + have));
     while (have < msgLen) {

@@ -139,23 +139,33 @@ for (
     ["responder without extensions", nodeA, { ...nodeB, wireExtensions: false }, false],
   ] as const
 ) {
-  Deno.test(`wire extensions over TCP, ${label}: bin-bytes ${expectBin ? "on" : "off"} both ways, 3 MB blobs intact`, async () => {
+  Deno.test(`wire extensions over TCP, ${label}: bin-bytes ${expectBin ? "on" : "off"} both ways, 3 different 2 MB blobs each way intact`, async () => {
     const p = await connect(a, b);
     try {
       assertEq(p.ca.binBytes, expectBin, "initiator's choice");
       assertEq(p.cb.binBytes, expectBin, "responder's choice");
-      const blob = crypto.getRandomValues(new Uint8Array(65536));
-      const big = new Uint8Array(3 * 1024 * 1024);
-      for (let off = 0; off < big.length; off += blob.length) big.set(blob, off);
-      const km = {
-        ...testKm(a.name, b.name, new Uint8Array([0x80, 0x7f])),
-        lazyLoadBlob: { bytes: big },
-      };
-      p.ca.send(km);
-      p.cb.send({ ...km, id: 11n, source: km.target, target: km.source });
-      await waitFor(() => p.got[0].length === 1 && p.got[1].length === 1, 10_000, "both blobs");
-      assert(bytesEqual(p.got[1][0].lazyLoadBlob!.bytes, big), "a -> b intact");
-      assert(bytesEqual(p.got[0][0].lazyLoadBlob!.bytes, big), "b -> a intact");
+      // distinct random blobs back to back, so a recycled buffer showing an
+      // earlier message's bytes would be caught
+      const blobs = [0, 1, 2].map(() => {
+        const big = new Uint8Array(2 * 1024 * 1024);
+        for (let off = 0; off < big.length; off += 65536) {
+          crypto.getRandomValues(big.subarray(off, off + 65536));
+        }
+        return big;
+      });
+      blobs.forEach((big, i) => {
+        const km = {
+          ...testKm(a.name, b.name, new Uint8Array([0x80, 0x7f]), BigInt(i + 1)),
+          lazyLoadBlob: { bytes: big },
+        };
+        p.ca.send(km);
+        p.cb.send({ ...km, id: BigInt(i + 11), source: km.target, target: km.source });
+      });
+      await waitFor(() => p.got[0].length === 3 && p.got[1].length === 3, 10_000, "all blobs");
+      blobs.forEach((big, i) => {
+        assert(bytesEqual(p.got[1][i].lazyLoadBlob!.bytes, big), `a -> b blob ${i} intact`);
+        assert(bytesEqual(p.got[0][i].lazyLoadBlob!.bytes, big), `b -> a blob ${i} intact`);
+      });
       const reply = p.got[0][0].message;
       assert(
         reply.tag === "request" && bytesEqual(reply.val.body, new Uint8Array([0x80, 0x7f])),
