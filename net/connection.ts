@@ -6,7 +6,8 @@
 import { checkProcessId, type KernelMessage } from "../kernel/types.ts";
 import { decodeKernelMessage, encodeKernelMessage } from "./codec.ts";
 import { BIN_BYTES_EXTENSION, type Session } from "./handshake.ts";
-import { IDLE_TIMEOUT_MS, type Link, MESSAGE_PREFIX, returnBuffer } from "./link.ts";
+import { returnBuffer } from "./buffers.ts";
+import { IDLE_TIMEOUT_MS, type Link, MESSAGE_PREFIX } from "./link.ts";
 import type { CipherState } from "./noise.ts";
 
 export interface ConnectionHandlers {

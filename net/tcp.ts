@@ -12,9 +12,8 @@ import {
   type Listener,
   MESSAGE_MAX_SIZE,
   MESSAGE_PREFIX,
-  returnBuffer,
-  takeBuffer,
 } from "./link.ts";
+import { returnBuffer, takeBuffer } from "./buffers.ts";
 import { type CipherState, TAGLEN } from "./noise.ts";
 
 const READ_BUFFER = 1 << 17;

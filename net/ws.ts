@@ -15,8 +15,8 @@ import {
   type Listener,
   MESSAGE_MAX_SIZE,
   MESSAGE_PREFIX,
-  takeBuffer,
 } from "./link.ts";
+import { takeBuffer } from "./buffers.ts";
 import type { CipherState } from "./noise.ts";
 
 /** How long close() waits for the WebSocket closing handshake. */

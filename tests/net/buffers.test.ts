@@ -3,7 +3,7 @@
 // never let one message's bytes show up in another.
 
 import { decodeKernelMessage, encodeKernelMessage } from "../../net/codec.ts";
-import { freshBuffer, returnBuffer, takeBuffer } from "../../net/link.ts";
+import { bufferStats, freshBuffer, returnBuffer, takeBuffer } from "../../net/buffers.ts";
 import type { KernelMessage } from "../../kernel/types.ts";
 import { assert, assertEq, bytesEqual, testKm } from "./helpers.ts";
 
@@ -60,7 +60,9 @@ Deno.test("buffers: takeBuffer recycles returned buffers of a similar size only"
   const a = takeBuffer(n);
   assertEq(a.length, n, "size");
   returnBuffer(a);
+  const recycled = bufferStats.recycled;
   const b = takeBuffer(n - 1000);
+  assertEq(bufferStats.recycled, recycled + 1, "counted as recycled");
   assert(b.buffer === a.buffer, "a returned buffer of a similar size is reused");
   assertEq(b.length, n - 1000, "as a view of the asked length");
   returnBuffer(b);
