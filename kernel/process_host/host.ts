@@ -10,7 +10,7 @@ import type {
   Program,
   ToWorker,
 } from "./protocol.ts";
-import { DOORBELL, RING_BYTES, toWire, wallClock } from "./protocol.ts";
+import { DOORBELL, PARKED, RING_BYTES, toWire, wallClock } from "./protocol.ts";
 import { decodeSends, encodeDelivery, Reader, Writer } from "./codec.ts";
 import { Ring, RING_FLAG, RING_PORT_COUNT } from "./ring.ts";
 import type { Address, OnExit } from "../types.ts";
@@ -33,8 +33,8 @@ export class ProcessHost {
   private worker?: Worker;
   private readonly port: MessagePort;
   private readonly workerPort: MessagePort;
-  /** [0]: bumped on every post (the worker waits on it); [1]: set to stop the worker */
-  private readonly signal = new SharedArrayBuffer(8);
+  /** [0]: bumped on every post (the worker waits on it); [1]: set to stop the worker; [PARKED] */
+  private readonly signal = new SharedArrayBuffer(16);
   private readonly signalView = new Int32Array(this.signal);
   private preRun: { item: ToWorker; transfer: Transferable[] }[] = [];
   /** kernel -> worker fast path, and its item counter (shared with the port) */
@@ -128,7 +128,7 @@ export class ProcessHost {
       Atomics.add(ring.ctl, RING_PORT_COUNT, 1);
     }
     Atomics.add(this.signalView, 0, 1);
-    Atomics.notify(this.signalView, 0);
+    if (Atomics.load(this.signalView, PARKED) !== 0) Atomics.notify(this.signalView, 0);
   }
 
   /** Delivers a message or send error to the process. */

@@ -18,7 +18,15 @@ import type {
   ToWorker,
   WorkerInit,
 } from "./protocol.ts";
-import { DOORBELL, fromWire, toWire, wallClock } from "./protocol.ts";
+import {
+  DOORBELL,
+  fromWire,
+  NAP_MS,
+  NAP_WINDOW_MS,
+  PARKED,
+  toWire,
+  wallClock,
+} from "./protocol.ts";
 import { decodeDelivery, encodeSends, Reader, Writer } from "./codec.ts";
 import { Ring, RING_FLAG, RING_PORT_COUNT } from "./ring.ts";
 import type {
@@ -108,6 +116,9 @@ class ProcessState {
     this.onExit = init.onExit;
   }
 
+  /** When pull() last found an item (wallClock ms). */
+  private lastItemAt = 0;
+
   /** An item taken from the inbox but not yet handed out (a timeout went first). */
   private lookahead?: Incoming | Reply;
 
@@ -130,6 +141,7 @@ class ProcessState {
       const due = this.deadlines.size > 0 ? this.nextDeadline() : undefined;
       const now = wallClock();
       if (item) {
+        this.lastItemAt = now;
         if (item.t !== "reply" && due && due.at < (item.at ?? now)) {
           this.lookahead = item;
           this.deadlines.delete(due.id);
@@ -145,7 +157,15 @@ class ProcessState {
         this.deadlines.delete(due.id);
         return { t: "err", err: due.err };
       }
-      Atomics.wait(this.signal, 0, seen, due ? due.at - now : undefined);
+      const left = due ? due.at - now : Infinity;
+      if (now - this.lastItemAt < NAP_WINDOW_MS) {
+        // busy lately: nap without the kernel's wake-up (see PARKED)
+        Atomics.wait(this.signal, 0, seen, Math.min(NAP_MS, left));
+      } else {
+        Atomics.store(this.signal, PARKED, 1);
+        Atomics.wait(this.signal, 0, seen, left === Infinity ? undefined : left);
+        Atomics.store(this.signal, PARKED, 0);
+      }
       throwIfStopped();
     }
   }
