@@ -247,6 +247,33 @@ function forwardedIp(headers: Record<string, string>): string | null {
   return null;
 }
 
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// no surrounding whitespace, no control characters but tab, Latin-1 only:
+// a value Headers.set would store unchanged
+const HEADER_VALUE = /^(?:[\x21-\x7e\x80-\xff](?:[\t\x20-\x7e\x80-\xff]*[\x21-\x7e\x80-\xff])?)?$/;
+
+/**
+ * A process's response headers as a record Response can take directly, when
+ * every entry is one Headers.set would store unchanged (valid name, clean
+ * value): building a Headers object and setting each costs ~3x more. The
+ * result equals that path's; anything unusual returns undefined for it.
+ */
+function plainHeaders(given: unknown): Record<string, string> | undefined {
+  const out: Record<string, string> = { "content-type": "application/octet-stream" };
+  if (!given || typeof given !== "object") return out;
+  if (Array.isArray(given)) return undefined;
+  for (const k in given) {
+    if (!Object.hasOwn(given, k)) continue;
+    const v = (given as Record<string, unknown>)[k];
+    if (typeof v !== "string") continue;
+    if (!HEADER_NAME.test(k) || !HEADER_VALUE.test(v)) return undefined;
+    const name = k.toLowerCase();
+    if (name === "__proto__") return undefined;
+    out[name] = v;
+  }
+  return out;
+}
+
 function json(value: unknown, status: number, extra?: HeadersInit): Response {
   const headers = new Headers(extra);
   headers.set("content-type", "application/json");
@@ -459,6 +486,11 @@ class HttpServer implements HttpServerModule {
   #toHttpResponse(r: HttpResponse, body: Uint8Array | undefined): Response {
     let status = r.status;
     if (!Number.isInteger(status) || status < 200 || status > 599) status = 500;
+    const bytes = NULL_BODY_STATUSES.has(status) ? null : (body ?? new Uint8Array(0));
+    const plain = plainHeaders(r.headers);
+    if (plain) {
+      return new Response(bytes as Uint8Array<ArrayBuffer> | null, { status, headers: plain });
+    }
     // warp sends a byte body as application/octet-stream unless the process says otherwise
     const headers = new Headers({ "content-type": "application/octet-stream" });
     if (r.headers && typeof r.headers === "object") {
@@ -471,7 +503,6 @@ class HttpServer implements HttpServerModule {
         }
       }
     }
-    const bytes = NULL_BODY_STATUSES.has(status) ? null : (body ?? new Uint8Array(0));
     return new Response(bytes as Uint8Array<ArrayBuffer> | null, { status, headers });
   }
 
@@ -704,10 +735,12 @@ class HttpServer implements HttpServerModule {
   async #handle(req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>): Promise<Response> {
     let headerBytes = 0;
     const headers: Record<string, string> = {};
-    for (const [k, v] of req.headers) {
+    // forEach visits the same sorted, combined pairs as for-of, without an
+    // iterator result per header (~6x cheaper in Deno)
+    req.headers.forEach((v, k) => {
       headerBytes += k.length + v.length;
       headers[k] = v;
-    }
+    });
     if (headerBytes > this.#limits.maxHeaderBytes) {
       return json("request headers too large", 431);
     }
@@ -880,7 +913,9 @@ class HttpServer implements HttpServerModule {
       }
     } else {
       const query: Record<string, string> = {};
-      for (const [k, v] of new URLSearchParams(ri.rawQuery)) query[k] = v;
+      if (ri.rawQuery !== "") {
+        for (const [k, v] of new URLSearchParams(ri.rawQuery)) query[k] = v;
+      }
       const incoming: IncomingHttpRequest = {
         source_socket_addr: socketAddrString(ri.remote),
         method: req.method,

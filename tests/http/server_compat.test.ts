@@ -44,6 +44,53 @@ Deno.test("http-server: a process response without Content-Type is application/o
   }
 });
 
+Deno.test("http-server: a process's response headers end up as Headers.set would store them", async () => {
+  const s = await setup();
+  // raw JSON texts, so keys like __proto__ arrive as the process wrote them
+  const cases: Record<string, string> = {
+    plain: '{"Content-Type":"text/plain","X-App":"a"}',
+    cased: '{"X-A":"1","x-a":"2","CONTENT-TYPE":"text/html"}',
+    padded: '{"x-pad":"  v  ","x-tab":"a\\tb","x-empty":""}',
+    invalid: '{"bad name":"v","x-nl":"a\\nb","x-ok":"yes","x-num":5,"x-null":null}',
+    latin: '{"x-latin":"caf\u00e9","x-wide":"\u20ac"}',
+    proto: '{"__proto__":"x","x-after":"1"}',
+    array: '[["x-a","b"]]',
+  };
+  try {
+    const app = s.k.process("hdrs:pkg:pub", (km, k) => {
+      if (km.message.tag !== "request") return;
+      const url = (bodyJson(km) as { Http?: { url: string } }).Http?.url ?? "";
+      const name = url.slice(url.lastIndexOf("/") + 1);
+      const body = textEncoder.encode(`{"status":200,"headers":${cases[name]}}`);
+      k.respond(km, body, { bytes: textEncoder.encode("ok") });
+    });
+    await act(s, app, {
+      Bind: { path: "/", authenticated: false, local_only: false, cache: false },
+    });
+    for (const [name, text] of Object.entries(cases)) {
+      // the reference: warp's default type, then each string header through Headers.set
+      const want = new Headers({ "content-type": "application/octet-stream" });
+      for (const [k, v] of Object.entries(JSON.parse(text))) {
+        if (typeof v !== "string") continue;
+        try {
+          want.set(k, v);
+        } catch {
+          // skipped, as Hyperdrive skips invalid headers
+        }
+      }
+      const res = await fetch(`${s.base}/hdrs:pkg:pub/${name}`);
+      assertEquals(await res.text(), "ok");
+      const got: [string, string][] = [];
+      res.headers.forEach((v, k) => {
+        if (k !== "content-length" && k !== "date") got.push([k, v]);
+      });
+      assertEquals(got, [...want], name);
+    }
+  } finally {
+    await s.stop();
+  }
+});
+
 Deno.test("http-server: the self-imposed timeout is an option (Hyperdrive's fake nodes wait 600 s)", async () => {
   assertEquals(HTTP_SELF_IMPOSED_TIMEOUT, 15);
   assertEquals(HTTP_SELF_IMPOSED_TIMEOUT_SIMULATION, 600);
