@@ -247,6 +247,14 @@ function forwardedIp(headers: Record<string, string>): string | null {
   return null;
 }
 
+/** `path.split("/")[1] ?? ""` without the array. */
+function firstSegment(path: string): string {
+  const start = path.indexOf("/");
+  if (start < 0) return "";
+  const end = path.indexOf("/", start + 1);
+  return end < 0 ? path.slice(start + 1) : path.slice(start + 1, end);
+}
+
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // no surrounding whitespace, no control characters but tab, Latin-1 only:
 // a value Headers.set would store unchanged
@@ -801,8 +809,8 @@ class HttpServer implements HttpServerModule {
 
   async #handleHttp(ri: RequestInfo): Promise<Response> {
     const { req, originalPath } = ri;
-    const basePath = originalPath.split("/")[1] ?? "";
-    const route = this.#paths.recognize(originalPath) ?? this.#paths.recognize(basePath);
+    const route = this.#paths.recognize(originalPath) ??
+      this.#paths.recognize(firstSegment(originalPath));
     if (!route || !route.value.app) {
       if (req.method === "GET" && originalPath === "/our") {
         return new Response(this.#ctx.our, { headers: { "content-type": "text/html" } });

@@ -51,6 +51,12 @@ export interface RouteMatch<T> {
 
 export class PathRouter<T> {
   #routes = new Map<string, Route<T>>();
+  /**
+   * All-static routes by their text. A path an all-static route matches has
+   * exactly that route's segments, and any other route matching it has
+   * fewer static segments, so an exact hit here is always the best match.
+   */
+  #exact = new Map<string, Route<T>>();
 
   add(pattern: string, value: T): void {
     const route = pattern.startsWith("/") ? pattern.slice(1) : pattern;
@@ -77,18 +83,22 @@ export class PathRouter<T> {
         statics++;
       }
     }
-    this.#routes.set(key, {
+    const entry = {
       regex: new RegExp(`^${source}$`, "s"),
       statics,
       dynamics,
       wildcards,
       names,
       value,
-    });
+    };
+    this.#routes.set(key, entry);
+    if (dynamics === 0 && wildcards === 0) this.#exact.set(route, entry);
   }
 
   recognize(path: string): RouteMatch<T> | undefined {
     const p = path.startsWith("/") ? path.slice(1) : path;
+    const exact = this.#exact.get(p);
+    if (exact) return { value: exact.value, params: {} };
     let best: Route<T> | undefined;
     let bestCaptures: RegExpExecArray | undefined;
     for (const route of this.#routes.values()) {

@@ -56,6 +56,24 @@ Deno.test("router: '.' separates segments; same shape with other names replaces;
   assertEquals(match(r, "/app:pkg:pub/aab"), undefined);
 });
 
+Deno.test("router: all-static routes (looked up by text) still follow the rules", () => {
+  const r = new PathRouter<string>();
+  r.add("/x/y", "v1");
+  r.add("/x/:id", "dyn");
+  r.add("/x/y", "v2");
+  r.add("/a//b", "empty-seg");
+  r.add("/v.1/p", "dots");
+  r.add("*all", "star");
+  assertEquals(match(r, "/x/y"), ["v2", {}]);
+  assertEquals(match(r, "x/y"), ["v2", {}]);
+  assertEquals(match(r, "/x/z"), ["dyn", { id: "z" }]);
+  assertEquals(match(r, "/a//b"), ["empty-seg", {}]);
+  assertEquals(match(r, "/a/b"), ["star", { all: "a/b" }]);
+  assertEquals(match(r, "/v.1/p"), ["dots", {}]);
+  assertEquals(match(r, "/vx1/p"), ["star", { all: "vx1/p" }]);
+  assertEquals(match(r, "/x/y/"), ["star", { all: "x/y/" }]);
+});
+
 Deno.test("paths: ProcessId prefixing as Hyperdrive; unsafe paths detected", () => {
   const p = parseProcessId("app:pkg:pub.os");
   assertEquals(formatPathWithProcess(p, "/api/"), "/app:pkg:pub.os/api");
