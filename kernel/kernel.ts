@@ -379,8 +379,8 @@ export class Kernel {
   route(km: KernelMessage): void {
     if (km.source.node === "our") km.source = { node: this.our, process: km.source.process };
     if (km.target.node === "our") km.target = { node: this.our, process: km.target.process };
-    const sourcePid = processIdToString(km.source.process);
-    const targetPid = processIdToString(km.target.process);
+    const sourcePid = pidKey(km.source.process);
+    const targetPid = pidKey(km.target.process);
 
     if (km.source.node === this.our && km.target.node !== this.our) {
       const src = this.processMap.get(sourcePid);
@@ -445,7 +445,7 @@ export class Kernel {
       const answersRoot = km.message.tag === "response" && targetPid === "kernel:distro:sys";
       if (
         !target.public && !answersRoot &&
-        !src.capabilities.has(messagingKey(km.target))
+        !src.capabilities.has(messagingKeyOf(km.target.node, targetPid))
       ) {
         this.print(
           0,
@@ -1292,6 +1292,52 @@ export class Kernel {
 /** capabilityKey(messagingCap(a)) without re-parsing the constant params on the hot path. */
 function messagingKey(a: Address): string {
   return `${addressToString(a)}|"messaging"`;
+}
+
+// route() runs for every message; these keep it from building (and hashing)
+// the same key strings over and over. Interned by content, not by object, so
+// a mutated or fresh ProcessId can never map to a stale key.
+const INTERN_MAX = 4096;
+let pidKeys = new Map<string, Map<string, Map<string, string>>>();
+let pidKeyCount = 0;
+
+/** processIdToString(p), interned. */
+function pidKey(p: ProcessId): string {
+  let byPackage = pidKeys.get(p.processName);
+  let byPublisher = byPackage?.get(p.packageName);
+  const hit = byPublisher?.get(p.publisherNode);
+  if (hit !== undefined) return hit;
+  const key = processIdToString(p);
+  if (pidKeyCount >= INTERN_MAX) {
+    pidKeys = new Map();
+    pidKeyCount = 0;
+    byPackage = byPublisher = undefined;
+  }
+  if (!byPackage) pidKeys.set(p.processName, byPackage = new Map());
+  if (!byPublisher) byPackage.set(p.packageName, byPublisher = new Map());
+  byPublisher.set(p.publisherNode, key);
+  pidKeyCount++;
+  return key;
+}
+
+let messagingKeys = new Map<string, Map<string, string>>();
+let messagingKeyCount = 0;
+
+/** messagingKey({node, process}) for the process whose pidKey is `pid`, interned. */
+function messagingKeyOf(node: string, pid: string): string {
+  let byPid = messagingKeys.get(node);
+  const hit = byPid?.get(pid);
+  if (hit !== undefined) return hit;
+  const key = `${node}@${pid}|"messaging"`;
+  if (messagingKeyCount >= INTERN_MAX) {
+    messagingKeys = new Map();
+    messagingKeyCount = 0;
+    byPid = undefined;
+  }
+  if (!byPid) messagingKeys.set(node, byPid = new Map());
+  byPid.set(pid, key);
+  messagingKeyCount++;
+  return key;
 }
 
 export function errorText(e: unknown): string {

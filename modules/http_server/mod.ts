@@ -247,6 +247,13 @@ function forwardedIp(headers: Record<string, string>): string | null {
   return null;
 }
 
+/**
+ * The blob of a bodiless request: one shared empty array instead of a new
+ * one per request (typed arrays cost ~0.3 us each to allocate here). Empty,
+ * so nothing can write to it; the message is copied on its way to a process.
+ */
+const NO_BODY = new Uint8Array(0);
+
 /** `path.split("/")[1] ?? ""` without the array. */
 function firstSegment(path: string): string {
   const start = path.indexOf("/");
@@ -892,7 +899,7 @@ class HttpServer implements HttpServerModule {
       body = (req.method === "GET" || req.method === "HEAD") &&
           ri.headers["content-length"] === undefined &&
           ri.headers["transfer-encoding"] === undefined
-        ? new Uint8Array(0)
+        ? NO_BODY
         : await readBody(req, this.#limits.maxBodyBytes);
     } catch (e) {
       if (e instanceof BodyTooLarge) return json("request body too large", 413);
