@@ -48,15 +48,13 @@ export const RING_BYTES = 256 * 1024;
 export const DOORBELL = 0;
 
 /**
- * Waking a parked Worker costs the kernel thread a futex wake (5 us and more
- * on a 2-vCPU VM, per message under load). So a worker that found work in the
- * last NAP_WINDOW_MS naps in NAP_MS slices and checks again without being
- * woken; only then does it park for good, with the signal's PARKED word set,
- * and the kernel notifies only when that word is set.
+ * Signal word the worker sets while it waits. The kernel calls
+ * Atomics.notify only then: a worker that is still busy takes new items
+ * without a wake-up. (The worker sets it before its wait re-checks the
+ * counter, and the kernel bumps the counter before reading it, so a post
+ * can never slip between them unnoticed.)
  */
 export const PARKED = 2;
-export const NAP_MS = 0.05;
-export const NAP_WINDOW_MS = 2;
 
 /**
  * Items a process can receive: a message, or a send error for one it sent.

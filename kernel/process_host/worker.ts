@@ -18,15 +18,7 @@ import type {
   ToWorker,
   WorkerInit,
 } from "./protocol.ts";
-import {
-  DOORBELL,
-  fromWire,
-  NAP_MS,
-  NAP_WINDOW_MS,
-  PARKED,
-  toWire,
-  wallClock,
-} from "./protocol.ts";
+import { DOORBELL, fromWire, PARKED, toWire, wallClock } from "./protocol.ts";
 import { decodeDelivery, encodeSends, Reader, Writer } from "./codec.ts";
 import { Ring, RING_FLAG, RING_PORT_COUNT } from "./ring.ts";
 import type {
@@ -116,9 +108,6 @@ class ProcessState {
     this.onExit = init.onExit;
   }
 
-  /** When pull() last found an item (wallClock ms). */
-  private lastItemAt = 0;
-
   /** An item taken from the inbox but not yet handed out (a timeout went first). */
   private lookahead?: Incoming | Reply;
 
@@ -141,7 +130,6 @@ class ProcessState {
       const due = this.deadlines.size > 0 ? this.nextDeadline() : undefined;
       const now = wallClock();
       if (item) {
-        this.lastItemAt = now;
         if (item.t !== "reply" && due && due.at < (item.at ?? now)) {
           this.lookahead = item;
           this.deadlines.delete(due.id);
@@ -157,15 +145,10 @@ class ProcessState {
         this.deadlines.delete(due.id);
         return { t: "err", err: due.err };
       }
-      const left = due ? due.at - now : Infinity;
-      if (now - this.lastItemAt < NAP_WINDOW_MS) {
-        // busy lately: nap without the kernel's wake-up (see PARKED)
-        Atomics.wait(this.signal, 0, seen, Math.min(NAP_MS, left));
-      } else {
-        Atomics.store(this.signal, PARKED, 1);
-        Atomics.wait(this.signal, 0, seen, left === Infinity ? undefined : left);
-        Atomics.store(this.signal, PARKED, 0);
-      }
+      // the kernel notifies only while PARKED is set (see protocol.ts)
+      Atomics.store(this.signal, PARKED, 1);
+      Atomics.wait(this.signal, 0, seen, due ? due.at - now : undefined);
+      Atomics.store(this.signal, PARKED, 0);
       throwIfStopped();
     }
   }
