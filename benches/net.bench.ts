@@ -1,7 +1,7 @@
 // net benchmarks, node to node across two Deno processes on loopback:
 // - rtt: request/response round trip over TCP and over WS, against a capnweb
 //   RPC round trip over WebSocket (baseline);
-// - throughput: bulk transfer of 8 random 4 MiB blobs node to node, 4 requests
+// - throughput: bulk transfer of 8 random 4 MiB blobs node to node, 2 requests
 //   in flight (a new one starts as each is answered), over TCP and WS between
 //   hyperdeno nodes (msgpack bin, a negotiated wire extension) and over TCP in
 //   Hyperdrive's exact format (a peer that offers no extensions), against raw
@@ -17,7 +17,7 @@ import { BenchNode } from "./net_node.ts";
 
 const BLOB_BYTES = 4 * 1024 * 1024;
 const BULK_BLOBS = 8;
-const IN_FLIGHT = Number(Deno.env.get("IN_FLIGHT") ?? 4);
+const IN_FLIGHT = Number(Deno.env.get("IN_FLIGHT") ?? 2);
 
 const bench = new BenchNode("bench.os", {
   networkingKey: crypto.getRandomValues(new Uint8Array(32)),
