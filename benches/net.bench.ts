@@ -1,11 +1,11 @@
 // net benchmarks, node to node across two Deno processes on loopback:
 // - rtt: request/response round trip over TCP and over WS, against a capnweb
 //   RPC round trip over WebSocket (baseline);
-// - throughput: bulk transfer of 8 random 4 MiB blobs node to node, 2 requests
+// - throughput: bulk transfer of 32 random 4 MiB blobs node to node, 2 requests
 //   in flight (a new one starts as each is answered), over TCP and WS between
 //   hyperdeno nodes (msgpack bin, a negotiated wire extension) and over TCP in
 //   Hyperdrive's exact format (a peer that offers no extensions), against raw
-//   node:crypto ChaCha20-Poly1305 sealing the same 32 MiB in 65519-byte chunks
+//   node:crypto ChaCha20-Poly1305 sealing the same 128 MiB in 65519-byte chunks
 //   (baseline);
 // - one 4 MiB blob request/response at a time (latency, no baseline).
 // Run: deno bench -A benches/net.bench.ts
@@ -16,7 +16,7 @@ import { CHUNK_PLAINTEXT } from "../net/link.ts";
 import { BenchNode } from "./net_node.ts";
 
 const BLOB_BYTES = 4 * 1024 * 1024;
-const BULK_BLOBS = 8;
+const BULK_BLOBS = Number(Deno.env.get("BULK_BLOBS") ?? 32);
 const IN_FLIGHT = Number(Deno.env.get("IN_FLIGHT") ?? 2);
 
 const bench = new BenchNode("bench.os", {
