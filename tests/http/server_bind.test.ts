@@ -4,7 +4,7 @@
 import { assert, assertEquals } from "../assert.ts";
 import { textEncoder } from "../../kernel/types.ts";
 import type { KernelMessage } from "../../kernel/types.ts";
-import { act, echoProcess, OUR, setup } from "./server_helpers.ts";
+import { act, bindOpenRoot, echoProcess, expectStatus, OUR, setup } from "./server_helpers.ts";
 import { bodyJson } from "./harness.ts";
 
 Deno.test("http-server: a bound path forwards IncomingHttpRequest and returns the HttpResponse", async () => {
@@ -176,21 +176,15 @@ Deno.test("http-server: action results, refusals, and Unbind", async () => {
     await s.k.request(app, s.http, {
       Bind: { path: "/quiet", authenticated: false, local_only: false, cache: false },
     });
-    const res = await fetch(`${s.base}/app:pkg:pub/quiet`);
-    assertEquals(res.status, 200);
-    await res.body?.cancel();
+    await expectStatus(fetch(`${s.base}/app:pkg:pub/quiet`), 200);
     const okResponses = s.k.delivered.slice(before).filter((m) =>
       m.message.tag === "response" && m.target.process.processName === "app"
     );
     assertEquals(okResponses.length, 0);
     // Unbind: the path goes 404 (it does not fall back to the base binding)
-    await act(s, app, {
-      Bind: { path: "/", authenticated: false, local_only: false, cache: false },
-    });
+    await bindOpenRoot(s, app);
     assertEquals(await act(s, app, { Unbind: { path: "/quiet" } }), { Ok: null });
-    const gone = await fetch(`${s.base}/app:pkg:pub/quiet`);
-    assertEquals(gone.status, 404);
-    await gone.body?.cancel();
+    await expectStatus(fetch(`${s.base}/app:pkg:pub/quiet`), 404);
   } finally {
     await s.stop();
   }
@@ -210,12 +204,8 @@ Deno.test("http-server: process answers: bad HttpResponse is 500, silence is 408
       }
       // "/silent" never answers
     });
-    await act(s, app, {
-      Bind: { path: "/", authenticated: false, local_only: false, cache: false },
-    });
-    const garbage = await fetch(`${s.base}/quiet:pkg:pub/garbage`);
-    assertEquals(garbage.status, 500);
-    await garbage.body?.cancel();
+    await bindOpenRoot(s, app);
+    await expectStatus(fetch(`${s.base}/quiet:pkg:pub/garbage`), 500);
     const teapot = await fetch(`${s.base}/quiet:pkg:pub/teapot`);
     assertEquals(teapot.status, 418);
     assertEquals(teapot.headers.get("x-ok"), "1");
@@ -255,9 +245,7 @@ Deno.test("http-server: only the process that was asked can answer an HTTP reque
     const forwarded: KernelMessage[] = [];
     const app = s.k.process("slow:pkg:pub", (km) => forwarded.push(km));
     const intruder = s.k.addr("intruder:pkg:pub");
-    await act(s, app, {
-      Bind: { path: "/", authenticated: false, local_only: false, cache: false },
-    });
+    await bindOpenRoot(s, app);
     const pending = fetch(`${s.base}/slow:pkg:pub/x`);
     while (forwarded.length === 0) await new Promise((r) => setTimeout(r, 5));
     const km = forwarded[0];

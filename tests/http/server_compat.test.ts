@@ -7,7 +7,7 @@ import {
   HTTP_SELF_IMPOSED_TIMEOUT,
   HTTP_SELF_IMPOSED_TIMEOUT_SIMULATION,
 } from "../../modules/http_server/mod.ts";
-import { act, setup } from "./server_helpers.ts";
+import { act, bindOpenRoot, expectStatus, setup } from "./server_helpers.ts";
 import { bodyJson, Inbox, rawRequest } from "./harness.ts";
 
 Deno.test("http-server: a process response without Content-Type is application/octet-stream", async () => {
@@ -24,9 +24,7 @@ Deno.test("http-server: a process response without Content-Type is application/o
         : { "x-other": "1" };
       k.respond(km, { status: 200, headers }, { bytes: textEncoder.encode("<p>x</p>") });
     });
-    await act(s, app, {
-      Bind: { path: "/", authenticated: false, local_only: false, cache: false },
-    });
+    await bindOpenRoot(s, app);
     for (
       const [path, type] of [
         ["bare", "application/octet-stream"],
@@ -64,9 +62,7 @@ Deno.test("http-server: a process's response headers end up as Headers.set would
       const body = textEncoder.encode(`{"status":200,"headers":${cases[name]}}`);
       k.respond(km, body, { bytes: textEncoder.encode("ok") });
     });
-    await act(s, app, {
-      Bind: { path: "/", authenticated: false, local_only: false, cache: false },
-    });
+    await bindOpenRoot(s, app);
     for (const [name, text] of Object.entries(cases)) {
       // the reference: warp's default type, then each string header through Headers.set
       const want = new Headers({ "content-type": "application/octet-stream" });
@@ -100,13 +96,9 @@ Deno.test("http-server: the self-imposed timeout is an option (Hyperdrive's fake
     const app = s.k.process("quiet:pkg:pub", (km) => {
       if (km.message.tag === "request") seen.push(km); // never answers
     });
-    await act(s, app, {
-      Bind: { path: "/", authenticated: false, local_only: false, cache: false },
-    });
+    await bindOpenRoot(s, app);
     let t0 = performance.now();
-    const res = await fetch(`${s.base}/quiet:pkg:pub/x`);
-    assertEquals(res.status, 408);
-    await res.body?.cancel();
+    await expectStatus(fetch(`${s.base}/quiet:pkg:pub/x`), 408);
     const elapsed = performance.now() - t0;
     assert(elapsed >= 900 && elapsed < 3000, `${elapsed} ms`);
     const km = await seen.next();
@@ -115,22 +107,23 @@ Deno.test("http-server: the self-imposed timeout is an option (Hyperdrive's fake
 
     // kit's RPC waits on the same clock, whatever its expects_response
     t0 = performance.now();
-    const rpc = await fetch(`${s.base}/rpc:distro:sys/message`, {
-      method: "POST",
-      body: JSON.stringify({
-        node: null,
-        process: "quiet:pkg:pub",
-        inherit: false,
-        expects_response: 15,
-        body: "{}",
-        metadata: null,
-        context: null,
-        mime: "application/octet-stream",
-        data: null,
+    await expectStatus(
+      fetch(`${s.base}/rpc:distro:sys/message`, {
+        method: "POST",
+        body: JSON.stringify({
+          node: null,
+          process: "quiet:pkg:pub",
+          inherit: false,
+          expects_response: 15,
+          body: "{}",
+          metadata: null,
+          context: null,
+          mime: "application/octet-stream",
+          data: null,
+        }),
       }),
-    });
-    assertEquals(rpc.status, 408);
-    await rpc.body?.cancel();
+      408,
+    );
     assert(performance.now() - t0 < 3000);
     const injected = await seen.next();
     assert(injected.message.tag === "request");

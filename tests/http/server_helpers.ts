@@ -13,6 +13,7 @@ import {
   type HttpServerModule,
   type HttpServerOptions,
 } from "../../modules/http_server/mod.ts";
+import { assertEquals } from "../assert.ts";
 import { bodyJson, MiniKernel } from "./harness.ts";
 
 export const OUR = "fake.dev";
@@ -58,6 +59,21 @@ export async function act(
 ): Promise<unknown> {
   const res = await s.k.request(from, s.http, action, { expectsResponse: 5, blob });
   return bodyJson(res);
+}
+
+/** `from` binds its whole prefix ("/"), open: no auth, not local-only, not cached. */
+export function bindOpenRoot(s: Setup, from: Address): Promise<unknown> {
+  return act(s, from, {
+    Bind: { path: "/", authenticated: false, local_only: false, cache: false },
+  });
+}
+
+/** Assert a response's status and release its body (for answers whose body is not read). */
+export async function expectStatus(res: Response | Promise<Response>, status: number) {
+  const r = await res;
+  assertEquals(r.status, status);
+  await r.body?.cancel();
+  return r;
 }
 
 /** An in-test process that answers every Http request with a JSON echo of it. */

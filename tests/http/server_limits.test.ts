@@ -3,7 +3,7 @@
 
 import { assertEquals } from "../assert.ts";
 import { textEncoder } from "../../kernel/types.ts";
-import { act, echoProcess, setup } from "./server_helpers.ts";
+import { act, bindOpenRoot, echoProcess, expectStatus, setup } from "./server_helpers.ts";
 import { rawRequest } from "./harness.ts";
 
 Deno.test("http-server: traversal in request paths is refused with 400", async () => {
@@ -11,9 +11,7 @@ Deno.test("http-server: traversal in request paths is refused with 400", async (
   try {
     const app = echoProcess(s, "app:pkg:pub");
     const other = echoProcess(s, "other:pkg:pub");
-    await act(s, app, {
-      Bind: { path: "/", authenticated: false, local_only: false, cache: false },
-    });
+    await bindOpenRoot(s, app);
     await act(s, other, {
       Bind: { path: "/secret", authenticated: false, local_only: false, cache: true },
     }, { bytes: textEncoder.encode("other's file") });
@@ -47,16 +45,15 @@ Deno.test("http-server: oversized bodies get 413 and oversized headers 431; othe
   const s = await setup({ limits: { maxBodyBytes: 1024, maxHeaderBytes: 4096 } });
   try {
     const app = echoProcess(s, "app:pkg:pub");
-    await act(s, app, {
-      Bind: { path: "/", authenticated: false, local_only: false, cache: false },
-    });
+    await bindOpenRoot(s, app);
     // declared too large
-    const declared = await fetch(`${s.base}/app:pkg:pub/up`, {
-      method: "POST",
-      body: "x".repeat(2048),
-    });
-    assertEquals(declared.status, 413);
-    await declared.body?.cancel();
+    await expectStatus(
+      fetch(`${s.base}/app:pkg:pub/up`, {
+        method: "POST",
+        body: "x".repeat(2048),
+      }),
+      413,
+    );
     // streamed (chunked, no length) past the limit
     const stream = new ReadableStream<Uint8Array>({
       start(c) {
@@ -64,9 +61,7 @@ Deno.test("http-server: oversized bodies get 413 and oversized headers 431; othe
         c.close();
       },
     });
-    const chunked = await fetch(`${s.base}/app:pkg:pub/up`, { method: "POST", body: stream });
-    assertEquals(chunked.status, 413);
-    await chunked.body?.cancel();
+    await expectStatus(fetch(`${s.base}/app:pkg:pub/up`, { method: "POST", body: stream }), 413);
     // at the limit is fine
     const exact = await fetch(`${s.base}/app:pkg:pub/up`, {
       method: "POST",
@@ -75,17 +70,14 @@ Deno.test("http-server: oversized bodies get 413 and oversized headers 431; othe
     assertEquals(exact.status, 200);
     assertEquals((await exact.json()).body.length, 1024);
     // headers
-    const big = await fetch(`${s.base}/app:pkg:pub/h`, { headers: { "x-big": "z".repeat(5000) } });
-    assertEquals(big.status, 431);
-    await big.body?.cancel();
+    await expectStatus(
+      fetch(`${s.base}/app:pkg:pub/h`, { headers: { "x-big": "z".repeat(5000) } }),
+      431,
+    );
     const many: Record<string, string> = {};
     for (let i = 0; i < 100; i++) many[`x-h${i}`] = "v".repeat(50);
-    const manyRes = await fetch(`${s.base}/app:pkg:pub/h`, { headers: many });
-    assertEquals(manyRes.status, 431);
-    await manyRes.body?.cancel();
-    const ok = await fetch(`${s.base}/app:pkg:pub/h`);
-    assertEquals(ok.status, 200);
-    await ok.body?.cancel();
+    await expectStatus(fetch(`${s.base}/app:pkg:pub/h`, { headers: many }), 431);
+    await expectStatus(fetch(`${s.base}/app:pkg:pub/h`), 200);
   } finally {
     await s.stop();
   }

@@ -4,7 +4,7 @@
 
 import { assert, assertEquals } from "../assert.ts";
 import { type KernelMessage, textDecoder, textEncoder } from "../../kernel/types.ts";
-import { act, echoProcess, OUR, setup } from "./server_helpers.ts";
+import { act, bindOpenRoot, echoProcess, expectStatus, OUR, setup } from "./server_helpers.ts";
 import { Inbox, rawRequest } from "./harness.ts";
 
 function kitMessage(fields: Record<string, unknown>): string {
@@ -116,9 +116,7 @@ Deno.test("http-server: local-only paths and RPC need exposeLocal and a direct l
     await act(open, app, {
       Bind: { path: "/admin", authenticated: false, local_only: true, cache: false },
     });
-    const ok = await fetch(`${open.base}/app:pkg:pub/admin`);
-    assertEquals(ok.status, 200);
-    await ok.body?.cancel();
+    await expectStatus(fetch(`${open.base}/app:pkg:pub/admin`), 200);
     // a reverse proxy in front means the client is not really local
     for (const h of ["X-Forwarded-For", "X-Real-IP", "X-Forwarded-Proto", "X-Forwarded-Host"]) {
       const r = await fetch(`${open.base}/rpc:distro:sys/message`, {
@@ -147,9 +145,7 @@ Deno.test({
     const s = await setup({ exposeLocal: true, hostname: "0.0.0.0" });
     try {
       const app = echoProcess(s, "app:pkg:pub");
-      await act(s, app, {
-        Bind: { path: "/", authenticated: false, local_only: false, cache: false },
-      });
+      await bindOpenRoot(s, app);
       const remote = await rawRequest(s.port, {
         hostname: ip,
         method: "POST",

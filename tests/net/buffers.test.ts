@@ -5,13 +5,7 @@
 import { decodeKernelMessage, encodeKernelMessage } from "../../net/codec.ts";
 import { bufferStats, freshBuffer, returnBuffer, takeBuffer } from "../../net/buffers.ts";
 import type { KernelMessage } from "../../kernel/types.ts";
-import { assert, assertEq, bytesEqual, testKm } from "./helpers.ts";
-
-function randomBytes(n: number): Uint8Array {
-  const out = new Uint8Array(n);
-  for (let off = 0; off < n; off += 65536) crypto.getRandomValues(out.subarray(off, off + 65536));
-  return out;
-}
+import { assert, assertEq, bytesEqual, randomBytes, testKm } from "./helpers.ts";
 
 function blobKm(bytes: Uint8Array, id = 7n): KernelMessage {
   return { ...testKm("alice.os", "bob.os", new Uint8Array([9]), id), lazyLoadBlob: { bytes } };

@@ -15,6 +15,7 @@ import { BYTEVEC_WASM_BASE64 } from "../../net/bytevec_wasm.ts";
 import { assembleByteVec, generatedSource } from "../../net/build_bytevec.ts";
 import { MsgReader, MsgWriter } from "../../net/codec.ts";
 import { assert, assertBytes, assertEquals } from "../assert.ts";
+import { concatBytes } from "./helpers.ts";
 
 /** Deterministic bytes (xorshift32), so a failure reproduces. */
 function pseudoRandom(n: number, seed: number, pick?: readonly number[]): Uint8Array {
@@ -74,16 +75,6 @@ function decodeChecked(src: Uint8Array, pos: number, n: number): [number, Uint8A
   }
   return [end, out];
 }
-
-const concat = (...parts: Uint8Array[]) => {
-  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-};
 
 /** Checks one input every way; `label` names it in failures. */
 function roundTrip(src: Uint8Array, label: string): void {
@@ -177,7 +168,7 @@ Deno.test("bytevec: stops exactly at the end, with more msgpack after it", () =>
 Deno.test("bytevec: malformed input gives -1 at every position, small and large", () => {
   for (const n of [40, 300, 1000]) {
     const src = pseudoRandom(n, 4242 + n, [0x05, 0x7f, 0x80, 0xcc, 0xff]);
-    const body = concat(refEncode(src), Uint8Array.of(0x01, 0x02));
+    const body = concatBytes(refEncode(src), Uint8Array.of(0x01, 0x02));
     const scratch = new Uint8Array(n);
     const markers: number[] = [];
     for (let i = 0, p = 0; i < n; p += src[i++] >= 0x80 ? 2 : 1) {
@@ -230,7 +221,7 @@ Deno.test("bytevec: random mutations agree with the strict reference", () => {
   for (let t = 0; t < 1500; t++) {
     const n = (t * 37) % 700;
     const src = pseudoRandom(n, t + 1, [0x00, 0x7f, 0x80, 0xcc, 0xcd, 0xff]);
-    const bytes = concat(refEncode(src), pseudoRandom(8, t + 9));
+    const bytes = concatBytes(refEncode(src), pseudoRandom(8, t + 9));
     const flips = pseudoRandom(6, t + 3);
     for (let f = 0; f < 3; f++) {
       const i = ((flips[2 * f] << 8) | flips[2 * f + 1]) % bytes.length;

@@ -56,6 +56,23 @@ function sharePki(nodes: TestNode[]) {
   for (const n of nodes) for (const m of nodes) if (m !== n) n.module.ingest(m.identity);
 }
 
+/** Give every node an echo process and start them in order. */
+async function startWithEcho(nodes: TestNode[]) {
+  for (const n of nodes) {
+    n.echo();
+    await n.start();
+  }
+}
+
+/** Wait until the indirect node `hidden.os` holds its connection to `router`. */
+function hiddenConnected(router: TestNode): Promise<void> {
+  return waitFor(
+    () => router.module.peerNames().includes("hidden.os"),
+    3000,
+    "hidden connects to router",
+  );
+}
+
 async function shutdownAll(nodes: TestNode[]) {
   await Promise.all(nodes.map((n) => n.shutdown()));
 }
@@ -104,16 +121,9 @@ Deno.test("net: direct over TCP, direct over WS only, and an indirect node throu
       "indirect node publishes its router",
     );
     sharePki(nodes);
-    for (const n of nodes) {
-      n.echo();
-      await n.start();
-    }
+    await startWithEcho(nodes);
     // the indirect node keeps a connection to its router
-    await waitFor(
-      () => router.module.peerNames().includes("hidden.os"),
-      3000,
-      "hidden connects to router",
-    );
+    await hiddenConnected(router);
 
     // alice -> ws-only (only reachable over WS), round trip with context
     const ctx1 = enc("ctx-ws");
@@ -174,15 +184,8 @@ Deno.test("net: an indirect node through a WS-only router (WS passthrough)", asy
   const nodes = [router, alice, hidden];
   sharePki(nodes);
   try {
-    for (const n of nodes) {
-      n.echo();
-      await n.start();
-    }
-    await waitFor(
-      () => router.module.peerNames().includes("hidden.os"),
-      3000,
-      "hidden connects to router",
-    );
+    await startWithEcho(nodes);
+    await hiddenConnected(router);
     const blob = patternBlob(300_000);
     const id = alice.request("app:test:sys", "hidden.os@echo:test:sys", enc("via ws"), { blob });
     await waitFor(
@@ -407,10 +410,7 @@ Deno.test("net: past max-peers the least recently used peer is dropped, then reo
   const nodes = [alice, bob, carol];
   sharePki(nodes);
   try {
-    for (const n of nodes) {
-      n.echo();
-      await n.start();
-    }
+    await startWithEcho(nodes);
     const id1 = alice.request("app:test:sys", "bob.os@echo:test:sys", enc("1"));
     await waitFor(() => alice.responseTo(id1) !== undefined, 5000, "bob");
     const id2 = alice.request("app:test:sys", "carol.os@echo:test:sys", enc("2"));

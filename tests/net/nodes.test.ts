@@ -25,6 +25,7 @@ import {
   sleep,
   withTempDir,
 } from "../kernel/helpers.ts";
+import { bytesEqual, randomBytes } from "./helpers.ts";
 
 const PKG = "t:test.os";
 const MB5 = 5 * 1024 * 1024;
@@ -139,16 +140,6 @@ async function teach(node: HyperdenoNode, peer: HnsUpdate): Promise<void> {
   }, 5000);
 }
 
-function randomBytes(n: number): Uint8Array {
-  const out = new Uint8Array(n);
-  for (let i = 0; i < n; i += 65536) crypto.getRandomValues(out.subarray(i, i + 65536));
-  return out;
-}
-function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
 function hex(b: Uint8Array): string {
   return "0x" + Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 }

@@ -23,6 +23,7 @@ import {
   assertEq,
   bytesEqual,
   directIdentity,
+  randomBytes,
   seedFor,
   testKm,
   waitFor,
@@ -75,7 +76,7 @@ Deno.test("wire extensions: an empty, foreign or garbled trailer lists nothing",
 });
 
 Deno.test("wire extensions: bin-bytes writes every Vec<u8> as bin and decodes to the same message", () => {
-  const blob = crypto.getRandomValues(new Uint8Array(65536));
+  const blob = randomBytes(65536);
   const km: KernelMessage = {
     ...testKm("alice.os", "bob.os", new Uint8Array([1, 2, 0xff])),
     lazyLoadBlob: { mime: "application/octet-stream", bytes: blob },
@@ -146,13 +147,7 @@ for (
       assertEq(p.cb.binBytes, expectBin, "responder's choice");
       // distinct random blobs back to back, so a recycled buffer showing an
       // earlier message's bytes would be caught
-      const blobs = [0, 1, 2].map(() => {
-        const big = new Uint8Array(2 * 1024 * 1024);
-        for (let off = 0; off < big.length; off += 65536) {
-          crypto.getRandomValues(big.subarray(off, off + 65536));
-        }
-        return big;
-      });
+      const blobs = [0, 1, 2].map(() => randomBytes(2 * 1024 * 1024));
       blobs.forEach((big, i) => {
         const km = {
           ...testKm(a.name, b.name, new Uint8Array([0x80, 0x7f]), BigInt(i + 1)),
