@@ -39,6 +39,7 @@ import type {
   RoutingRequest,
 } from "./types.ts";
 import { decodeByteVecBody, encodeByteVecBody } from "./bytevec.ts";
+import { takeBuffer } from "./buffers.ts";
 
 export class DecodeError extends Error {
   constructor(message: string) {
@@ -216,8 +217,16 @@ export class MsgWriter {
 
   /** msgpack bin (what serde_bytes writes); see `binBytes`. */
   bin(bytes: Uint8Array): this {
-    const n = bytes.length;
-    this.#ensure(5 + n);
+    this.#ensure(5 + bytes.length);
+    this.binHeader(bytes.length);
+    this.#buf.set(bytes, this.#len);
+    this.#len += bytes.length;
+    return this;
+  }
+
+  /** Only the marker and length of a bin of n bytes; the caller sends the bytes after. */
+  binHeader(n: number): this {
+    this.#ensure(5);
     const at = this.#len;
     if (n < 0x100) {
       this.#buf[at] = 0xc4;
@@ -232,8 +241,6 @@ export class MsgWriter {
       this.#view.setUint32(at + 1, n);
       this.#len += 5;
     }
-    this.#buf.set(bytes, this.#len);
-    this.#len += n;
     return this;
   }
 
@@ -803,15 +810,29 @@ function readMessage(r: MsgReader): Message {
   return { tag: "response", val: [response, context] };
 }
 
-function writeBlob(w: MsgWriter, b: LazyLoadBlob | undefined): void {
+/**
+ * `detach`: when the bytes would be written as bin, write only the bin header and
+ * return the bytes, which then follow the encoded message (the blob is the last
+ * field of a KernelMessage, its bytes the last field of the blob).
+ */
+function writeBlob(
+  w: MsgWriter,
+  b: LazyLoadBlob | undefined,
+  detach = false,
+): Uint8Array | undefined {
   if (b === undefined) {
     w.nil();
-    return;
+    return undefined;
   }
   w.arrayLen(2);
   if (b.mime === undefined) w.nil();
   else w.str(b.mime);
+  if (detach && w.binBytes) {
+    w.binHeader(b.bytes.length);
+    return b.bytes;
+  }
   w.byteVec(b.bytes);
+  return undefined;
 }
 
 function readBlob(r: MsgReader): LazyLoadBlob {
@@ -826,10 +847,11 @@ function readBlob(r: MsgReader): LazyLoadBlob {
 }
 
 /** Worst-case encoded size, so large blobs are written without regrowing. */
-function kernelMessageSizeHint(km: KernelMessage, binBytes: boolean): number {
+function kernelMessageSizeHint(km: KernelMessage, binBytes: boolean, detachBlob = false): number {
   const body = km.message.tag === "request" ? km.message.val.body : km.message.val[0].body;
   const ctx = km.message.tag === "response" ? km.message.val[1]?.length ?? 0 : 0;
-  const bytes = body.length + ctx + (km.lazyLoadBlob?.bytes.length ?? 0);
+  const blob = detachBlob && binBytes ? 0 : km.lazyLoadBlob?.bytes.length ?? 0;
+  const bytes = body.length + ctx + blob;
   // capabilities and addresses are small; the ensure() in every write covers the rest
   return 512 + (binBytes ? bytes : 2 * bytes);
 }
@@ -853,14 +875,46 @@ export function encodeKernelMessage(
   const binBytes = opts.binBytes ?? false;
   const hint = kernelMessageSizeHint(km, binBytes) + reserve;
   const w = new MsgWriter(hint, reserve, opts.scratch ? scratch : undefined);
+  writeKernelMessage(w, km, binBytes, false);
+  if (opts.scratch && w.buffer.length <= SCRATCH_MAX) scratch = w.buffer;
+  return w.finish();
+}
+
+function writeKernelMessage(
+  w: MsgWriter,
+  km: KernelMessage,
+  binBytes: boolean,
+  detachBlob: boolean,
+): Uint8Array | undefined {
   w.binBytes = binBytes;
   w.arrayLen(6).uint(km.id).str(addressToString(km.source)).str(addressToString(km.target));
   if (km.rsvp === undefined) w.nil();
   else w.str(addressToString(km.rsvp));
   writeMessage(w, km.message);
-  writeBlob(w, km.lazyLoadBlob);
-  if (opts.scratch && w.buffer.length <= SCRATCH_MAX) scratch = w.buffer;
-  return w.finish();
+  return writeBlob(w, km.lazyLoadBlob, detachBlob);
+}
+
+/** A serialized KernelMessage as `head` then `tail` (the blob's bytes, not copied). */
+export interface EncodedParts {
+  head: Uint8Array;
+  tail: Uint8Array | undefined;
+}
+
+/**
+ * Like encodeKernelMessage, but when the blob goes out as bin its bytes are not
+ * copied: they are returned as `tail`, to be sent right after `head`. The head
+ * is written into a buffer from takeBuffer; give it back with returnBuffer once
+ * it has been sent.
+ */
+export function encodeKernelMessageParts(
+  km: KernelMessage,
+  reserve: number,
+  binBytes: boolean,
+): EncodedParts {
+  const hint = kernelMessageSizeHint(km, binBytes, true) + reserve;
+  const w = new MsgWriter(hint, reserve, takeBuffer(hint));
+  const tail = writeKernelMessage(w, km, binBytes, true);
+  return { head: w.finish(), tail };
 }
 
 /**

@@ -4,7 +4,7 @@
 // closes this connection only.
 
 import { checkProcessId, type KernelMessage } from "../kernel/types.ts";
-import { decodeKernelMessage, encodeKernelMessage } from "./codec.ts";
+import { decodeKernelMessage, encodeKernelMessageParts } from "./codec.ts";
 import { BIN_BYTES_EXTENSION, type Session } from "./handshake.ts";
 import { returnBuffer } from "./buffers.ts";
 import { IDLE_TIMEOUT_MS, type Link, MESSAGE_PREFIX } from "./link.ts";
@@ -64,12 +64,9 @@ export class PeerConnection {
 
   /** Encrypt and send; throws FrameError (connection kept) if the message is too large. */
   send(km: KernelMessage): void {
-    // sendMessage encrypts before returning, so the shared scratch buffer is free again after
-    const bytes = encodeKernelMessage(km, MESSAGE_PREFIX, {
-      binBytes: this.binBytes,
-      scratch: true,
-    });
-    this.link.sendMessage(this.#send, bytes);
+    // a blob sent as bin is not copied into the message: it follows the head as the tail
+    const { head, tail } = encodeKernelMessageParts(km, MESSAGE_PREFIX, this.binBytes);
+    this.link.sendMessage(this.#send, head, tail, () => returnBuffer(head));
     this.#touch();
   }
 

@@ -52,11 +52,20 @@ export interface Link {
   sendRaw(frame: Uint8Array): Promise<void>;
   recvRaw(): Promise<Uint8Array>;
   /**
-   * Encrypt and queue one protocol message. `framed` holds MESSAGE_PREFIX reserved
-   * bytes then the serialized KernelMessage. Encryption happens before this
-   * returns, so call order is nonce order. Throws FrameError if too large.
+   * Encrypt and send one protocol message: `framed` holds MESSAGE_PREFIX reserved
+   * bytes then the serialized KernelMessage, or its head when `tail` (the rest
+   * of it, typically a blob's bytes) is given. Messages are encrypted and written
+   * in call order (which is nonce order); a large one may be encrypted in slices
+   * while earlier slices are on the wire, so `framed` and `tail` must stay
+   * unchanged until `onSealed` is called (also called if the link closes first).
+   * Throws FrameError if too large.
    */
-  sendMessage(cipher: CipherState, framed: Uint8Array): void;
+  sendMessage(
+    cipher: CipherState,
+    framed: Uint8Array,
+    tail?: Uint8Array,
+    onSealed?: () => void,
+  ): void;
   /** Read and decrypt one protocol message: the serialized KernelMessage. */
   recvMessage(cipher: CipherState): Promise<Uint8Array>;
   /** Relay raw traffic both ways with a link of the same kind until either side ends. */
@@ -85,10 +94,39 @@ export async function withTimeout<T>(link: Link, p: Promise<T>, ms: number): Pro
   }
 }
 
-export function checkMessageSize(framed: Uint8Array): void {
-  if (framed.length - MESSAGE_PREFIX > MESSAGE_MAX_SIZE) {
+export function checkMessageSize(framed: Uint8Array, tail?: Uint8Array): void {
+  if (framed.length - MESSAGE_PREFIX + (tail?.length ?? 0) > MESSAGE_MAX_SIZE) {
     throw new FrameError(
       `message too large: limit is ${(MESSAGE_MAX_SIZE / 1_048_576).toFixed(2)}mb`,
     );
   }
+}
+
+// the one chunk of a message that spans head and tail is assembled here
+const straddle = new Uint8Array(CHUNK_PLAINTEXT);
+
+/**
+ * The plaintext of `head` followed by `tail`, in views of at most `size` bytes
+ * (CHUNK_PLAINTEXT or less). Each view is valid until the next one is taken.
+ */
+export function* plaintextChunks(
+  head: Uint8Array,
+  tail: Uint8Array | undefined,
+  size = CHUNK_PLAINTEXT,
+): Generator<Uint8Array> {
+  let off = 0;
+  for (; off + size <= head.length; off += size) yield head.subarray(off, off + size);
+  if (tail === undefined || tail.length === 0) {
+    if (off < head.length) yield head.subarray(off);
+    return;
+  }
+  let tailOff = 0;
+  if (off < head.length) {
+    const rest = head.length - off;
+    tailOff = Math.min(size - rest, tail.length);
+    straddle.set(head.subarray(off), 0);
+    straddle.set(tail.subarray(0, tailOff), rest);
+    yield straddle.subarray(0, rest + tailOff);
+  }
+  for (; tailOff < tail.length; tailOff += size) yield tail.subarray(tailOff, tailOff + size);
 }

@@ -12,6 +12,7 @@ import {
   type Listener,
   MESSAGE_MAX_SIZE,
   MESSAGE_PREFIX,
+  plaintextChunks,
 } from "./link.ts";
 import { returnBuffer, takeBuffer } from "./buffers.ts";
 import { type CipherState, TAGLEN } from "./noise.ts";
@@ -19,6 +20,16 @@ import { type CipherState, TAGLEN } from "./noise.ts";
 const READ_BUFFER = 1 << 17;
 // Once a large message arrives, read in bigger slices: fewer read ops per MB.
 const BULK_READ_BUFFER = 1 << 20;
+
+// Chunks encrypted between writes of a large message (~1 MiB).
+const SLICE_CHUNKS = 16;
+
+interface OutgoingMessage {
+  cipher: CipherState;
+  framed: Uint8Array;
+  tail: Uint8Array | undefined;
+  onSealed: (() => void) | undefined;
+}
 
 async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
   let off = 0;
@@ -34,6 +45,8 @@ export class TcpLink implements Link {
   #start = 0;
   #end = 0;
   #writeTail: Promise<void> = Promise.resolve();
+  readonly #outbox: OutgoingMessage[] = [];
+  #sending = false;
   #isClosed = false;
   #resolveClosed!: () => void;
   #reading: Promise<unknown> = Promise.resolve();
@@ -115,20 +128,62 @@ export class TcpLink implements Link {
     return (await this.#readExact(len)).slice();
   }
 
-  sendMessage(cipher: CipherState, framed: Uint8Array): void {
-    checkMessageSize(framed);
-    const body = framed.subarray(MESSAGE_PREFIX);
-    const chunks = Math.ceil(body.length / CHUNK_PLAINTEXT);
-    const out = takeBuffer(4 + chunks * (2 + TAGLEN) + body.length);
+  sendMessage(
+    cipher: CipherState,
+    framed: Uint8Array,
+    tail?: Uint8Array,
+    onSealed?: () => void,
+  ): void {
+    checkMessageSize(framed, tail);
+    this.#outbox.push({ cipher, framed, tail, onSealed });
+    // runs synchronously up to its first write, so a small message is on its way at once
+    if (!this.#sending) this.#drainOutbox();
+  }
+
+  async #drainOutbox(): Promise<void> {
+    this.#sending = true;
+    try {
+      for (let job = this.#outbox.shift(); job; job = this.#outbox.shift()) {
+        try {
+          if (!this.#isClosed) await this.#sealAndWrite(job);
+        } catch {
+          // #write has closed the link; what is still queued is dropped below
+        } finally {
+          job.onSealed?.();
+        }
+      }
+    } finally {
+      this.#sending = false;
+    }
+  }
+
+  /**
+   * Encrypt one message into a frame and write it, a slice at a time: the first
+   * slice is on the wire (and being decrypted by the peer) while the rest is
+   * still being encrypted.
+   */
+  async #sealAndWrite(job: OutgoingMessage): Promise<void> {
+    const body = job.framed.subarray(MESSAGE_PREFIX);
+    const total = body.length + (job.tail?.length ?? 0);
+    const chunks = Math.ceil(total / CHUNK_PLAINTEXT);
+    const out = takeBuffer(4 + chunks * (2 + TAGLEN) + total);
     const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
-    view.setUint32(0, body.length);
+    view.setUint32(0, total);
     let at = 4;
-    for (let off = 0; off < body.length; off += CHUNK_PLAINTEXT) {
-      const n = cipher.encryptInto(body.subarray(off, off + CHUNK_PLAINTEXT), out, at + 2);
+    let written = 0;
+    let sealed = 0;
+    for (const chunk of plaintextChunks(body, job.tail)) {
+      const n = job.cipher.encryptInto(chunk, out, at + 2);
       view.setUint16(at, n);
       at += 2 + n;
+      if (++sealed % SLICE_CHUNKS === 0 && sealed < chunks) {
+        const slice = out.subarray(written, at);
+        written = at;
+        await this.#write(slice);
+      }
     }
-    this.#write(out).then(() => returnBuffer(out), () => {});
+    await this.#write(out.subarray(written, at));
+    returnBuffer(out);
   }
 
   async recvMessage(cipher: CipherState): Promise<Uint8Array> {

@@ -8,13 +8,13 @@
 
 import {
   checkMessageSize,
-  CHUNK_PLAINTEXT,
   FrameError,
   type Link,
   LinkClosedError,
   type Listener,
   MESSAGE_MAX_SIZE,
   MESSAGE_PREFIX,
+  plaintextChunks,
 } from "./link.ts";
 import { takeBuffer } from "./buffers.ts";
 import type { CipherState } from "./noise.ts";
@@ -125,16 +125,21 @@ export class WsLink implements Link {
     return this.#next();
   }
 
-  sendMessage(cipher: CipherState, framed: Uint8Array): void {
-    checkMessageSize(framed);
+  sendMessage(
+    cipher: CipherState,
+    framed: Uint8Array,
+    tail?: Uint8Array,
+    onSealed?: () => void,
+  ): void {
+    checkMessageSize(framed, tail);
     new DataView(framed.buffer, framed.byteOffset, framed.byteLength).setUint32(
       0,
-      framed.length - MESSAGE_PREFIX,
+      framed.length - MESSAGE_PREFIX + (tail?.length ?? 0),
     );
+    // the WebSocket buffers what it sends, so everything is encrypted right here
     const ciphertexts: Uint8Array[] = [];
-    for (let off = 0; off < framed.length; off += CHUNK_PLAINTEXT) {
-      ciphertexts.push(cipher.encrypt(framed.subarray(off, off + CHUNK_PLAINTEXT)));
-    }
+    for (const chunk of plaintextChunks(framed, tail)) ciphertexts.push(cipher.encrypt(chunk));
+    onSealed?.();
     try {
       for (const ct of ciphertexts) this.#send(ct);
     } catch {

@@ -2,7 +2,12 @@
 // message buffers, and blobs decoded as views of the received message. Reuse must
 // never let one message's bytes show up in another.
 
-import { decodeKernelMessage, encodeKernelMessage } from "../../net/codec.ts";
+import {
+  decodeKernelMessage,
+  encodeKernelMessage,
+  encodeKernelMessageParts,
+} from "../../net/codec.ts";
+import { CHUNK_PLAINTEXT, plaintextChunks } from "../../net/link.ts";
 import { bufferStats, freshBuffer, returnBuffer, takeBuffer } from "../../net/buffers.ts";
 import type { KernelMessage } from "../../kernel/types.ts";
 import { assert, assertEq, bytesEqual, randomBytes, testKm } from "./helpers.ts";
@@ -67,4 +72,53 @@ Deno.test("buffers: takeBuffer recycles returned buffers of a similar size only"
   assert(takeBuffer(1000).buffer !== small.buffer, "small buffers are not pooled");
   const f = freshBuffer(300_000);
   assert(f.every((x) => x === 0), "fresh buffers are zeroed");
+});
+
+Deno.test("buffers: a blob sent as bin is the tail after the head, not copied into it", () => {
+  const blob = randomBytes(300_001);
+  const parts = encodeKernelMessageParts(blobKm(blob), 4, true);
+  assert(parts.tail === blob, "the tail is the blob itself");
+  const whole = encodeKernelMessage(blobKm(blob), 4, { binBytes: true });
+  assertEq(parts.head.length + blob.length, whole.length, "head + tail is the whole message");
+  assert(bytesEqual(parts.head, whole.subarray(0, parts.head.length)), "head bytes");
+  returnBuffer(parts.head);
+
+  const strict = encodeKernelMessageParts(blobKm(blob), 4, false);
+  assertEq(strict.tail, undefined, "Hyperdrive's int-array format is never split");
+  assert(
+    bytesEqual(strict.head, encodeKernelMessage(blobKm(blob), 4)),
+    "and is the same bytes as encodeKernelMessage",
+  );
+  const none = encodeKernelMessageParts(testKm("alice.os", "bob.os", new Uint8Array([1])), 4, true);
+  assertEq(none.tail, undefined, "no blob, no tail");
+});
+
+Deno.test("buffers: plaintextChunks cuts head + tail into full chunks, the last one short", () => {
+  const size = 7;
+  for (let h = 0; h <= 16; h++) {
+    for (const t of [-1, 0, 1, 2, 6, 7, 8, 13, 14, 20]) {
+      const head = randomBytes(h);
+      const tail = t < 0 ? undefined : randomBytes(t);
+      const chunks = [...plaintextChunks(head, tail, size)].map((c) => c.slice());
+      const all = new Uint8Array(h + Math.max(t, 0));
+      all.set(head);
+      if (tail) all.set(tail, h);
+      assertEq(chunks.length, Math.ceil(all.length / size), `chunk count (head ${h}, tail ${t})`);
+      let at = 0;
+      chunks.forEach((c, i) => {
+        if (i < chunks.length - 1) assertEq(c.length, size, `full chunk (head ${h}, tail ${t})`);
+        assert(bytesEqual(c, all.subarray(at, at + c.length)), `chunk ${i} (head ${h}, tail ${t})`);
+        at += c.length;
+      });
+      assertEq(at, all.length, `all bytes (head ${h}, tail ${t})`);
+    }
+  }
+  const head = randomBytes(100);
+  const tail = randomBytes(3 * CHUNK_PLAINTEXT);
+  const sizes = [...plaintextChunks(head, tail)].map((c) => c.length);
+  assertEq(
+    sizes.join(","),
+    `${CHUNK_PLAINTEXT},${CHUNK_PLAINTEXT},${CHUNK_PLAINTEXT},100`,
+    "real size",
+  );
 });

@@ -30,6 +30,7 @@ import {
   concatBytes,
   directIdentity,
   patternBlob,
+  randomBytes,
   RawReader,
   seedFor,
   testKm,
@@ -253,6 +254,71 @@ for (const kind of ["tcp", "ws"] as const) {
     } finally {
       await ca.close();
       await cb.close();
+      await server.close();
+    }
+  });
+
+  Deno.test(`${kind}: messages sent while a large one is still going out arrive in call order`, async () => {
+    const { server, a, b } = await linkPair(kind);
+    const got: KernelMessage[] = [];
+    const ca = new PeerConnection(a, bob.name, {
+      onMessage: () => {},
+      onClose: () => {},
+      print: () => {},
+    });
+    const cb = new PeerConnection(b, alice.name, {
+      onMessage: (km) => got.push(km),
+      onClose: () => {},
+      print: () => {},
+    });
+    try {
+      const big1 = patternBlob(3 * 1024 * 1024 + 17);
+      const big2 = randomBytes(2 * 1024 * 1024 + 5);
+      const plan: { body: number; blob?: Uint8Array }[] = [
+        { body: 1, blob: big1 },
+        { body: 2 },
+        { body: 3 },
+        { body: 4, blob: big2 },
+        { body: 5, blob: new Uint8Array(70_000).fill(5) }, // just over one chunk
+        { body: 6 },
+      ];
+      // all sent in one synchronous run: the first is still being encrypted slice by slice
+      plan.forEach((m, i) =>
+        ca.send({
+          ...testKm(alice.name, bob.name, new Uint8Array([m.body]), BigInt(i + 1)),
+          lazyLoadBlob: m.blob ? { bytes: m.blob } : undefined,
+        })
+      );
+      await waitFor(() => got.length === plan.length, 10_000, "all six messages");
+      plan.forEach((m, i) => {
+        const km = got[i];
+        assertEq(km.id, BigInt(i + 1), `message ${i + 1} in order`);
+        const body = km.message.tag === "request" ? km.message.val.body : undefined;
+        assertEq(body?.[0], m.body, `body of message ${i + 1}`);
+        if (m.blob) assert(bytesEqual(km.lazyLoadBlob!.bytes, m.blob), `blob ${i + 1} intact`);
+        else assertEq(km.lazyLoadBlob, undefined, `message ${i + 1} has no blob`);
+      });
+    } finally {
+      await ca.close();
+      await cb.close();
+      await server.close();
+    }
+  });
+
+  Deno.test(`${kind}: a link releases every queued message's buffers, even once closed`, async () => {
+    const { server, a, b } = await linkPair(kind);
+    try {
+      let sealed = 0;
+      const framed = encodeKernelMessage(testKm(alice.name, bob.name, new Uint8Array([1])), 4);
+      const tail = patternBlob(1024 * 1024);
+      for (let i = 0; i < 3; i++) a.link.sendMessage(a.send, framed.slice(), tail, () => sealed++);
+      await waitFor(() => sealed === 3, 5000, "three released while open");
+      await a.link.close();
+      a.link.sendMessage(a.send, framed.slice(), tail, () => sealed++);
+      await waitFor(() => sealed === 4, 2000, "released after close");
+    } finally {
+      await a.link.close();
+      await b.link.close();
       await server.close();
     }
   });
