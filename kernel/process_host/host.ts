@@ -124,7 +124,8 @@ export class ProcessHost {
     ) {
       // everything else (and what does not fit) keeps structured clone; the seq
       // lets the worker merge the port with the ring in the order posted
-      this.port.postMessage({ seq, item: toWire(item) }, transfer);
+      const moved = [...transfer];
+      this.port.postMessage({ seq, item: toWire(item, moved) }, moved);
       Atomics.add(ring.ctl, RING_PORT_COUNT, 1);
     }
     Atomics.add(this.signalView, 0, 1);

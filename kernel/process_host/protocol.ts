@@ -133,9 +133,16 @@ export type FromWorker =
 // the walk skips; messages here carry no other ArrayBuffers, so the receiver
 // turns every ArrayBuffer back into a Uint8Array.
 
-/** Before posting on a port: Uint8Arrays -> ArrayBuffers (copied only if a view). */
-export function toWire<T>(v: T): T {
-  return encodeBytes(v) as T;
+/** Copies at least this big made by toWire are handed to the receiver, not cloned again. */
+const TRANSFER_MIN = 64 * 1024;
+
+/**
+ * Before posting on a port: Uint8Arrays -> ArrayBuffers (copied only if a view).
+ * `transfer` collects the large copies toWire made itself: nothing else refers to
+ * them, so posting can move them instead of cloning them a second time.
+ */
+export function toWire<T>(v: T, transfer?: Transferable[]): T {
+  return encodeBytes(v, transfer) as T;
 }
 
 /** After receiveMessageOnPort: ArrayBuffers -> Uint8Arrays. */
@@ -143,14 +150,16 @@ export function fromWire<T>(v: T): T {
   return decodeBytes(v) as T;
 }
 
-function encodeBytes(v: unknown): unknown {
+function encodeBytes(v: unknown, transfer?: Transferable[]): unknown {
   if (v === null || typeof v !== "object") return v;
   if (v instanceof Uint8Array) {
     const b = v.buffer;
     if (b instanceof ArrayBuffer && v.byteOffset === 0 && v.byteLength === b.byteLength) return b;
-    return v.slice().buffer;
+    const copy = v.slice().buffer;
+    if (transfer && copy.byteLength >= TRANSFER_MIN) transfer.push(copy);
+    return copy;
   }
-  if (Array.isArray(v)) return v.map(encodeBytes);
+  if (Array.isArray(v)) return v.map((x) => encodeBytes(x, transfer));
   if (
     v instanceof MessagePort || v instanceof SharedArrayBuffer || ArrayBuffer.isView(v) ||
     v instanceof ArrayBuffer
@@ -158,7 +167,7 @@ function encodeBytes(v: unknown): unknown {
     return v;
   }
   const out: Record<string, unknown> = {};
-  for (const k in v) out[k] = encodeBytes((v as Record<string, unknown>)[k]);
+  for (const k in v) out[k] = encodeBytes((v as Record<string, unknown>)[k], transfer);
   return out;
 }
 

@@ -250,7 +250,8 @@ class ProcessState {
         ? this.outbox.get(pidKey(m.target.process))
         : undefined;
       if (ch) {
-        ch.port.postMessage(toWire({ ...m, at: wallClock() }));
+        const moved: Transferable[] = [];
+        ch.port.postMessage(toWire({ ...m, at: wallClock() }, moved), moved);
         Atomics.add(ch.signal, 0, 1);
         Atomics.notify(ch.signal, 0);
       } else {

@@ -14,7 +14,7 @@ import {
 import { Ring } from "../../kernel/process_host/ring.ts";
 import { ProcessHost } from "../../kernel/process_host/host.ts";
 import type { OutgoingMessage } from "../../kernel/process_host/protocol.ts";
-import { RING_BYTES } from "../../kernel/process_host/protocol.ts";
+import { fromWire, RING_BYTES, toWire } from "../../kernel/process_host/protocol.ts";
 import type { KernelMessage } from "../../kernel/types.ts";
 import { parseAddress } from "../../kernel/types.ts";
 import { checksum, patternBlob } from "./helpers.ts";
@@ -213,8 +213,20 @@ Deno.test("transport: a Worker gets and answers ring and port messages in order"
   // large (always the port); all delivered in one synchronous burst
   const sizeOf = (i: number) =>
     i % 13 === 0 ? RING_BYTES : i % 5 === 0 ? (RING_BYTES >> 3) - 200 : i % 7;
+  // a large blob arrives as a view into a bigger buffer (as net's received blobs
+  // do): the kernel copies it for the worker and moves the copy; the sender's
+  // buffer must stay intact
+  const blobOf = (i: number) => {
+    if (i % 13 !== 0) return patternBlob(sizeOf(i), i);
+    const whole = new Uint8Array(sizeOf(i) + 100);
+    whole.set(patternBlob(sizeOf(i), i), 100);
+    return whole.subarray(100);
+  };
+  const sent: Uint8Array[] = [];
   host.run();
   for (let i = 0; i < N; i++) {
+    const bytes = blobOf(i);
+    sent.push(bytes);
     host.deliver({
       t: "msg",
       km: {
@@ -231,7 +243,7 @@ Deno.test("transport: a Worker gets and answers ring and port messages in order"
             capabilities: [],
           },
         },
-        lazyLoadBlob: { mime: undefined, bytes: patternBlob(sizeOf(i), i) },
+        lazyLoadBlob: { mime: undefined, bytes },
       },
     });
   }
@@ -251,5 +263,23 @@ Deno.test("transport: a Worker gets and answers ring and port messages in order"
     assertEquals(m.target, peer);
     assertEquals(m.lazyLoadBlob?.bytes.length, sizeOf(i));
     assertEquals(checksum(m.lazyLoadBlob!.bytes), checksum(patternBlob(sizeOf(i), i)));
+    assertEquals(sent[i].length, sizeOf(i), `blob ${i} still readable by the kernel side`);
+    assertEquals(checksum(sent[i]), checksum(patternBlob(sizeOf(i), i)));
   }
+});
+
+Deno.test("transport: toWire moves only the large copies it made itself", () => {
+  const whole = patternBlob(300_000, 1);
+  const view = whole.subarray(10);
+  const small = patternBlob(1000, 2).subarray(1);
+  const moved: Transferable[] = [];
+  const wire = toWire({ a: whole, b: view, c: [small] }, moved);
+  assertEquals(moved.length, 1, "only the large view's copy is moved");
+  assert(moved[0] === wire.b as unknown as ArrayBuffer, "and it is that copy");
+  assert(wire.a as unknown as ArrayBuffer === whole.buffer, "a whole buffer is passed as is");
+  assert(moved[0] !== whole.buffer, "the caller's own buffer is never moved");
+  const back = fromWire(structuredClone(wire, { transfer: moved }));
+  assertEquals(checksum(back.b), checksum(whole.subarray(10)), "copy content");
+  assertEquals(whole.byteLength, 300_000, "caller's buffer intact");
+  assertEquals(checksum(back.c[0]), checksum(small));
 });
