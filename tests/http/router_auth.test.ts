@@ -106,43 +106,11 @@ Deno.test('jwt: HS256 over {"alg":"HS256"} and Hyperdrive\'s claims, checked ind
     findCookie(`a=1; hyperware-auth_fake.dev=${token}; b=2`, "hyperware-auth_fake.dev"),
     token,
   );
-  assertEquals(
-    await authTokenValid(
-      key,
-      "fake.dev",
-      undefined,
-      `hyperware-auth_fake.dev=${token}`,
-      1_700_000_001,
-    ),
-    true,
-  );
-  assertEquals(
-    await authTokenValid(
-      key,
-      "fake.dev",
-      undefined,
-      `hyperware-auth_fake.dev=${token}`,
-      1_800_000_000,
-    ),
-    false,
-  );
+  const valid = (cookie: string, scope?: string, now?: number) =>
+    authTokenValid(key, "fake.dev", scope, cookie, now);
+  assertEquals(await valid(`hyperware-auth_fake.dev=${token}`, undefined, 1_700_000_001), true);
+  assertEquals(await valid(`hyperware-auth_fake.dev=${token}`, undefined, 1_800_000_000), false);
   const scoped = await generateJwt(key, "fake.dev", "app:pkg:pub");
-  assertEquals(
-    await authTokenValid(
-      key,
-      "fake.dev",
-      "app:pkg:pub",
-      `hyperware-auth_fake.dev@app:pkg:pub=${scoped}`,
-    ),
-    true,
-  );
-  assertEquals(
-    await authTokenValid(
-      key,
-      "fake.dev",
-      "app:pkg:pub",
-      `hyperware-auth_fake.dev@app:pkg:pub=${token}`,
-    ),
-    false,
-  );
+  assertEquals(await valid(`hyperware-auth_fake.dev@app:pkg:pub=${scoped}`, "app:pkg:pub"), true);
+  assertEquals(await valid(`hyperware-auth_fake.dev@app:pkg:pub=${token}`, "app:pkg:pub"), false);
 });

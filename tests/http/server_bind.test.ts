@@ -4,12 +4,12 @@
 import { assert, assertEquals } from "../assert.ts";
 import { textEncoder } from "../../kernel/types.ts";
 import type { KernelMessage } from "../../kernel/types.ts";
-import { act, bindOpenRoot, echoProcess, expectStatus, OUR, setup } from "./server_helpers.ts";
+import { act, bindOpenRoot, echoProcess, expectStatus, OUR, serverTest } from "./server_helpers.ts";
 import { bodyJson } from "./harness.ts";
 
-Deno.test("http-server: a bound path forwards IncomingHttpRequest and returns the HttpResponse", async () => {
-  const s = await setup();
-  try {
+serverTest(
+  "http-server: a bound path forwards IncomingHttpRequest and returns the HttpResponse",
+  async (s) => {
     const seen: KernelMessage[] = [];
     const app = echoProcess(s, "app:pkg:pub", seen);
     assertEquals(
@@ -49,14 +49,12 @@ Deno.test("http-server: a bound path forwards IncomingHttpRequest and returns th
     const km = seen[0];
     assertEquals(km.source.process.processName, "http-server");
     assertEquals(km.message.tag === "request" && km.message.val.expectsResponse, 15n);
-  } finally {
-    await s.stop();
-  }
-});
+  },
+);
 
-Deno.test("http-server: route patterns, base-path fallback, trailing slash and /our", async () => {
-  const s = await setup();
-  try {
+serverTest(
+  "http-server: route patterns, base-path fallback, trailing slash and /our",
+  async (s) => {
     const app = echoProcess(s, "app:pkg:pub");
     for (const path of ["/", "/item/:id", "/files/*rest", "/item/new"]) {
       await act(s, app, { Bind: { path, authenticated: false, local_only: false, cache: false } });
@@ -85,14 +83,12 @@ Deno.test("http-server: route patterns, base-path fallback, trailing slash and /
     const ourJs = await fetch(`${s.base}/our.js`);
     assertEquals(ourJs.headers.get("content-type"), "application/javascript");
     assertEquals(await ourJs.text(), `window.our = {}; window.our.node = '${OUR}';`);
-  } finally {
-    await s.stop();
-  }
-});
+  },
+);
 
-Deno.test("http-server: cache bindings serve the blob to GET; other methods reach the process", async () => {
-  const s = await setup();
-  try {
+serverTest(
+  "http-server: cache bindings serve the blob to GET; other methods reach the process",
+  async (s) => {
     const seen: KernelMessage[] = [];
     const app = echoProcess(s, "app:pkg:pub", seen);
     assertEquals(
@@ -127,72 +123,65 @@ Deno.test("http-server: cache bindings serve the blob to GET; other methods reac
     const plain = await fetch(`${s.base}/app:pkg:pub/plain`);
     assertEquals(plain.headers.get("content-type"), "text/plain");
     assertEquals(await plain.text(), "p");
-  } finally {
-    await s.stop();
-  }
-});
+  },
+);
 
-Deno.test("http-server: action results, refusals, and Unbind", async () => {
-  const s = await setup();
-  try {
-    const app = echoProcess(s, "app:pkg:pub");
-    // garbage body
-    const bad = await s.k.request(app, s.http, textEncoder.encode("{not json"), {
-      expectsResponse: 5,
-    });
-    assertEquals(bodyJson(bad), { Err: "MalformedRequest" });
-    // WebSocketOpen is only ever sent by http-server
-    assertEquals(await act(s, app, { WebSocketOpen: { path: "/", channel_id: 1 } }), {
-      Err: "MalformedRequest",
-    });
-    // a remote node cannot bind paths here
-    const remote = s.k.addr("app:pkg:pub", "evil.os");
-    const r = await s.k.request(remote, s.http, {
+serverTest("http-server: action results, refusals, and Unbind", async (s) => {
+  const app = echoProcess(s, "app:pkg:pub");
+  // garbage body
+  const bad = await s.k.request(app, s.http, textEncoder.encode("{not json"), {
+    expectsResponse: 5,
+  });
+  assertEquals(bodyJson(bad), { Err: "MalformedRequest" });
+  // WebSocketOpen is only ever sent by http-server
+  assertEquals(await act(s, app, { WebSocketOpen: { path: "/", channel_id: 1 } }), {
+    Err: "MalformedRequest",
+  });
+  // a remote node cannot bind paths here
+  const remote = s.k.addr("app:pkg:pub", "evil.os");
+  const r = await s.k.request(remote, s.http, {
+    Bind: { path: "/x", authenticated: false, local_only: false, cache: false },
+  }, { expectsResponse: 5 });
+  assertEquals(bodyJson(r), { Err: "InvalidSourceProcess" });
+  // a process cannot reach outside its prefix with dot segments
+  assertEquals(
+    await act(s, app, {
+      Bind: {
+        path: "/../other:pkg:pub/x",
+        authenticated: false,
+        local_only: false,
+        cache: false,
+      },
+    }),
+    { Err: "MalformedRequest" },
+  );
+  // a non-hypermap-safe process name is refused
+  const shady = s.k.process("Bad_Name:pkg:pub", () => {});
+  assertEquals(
+    await act(s, shady, {
       Bind: { path: "/x", authenticated: false, local_only: false, cache: false },
-    }, { expectsResponse: 5 });
-    assertEquals(bodyJson(r), { Err: "InvalidSourceProcess" });
-    // a process cannot reach outside its prefix with dot segments
-    assertEquals(
-      await act(s, app, {
-        Bind: {
-          path: "/../other:pkg:pub/x",
-          authenticated: false,
-          local_only: false,
-          cache: false,
-        },
-      }),
-      { Err: "MalformedRequest" },
-    );
-    // a non-hypermap-safe process name is refused
-    const shady = s.k.process("Bad_Name:pkg:pub", () => {});
-    assertEquals(
-      await act(s, shady, {
-        Bind: { path: "/x", authenticated: false, local_only: false, cache: false },
-      }),
-      { Err: "InvalidSourceProcess" },
-    );
-    // without expects_response there is no Ok response
-    const before = s.k.delivered.length;
-    await s.k.request(app, s.http, {
-      Bind: { path: "/quiet", authenticated: false, local_only: false, cache: false },
-    });
-    await expectStatus(fetch(`${s.base}/app:pkg:pub/quiet`), 200);
-    const okResponses = s.k.delivered.slice(before).filter((m) =>
-      m.message.tag === "response" && m.target.process.processName === "app"
-    );
-    assertEquals(okResponses.length, 0);
-    // Unbind: the path goes 404 (it does not fall back to the base binding)
-    await bindOpenRoot(s, app);
-    assertEquals(await act(s, app, { Unbind: { path: "/quiet" } }), { Ok: null });
-    await expectStatus(fetch(`${s.base}/app:pkg:pub/quiet`), 404);
-  } finally {
-    await s.stop();
-  }
+    }),
+    { Err: "InvalidSourceProcess" },
+  );
+  // without expects_response there is no Ok response
+  const before = s.k.delivered.length;
+  await s.k.request(app, s.http, {
+    Bind: { path: "/quiet", authenticated: false, local_only: false, cache: false },
+  });
+  await expectStatus(fetch(`${s.base}/app:pkg:pub/quiet`), 200);
+  const okResponses = s.k.delivered.slice(before).filter((m) =>
+    m.message.tag === "response" && m.target.process.processName === "app"
+  );
+  assertEquals(okResponses.length, 0);
+  // Unbind: the path goes 404 (it does not fall back to the base binding)
+  await bindOpenRoot(s, app);
+  assertEquals(await act(s, app, { Unbind: { path: "/quiet" } }), { Ok: null });
+  await expectStatus(fetch(`${s.base}/app:pkg:pub/quiet`), 404);
 });
 
-Deno.test("http-server: process answers: bad HttpResponse is 500, silence is 408, send errors map", async () => {
-  const s = await setup();
-  try {
+serverTest(
+  "http-server: process answers: bad HttpResponse is 500, silence is 408, send errors map",
+  async (s) => {
     const app = s.k.process("quiet:pkg:pub", (km, k) => {
       if (km.message.tag !== "request") return;
       const req = bodyJson(km) as { Http?: { url: string } };
@@ -234,43 +223,36 @@ Deno.test("http-server: process answers: bad HttpResponse is 500, silence is 408
     const res = await pending;
     assertEquals(res.status, 503);
     await res.body?.cancel();
-  } finally {
-    await s.stop();
-  }
-});
+  },
+);
 
-Deno.test("http-server: only the process that was asked can answer an HTTP request", async () => {
-  const s = await setup();
-  try {
-    const forwarded: KernelMessage[] = [];
-    const app = s.k.process("slow:pkg:pub", (km) => forwarded.push(km));
-    const intruder = s.k.addr("intruder:pkg:pub");
-    await bindOpenRoot(s, app);
-    const pending = fetch(`${s.base}/slow:pkg:pub/x`);
-    while (forwarded.length === 0) await new Promise((r) => setTimeout(r, 5));
-    const km = forwarded[0];
-    // a forged answer with the right id from another process is ignored
-    s.k.sendToLoop({
-      id: km.id,
-      source: intruder,
-      target: km.source,
-      message: {
-        tag: "response",
-        val: [{
-          inherit: false,
-          body: textEncoder.encode('{"status":200,"headers":{}}'),
-          metadata: undefined,
-          capabilities: [],
-        }, undefined],
-      },
-      lazyLoadBlob: { bytes: textEncoder.encode("forged") },
-    });
-    await new Promise((r) => setTimeout(r, 20));
-    s.k.respond(km, { status: 201, headers: {} }, { bytes: textEncoder.encode("real") });
-    const res = await pending;
-    assertEquals(res.status, 201);
-    assertEquals(await res.text(), "real");
-  } finally {
-    await s.stop();
-  }
+serverTest("http-server: only the process that was asked can answer an HTTP request", async (s) => {
+  const forwarded: KernelMessage[] = [];
+  const app = s.k.process("slow:pkg:pub", (km) => forwarded.push(km));
+  const intruder = s.k.addr("intruder:pkg:pub");
+  await bindOpenRoot(s, app);
+  const pending = fetch(`${s.base}/slow:pkg:pub/x`);
+  while (forwarded.length === 0) await new Promise((r) => setTimeout(r, 5));
+  const km = forwarded[0];
+  // a forged answer with the right id from another process is ignored
+  s.k.sendToLoop({
+    id: km.id,
+    source: intruder,
+    target: km.source,
+    message: {
+      tag: "response",
+      val: [{
+        inherit: false,
+        body: textEncoder.encode('{"status":200,"headers":{}}'),
+        metadata: undefined,
+        capabilities: [],
+      }, undefined],
+    },
+    lazyLoadBlob: { bytes: textEncoder.encode("forged") },
+  });
+  await new Promise((r) => setTimeout(r, 20));
+  s.k.respond(km, { status: 201, headers: {} }, { bytes: textEncoder.encode("real") });
+  const res = await pending;
+  assertEquals(res.status, 201);
+  assertEquals(await res.text(), "real");
 });

@@ -7,12 +7,12 @@ import {
   HTTP_SELF_IMPOSED_TIMEOUT,
   HTTP_SELF_IMPOSED_TIMEOUT_SIMULATION,
 } from "../../modules/http_server/mod.ts";
-import { act, bindOpenRoot, expectStatus, setup } from "./server_helpers.ts";
+import { act, bindOpenRoot, expectStatus, serverTest, setup } from "./server_helpers.ts";
 import { bodyJson, Inbox, rawRequest } from "./harness.ts";
 
-Deno.test("http-server: a process response without Content-Type is application/octet-stream", async () => {
-  const s = await setup();
-  try {
+serverTest(
+  "http-server: a process response without Content-Type is application/octet-stream",
+  async (s) => {
     // warp sends a Vec<u8> body as application/octet-stream; the process's headers replace it
     const app = s.k.process("typed:pkg:pub", (km, k) => {
       if (km.message.tag !== "request") return;
@@ -37,10 +37,8 @@ Deno.test("http-server: a process response without Content-Type is application/o
       assertEquals(res.headers.get("content-type"), type, path);
       assertEquals(await res.text(), "<p>x</p>");
     }
-  } finally {
-    await s.stop();
-  }
-});
+  },
+);
 
 Deno.test("http-server: a process's response headers end up as Headers.set would store them", async () => {
   const s = await setup();
@@ -133,9 +131,9 @@ Deno.test("http-server: the self-imposed timeout is an option (Hyperdrive's fake
   }
 });
 
-Deno.test("http-server: what process_lib and kit read, as warp and serde produce it", async () => {
-  const s = await setup({ exposeLocal: true });
-  try {
+serverTest(
+  "http-server: what process_lib and kit read, as warp and serde produce it",
+  async (s) => {
     const seen: KernelMessage[] = [];
     const app = s.k.process("app:pkg:pub", (km, k) => {
       if (km.message.tag !== "request") return;
@@ -184,7 +182,6 @@ Deno.test("http-server: what process_lib and kit read, as warp and serde produce
       body: Array.from(textEncoder.encode('"pong"')),
       lazy_load_blob: null,
     });
-  } finally {
-    await s.stop();
-  }
-});
+  },
+  { exposeLocal: true },
+);

@@ -76,6 +76,22 @@ export async function expectStatus(res: Response | Promise<Response>, status: nu
   return r;
 }
 
+/** A Deno.test on a fresh http-server (in its MiniKernel), stopped however the test ends. */
+export function serverTest(
+  name: string,
+  fn: (s: Setup) => Promise<void>,
+  opts?: Partial<HttpServerOptions>,
+): void {
+  Deno.test(name, async () => {
+    const s = await setup(opts);
+    try {
+      await fn(s);
+    } finally {
+      await s.stop();
+    }
+  });
+}
+
 /** An in-test process that answers every Http request with a JSON echo of it. */
 export function echoProcess(s: Setup, id: string, seen?: KernelMessage[]): Address {
   return s.k.process(id, (km, k) => {

@@ -4,7 +4,15 @@
 
 import { assert, assertEquals } from "../assert.ts";
 import { type KernelMessage, textDecoder, textEncoder } from "../../kernel/types.ts";
-import { act, bindOpenRoot, echoProcess, expectStatus, OUR, setup } from "./server_helpers.ts";
+import {
+  act,
+  bindOpenRoot,
+  echoProcess,
+  expectStatus,
+  OUR,
+  serverTest,
+  setup,
+} from "./server_helpers.ts";
 import { Inbox, rawRequest } from "./harness.ts";
 
 function kitMessage(fields: Record<string, unknown>): string {
@@ -32,68 +40,63 @@ function kitParse(json: { body: number[]; lazy_load_blob: { bytes: number[] } | 
   return { body, blob };
 }
 
-Deno.test("http-server: RPC injects a message and returns kit's response shape", async () => {
-  const s = await setup({ exposeLocal: true });
-  try {
-    const got = new Inbox<KernelMessage>();
-    s.k.process("echo:pkg:pub", (km, k) => {
-      got.push(km);
-      if (km.message.tag === "request" && km.message.val.expectsResponse !== undefined) {
-        k.respond(km, { Echoed: textDecoder.decode(km.message.val.body) }, {
-          mime: "text/plain",
-          bytes: textEncoder.encode("reply blob"),
-        });
-      }
-    });
-    const res = await fetch(`${s.base}/rpc:distro:sys/message`, {
-      method: "POST",
-      body: kitMessage({ metadata: "meta" }),
-    });
-    assertEquals(res.status, 200);
-    const json = await res.json();
-    assertEquals(json.lazy_load_blob.mime, "text/plain");
-    assertEquals(kitParse(json), {
-      body: '{"Echoed":"{\\"Hello\\":\\"there\\"}"}',
-      blob: "reply blob",
-    });
-    const km = await got.next();
-    assertEquals(km.source.process.processName, "http-server");
-    assertEquals(km.rsvp?.process.processName, "http-server");
-    assertEquals(km.target.node, OUR);
-    assert(km.message.tag === "request");
-    assertEquals(km.message.val.expectsResponse, 15n);
-    assertEquals(km.message.val.metadata, "meta");
-    assertEquals(textDecoder.decode(km.message.val.body), '{"Hello":"there"}');
-    assertEquals(km.lazyLoadBlob?.mime, "application/octet-stream");
-    assertEquals(textDecoder.decode(km.lazyLoadBlob!.bytes), "blob bytes");
-
-    // fire and forget: 200 at once, message delivered, to another node if named
-    const ff = await fetch(`${s.base}/rpc:distro:sys/message`, {
-      method: "POST",
-      body: kitMessage({ expects_response: null, data: null }),
-    });
-    assertEquals(ff.status, 200);
-    assertEquals(await ff.text(), "");
-    const ffKm = await got.next();
-    assertEquals(ffKm.rsvp, undefined);
-    assertEquals(ffKm.lazyLoadBlob, undefined);
-
-    // malformed messages
-    for (
-      const bad of [
-        "nope",
-        kitMessage({ process: "no-colons" }),
-        kitMessage({ expects_response: "soon" }),
-      ]
-    ) {
-      const r = await fetch(`${s.base}/rpc:distro:sys/message`, { method: "POST", body: bad });
-      assertEquals(r.status, 400, bad);
-      await r.body?.cancel();
+serverTest("http-server: RPC injects a message and returns kit's response shape", async (s) => {
+  const got = new Inbox<KernelMessage>();
+  s.k.process("echo:pkg:pub", (km, k) => {
+    got.push(km);
+    if (km.message.tag === "request" && km.message.val.expectsResponse !== undefined) {
+      k.respond(km, { Echoed: textDecoder.decode(km.message.val.body) }, {
+        mime: "text/plain",
+        bytes: textEncoder.encode("reply blob"),
+      });
     }
-  } finally {
-    await s.stop();
+  });
+  const res = await fetch(`${s.base}/rpc:distro:sys/message`, {
+    method: "POST",
+    body: kitMessage({ metadata: "meta" }),
+  });
+  assertEquals(res.status, 200);
+  const json = await res.json();
+  assertEquals(json.lazy_load_blob.mime, "text/plain");
+  assertEquals(kitParse(json), {
+    body: '{"Echoed":"{\\"Hello\\":\\"there\\"}"}',
+    blob: "reply blob",
+  });
+  const km = await got.next();
+  assertEquals(km.source.process.processName, "http-server");
+  assertEquals(km.rsvp?.process.processName, "http-server");
+  assertEquals(km.target.node, OUR);
+  assert(km.message.tag === "request");
+  assertEquals(km.message.val.expectsResponse, 15n);
+  assertEquals(km.message.val.metadata, "meta");
+  assertEquals(textDecoder.decode(km.message.val.body), '{"Hello":"there"}');
+  assertEquals(km.lazyLoadBlob?.mime, "application/octet-stream");
+  assertEquals(textDecoder.decode(km.lazyLoadBlob!.bytes), "blob bytes");
+
+  // fire and forget: 200 at once, message delivered, to another node if named
+  const ff = await fetch(`${s.base}/rpc:distro:sys/message`, {
+    method: "POST",
+    body: kitMessage({ expects_response: null, data: null }),
+  });
+  assertEquals(ff.status, 200);
+  assertEquals(await ff.text(), "");
+  const ffKm = await got.next();
+  assertEquals(ffKm.rsvp, undefined);
+  assertEquals(ffKm.lazyLoadBlob, undefined);
+
+  // malformed messages
+  for (
+    const bad of [
+      "nope",
+      kitMessage({ process: "no-colons" }),
+      kitMessage({ expects_response: "soon" }),
+    ]
+  ) {
+    const r = await fetch(`${s.base}/rpc:distro:sys/message`, { method: "POST", body: bad });
+    assertEquals(r.status, 400, bad);
+    await r.body?.cancel();
   }
-});
+}, { exposeLocal: true });
 
 Deno.test("http-server: local-only paths and RPC need exposeLocal and a direct loopback client", async () => {
   const closed = await setup();

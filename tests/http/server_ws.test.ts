@@ -6,7 +6,7 @@ import { decode, encode } from "@msgpack/msgpack";
 import { assert, assertEquals } from "../assert.ts";
 import { type KernelMessage, textDecoder, textEncoder } from "../../kernel/types.ts";
 import { generateJwt, importJwtKey } from "../../modules/http_server/mod.ts";
-import { act, OUR, type Setup, setup } from "./server_helpers.ts";
+import { act, OUR, serverTest, type Setup, setup } from "./server_helpers.ts";
 import { bodyJson, delay, Inbox, rawRequest } from "./harness.ts";
 
 function recorder(
@@ -42,9 +42,9 @@ function upgradeHeaders(): Record<string, string> {
   };
 }
 
-Deno.test("http-server: WebSocket open, pushes both ways, ownership checks, close from the process", async () => {
-  const s = await setup();
-  try {
+serverTest(
+  "http-server: WebSocket open, pushes both ways, ownership checks, close from the process",
+  async (s) => {
     const app = recorder(s, "app:pkg:pub");
     const intruder = s.k.process("intruder:pkg:pub", () => {});
     assertEquals(
@@ -127,54 +127,47 @@ Deno.test("http-server: WebSocket open, pushes both ways, ownership checks, clos
       }),
       { Err: "WsChannelNotFound" },
     );
-  } finally {
-    await s.stop();
-  }
-});
+  },
+);
 
-Deno.test("http-server: a client close reaches the process; auth and unbound paths", async () => {
-  const s = await setup();
-  try {
-    const app = recorder(s, "app:pkg:pub");
-    await act(s, app, { WebSocketBind: { path: "/", authenticated: false, extension: false } });
-    await act(s, app, {
-      WebSocketBind: { path: "/private", authenticated: true, extension: false },
-    });
-    const c = await openClient(`ws://127.0.0.1:${s.port}/app:pkg:pub`);
-    const open = bodyJson(await app.inbox.next()) as {
-      WebSocketOpen: { channel_id: number; path: string };
-    };
-    assertEquals(open.WebSocketOpen.path, "/");
-    c.ws.close();
-    await c.closed;
-    assertEquals(bodyJson(await app.inbox.next()), {
-      WebSocketClose: open.WebSocketOpen.channel_id,
-    });
+serverTest("http-server: a client close reaches the process; auth and unbound paths", async (s) => {
+  const app = recorder(s, "app:pkg:pub");
+  await act(s, app, { WebSocketBind: { path: "/", authenticated: false, extension: false } });
+  await act(s, app, {
+    WebSocketBind: { path: "/private", authenticated: true, extension: false },
+  });
+  const c = await openClient(`ws://127.0.0.1:${s.port}/app:pkg:pub`);
+  const open = bodyJson(await app.inbox.next()) as {
+    WebSocketOpen: { channel_id: number; path: string };
+  };
+  assertEquals(open.WebSocketOpen.path, "/");
+  c.ws.close();
+  await c.closed;
+  assertEquals(bodyJson(await app.inbox.next()), {
+    WebSocketClose: open.WebSocketOpen.channel_id,
+  });
 
-    // authenticated: refused without a cookie, opened with one
-    const refused = await rawRequest(s.port, {
-      path: "/app:pkg:pub/private",
-      headers: upgradeHeaders(),
-    });
-    assertEquals(refused.status, 401);
-    const token = await generateJwt(await importJwtKey(s.jwtSecret), OUR);
-    const authed = await openClient(`ws://127.0.0.1:${s.port}/app:pkg:pub/private`, {
-      cookie: `hyperware-auth_${OUR}=${token}`,
-    });
-    const open2 = bodyJson(await app.inbox.next()) as { WebSocketOpen: { path: string } };
-    assertEquals(open2.WebSocketOpen.path, "/private");
-    authed.ws.close();
-    await authed.closed;
-    await app.inbox.next(); // its WebSocketClose
-    // nothing bound for WebSockets there: plain HTTP handling answers (404)
-    const none = await rawRequest(s.port, {
-      path: "/nobody:pkg:pub/ws",
-      headers: upgradeHeaders(),
-    });
-    assertEquals(none.status, 404);
-  } finally {
-    await s.stop();
-  }
+  // authenticated: refused without a cookie, opened with one
+  const refused = await rawRequest(s.port, {
+    path: "/app:pkg:pub/private",
+    headers: upgradeHeaders(),
+  });
+  assertEquals(refused.status, 401);
+  const token = await generateJwt(await importJwtKey(s.jwtSecret), OUR);
+  const authed = await openClient(`ws://127.0.0.1:${s.port}/app:pkg:pub/private`, {
+    cookie: `hyperware-auth_${OUR}=${token}`,
+  });
+  const open2 = bodyJson(await app.inbox.next()) as { WebSocketOpen: { path: string } };
+  assertEquals(open2.WebSocketOpen.path, "/private");
+  authed.ws.close();
+  await authed.closed;
+  await app.inbox.next(); // its WebSocketClose
+  // nothing bound for WebSockets there: plain HTTP handling answers (404)
+  const none = await rawRequest(s.port, {
+    path: "/nobody:pkg:pub/ws",
+    headers: upgradeHeaders(),
+  });
+  assertEquals(none.status, 404);
 });
 
 Deno.test("http-server: a WebSocket client that never reads is dropped; others keep working", async () => {
