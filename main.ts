@@ -11,10 +11,10 @@ import {
   parseProcessId,
   type ProcessId,
   processIdToString,
-  type RuntimeModule,
   type SendErrorKind,
   textEncoder,
-} from "./kernel/types.ts";
+} from "./wire/core.ts";
+import type { RuntimeModule } from "./kernel/module.ts";
 import { createStateModule } from "./modules/state/mod.ts";
 import { createTerminalModule } from "./modules/terminal/mod.ts";
 import { installPackage } from "./kernel/packages.ts";

@@ -8,7 +8,7 @@ import {
   parseAddress,
   processIdEquals,
   randomU64,
-} from "../kernel/types.ts";
+} from "../wire/core.ts";
 import { createNetModule, type NetModule, type NetModuleOptions } from "../net/mod.ts";
 
 export class BenchNode {

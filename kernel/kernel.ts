@@ -27,8 +27,6 @@ import {
   processIdToString,
   randomU64,
   type Request,
-  type RuntimeModule,
-  type RuntimeModuleContext,
   type SendErrorKind,
   type SignedCapability,
   STATE_PROCESS_ID,
@@ -36,11 +34,13 @@ import {
   textEncoder,
   VFS_PROCESS_ID,
   type WrappedSendError,
-} from "./types.ts";
+} from "../wire/core.ts";
 import { ProcessHost } from "./process_host/host.ts";
 import type { KernelCall, OutgoingMessage, SpawnArgs } from "./process_host/protocol.ts";
 import { ProgramLoader, ProgramLoadError } from "./process_host/program.ts";
 import { KernelStore } from "./store.ts";
+import { Mailbox } from "./mailbox.ts";
+import type { RuntimeModule, RuntimeModuleContext } from "./module.ts";
 
 /**
  * randomU64 for runtime modules' message ids (http-server takes one per HTTP
@@ -58,6 +58,8 @@ function pooledRandomU64(): bigint {
 }
 
 const BASE_BACKOFF_SECS = 1;
+/** How long shutdown waits for runtime modules to finish what is in their mailboxes. */
+const MAILBOX_DRAIN_MS = 5000;
 const MAX_BACKOFF_SECS = 10 * 60;
 const MAX_HEALTHY_DURATION_SECS = 50 * 60;
 const HEALTHY_RUN_MULTIPLIER = 5;
@@ -112,6 +114,8 @@ export class Kernel {
   private readonly processMap = new Map<string, PersistedProcess>();
   private readonly hosts = new Map<string, ProcessHost>();
   private readonly modules = new Map<string, RuntimeModule>();
+  /** one kernel-owned mailbox per runtime module, by process id */
+  private readonly mailboxes = new Map<string, Mailbox>();
   /** issuer process -> grantee process -> capability keys it issued to them */
   private readonly reverseCapIndex = new Map<string, Map<string, Set<string>>>();
   private readonly pending = new Map<bigint, Pending>();
@@ -144,7 +148,14 @@ export class Kernel {
       `${opts.home}/cache/components`,
       (text) => this.print(1, `kernel: ${text}`, KERNEL_PROCESS_ID),
     );
-    for (const m of opts.modules) this.modules.set(processIdToString(m.processId), m);
+    for (const m of opts.modules) {
+      const pid = processIdToString(m.processId);
+      this.modules.set(pid, m);
+      this.mailboxes.set(
+        pid,
+        new Mailbox(m, (e) => this.print(0, `${pid}: ${errorText(e)}`, m.processId)),
+      );
+    }
   }
 
   // -------------------------------------------------------------------------
@@ -526,17 +537,16 @@ export class Kernel {
     }
   }
 
+  /** Hands a message to a runtime module's mailbox; the module handles it after route() returns. */
   private callModule(mod: RuntimeModule, km: KernelMessage) {
-    try {
-      const r = mod.handleMessage(km);
-      if (r instanceof Promise) {
-        r.catch((e) =>
-          this.print(0, `${processIdToString(mod.processId)}: ${errorText(e)}`, mod.processId)
-        );
-      }
-    } catch (e) {
-      this.print(0, `${processIdToString(mod.processId)}: ${errorText(e)}`, mod.processId);
-    }
+    this.mailboxes.get(processIdToString(mod.processId))!.enqueue(km);
+  }
+
+  /** Each runtime module's mailbox: messages not yet handled, and handled since boot. */
+  mailboxStats(): Map<string, { depth: number; handled: number }> {
+    const out = new Map<string, { depth: number; handled: number }>();
+    for (const [pid, mb] of this.mailboxes) out.set(pid, { depth: mb.depth, handled: mb.handled });
+    return out;
   }
 
   /** Caps on a remote message that claim to be issued here must carry our signature. */
@@ -587,7 +597,7 @@ export class Kernel {
       return;
     }
     const mod = this.modules.get(pid);
-    if (mod?.handleSendError) mod.handleSendError(err);
+    if (mod?.handleSendError) this.mailboxes.get(pid)!.enqueueSendError(err);
   }
 
   private resolvePending(km: KernelMessage) {
@@ -1278,6 +1288,13 @@ export class Kernel {
       p.reject(Object.assign(new Error("node shut down"), { kind: "offline" as const }));
     }
     this.pending.clear();
+    // let work already in the modules' mailboxes finish (bounded: a stuck handler can't hold shutdown)
+    let bound: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.all([...this.mailboxes.values()].map((mb) => mb.idle())),
+      new Promise((r) => bound = setTimeout(r, MAILBOX_DRAIN_MS)),
+    ]);
+    clearTimeout(bound);
     for (const m of this.modules.values()) {
       try {
         await m.shutdown?.();

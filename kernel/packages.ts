@@ -16,7 +16,7 @@ import {
   type ProcessId,
   processIdToString,
   VFS_PROCESS_ID,
-} from "./types.ts";
+} from "../wire/core.ts";
 
 async function copyDir(from: string, to: string) {
   await Deno.mkdir(to, { recursive: true });

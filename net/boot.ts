@@ -1,7 +1,7 @@
 // Boot-time helpers for net: the node's networking key in its home directory,
 // and PKI records from a --fake-pki file (until chain indexing exists).
 
-import type { HnsUpdate } from "./types.ts";
+import type { HnsUpdate } from "../wire/net.ts";
 
 /** File under the node home holding the 32-byte Ed25519 networking key seed. */
 export const NETWORKING_KEY_FILE = ".networking-key";

@@ -28,7 +28,7 @@ import {
   type Request,
   type Response,
   type SignedCapability,
-} from "../kernel/types.ts";
+} from "../wire/core.ts";
 import type {
   HandshakePayload,
   HnsUpdate,
@@ -37,7 +37,7 @@ import type {
   NetResponse,
   NodeRouting,
   RoutingRequest,
-} from "./types.ts";
+} from "../wire/net.ts";
 import { decodeByteVecBody, encodeByteVecBody } from "./bytevec.ts";
 import { takeBuffer } from "./buffers.ts";
 

@@ -3,7 +3,7 @@
 // Any failure (bad frame, failed decrypt, undecodable message, spoofed source)
 // closes this connection only.
 
-import { checkProcessId, type KernelMessage } from "../kernel/types.ts";
+import { checkProcessId, type KernelMessage } from "../wire/core.ts";
 import { decodeKernelMessage, encodeKernelMessageParts } from "./codec.ts";
 import { BIN_BYTES_EXTENSION, type Session } from "./handshake.ts";
 import { returnBuffer } from "./buffers.ts";

@@ -27,7 +27,7 @@ import {
 } from "./codec.ts";
 import type { Link } from "./link.ts";
 import { type CipherState, HandshakeState } from "./noise.ts";
-import { type HandshakePayload, type Identity, netKeyFromHex } from "./types.ts";
+import { type HandshakePayload, type Identity, netKeyFromHex } from "../wire/net.ts";
 
 export const PROTOCOL_VERSION = 1;
 /** A Noise `e` message with an empty payload: what a first frame is unless it is a RoutingRequest. */

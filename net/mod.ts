@@ -18,10 +18,9 @@ import {
   makeResponse,
   NET_PROCESS_ID,
   processIdEquals,
-  type RuntimeModule,
-  type RuntimeModuleContext,
   textEncoder,
-} from "../kernel/types.ts";
+} from "../wire/core.ts";
+import type { RuntimeModule, RuntimeModuleContext } from "../kernel/module.ts";
 import { decodeNetAction, decodeNetResponse, encodeNetAction, encodeNetResponse } from "./codec.ts";
 import { PeerConnection } from "./connection.ts";
 import {
@@ -59,10 +58,10 @@ import {
   type NetResponse,
   TCP_PROTOCOL,
   WS_PROTOCOL,
-} from "./types.ts";
+} from "../wire/net.ts";
 import { connectWs, serveWs } from "./ws.ts";
 
-export type { HnsUpdate, Identity, NetAction, NetResponse } from "./types.ts";
+export type { HnsUpdate, Identity, NetAction, NetResponse } from "../wire/net.ts";
 
 export const DEFAULT_MAX_PEERS = 32;
 export const DEFAULT_TCP_PORT = 10000;

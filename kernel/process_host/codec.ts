@@ -8,7 +8,13 @@
 // falls back to the port. A record's byte fields (bodies, blobs, contexts)
 // travel together at its end and decode as views into one fresh buffer.
 
-import type { Address, KernelMessage, LazyLoadBlob, Message, SignedCapability } from "../types.ts";
+import type {
+  Address,
+  KernelMessage,
+  LazyLoadBlob,
+  Message,
+  SignedCapability,
+} from "../../wire/core.ts";
 import type { OutgoingMessage } from "./protocol.ts";
 
 const U64_MAX = (1n << 64n) - 1n;

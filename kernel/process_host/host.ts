@@ -13,7 +13,7 @@ import type {
 import { DOORBELL, PARKED, RING_BYTES, toWire, wallClock } from "./protocol.ts";
 import { decodeSends, encodeDelivery, Reader, Writer } from "./codec.ts";
 import { Ring, RING_FLAG, RING_PORT_COUNT } from "./ring.ts";
-import type { Address, OnExit } from "../types.ts";
+import type { Address, OnExit } from "../../wire/core.ts";
 
 export interface ProcessHostHooks {
   /** Messages the process sent (source not yet stamped). */

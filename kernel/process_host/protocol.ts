@@ -22,7 +22,7 @@ import type {
   OnExit,
   ProcessId,
   WrappedSendError,
-} from "../types.ts";
+} from "../../wire/core.ts";
 
 export type Program =
   | { kind: "component"; js: string; coreModules: Record<string, WebAssembly.Module> }

@@ -33,7 +33,7 @@ import type {
   Response,
   SendError,
   WrappedSendError,
-} from "../types.ts";
+} from "../../wire/core.ts";
 
 const STANDARD = "hyperware:process/standard";
 const STDERR_TAIL = 5000;

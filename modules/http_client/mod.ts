@@ -9,11 +9,10 @@ import {
   type LazyLoadBlob,
   processIdToString,
   responseTo,
-  type RuntimeModule,
-  type RuntimeModuleContext,
   textDecoder,
   textEncoder,
-} from "../../kernel/types.ts";
+} from "../../wire/core.ts";
+import type { RuntimeModule, RuntimeModuleContext } from "../../kernel/module.ts";
 import { readStreamLimited } from "../shared/bytes.ts";
 
 export type WsMessageType = "Text" | "Binary" | "Ping" | "Pong" | "Close";

@@ -3,7 +3,7 @@
 // carried in the cookie `hyperware-auth_<node>` or, for a secure subdomain
 // on localhost, `hyperware-auth_<node>@<process>`.
 
-import type { ProcessId } from "../../kernel/types.ts";
+import type { ProcessId } from "../../wire/core.ts";
 
 export const JWT_LIFETIME_SECONDS = 26 * 7 * 24 * 60 * 60;
 

@@ -16,12 +16,11 @@ import {
   processIdEquals,
   processIdToString,
   responseTo,
-  type RuntimeModule,
-  type RuntimeModuleContext,
   textDecoder,
   textEncoder,
   type WrappedSendError,
-} from "../../kernel/types.ts";
+} from "../../wire/core.ts";
+import type { RuntimeModule, RuntimeModuleContext } from "../../kernel/module.ts";
 import { decodeKeyfile } from "../keyfile/mod.ts";
 import {
   authTokenValid,
@@ -43,10 +42,10 @@ import {
   parseAction,
   parseRpcMessage,
   type WsMessageType,
-} from "./wire.ts";
+} from "../../wire/http_server.ts";
 import { readStreamLimited } from "../shared/bytes.ts";
 
-export type * from "./wire.ts";
+export type * from "../../wire/http_server.ts";
 export { authCookieName, generateJwt, importJwtKey, secureSubdomain, verifyJwt } from "./auth.ts";
 export { type PasswordPrompt, promptPasswordInBrowser } from "./password_page.ts";
 

@@ -12,9 +12,8 @@ import {
   KV_PROCESS_ID,
   makeResponse,
   type Request,
-  type RuntimeModule,
-  type RuntimeModuleContext,
-} from "../../kernel/types.ts";
+} from "../../wire/core.ts";
+import type { RuntimeModule, RuntimeModuleContext } from "../../kernel/module.ts";
 import { dbKeyOf, freshTxId, ownsDb } from "../shared/db.ts";
 import { fromOtherNode, ioErrorMessage, isKernel, reply } from "../shared/runtime.ts";
 import {
@@ -27,10 +26,10 @@ import {
   type KvResponse,
   packageIdToJson,
   parseKvRequest,
-} from "./api.ts";
+} from "../../wire/kv.ts";
 import { KvBackendError, KvStore, type TxOp } from "./store.ts";
 
-export * from "./api.ts";
+export * from "../../wire/kv.ts";
 export { KEY_LIMIT, VALUE_LIMIT } from "./store.ts";
 
 export interface KvModuleOptions {

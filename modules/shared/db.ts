@@ -2,14 +2,9 @@
 // {"package_id", "db", "action"}, and issue caps {"kind": "read"|"write", "db_key": [package_id, db]}.
 
 import { join } from "node:path";
-import {
-  type Address,
-  type PackageId,
-  packageIdOf,
-  packageIdToString,
-} from "../../kernel/types.ts";
-import { parseJsonBody } from "./json.ts";
-import { field, str, u64 } from "./fields.ts";
+import { type Address, type PackageId, packageIdOf, packageIdToString } from "../../wire/core.ts";
+import { parseJsonBody } from "../../wire/json.ts";
+import { field, str, u64 } from "../../wire/fields.ts";
 
 export interface PackageIdJson {
   package_name: string;

@@ -6,8 +6,8 @@ import {
   type KernelMessage,
   makeResponse,
   processIdEquals,
-  type RuntimeModuleContext,
-} from "../../kernel/types.ts";
+} from "../../wire/core.ts";
+import type { RuntimeModuleContext } from "../../kernel/module.ts";
 
 /** kernel:distro:sys acts with root authority (node.request): capability checks skip it. */
 export function isKernel(a: Address): boolean {

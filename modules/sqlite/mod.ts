@@ -13,10 +13,9 @@ import {
   type KernelMessage,
   makeResponse,
   type Request,
-  type RuntimeModule,
-  type RuntimeModuleContext,
   SQLITE_PROCESS_ID,
-} from "../../kernel/types.ts";
+} from "../../wire/core.ts";
+import type { RuntimeModule, RuntimeModuleContext } from "../../kernel/module.ts";
 import { dbKeyOf, freshTxId, ownsDb } from "../shared/db.ts";
 import { fromOtherNode, ioErrorMessage, isKernel, reply } from "../shared/runtime.ts";
 import {
@@ -31,10 +30,10 @@ import {
   type SqliteRequest,
   type SqliteResponse,
   WRITE_KEYWORDS,
-} from "./api.ts";
+} from "../../wire/sqlite.ts";
 import { parseParams, RowEncodingError, rowsToJson, type SqlParam } from "./values.ts";
 
-export * from "./api.ts";
+export * from "../../wire/sqlite.ts";
 export { decodeCanonicalBase64, formatReal } from "./values.ts";
 
 export interface SqliteModuleOptions {

@@ -8,7 +8,7 @@
 // float notation, e.g. 1.0), Text as strings, Blob as standard base64, NULL as null.
 
 import { Buffer } from "node:buffer";
-import { decodeUtf8Strict } from "../shared/json.ts";
+import { decodeUtf8Strict } from "../../wire/json.ts";
 
 /** What node:sqlite binds: bigint INTEGER, number REAL, string TEXT, bytes BLOB. */
 export type SqlParam = bigint | number | string | Uint8Array | null;

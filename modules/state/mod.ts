@@ -8,12 +8,11 @@ import {
   makeResponse,
   parseProcessId,
   processIdToString,
-  type RuntimeModule,
-  type RuntimeModuleContext,
   STATE_PROCESS_ID,
   textDecoder,
   textEncoder,
-} from "../../kernel/types.ts";
+} from "../../wire/core.ts";
+import type { RuntimeModule, RuntimeModuleContext } from "../../kernel/module.ts";
 
 type StateAction =
   | { kind: "GetState"; processId: string }

@@ -1,12 +1,8 @@
 // terminal:terminal:sys, minimal: prints the UTF-8 body of every request it
 // gets. (The full terminal app with its scripts is a later package.)
 
-import {
-  type RuntimeModule,
-  type RuntimeModuleContext,
-  TERMINAL_PROCESS_ID,
-  textDecoder,
-} from "../../kernel/types.ts";
+import { TERMINAL_PROCESS_ID, textDecoder } from "../../wire/core.ts";
+import type { RuntimeModule, RuntimeModuleContext } from "../../kernel/module.ts";
 
 export function createTerminalModule(): RuntimeModule {
   let ctx: RuntimeModuleContext;

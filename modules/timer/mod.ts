@@ -8,12 +8,11 @@ import {
   addressToString,
   type KernelMessage,
   makeResponse,
-  type RuntimeModule,
-  type RuntimeModuleContext,
   TIMER_PROCESS_ID,
-} from "../../kernel/types.ts";
-import { u64, variant } from "../shared/fields.ts";
-import { parseJsonBody } from "../shared/json.ts";
+} from "../../wire/core.ts";
+import type { RuntimeModule, RuntimeModuleContext } from "../../kernel/module.ts";
+import { u64, variant } from "../../wire/fields.ts";
+import { parseJsonBody } from "../../wire/json.ts";
 
 export type TimerAction = { tag: "Debug" } | { tag: "SetTimer"; millis: bigint };
 

@@ -16,11 +16,10 @@ import {
   packageIdOf,
   packageIdToString,
   type Request,
-  type RuntimeModule,
-  type RuntimeModuleContext,
   VFS_PROCESS_ID,
-} from "../../kernel/types.ts";
-import { decodeUtf8Strict } from "../shared/json.ts";
+} from "../../wire/core.ts";
+import type { RuntimeModule, RuntimeModuleContext } from "../../kernel/module.ts";
+import { decodeUtf8Strict } from "../../wire/json.ts";
 import { fromOtherNode, ioErrorMessage, isKernel, reply } from "../shared/runtime.ts";
 import {
   type DirEntry,
@@ -34,12 +33,12 @@ import {
   type VfsError,
   VfsFailure,
   type VfsResponse,
-} from "./api.ts";
+} from "../../wire/vfs.ts";
 import { assertNoSymlinks, hostPath, parseVfsPath, splitVfsPath, type VfsPath } from "./path.ts";
 import { readZip } from "./zip.ts";
 import { concatBytes } from "../shared/bytes.ts";
 
-export * from "./api.ts";
+export * from "../../wire/vfs.ts";
 
 export interface VfsModuleOptions {
   /** Open file handles kept between requests (cursor state); LRU beyond this. */

@@ -4,8 +4,8 @@
 // by `assertNoSymlinks` once the caller is authorized.
 
 import { join } from "node:path";
-import { type PackageId, packageIdToString, parsePackageId } from "../../kernel/types.ts";
-import { parseError, VfsFailure } from "./api.ts";
+import { type PackageId, packageIdToString, parsePackageId } from "../../wire/core.ts";
+import { parseError, VfsFailure } from "../../wire/vfs.ts";
 
 export interface VfsPath {
   packageId: PackageId;

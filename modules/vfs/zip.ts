@@ -2,7 +2,7 @@
 // hostile archive cannot write outside the target directory (zip-slip) or plant links.
 
 import { type UnzipFileInfo, unzipSync } from "fflate";
-import { parseError, VfsFailure } from "./api.ts";
+import { parseError, VfsFailure } from "../../wire/vfs.ts";
 import { splitVfsPath } from "./path.ts";
 
 export interface ZipEntry {

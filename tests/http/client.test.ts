@@ -2,7 +2,7 @@
 // in, HttpClientResponse / HttpClientError / HttpClientRequest out.
 
 import { assert, assertEquals, assertMatch } from "../assert.ts";
-import { type KernelMessage, textDecoder, textEncoder } from "../../kernel/types.ts";
+import { type KernelMessage, textDecoder, textEncoder } from "../../wire/core.ts";
 import { createHttpClient } from "../../modules/http_client/mod.ts";
 import { bodyJson, delay, Inbox, MiniKernel } from "./harness.ts";
 

@@ -3,7 +3,7 @@
 // every request, GETs included (an empty one when there is no body).
 
 import { assert, assertEquals, assertMatch } from "../assert.ts";
-import { type KernelMessage, textDecoder, textEncoder } from "../../kernel/types.ts";
+import { type KernelMessage, textDecoder, textEncoder } from "../../wire/core.ts";
 import { createHttpClient } from "../../modules/http_client/mod.ts";
 import { bodyJson, MiniKernel } from "./harness.ts";
 

@@ -9,12 +9,11 @@ import {
   parseProcessId,
   processIdToString,
   randomU64,
-  type RuntimeModule,
-  type RuntimeModuleContext,
   textDecoder,
   textEncoder,
   type WrappedSendError,
-} from "../../kernel/types.ts";
+} from "../../wire/core.ts";
+import type { RuntimeModule, RuntimeModuleContext } from "../../kernel/module.ts";
 
 export type ProcessHandler = (km: KernelMessage, k: MiniKernel) => void;
 

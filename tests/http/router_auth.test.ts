@@ -14,7 +14,7 @@ import {
   secureSubdomain,
 } from "../../modules/http_server/auth.ts";
 import { formatPathWithProcess, isUnsafePath } from "../../modules/http_server/mod.ts";
-import { parseProcessId } from "../../kernel/types.ts";
+import { parseProcessId } from "../../wire/core.ts";
 
 function match(r: PathRouter<string>, p: string) {
   const m = r.recognize(p);

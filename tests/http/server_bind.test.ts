@@ -2,8 +2,8 @@
 // route patterns, static (cache) bindings, action results, and unbinding.
 
 import { assert, assertEquals } from "../assert.ts";
-import { textEncoder } from "../../kernel/types.ts";
-import type { KernelMessage } from "../../kernel/types.ts";
+import { textEncoder } from "../../wire/core.ts";
+import type { KernelMessage } from "../../wire/core.ts";
 import { act, bindOpenRoot, echoProcess, expectStatus, OUR, serverTest } from "./server_helpers.ts";
 import { bodyJson } from "./harness.ts";
 

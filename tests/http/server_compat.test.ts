@@ -2,7 +2,7 @@
 // Hyperdrive's warp-based server does.
 
 import { assert, assertEquals } from "../assert.ts";
-import { type KernelMessage, textEncoder } from "../../kernel/types.ts";
+import { type KernelMessage, textEncoder } from "../../wire/core.ts";
 import {
   HTTP_SELF_IMPOSED_TIMEOUT,
   HTTP_SELF_IMPOSED_TIMEOUT_SIMULATION,

@@ -7,7 +7,7 @@ import {
   type LazyLoadBlob,
   textDecoder,
   textEncoder,
-} from "../../kernel/types.ts";
+} from "../../wire/core.ts";
 import {
   createHttpServer,
   type HttpServerModule,

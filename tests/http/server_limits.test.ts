@@ -2,7 +2,7 @@
 // refused with a clear status and the server keeps serving others.
 
 import { assertEquals } from "../assert.ts";
-import { textEncoder } from "../../kernel/types.ts";
+import { textEncoder } from "../../wire/core.ts";
 import {
   act,
   bindOpenRoot,

@@ -3,7 +3,7 @@
 // response JSON out.
 
 import { assert, assertEquals } from "../assert.ts";
-import { type KernelMessage, textDecoder, textEncoder } from "../../kernel/types.ts";
+import { type KernelMessage, textDecoder, textEncoder } from "../../wire/core.ts";
 import {
   act,
   bindOpenRoot,

@@ -4,7 +4,7 @@
 
 import { decode, encode } from "@msgpack/msgpack";
 import { assert, assertEquals } from "../assert.ts";
-import { type KernelMessage, textDecoder, textEncoder } from "../../kernel/types.ts";
+import { type KernelMessage, textDecoder, textEncoder } from "../../wire/core.ts";
 import { generateJwt, importJwtKey } from "../../modules/http_server/mod.ts";
 import { act, OUR, serverTest, type Setup, setup } from "./server_helpers.ts";
 import { bodyJson, delay, Inbox, rawRequest } from "./harness.ts";

@@ -15,8 +15,8 @@ import { Ring } from "../../kernel/process_host/ring.ts";
 import { ProcessHost } from "../../kernel/process_host/host.ts";
 import type { OutgoingMessage } from "../../kernel/process_host/protocol.ts";
 import { fromWire, RING_BYTES, toWire } from "../../kernel/process_host/protocol.ts";
-import type { KernelMessage } from "../../kernel/types.ts";
-import { parseAddress } from "../../kernel/types.ts";
+import type { KernelMessage } from "../../wire/core.ts";
+import { parseAddress } from "../../wire/core.ts";
 import { checksum, patternBlob } from "./helpers.ts";
 
 const enc = new TextEncoder();

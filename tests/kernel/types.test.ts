@@ -13,7 +13,7 @@ import {
   parsePackageId,
   parseProcessId,
   processIdToString,
-} from "../../kernel/types.ts";
+} from "../../wire/core.ts";
 
 function parseError(f: () => unknown): AddressParseError {
   try {

@@ -11,11 +11,10 @@ import {
   type ProcessId,
   processIdToString,
   randomU64,
-  type RuntimeModule,
-  type RuntimeModuleContext,
   textEncoder,
   type WrappedSendError,
-} from "../../kernel/types.ts";
+} from "../../wire/core.ts";
+import type { RuntimeModule, RuntimeModuleContext } from "../../kernel/module.ts";
 
 export const OUR = "fake.os";
 

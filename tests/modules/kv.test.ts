@@ -1,7 +1,7 @@
 // kv:distro:sys driven directly through start/handleMessage, on real Deno KV files.
 
 import { assert, assertBytes, assertEquals } from "../assert.ts";
-import { KV_PROCESS_ID, parseProcessId } from "../../kernel/types.ts";
+import { KV_PROCESS_ID, parseProcessId } from "../../wire/core.ts";
 import { createKvModule } from "../../modules/kv/mod.ts";
 import { call, moduleAddress, OUR, requestKm, type SendOpts, TestCtx } from "./ctx.ts";
 

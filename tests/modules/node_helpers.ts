@@ -3,7 +3,7 @@
 
 import { bootNode, type HyperdenoNode } from "../../main.ts";
 import { writeKitPackage } from "../kernel/helpers.ts";
-import type { RuntimeModule } from "../../kernel/types.ts";
+import type { RuntimeModule } from "../../kernel/module.ts";
 import { createKvModule } from "../../modules/kv/mod.ts";
 import { createSqliteModule } from "../../modules/sqlite/mod.ts";
 import { createTimerModule } from "../../modules/timer/mod.ts";

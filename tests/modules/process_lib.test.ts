@@ -4,7 +4,7 @@
 // needs: the response variant, the blob get_blob() reads, the error JSON.
 
 import { assert, assertEquals } from "../assert.ts";
-import { textEncoder, VFS_PROCESS_ID } from "../../kernel/types.ts";
+import { textEncoder, VFS_PROCESS_ID } from "../../wire/core.ts";
 import { createVfsModule } from "../../modules/vfs/mod.ts";
 import { call, moduleAddress, OUR, requestKm, TestCtx } from "./ctx.ts";
 import {

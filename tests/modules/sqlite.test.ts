@@ -2,7 +2,7 @@
 
 import { assert, assertEquals } from "../assert.ts";
 import { DatabaseSync } from "node:sqlite";
-import { parseProcessId, SQLITE_PROCESS_ID } from "../../kernel/types.ts";
+import { parseProcessId, SQLITE_PROCESS_ID } from "../../wire/core.ts";
 import { createSqliteModule, decodeCanonicalBase64, formatReal } from "../../modules/sqlite/mod.ts";
 import { call, moduleAddress, OUR, requestKm, type SendOpts, TestCtx } from "./ctx.ts";
 

@@ -1,7 +1,7 @@
 // timer:distro:sys driven directly, with real timers.
 
 import { assert, assertEquals } from "../assert.ts";
-import { parseProcessId, TIMER_PROCESS_ID } from "../../kernel/types.ts";
+import { parseProcessId, TIMER_PROCESS_ID } from "../../wire/core.ts";
 import { createTimerModule } from "../../modules/timer/mod.ts";
 import { moduleAddress, OUR, requestKm, TestCtx } from "./ctx.ts";
 

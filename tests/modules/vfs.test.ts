@@ -3,7 +3,7 @@
 import { assert, assertEquals } from "../assert.ts";
 import { createHash } from "node:crypto";
 import { zipSync } from "fflate";
-import { parseProcessId, textEncoder, VFS_PROCESS_ID } from "../../kernel/types.ts";
+import { parseProcessId, textEncoder, VFS_PROCESS_ID } from "../../wire/core.ts";
 import { createVfsModule } from "../../modules/vfs/mod.ts";
 import { call, moduleAddress, OUR, requestKm, type SendOpts, TestCtx } from "./ctx.ts";
 

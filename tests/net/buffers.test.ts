@@ -9,7 +9,7 @@ import {
 } from "../../net/codec.ts";
 import { CHUNK_PLAINTEXT, plaintextChunks } from "../../net/link.ts";
 import { bufferStats, freshBuffer, returnBuffer, takeBuffer } from "../../net/buffers.ts";
-import type { KernelMessage } from "../../kernel/types.ts";
+import type { KernelMessage } from "../../wire/core.ts";
 import { assert, assertEq, bytesEqual, randomBytes, testKm } from "./helpers.ts";
 
 function blobKm(bytes: Uint8Array, id = 7n): KernelMessage {

@@ -19,8 +19,8 @@ import {
   encodeRoutingRequest,
   MsgWriter,
 } from "../../net/codec.ts";
-import type { NetAction, NetResponse } from "../../net/types.ts";
-import { type KernelMessage, parseAddress } from "../../kernel/types.ts";
+import type { NetAction, NetResponse } from "../../wire/net.ts";
+import { type KernelMessage, parseAddress } from "../../wire/core.ts";
 
 /** Build expected bytes from hex fragments and literal strings. */
 function bytes(...parts: (string | number[] | { s: string })[]): Uint8Array {

@@ -15,8 +15,8 @@ import {
 } from "../../net/handshake.ts";
 import { type Link, MESSAGE_PREFIX } from "../../net/link.ts";
 import { connectTcp } from "../../net/tcp.ts";
-import { type HnsUpdate, identityFromHnsUpdate, netKeyToHex } from "../../net/types.ts";
-import { type KernelMessage, parseAddress } from "../../kernel/types.ts";
+import { type HnsUpdate, identityFromHnsUpdate, netKeyToHex } from "../../wire/net.ts";
+import { type KernelMessage, parseAddress } from "../../wire/core.ts";
 import { TestNode } from "./harness.ts";
 import { assert, assertEq, bytesEqual, seedFor, waitFor } from "./helpers.ts";
 

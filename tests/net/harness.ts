@@ -14,9 +14,9 @@ import {
   processIdEquals,
   processIdToString,
   randomU64,
-  type RuntimeModuleContext,
   type WrappedSendError,
-} from "../../kernel/types.ts";
+} from "../../wire/core.ts";
+import type { RuntimeModuleContext } from "../../kernel/module.ts";
 import {
   createNetModule,
   type HnsUpdate,

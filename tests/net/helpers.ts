@@ -1,8 +1,8 @@
 // Shared test helpers for net: identities, a raw-socket reader, assertions.
 
 import { networkingPublicKey } from "../../net/handshake.ts";
-import { type Identity, netKeyToHex } from "../../net/types.ts";
-import { type KernelMessage, parseAddress } from "../../kernel/types.ts";
+import { type Identity, netKeyToHex } from "../../wire/net.ts";
+import { type KernelMessage, parseAddress } from "../../wire/core.ts";
 
 export function seedFor(label: string): Uint8Array {
   // deterministic per test node, distinct per label

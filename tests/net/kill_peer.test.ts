@@ -5,7 +5,7 @@
 import { assertEquals } from "../assert.ts";
 import { bootNode } from "../../main.ts";
 import { encodeNetAction } from "../../net/codec.ts";
-import type { HnsUpdate } from "../../net/types.ts";
+import type { HnsUpdate } from "../../wire/net.ts";
 import { eventually, makePackage, withTempDir } from "../kernel/helpers.ts";
 
 const CHILD = new URL("./peer_child.ts", import.meta.url).pathname;

@@ -21,8 +21,8 @@ import {
   type NetAction,
   netKeyToHex,
   type NetResponse,
-} from "../../net/types.ts";
-import { addressToString, parseAddress } from "../../kernel/types.ts";
+} from "../../wire/net.ts";
+import { addressToString, parseAddress } from "../../wire/core.ts";
 import { TestNode } from "./harness.ts";
 import {
   assert,

@@ -15,7 +15,7 @@ import { encode as msgpackEncode } from "@msgpack/msgpack";
 import { bootNode, type BootOptions, type HnsUpdate, type HyperdenoNode } from "../../main.ts";
 import { loadOrCreateNetworkingKey } from "../../net/boot.ts";
 import { decodeNetResponse, encodeNetAction } from "../../net/codec.ts";
-import type { Identity, NetAction, NetResponse } from "../../net/types.ts";
+import type { Identity, NetAction, NetResponse } from "../../wire/net.ts";
 import { assert, assertEquals, assertExists, assertMatch, assertRejects } from "../assert.ts";
 import {
   checksum,

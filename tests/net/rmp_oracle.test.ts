@@ -17,8 +17,8 @@ import {
   encodeNetResponse,
   encodeRoutingRequest,
 } from "../../net/codec.ts";
-import type { HnsUpdate, Identity } from "../../net/types.ts";
-import { type KernelMessage, parseAddress } from "../../kernel/types.ts";
+import type { HnsUpdate, Identity } from "../../wire/net.ts";
+import { type KernelMessage, parseAddress } from "../../wire/core.ts";
 
 const RMP_SERDE: Record<string, string> = {
   na_connreq: "81b1436f6e6e656374696f6e52657175657374a6626f622e6f73",

@@ -21,8 +21,8 @@ import type { Link } from "../../net/link.ts";
 import { HandshakeState } from "../../net/noise.ts";
 import { connectTcp, listenTcp } from "../../net/tcp.ts";
 import { connectWs, serveWs } from "../../net/ws.ts";
-import { type Identity, netKeyFromHex } from "../../net/types.ts";
-import type { KernelMessage } from "../../kernel/types.ts";
+import { type Identity, netKeyFromHex } from "../../wire/net.ts";
+import type { KernelMessage } from "../../wire/core.ts";
 import {
   assert,
   assertEq,

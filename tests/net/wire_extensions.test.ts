@@ -16,8 +16,8 @@ import {
 } from "../../net/handshake.ts";
 import type { Link } from "../../net/link.ts";
 import { connectTcp, listenTcp } from "../../net/tcp.ts";
-import type { Identity } from "../../net/types.ts";
-import type { KernelMessage } from "../../kernel/types.ts";
+import type { Identity } from "../../wire/net.ts";
+import type { KernelMessage } from "../../wire/core.ts";
 import {
   assert,
   assertEq,

@@ -14,9 +14,9 @@ import {
   packageIdToJson,
   parseDbAction,
   parseDbRequest,
-} from "../shared/db.ts";
-import { field, isObject, optU64, variant } from "../shared/fields.ts";
-import { encodeJsonExact, parseJsonExact } from "../shared/json.ts";
+} from "../modules/shared/db.ts";
+import { field, isObject, optU64, variant } from "./fields.ts";
+import { encodeJsonExact, parseJsonExact } from "./json.ts";
 
 export { isSafeSegment, kvCapParams, type PackageIdJson, packageIdToJson, parseJsonExact };
 

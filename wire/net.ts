@@ -3,7 +3,7 @@
 // HnsUpdate record read from a --fake-pki file is used as is. Byte vectors are
 // Uint8Array; Address stays the kernel's structured Address.
 
-import type { Address, NodeId } from "../kernel/types.ts";
+import type { Address, NodeId } from "./core.ts";
 
 /** An HNS record, as the hns-indexer publishes it (lib/src/net.rs HnsUpdate). */
 export interface HnsUpdate {

@@ -14,9 +14,9 @@ import {
   packageIdToJson,
   parseDbAction,
   parseDbRequest,
-} from "../shared/db.ts";
-import { field, isObject, optU64, str, variant } from "../shared/fields.ts";
-import { encodeJsonExact } from "../shared/json.ts";
+} from "../modules/shared/db.ts";
+import { field, isObject, optU64, str, variant } from "./fields.ts";
+import { encodeJsonExact } from "./json.ts";
 
 export { isSafeSegment, type PackageIdJson, packageIdToJson, sqliteCapParams };
 

@@ -1,9 +1,9 @@
 // Wire shapes of vfs:distro:sys, as Hyperdrive's serde (de)serializes them:
 // externally tagged enums, snake_case fields, u64 as JSON numbers.
 
-import { textDecoder } from "../../kernel/types.ts";
-import { field, i64, str, u64, variant } from "../shared/fields.ts";
-import { parseJsonBody, parseJsonExact } from "../shared/json.ts";
+import { textDecoder } from "./core.ts";
+import { field, i64, str, u64, variant } from "./fields.ts";
+import { parseJsonBody, parseJsonExact } from "./json.ts";
 
 export { parseJsonExact };
 

@@ -1,4 +1,5 @@
-// Wire types shared by the kernel, the process host, runtime modules and net.
+// Hyperware's core wire types (Hyperdrive lib/src/core.rs): ids, addresses,
+// messages, capabilities, shared by the kernel, the process host, runtime modules and net.
 //
 // In-memory shapes follow the WIT records as jco lifts them (camelCase fields,
 // `{ tag, val }` variants, `undefined` for none, bigint for u64), so a message
@@ -363,44 +364,6 @@ export function onExitFromJson(v: unknown): OnExit {
     };
   }
   throw new Error(`invalid OnExit: ${JSON.stringify(v)}`);
-}
-
-// ---------------------------------------------------------------------------
-// Runtime modules: in-runtime services addressed as processes
-// (vfs:distro:sys, net:distro:sys ...). They talk to the kernel only by messages.
-
-export interface RuntimeModuleContext {
-  /** This node's name. */
-  readonly our: NodeId;
-  /** The node's home directory. */
-  readonly home: string;
-  /** Put a message into the kernel's event loop (source must be this module). */
-  sendToLoop(km: KernelMessage): void;
-  /** Return a send error to the process that sent the failed request (net: Offline). */
-  sendErrorToLoop(err: WrappedSendError): void;
-  /** Print at a verbosity level (0 always shows). */
-  print(verbosity: number, text: string): void;
-  /** Does `process` hold `cap`? (the kernel's capability store, read synchronously) */
-  hasCapability(process: ProcessId, cap: Capability): boolean;
-  /** Add capabilities to a process (kernel signs and persists them). */
-  grantCapabilities(process: ProcessId, caps: Capability[]): void;
-  /** Remove capabilities from a process. */
-  dropCapabilities(process: ProcessId, caps: Capability[]): void;
-  /** A fresh random u64 message id. */
-  newMessageId(): bigint;
-}
-
-export interface RuntimeModule {
-  /** e.g. "vfs:distro:sys" */
-  readonly processId: ProcessId;
-  /** Whether any local process may message it without a messaging cap. */
-  readonly public: boolean;
-  start(ctx: RuntimeModuleContext): Promise<void> | void;
-  /** Every KernelMessage whose target is this module. */
-  handleMessage(km: KernelMessage): Promise<void> | void;
-  /** Send errors for requests this module sent (optional). */
-  handleSendError?(err: WrappedSendError): void;
-  shutdown?(): Promise<void> | void;
 }
 
 /** Random u64, as Hyperdrive's rand::random::<u64>(). */
