@@ -1,4 +1,4 @@
-// Plumbing the storage runtime modules (vfs, kv, sqlite) share.
+// What every runtime module shares: the request template (serve), answers, error texts.
 
 import {
   type Address,
@@ -6,6 +6,7 @@ import {
   type KernelMessage,
   makeResponse,
   processIdEquals,
+  type Request,
 } from "../../wire/core.ts";
 import type { RuntimeModuleContext } from "../../kernel/module.ts";
 
@@ -14,11 +15,152 @@ export function isKernel(a: Address): boolean {
   return processIdEquals(a.process, KERNEL_PROCESS_ID);
 }
 
+/**
+ * What a request's handling answers: the module's response value and an optional
+ * blob (application/octet-stream unless `mime` says otherwise).
+ */
+export interface Answer<R> {
+  response: R;
+  blob?: Uint8Array;
+  mime?: string;
+}
+
+/**
+ * The runtime module template. A module's `handleMessage(km)` is `serve(ctx, this, km)`
+ * over one of these; a request goes, in this order:
+ *   source node rule -> parse (one typed action union, wire/<module>.ts) ->
+ *   capability check -> act -> one answer (or the module's one error shape).
+ * Answers go to `rsvp`, else to the source when it expects a response (Hyperdrive's rule).
+ */
+export interface RequestHandler<A, R> {
+  /** Printed before this module's messages, e.g. "kv". */
+  readonly name: string;
+  /** The module's own address: the source of its answers. */
+  readonly self: Address;
+  /**
+   * Whether other nodes may send it requests (README's table of remote APIs). When
+   * false, a remote request is printed at verbosity 1 and dropped, as Hyperdrive's
+   * storage modules do.
+   */
+  readonly remote: boolean;
+  /** Echo the request's metadata on answers (Hyperdrive's storage modules do). */
+  readonly echoMetadata?: boolean;
+  /** Answer errors even to a request that expects no response (Hyperdrive's kv). */
+  readonly answerErrorsAlways?: boolean;
+  /** The request's body (and blob) as the module's action; throws when malformed. */
+  parse(km: KernelMessage, req: Request): A;
+  /** Capability and authority checks; throws the module's error. */
+  check?(km: KernelMessage, action: A): void;
+  /** Does the work. `undefined`: nothing to answer now (the module answers later itself, or never). */
+  act(
+    km: KernelMessage,
+    action: A,
+  ): Answer<R> | undefined | Promise<Answer<R> | undefined>;
+  /** Anything parse, check or act threw, as the module's one error shape; undefined: no answer. */
+  error(e: unknown, km: KernelMessage): R | undefined;
+  /** The response value as body bytes. */
+  encode(response: R): Uint8Array;
+  /** Responses addressed to the module (default: ignored). */
+  onResponse?(km: KernelMessage): void;
+}
+
+/** Runs one message through a module's RequestHandler (see RequestHandler). */
+export function serve<A, R>(
+  ctx: RuntimeModuleContext,
+  h: RequestHandler<A, R>,
+  km: KernelMessage,
+): void | Promise<void> {
+  if (km.source.node !== ctx.our && !h.remote) {
+    ctx.print(
+      1,
+      `${h.name}: got request from ${km.source.node}, but requests must come from our node`,
+    );
+    return;
+  }
+  if (km.message.tag !== "request") {
+    h.onResponse?.(km);
+    return;
+  }
+  const req = km.message.val;
+  const ok = (a: Answer<R> | undefined) => {
+    if (a) answer(ctx, h, km, a);
+  };
+  const fail = (e: unknown) => {
+    const error = h.error(e, km);
+    if (error === undefined) return;
+    ctx.print(1, `${h.name}: ${errorText(e)}`);
+    if (h.answerErrorsAlways || req.expectsResponse !== undefined || km.rsvp) {
+      answer(ctx, h, km, { response: error }, true);
+    }
+  };
+  try {
+    const action = h.parse(km, req);
+    h.check?.(km, action);
+    const out = h.act(km, action);
+    if (out instanceof Promise) return out.then(ok, fail);
+    ok(out);
+  } catch (e) {
+    fail(e);
+  }
+}
+
+/**
+ * Sends `a` as the Response to `km`, to rsvp or else the source when it expects one;
+ * `always` answers the source even without expects_response (error answers some
+ * modules always send).
+ */
+export function answer<R>(
+  ctx: RuntimeModuleContext,
+  h: Pick<RequestHandler<unknown, R>, "self" | "encode" | "echoMetadata">,
+  km: KernelMessage,
+  a: Answer<R>,
+  always = false,
+): void {
+  if (km.message.tag !== "request") return;
+  const req = km.message.val;
+  if (!always && !km.rsvp && req.expectsResponse === undefined) return;
+  const resp = makeResponse(
+    km,
+    h.self,
+    h.encode(a.response),
+    a.blob ? { mime: a.mime ?? "application/octet-stream", bytes: a.blob } : undefined,
+  );
+  if (h.echoMetadata && req.metadata !== undefined && resp.message.tag === "response") {
+    resp.message.val[0].metadata = req.metadata;
+  }
+  ctx.sendToLoop(resp);
+}
+
+function errorText(e: unknown): string {
+  if (e instanceof Error) return e.message;
+  try {
+    return JSON.stringify(e, (_k, v) => typeof v === "bigint" ? `${v}` : v);
+  } catch {
+    return String(e);
+  }
+}
+
 /** Storage modules serve only their own node; a remote request is printed and dropped. */
 export function fromOtherNode(ctx: RuntimeModuleContext, name: string, km: KernelMessage): boolean {
   if (km.source.node === ctx.our) return false;
   ctx.print(1, `${name}: got request from ${km.source.node}, but requests must come from our node`);
   return true;
+}
+
+/** What Deno appends to an fs error: the operation and host path(s), ": copy '/a' -> '/b'". */
+const DENO_FS_CONTEXT = /: [a-z_]+ '[\s\S]*$/;
+
+/**
+ * Rust's io::Error display: "<message> (os error N)", or the bare message for errors
+ * std raises itself (e.g. fs::copy of a directory). Deno appends the operation and the
+ * host path, which is cut so no host path reaches a process.
+ */
+export function ioErrorMessage(e: unknown): string {
+  const m = e instanceof Error ? e.message : String(e);
+  const i = m.indexOf("(os error");
+  if (i < 0) return m.replace(DENO_FS_CONTEXT, "");
+  const end = m.indexOf(")", i);
+  return end < 0 ? m : m.slice(0, end + 1);
 }
 
 /** The Response to `km`: body, an optional octet-stream blob, the request's metadata echoed. */
@@ -39,20 +181,4 @@ export function reply(
     resp.message.val[0].metadata = metadata;
   }
   return resp;
-}
-
-/** What Deno appends to an fs error: the operation and host path(s), ": copy '/a' -> '/b'". */
-const DENO_FS_CONTEXT = /: [a-z_]+ '[\s\S]*$/;
-
-/**
- * Rust's io::Error display: "<message> (os error N)", or the bare message for errors
- * std raises itself (e.g. fs::copy of a directory). Deno appends the operation and the
- * host path, which is cut so no host path reaches a process.
- */
-export function ioErrorMessage(e: unknown): string {
-  const m = e instanceof Error ? e.message : String(e);
-  const i = m.indexOf("(os error");
-  if (i < 0) return m.replace(DENO_FS_CONTEXT, "");
-  const end = m.indexOf(")", i);
-  return end < 0 ? m : m.slice(0, end + 1);
 }

@@ -1,121 +1,142 @@
-// state:distro:sys: per-process persisted state (get-state / set-state /
-// clear-state), StateAction/StateResponse JSON as Hyperdrive's lib/src/state.rs.
+// state:distro:sys: per-process persisted state (get-state / set-state / clear-state)
+// for the kernel, with Hyperdrive's StateAction / StateResponse (wire/state.ts).
 // SQLite with WAL and synchronous=FULL: an acknowledged SetState survives kill -9.
+// Backup writes a consistent copy to <home>/kernel/backup/state.sqlite, where
+// Hyperdrive puts its checkpoint.
 
-import { DatabaseSync } from "node:sqlite";
+import { DatabaseSync, type StatementSync } from "node:sqlite";
 import {
+  type Address,
   type KernelMessage,
-  makeResponse,
-  parseProcessId,
   processIdToString,
   STATE_PROCESS_ID,
-  textDecoder,
-  textEncoder,
 } from "../../wire/core.ts";
+import {
+  encodeStateResponse,
+  parseStateAction,
+  type StateAction,
+  type StateError,
+  StateFailure,
+  type StateResponse,
+} from "../../wire/state.ts";
 import type { RuntimeModule, RuntimeModuleContext } from "../../kernel/module.ts";
+import { type Answer, ioErrorMessage, type RequestHandler, serve } from "../shared/runtime.ts";
 
-type StateAction =
-  | { kind: "GetState"; processId: string }
-  | { kind: "SetState"; processId: string }
-  | { kind: "DeleteState"; processId: string }
-  | { kind: "Backup" };
+class NotKernel extends Error {}
 
-type StateError =
-  | { BadBytes: { action: string } }
-  | { BadRequest: { error: string } }
-  | { BadJson: { error: string } }
-  | { NotFound: { process_id: string } }
-  | { IOError: { error: string } };
+class StateModule implements RuntimeModule, RequestHandler<StateAction, StateResponse> {
+  readonly processId = STATE_PROCESS_ID;
+  readonly public = false;
+  readonly name = "state";
+  readonly remote = false;
+  readonly echoMetadata = false;
+  self!: Address;
+  #ctx!: RuntimeModuleContext;
+  #home = "";
+  #db!: DatabaseSync;
+  #get!: StatementSync;
+  #put!: StatementSync;
+  #del!: StatementSync;
 
-function parseAction(body: Uint8Array): StateAction | StateError {
-  let v: unknown;
-  try {
-    v = JSON.parse(textDecoder.decode(body));
-  } catch (e) {
-    return { BadJson: { error: e instanceof Error ? e.message : String(e) } };
+  start(ctx: RuntimeModuleContext): void {
+    this.#ctx = ctx;
+    this.#home = ctx.home;
+    this.self = { node: ctx.our, process: STATE_PROCESS_ID };
+    this.#db = new DatabaseSync(`${ctx.home}/state.sqlite`);
+    this.#db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;");
+    this.#db.exec(
+      "CREATE TABLE IF NOT EXISTS state (process_id TEXT PRIMARY KEY, bytes BLOB NOT NULL)",
+    );
+    this.#get = this.#db.prepare("SELECT bytes FROM state WHERE process_id = ?");
+    this.#put = this.#db.prepare(
+      "INSERT INTO state (process_id, bytes) VALUES (?, ?) " +
+        "ON CONFLICT(process_id) DO UPDATE SET bytes = excluded.bytes",
+    );
+    this.#del = this.#db.prepare("DELETE FROM state WHERE process_id = ?");
   }
-  if (v === "Backup") return { kind: "Backup" };
-  if (v && typeof v === "object" && Object.keys(v).length === 1) {
-    const [kind, arg] = Object.entries(v)[0];
-    if (
-      (kind === "GetState" || kind === "SetState" || kind === "DeleteState") &&
-      typeof arg === "string"
-    ) {
-      try {
-        return { kind, processId: processIdToString(parseProcessId(arg)) };
-      } catch (e) {
-        return { BadRequest: { error: e instanceof Error ? e.message : String(e) } };
+
+  handleMessage(km: KernelMessage): void | Promise<void> {
+    return serve(this.#ctx, this, km);
+  }
+
+  parse(km: KernelMessage): StateAction {
+    // Hyperdrive: only the kernel and the terminal package (distro:sys, terminal:sys)
+    const p = km.source.process;
+    if ((p.packageName !== "distro" && p.packageName !== "terminal") || p.publisherNode !== "sys") {
+      throw new NotKernel(
+        `state: got request from ${
+          processIdToString(p)
+        }, but requests must come from kernel or terminal`,
+      );
+    }
+    if (km.message.tag !== "request") throw new Error("not a request");
+    return parseStateAction(km.message.val.body);
+  }
+
+  act(km: KernelMessage, action: StateAction): Answer<StateResponse> {
+    switch (action.tag) {
+      case "GetState": {
+        const row = this.#get.get(action.processId) as { bytes: Uint8Array } | undefined;
+        if (!row) throw new StateFailure({ NotFound: { process_id: action.processId } });
+        return { response: "GetState", blob: new Uint8Array(row.bytes) };
       }
+      case "SetState": {
+        const blob = km.lazyLoadBlob;
+        if (!blob) throw new StateFailure({ BadBytes: { action: "SetState" } });
+        this.#put.run(action.processId, blob.bytes);
+        return { response: "SetState" };
+      }
+      case "DeleteState":
+        this.#del.run(action.processId);
+        return { response: "DeleteState" };
+      case "Backup":
+        this.#backup();
+        return { response: "Backup" };
     }
   }
-  return { BadRequest: { error: `not a StateAction: ${JSON.stringify(v)}` } };
+
+  /** A consistent copy of every process's state, replacing the previous backup. */
+  #backup(): void {
+    const dir = `${this.#home}/kernel/backup`;
+    const file = `${dir}/state.sqlite`;
+    try {
+      Deno.mkdirSync(dir, { recursive: true });
+      Deno.removeSync(file);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) {
+        throw new StateFailure({ IOError: { error: ioErrorMessage(e) } });
+      }
+    }
+    try {
+      this.#db.prepare("VACUUM INTO ?").run(file);
+    } catch (e) {
+      throw new StateFailure({
+        RocksDBError: { action: "BackupCheckpointCreate", error: ioErrorMessage(e) },
+      });
+    }
+  }
+
+  error(e: unknown): StateResponse | undefined {
+    if (e instanceof NotKernel) {
+      // printed and dropped, as Hyperdrive's state does
+      this.#ctx.print(1, e.message);
+      return undefined;
+    }
+    const error: StateError = e instanceof StateFailure
+      ? e.error
+      : { IOError: { error: ioErrorMessage(e) } };
+    return { Err: error };
+  }
+
+  encode(r: StateResponse): Uint8Array {
+    return encodeStateResponse(r);
+  }
+
+  shutdown(): void {
+    this.#db?.close();
+  }
 }
 
 export function createStateModule(): RuntimeModule {
-  let ctx: RuntimeModuleContext;
-  let db: DatabaseSync;
-  let get: ReturnType<DatabaseSync["prepare"]>;
-  let put: ReturnType<DatabaseSync["prepare"]>;
-  let del: ReturnType<DatabaseSync["prepare"]>;
-  const self = { node: "", process: STATE_PROCESS_ID };
-
-  const respond = (km: KernelMessage, body: unknown, bytes?: Uint8Array) => {
-    if (km.message.tag !== "request" || km.message.val.expectsResponse === undefined) return;
-    ctx.sendToLoop(
-      makeResponse(
-        km,
-        self,
-        textEncoder.encode(JSON.stringify(body)),
-        bytes ? { bytes } : undefined,
-      ),
-    );
-  };
-
-  return {
-    processId: STATE_PROCESS_ID,
-    public: false,
-    start(c) {
-      ctx = c;
-      self.node = c.our;
-      db = new DatabaseSync(`${c.home}/state.sqlite`);
-      db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;");
-      db.exec(
-        "CREATE TABLE IF NOT EXISTS state (process_id TEXT PRIMARY KEY, bytes BLOB NOT NULL)",
-      );
-      get = db.prepare("SELECT bytes FROM state WHERE process_id = ?");
-      put = db.prepare(
-        "INSERT INTO state (process_id, bytes) VALUES (?, ?) " +
-          "ON CONFLICT(process_id) DO UPDATE SET bytes = excluded.bytes",
-      );
-      del = db.prepare("DELETE FROM state WHERE process_id = ?");
-    },
-    handleMessage(km) {
-      if (km.message.tag !== "request") return;
-      // only this node's kernel speaks to state (it is never exposed to userspace)
-      if (km.source.node !== ctx.our) return;
-      const action = parseAction(km.message.val.body);
-      if (!("kind" in action)) return respond(km, { Err: action });
-      switch (action.kind) {
-        case "GetState": {
-          const row = get.get(action.processId) as { bytes: Uint8Array } | undefined;
-          if (!row) return respond(km, { Err: { NotFound: { process_id: action.processId } } });
-          return respond(km, "GetState", new Uint8Array(row.bytes));
-        }
-        case "SetState": {
-          const blob = km.lazyLoadBlob;
-          if (!blob) return respond(km, { Err: { BadBytes: { action: "SetState" } } });
-          put.run(action.processId, blob.bytes);
-          return respond(km, "SetState");
-        }
-        case "DeleteState":
-          del.run(action.processId);
-          return respond(km, "DeleteState");
-        case "Backup":
-          return respond(km, "Backup");
-      }
-    },
-    shutdown() {
-      db?.close();
-    },
-  };
+  return new StateModule();
 }

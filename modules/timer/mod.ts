@@ -7,29 +7,18 @@ import {
   type Address,
   addressToString,
   type KernelMessage,
-  makeResponse,
   TIMER_PROCESS_ID,
 } from "../../wire/core.ts";
+import { parseTimerAction, type TimerAction } from "../../wire/timer.ts";
 import type { RuntimeModule, RuntimeModuleContext } from "../../kernel/module.ts";
-import { u64, variant } from "../../wire/fields.ts";
-import { parseJsonBody } from "../../wire/json.ts";
+import { answer, type RequestHandler, serve } from "../shared/runtime.ts";
 
-export type TimerAction = { tag: "Debug" } | { tag: "SetTimer"; millis: bigint };
-
-/** Body bytes -> TimerAction (serde: "Debug" | {"SetTimer": u64}), or undefined. */
-export function parseTimerAction(body: Uint8Array): TimerAction | undefined {
-  try {
-    const [tag, val] = variant(parseJsonBody(body));
-    if (tag === "Debug" && val === null) return { tag };
-    if (tag === "SetTimer") return { tag, millis: u64(val) };
-  } catch {
-    // not a TimerAction: ignored like any other unparsable body
-  }
-  return undefined;
-}
+export { parseTimerAction, type TimerAction };
 
 // setTimeout holds at most a signed 32-bit delay; longer timers are chained.
 const MAX_DELAY = 2 ** 31 - 1;
+
+const EMPTY = new Uint8Array(0);
 
 interface Pending {
   id: bigint;
@@ -38,26 +27,29 @@ interface Pending {
   handle: ReturnType<typeof setTimeout>;
 }
 
-class TimerModule implements RuntimeModule {
+class TimerModule implements RuntimeModule, RequestHandler<TimerAction, null> {
   readonly processId = TIMER_PROCESS_ID;
   readonly public = true;
+  readonly name = "timer";
+  readonly remote = false;
+  self!: Address;
   #ctx!: RuntimeModuleContext;
-  #our!: Address;
   #pending = new Set<Pending>();
 
   start(ctx: RuntimeModuleContext): void {
     this.#ctx = ctx;
-    this.#our = { node: ctx.our, process: TIMER_PROCESS_ID };
+    this.self = { node: ctx.our, process: TIMER_PROCESS_ID };
   }
 
-  handleMessage(km: KernelMessage): void {
-    if (km.source.node !== this.#ctx.our) return;
-    if (km.message.tag !== "request") return;
-    const action = parseTimerAction(km.message.val.body);
-    if (!action) {
-      this.#ctx.print(1, "timer service received a request with an invalid body");
-      return;
-    }
+  handleMessage(km: KernelMessage): void | Promise<void> {
+    return serve(this.#ctx, this, km);
+  }
+
+  parse(km: KernelMessage): TimerAction {
+    return parseTimerAction(km.message.tag === "request" ? km.message.val.body : EMPTY);
+  }
+
+  act(km: KernelMessage, action: TimerAction): undefined {
     if (action.tag === "Debug") {
       this.#ctx.print(0, `timer service active timers (${this.#pending.size}):`);
       for (const p of this.#pending) {
@@ -65,10 +57,7 @@ class TimerModule implements RuntimeModule {
       }
       return;
     }
-    if (action.millis === 0n) {
-      this.#pop(km);
-      return;
-    }
+    if (action.millis === 0n) return this.#pop(km);
     const ms = Number(action.millis);
     // Hyperdrive sleeps ms - 1 on tokio's 1 ms timer wheel, popping within [ms-1, ms).
     // process_lib's set_timer / set_and_await_timer expect the answer within
@@ -95,8 +84,20 @@ class TimerModule implements RuntimeModule {
     this.#pending.add(pending);
   }
 
-  #pop(km: KernelMessage): void {
-    this.#ctx.sendToLoop(makeResponse(km, this.#our, new Uint8Array()));
+  /** Unparsable bodies get no answer, only a print (as Hyperdrive). */
+  error(): undefined {
+    this.#ctx.print(1, "timer service received a request with an invalid body");
+    return undefined;
+  }
+
+  encode(): Uint8Array {
+    return EMPTY;
+  }
+
+  /** Every SetTimer is answered, expected or not (Hyperdrive's timer always responds). */
+  #pop(km: KernelMessage): undefined {
+    answer(this.#ctx, this, km, { response: null }, true);
+    return undefined;
   }
 
   shutdown(): void {

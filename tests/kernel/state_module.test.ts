@@ -1,6 +1,7 @@
 // state:distro:sys directly: StateAction bodies as Hyperdrive's, malformed
 // requests answered with StateError, and userspace kept out (no capability).
 
+import { DatabaseSync } from "node:sqlite";
 import { assertEquals } from "../assert.ts";
 import { bootTestNode, makePackage, withTempDir } from "./helpers.ts";
 
@@ -35,13 +36,14 @@ Deno.test("state module: actions, malformed requests, and no userspace access", 
       assertEquals((await state(JSON.stringify({ GetState: "x:st:test.os" }))).body, {
         Err: { NotFound: { process_id: "x:st:test.os" } },
       });
-      // malformed: not JSON, unknown action, bad process id, SetState without bytes
+      // malformed: not JSON, unknown action, bad process id (all serde failures in
+      // Hyperdrive: BadJson), SetState without bytes
       assertEquals(Object.keys((await state("{nope")).body.Err), ["BadJson"]);
       assertEquals(Object.keys((await state(JSON.stringify({ Frobnicate: 1 }))).body.Err), [
-        "BadRequest",
+        "BadJson",
       ]);
       assertEquals(Object.keys((await state(JSON.stringify({ GetState: "no-colons" }))).body.Err), [
-        "BadRequest",
+        "BadJson",
       ]);
       assertEquals((await state(JSON.stringify({ SetState: "x:st:test.os" }))).body, {
         Err: { BadBytes: { action: "SetState" } },
@@ -55,7 +57,23 @@ Deno.test("state module: actions, malformed requests, and no userspace access", 
       });
       assertEquals(r.err, "timeout");
       await node.waitForPrint(/doesn't have capability to message process state:distro:sys/);
-      // and the module still serves
+      // and the module still serves; Backup writes a real copy of every process's state
+      assertEquals(
+        (await state(JSON.stringify({ SetState: "y:st:test.os" }), new Uint8Array([7, 8])))
+          .body,
+        "SetState",
+      );
+      assertEquals((await state(JSON.stringify("Backup"))).body, "Backup");
+      const copy = new DatabaseSync(`${root}/home/kernel/backup/state.sqlite`, { readOnly: true });
+      try {
+        const row = copy.prepare("SELECT bytes FROM state WHERE process_id = ?").get(
+          "y:st:test.os",
+        ) as { bytes: Uint8Array };
+        assertEquals(Array.from(row.bytes), [7, 8]);
+      } finally {
+        copy.close();
+      }
+      // a second Backup replaces the first
       assertEquals((await state(JSON.stringify("Backup"))).body, "Backup");
     } finally {
       await node.shutdown();
