@@ -175,30 +175,3 @@ export function ioErrorMessage(e: unknown): string {
   const end = m.indexOf(")", i);
   return end < 0 ? m : m.slice(0, end + 1);
 }
-
-/** Storage modules serve only their own node; a remote request is printed and dropped. */
-export function fromOtherNode(ctx: RuntimeModuleContext, name: string, km: KernelMessage): boolean {
-  if (km.source.node === ctx.our) return false;
-  ctx.print(1, `${name}: got request from ${km.source.node}, but requests must come from our node`);
-  return true;
-}
-
-/** The Response to `km`: body, an optional octet-stream blob, the request's metadata echoed. */
-export function reply(
-  km: KernelMessage,
-  our: Address,
-  body: Uint8Array,
-  blob?: Uint8Array,
-  metadata?: string,
-): KernelMessage {
-  const resp = makeResponse(
-    km,
-    our,
-    body,
-    blob ? { mime: "application/octet-stream", bytes: blob } : undefined,
-  );
-  if (metadata !== undefined && resp.message.tag === "response") {
-    resp.message.val[0].metadata = metadata;
-  }
-  return resp;
-}
