@@ -1,5 +1,8 @@
-// Readers for serde-shaped JSON values (externally tagged enums, snake_case fields).
-// Each throws a plain Error; callers turn any failure into their MalformedRequest.
+// Readers for serde-shaped JSON values (externally tagged enums, snake_case fields):
+// the one family every process API's parser is built on. Each throws a plain Error;
+// callers turn any failure into their module's MalformedRequest (or equivalent).
+
+import type { PackageId } from "./core.ts";
 
 const U64_MAX = (1n << 64n) - 1n;
 const I64_MIN = -(1n << 63n);
@@ -16,6 +19,11 @@ export function field(o: unknown, name: string): unknown {
 
 export function str(v: unknown): string {
   if (typeof v !== "string") throw new Error("expected string");
+  return v;
+}
+
+export function bool(v: unknown): boolean {
+  if (typeof v !== "boolean") throw new Error("expected bool");
   return v;
 }
 
@@ -43,6 +51,41 @@ export function optU64(o: Record<string, unknown>, name: string): bigint | undef
   return v === undefined || v === null ? undefined : u64(v);
 }
 
+/** Vec<u8>: serde_json writes it as an array of numbers 0..=255. */
+export function bytes(v: unknown): Uint8Array {
+  if (!Array.isArray(v)) throw new Error("expected a byte array");
+  const out = new Uint8Array(v.length);
+  for (let i = 0; i < v.length; i++) {
+    const b = v[i];
+    if (typeof b !== "number" || !Number.isInteger(b) || b < 0 || b > 255) {
+      throw new Error("expected a byte");
+    }
+    out[i] = b;
+  }
+  return out;
+}
+
+/** PackageId as serde derives it: {"package_name": string, "publisher_node": string}. */
+export function packageId(v: unknown): PackageId {
+  return {
+    packageName: str(field(v, "package_name")),
+    publisherNode: str(field(v, "publisher_node")),
+  };
+}
+
+/**
+ * A name the runtime uses as one directory level (a db name, a package id): nothing
+ * that walks the tree. Stricter than serde: such a name is refused before any
+ * filesystem work.
+ */
+export function dirName(v: unknown): string {
+  const s = str(v);
+  if (s.length === 0 || s === "." || s === ".." || /[/\\\0]/.test(s)) {
+    throw new Error(`not a directory name: ${JSON.stringify(s)}`);
+  }
+  return s;
+}
+
 /** The single `{ "Variant": value }` pair of an externally tagged enum value ("Unit" -> null). */
 export function variant(v: unknown): [string, unknown] {
   if (typeof v === "string") return [v, null];
@@ -51,4 +94,9 @@ export function variant(v: unknown): [string, unknown] {
     if (keys.length === 1) return [keys[0], v[keys[0]]];
   }
   throw new Error("expected an enum variant");
+}
+
+/** A unit variant's value: serde accepts "Tag" and {"Tag": null} alike. */
+export function unit(tag: string, val: unknown): void {
+  if (val !== null) throw new Error(`${tag} takes no value`);
 }

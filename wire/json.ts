@@ -1,5 +1,7 @@
-// JSON as Hyperdrive's serde reads and writes it for the storage modules. u64 values
+// JSON as Hyperdrive's serde reads and writes it for the process APIs. u64 values
 // (tx ids, lengths, timer millis) must survive exactly, which a JS number cannot past 2^53.
+
+import type { PackageId } from "./core.ts";
 
 /** UTF-8 text, refusing invalid bytes as serde_json does. */
 export function decodeUtf8Strict(bytes: Uint8Array): string {
@@ -25,13 +27,30 @@ export function parseJsonBody(body: Uint8Array): unknown {
   return parseJsonExact(decodeUtf8Strict(body));
 }
 
+const encoder = new TextEncoder();
+
+// JSON.rawJSON (ES2026, in V8) is not in Deno's bundled TypeScript lib yet.
+const rawJSON = (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON;
+
+// bigints become raw JSON number text (exact at any size); bytes become number arrays
+// (serde's Vec<u8>). Anything else is JSON.stringify's own.
+function exactReplacer(_k: string, v: unknown): unknown {
+  if (typeof v === "bigint") return rawJSON(v.toString());
+  if (v instanceof Uint8Array) return Array.from(v);
+  return v;
+}
+
 /** Serialize with u64 bigints as exact JSON numbers and bytes as number arrays (serde's Vec<u8>). */
 export function encodeJsonExact(value: unknown): Uint8Array {
-  return new TextEncoder().encode(
-    JSON.stringify(value, (_k, v) => {
-      if (typeof v === "bigint") return `\u0000${v}\u0000`;
-      if (v instanceof Uint8Array) return Array.from(v);
-      return v;
-    }).replace(/"\\u0000(\d+)\\u0000"/g, "$1"),
-  );
+  return encoder.encode(JSON.stringify(value, exactReplacer));
+}
+
+/** PackageId as serde writes it (its derived struct form, field order kept). */
+export interface PackageIdJson {
+  package_name: string;
+  publisher_node: string;
+}
+
+export function packageIdToJson(p: PackageId): PackageIdJson {
+  return { package_name: p.packageName, publisher_node: p.publisherNode };
 }

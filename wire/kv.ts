@@ -1,32 +1,29 @@
-// Wire shapes of kv:distro:sys, as Hyperdrive's serde (de)serializes them.
+// kv:distro:sys's API (Hyperdrive lib/src/kv.rs) as serde JSON:
 //   KvRequest  {"package_id": {"package_name","publisher_node"}, "db": string, "action": KvAction}
 //   KvAction   "Open" | "RemoveDb" | {"Set":{"key":[u8],"tx_id":u64|null}}
 //              | {"Delete":{"key":[u8],"tx_id":u64|null}} | {"Get":[u8]} | "BeginTx"
 //              | {"Commit":{"tx_id":u64}}
 //   KvResponse "Ok" | {"BeginTx":{"tx_id":u64}} | {"Get":[u8]} | {"Err": KvError}
+// Set's value travels in the blob; Get answers the value in the blob.
 
-import {
-  type DbAction,
-  dbCapParams as kvCapParams,
-  type DbRequest,
-  isSafeSegment,
-  type PackageIdJson,
-  packageIdToJson,
-  parseDbAction,
-  parseDbRequest,
-} from "../modules/shared/db.ts";
-import { field, isObject, optU64, variant } from "./fields.ts";
-import { encodeJsonExact, parseJsonExact } from "./json.ts";
-
-export { isSafeSegment, kvCapParams, type PackageIdJson, packageIdToJson, parseJsonExact };
+import type { PackageId } from "./core.ts";
+import { bytes, dirName, field, optU64, packageId, u64, unit, variant } from "./fields.ts";
+import { encodeJsonExact, type PackageIdJson, packageIdToJson, parseJsonBody } from "./json.ts";
 
 export type KvAction =
-  | DbAction
+  | { tag: "Open" }
+  | { tag: "RemoveDb" }
   | { tag: "Set"; key: Uint8Array; txId?: bigint }
   | { tag: "Delete"; key: Uint8Array; txId?: bigint }
-  | { tag: "Get"; key: Uint8Array };
+  | { tag: "Get"; key: Uint8Array }
+  | { tag: "BeginTx" }
+  | { tag: "Commit"; txId: bigint };
 
-export type KvRequest = DbRequest<KvAction>;
+export interface KvRequest {
+  packageId: PackageId;
+  db: string;
+  action: KvAction;
+}
 
 export type KvError =
   | { NoDb: [PackageIdJson, string] }
@@ -46,42 +43,81 @@ export type KvResponse =
   | { Get: Uint8Array }
   | { Err: KvError };
 
+/** KvError's Display, as Hyperdrive's thiserror prints it. */
+function kvErrorText(e: KvError): string {
+  if (typeof e === "string") {
+    return {
+      KeyNotFound: "key not found",
+      NoWriteCap: "no write capability for requested DB",
+      NoReadCap: "no read capability for requested DB",
+      MismatchingPackageId: "request to open or remove DB with mismatching package ID",
+      AddCapFailed: "failed to generate capability for new DB",
+      MalformedRequest:
+        "kv got a malformed request that either failed to deserialize or was missing a required blob",
+    }[e];
+  }
+  if ("NoDb" in e) {
+    const [p, db] = e.NoDb;
+    return `db [${p.package_name}:${p.publisher_node}, ${db}] does not exist`;
+  }
+  if ("NoTx" in e) return `no transaction ${e.NoTx} found`;
+  if ("RocksDBError" in e) return `RocksDB internal error: ${e.RocksDBError}`;
+  return `IO error: ${e.IOError}`;
+}
+
+/** A KvError raised while handling a request; answered as `{"Err": ...}`. */
 export class KvFailure extends Error {
   constructor(readonly error: KvError) {
-    super(typeof error === "string" ? error : Object.keys(error)[0]);
+    super(kvErrorText(error));
   }
 }
 
-function bytes(v: unknown): Uint8Array {
-  if (!Array.isArray(v)) throw new Error("expected a byte array");
-  const out = new Uint8Array(v.length);
-  for (let i = 0; i < v.length; i++) {
-    const b = v[i];
-    if (typeof b !== "number" || !Number.isInteger(b) || b < 0 || b > 255) {
-      throw new Error("expected a byte");
-    }
-    out[i] = b;
-  }
-  return out;
+/** NoDb for a request's database. */
+export function noDb(r: KvRequest): KvFailure {
+  return new KvFailure({ NoDb: [packageIdToJson(r.packageId), r.db] });
 }
 
 function parseAction(v: unknown): KvAction {
   const [tag, val] = variant(v);
   switch (tag) {
+    case "Open":
+    case "RemoveDb":
+    case "BeginTx":
+      unit(tag, val);
+      return { tag };
     case "Set":
-    case "Delete": {
-      if (!isObject(val)) throw new Error(`${tag} needs fields`);
-      return { tag, key: bytes(field(val, "key")), txId: optU64(val, "tx_id") };
-    }
+    case "Delete":
+      return {
+        tag,
+        key: bytes(field(val, "key")),
+        txId: optU64(val as Record<string, unknown>, "tx_id"),
+      };
     case "Get":
       return { tag, key: bytes(val) };
+    case "Commit":
+      return { tag, txId: u64(field(val, "tx_id")) };
   }
-  return parseDbAction(tag, val, "KvAction");
+  throw new Error(`unknown KvAction ${tag}`);
 }
 
-/** Body bytes -> KvRequest; any failure is MalformedRequest, as serde's would be. */
-export const parseKvRequest = (body: Uint8Array): KvRequest =>
-  parseDbRequest(body, parseAction, () => new KvFailure("MalformedRequest"));
+/**
+ * Body bytes -> KvRequest; any failure is MalformedRequest, as serde's would be. A
+ * package id or db name that is not one directory level is refused alike.
+ */
+export function parseKvRequest(body: Uint8Array): KvRequest {
+  try {
+    const v = parseJsonBody(body);
+    const pkg = packageId(field(v, "package_id"));
+    dirName(`${pkg.packageName}:${pkg.publisherNode}`);
+    return { packageId: pkg, db: dirName(field(v, "db")), action: parseAction(field(v, "action")) };
+  } catch {
+    throw new KvFailure("MalformedRequest");
+  }
+}
 
-/** Serialize with u64s exact (JSON.stringify cannot print a bigint). */
 export const encodeKvResponse: (r: KvResponse) => Uint8Array = encodeJsonExact;
+
+/** Capability params as kv issues them: serde_json of KvCapabilityParams. */
+export function kvCapParams(kind: "read" | "write", pkg: PackageId, db: string): string {
+  return JSON.stringify({ kind, db_key: [packageIdToJson(pkg), db] });
+}

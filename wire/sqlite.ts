@@ -5,27 +5,23 @@
 //   SqliteResponse "Ok" | "Read" | {"BeginTx":{"tx_id":u64}} | {"Err": SqliteError}
 // Write/Query parameters travel in the blob; Query rows come back in the blob.
 
-import {
-  type DbAction,
-  dbCapParams as sqliteCapParams,
-  type DbRequest,
-  isSafeSegment,
-  type PackageIdJson,
-  packageIdToJson,
-  parseDbAction,
-  parseDbRequest,
-} from "../modules/shared/db.ts";
-import { field, isObject, optU64, str, variant } from "./fields.ts";
-import { encodeJsonExact } from "./json.ts";
-
-export { isSafeSegment, type PackageIdJson, packageIdToJson, sqliteCapParams };
+import type { PackageId } from "./core.ts";
+import { dirName, field, optU64, packageId, str, u64, unit, variant } from "./fields.ts";
+import { encodeJsonExact, type PackageIdJson, packageIdToJson, parseJsonBody } from "./json.ts";
 
 export type SqliteAction =
-  | DbAction
+  | { tag: "Open" }
+  | { tag: "RemoveDb" }
   | { tag: "Write"; statement: string; txId?: bigint }
-  | { tag: "Query"; query: string };
+  | { tag: "Query"; query: string }
+  | { tag: "BeginTx" }
+  | { tag: "Commit"; txId: bigint };
 
-export type SqliteRequest = DbRequest<SqliteAction>;
+export interface SqliteRequest {
+  packageId: PackageId;
+  db: string;
+  action: SqliteAction;
+}
 
 export type SqliteError =
   | { NoDb: [PackageIdJson, string] }
@@ -47,10 +43,40 @@ export type SqliteResponse =
   | { BeginTx: { tx_id: bigint } }
   | { Err: SqliteError };
 
+/** SqliteError's Display, as Hyperdrive's thiserror prints it. */
+function sqliteErrorText(e: SqliteError): string {
+  if (typeof e === "string") {
+    return {
+      NoWriteCap: "no write capability for requested DB",
+      NoReadCap: "no read capability for requested DB",
+      MismatchingPackageId: "request to open or remove DB with mismatching package ID",
+      AddCapFailed: "failed to generate capability for new DB",
+      NotAWriteKeyword: "write statement started with non-existent write keyword",
+      NotAReadKeyword: "read query started with non-existent read keyword",
+      InvalidParameters:
+        "parameters blob in read/write was misshapen or contained invalid JSON objects",
+      MalformedRequest: "sqlite got a malformed request that failed to deserialize",
+    }[e];
+  }
+  if ("NoDb" in e) {
+    const [p, db] = e.NoDb;
+    return `db [${p.package_name}:${p.publisher_node}, ${db}] does not exist`;
+  }
+  if ("NoTx" in e) return `no transaction ${e.NoTx} found`;
+  if ("RusqliteError" in e) return `rusqlite error: ${e.RusqliteError}`;
+  return `IO error: ${e.IOError}`;
+}
+
+/** A SqliteError raised while handling a request; answered as `{"Err": ...}`. */
 export class SqliteFailure extends Error {
   constructor(readonly error: SqliteError) {
-    super(typeof error === "string" ? error : Object.keys(error)[0]);
+    super(sqliteErrorText(error));
   }
+}
+
+/** NoDb for a request's database. */
+export function noDb(r: SqliteRequest): SqliteFailure {
+  return new SqliteFailure({ NoDb: [packageIdToJson(r.packageId), r.db] });
 }
 
 /** First words Hyperdrive accepts for Query and for Write. */
@@ -93,19 +119,43 @@ export function firstKeyword(sql: string): string {
 function parseAction(v: unknown): SqliteAction {
   const [tag, val] = variant(v);
   switch (tag) {
-    case "Write": {
-      if (!isObject(val)) throw new Error("Write needs fields");
-      return { tag, statement: str(field(val, "statement")), txId: optU64(val, "tx_id") };
-    }
+    case "Open":
+    case "RemoveDb":
+    case "BeginTx":
+      unit(tag, val);
+      return { tag };
+    case "Write":
+      return {
+        tag,
+        statement: str(field(val, "statement")),
+        txId: optU64(val as Record<string, unknown>, "tx_id"),
+      };
     case "Query":
       return { tag, query: str(val) };
+    case "Commit":
+      return { tag, txId: u64(field(val, "tx_id")) };
   }
-  return parseDbAction(tag, val, "SqliteAction");
+  throw new Error(`unknown SqliteAction ${tag}`);
 }
 
-/** Body bytes -> SqliteRequest; any failure is MalformedRequest, as serde's would be. */
-export const parseSqliteRequest = (body: Uint8Array): SqliteRequest =>
-  parseDbRequest(body, parseAction, () => new SqliteFailure("MalformedRequest"));
+/**
+ * Body bytes -> SqliteRequest; any failure is MalformedRequest, as serde's would be. A
+ * package id or db name that is not one directory level is refused alike.
+ */
+export function parseSqliteRequest(body: Uint8Array): SqliteRequest {
+  try {
+    const v = parseJsonBody(body);
+    const pkg = packageId(field(v, "package_id"));
+    dirName(`${pkg.packageName}:${pkg.publisherNode}`);
+    return { packageId: pkg, db: dirName(field(v, "db")), action: parseAction(field(v, "action")) };
+  } catch {
+    throw new SqliteFailure("MalformedRequest");
+  }
+}
 
-/** Serialize with u64s exact (JSON.stringify cannot print a bigint). */
 export const encodeSqliteResponse: (r: SqliteResponse) => Uint8Array = encodeJsonExact;
+
+/** Capability params as sqlite issues them: serde_json of SqliteCapabilityParams. */
+export function sqliteCapParams(kind: "read" | "write", pkg: PackageId, db: string): string {
+  return JSON.stringify({ kind, db_key: [packageIdToJson(pkg), db] });
+}

@@ -1,11 +1,9 @@
-// Wire shapes of vfs:distro:sys, as Hyperdrive's serde (de)serializes them:
-// externally tagged enums, snake_case fields, u64 as JSON numbers.
+// vfs:distro:sys's API (Hyperdrive lib/src/vfs.rs) as serde JSON: VfsRequest
+// {"path": string, "action": VfsAction}, VfsResponse, VfsError. Externally tagged
+// enums, snake_case fields, u64 as JSON numbers. Reads answer their bytes in the blob.
 
-import { textDecoder } from "./core.ts";
-import { field, i64, str, u64, variant } from "./fields.ts";
-import { parseJsonBody, parseJsonExact } from "./json.ts";
-
-export { parseJsonExact };
+import { bool, field, i64, str, u64, unit, variant } from "./fields.ts";
+import { encodeJsonExact, parseJsonBody } from "./json.ts";
 
 export type SeekFrom =
   | { tag: "Start"; offset: bigint }
@@ -73,12 +71,28 @@ export type VfsResponse =
   | { ReadToString: string }
   | { Metadata: { file_type: FileType; len: number } }
   | { Len: number }
-  | { Hash: number[] };
+  | { Hash: Uint8Array };
 
-/** Thrown by handlers; becomes `{"Err": ...}`. */
+/** VfsError's Display, as Hyperdrive's thiserror prints it. */
+function vfsErrorText(e: VfsError): string {
+  if (typeof e === "string") {
+    return {
+      NoWriteCap: "no write capability for requested drive",
+      NoReadCap: "no read capability for requested drive",
+      AddCapFailed: "failed to generate capability for new drive",
+      MalformedRequest: "request could not be deserialized to valid VfsRequest",
+      NoBlob: "request type used requires a blob",
+      UnzipError: "non-file non-dir in zip",
+    }[e];
+  }
+  if ("ParseError" in e) return `error parsing path: ${e.ParseError.path}: ${e.ParseError.error}`;
+  return `IO error: ${e.IOError}`;
+}
+
+/** A VfsError raised while handling a request; answered as `{"Err": ...}`. */
 export class VfsFailure extends Error {
   constructor(readonly error: VfsError) {
-    super(typeof error === "string" ? error : JSON.stringify(error));
+    super(vfsErrorText(error));
   }
 }
 
@@ -90,7 +104,7 @@ export function parseError(error: string, path: string): VfsFailure {
   return new VfsFailure({ ParseError: { error, path } });
 }
 
-const UNIT_ACTIONS = new Set<VfsActionTag>([
+const UNIT_ACTIONS = new Set<string>([
   "CreateDrive",
   "CreateDir",
   "CreateDirAll",
@@ -125,19 +139,15 @@ function parseSeekFrom(v: unknown): SeekFrom {
   throw new Error(`unknown SeekFrom ${tag}`);
 }
 
-export function parseAction(v: unknown): VfsAction {
+function parseAction(v: unknown): VfsAction {
   const [tag, val] = variant(v);
-  if (UNIT_ACTIONS.has(tag as VfsActionTag)) {
-    // serde accepts a unit variant as "Tag" or {"Tag": null}
-    if (val !== null) throw new Error(`${tag} takes no value`);
+  if (UNIT_ACTIONS.has(tag)) {
+    unit(tag, val);
     return { tag } as VfsAction;
   }
   switch (tag) {
-    case "OpenFile": {
-      const create = field(val, "create");
-      if (typeof create !== "boolean") throw new Error("create must be a bool");
-      return { tag, create };
-    }
+    case "OpenFile":
+      return { tag, create: bool(field(val, "create")) };
     case "ReadExact":
       return { tag, length: u64(field(val, "length")) };
     case "Seek":
@@ -161,15 +171,9 @@ export function parseVfsRequest(body: Uint8Array): VfsRequest {
   }
 }
 
-export function encodeVfsResponse(r: VfsResponse): Uint8Array {
-  return new TextEncoder().encode(JSON.stringify(r));
-}
+export const encodeVfsResponse: (r: VfsResponse) => Uint8Array = encodeJsonExact;
 
-export function decodeVfsResponse(body: Uint8Array): VfsResponse {
-  return JSON.parse(textDecoder.decode(body));
-}
-
-/** Capability params as vfs issues them (Hyperdrive's exact text). */
+/** Capability params as vfs issues them (Hyperdrive's exact text, not serde's). */
 export function driveCapParams(kind: "read" | "write", drive: string): string {
   return `{"kind": "${kind}", "drive": ${JSON.stringify(drive)}}`;
 }

@@ -3,6 +3,7 @@
 // (and so gets read and write caps on it); others need those caps, issued by kv with
 // params {"kind": "read"|"write", "db_key": [package_id, db]}. Keys and values are
 // arbitrary bytes of any size (see store.ts); transactions commit atomically.
+// Requests run in order per source process, processes concurrently (mailbox lanes).
 
 import { join, resolve } from "node:path";
 import {
@@ -10,21 +11,26 @@ import {
   type Capability,
   type KernelMessage,
   KV_PROCESS_ID,
-  makeResponse,
   type Request,
 } from "../../wire/core.ts";
 import type { RuntimeModule, RuntimeModuleContext } from "../../kernel/module.ts";
 import { dbKeyOf, freshTxId, ownsDb } from "../shared/db.ts";
-import { fromOtherNode, ioErrorMessage, isKernel, reply } from "../shared/runtime.ts";
+import {
+  type Answer,
+  ioErrorMessage,
+  isKernel,
+  laneBySourceProcess,
+  type RequestHandler,
+  serve,
+} from "../shared/runtime.ts";
 import {
   encodeKvResponse,
-  type KvAction,
   kvCapParams,
   type KvError,
   KvFailure,
   type KvRequest,
   type KvResponse,
-  packageIdToJson,
+  noDb,
   parseKvRequest,
 } from "../../wire/kv.ts";
 import { KvBackendError, KvStore, type TxOp } from "./store.ts";
@@ -39,16 +45,13 @@ export interface KvModuleOptions {
 
 const DB_FILE = "kv.sqlite3";
 
-/** Per-database job queue; `busy` tells the LRU which stores are safe to close. */
-class DbQueue {
-  #tail: Promise<unknown> = Promise.resolve();
-  busy = 0;
-  run<T>(job: () => Promise<T>): Promise<T> {
-    this.busy++;
-    const p = this.#tail.then(job).finally(() => this.busy--);
-    this.#tail = p.catch(() => {});
-    return p;
-  }
+/** An open (or opening) store and the actions holding it. */
+interface OpenDb {
+  store: Promise<KvStore>;
+  /** actions between acquiring and releasing it: the LRU never closes a held store */
+  users: number;
+  /** removed (RemoveDb) while held: closed when the last user is done */
+  dropped: boolean;
 }
 
 interface Tx {
@@ -56,16 +59,27 @@ interface Tx {
   ops: TxOp[];
 }
 
-class KvModule implements RuntimeModule {
+/** The request and the directory key of its database. */
+interface Job {
+  request: KvRequest;
+  dbKey: string;
+}
+
+const OK: Answer<KvResponse> = { response: "Ok" };
+
+class KvModule implements RuntimeModule, RequestHandler<Job, KvResponse> {
   readonly processId = KV_PROCESS_ID;
   readonly public = false;
+  readonly name = "kv";
+  readonly remote = false;
+  readonly echoMetadata = "ok";
+  readonly answerErrorsAlways = true;
+  self!: Address;
   #ctx!: RuntimeModuleContext;
-  #our!: Address;
   #root = "";
   #maxOpen: number;
-  /** open stores, least recently used first */
-  #stores = new Map<string, KvStore>();
-  #queues = new Map<string, DbQueue>();
+  /** open stores by db key, least recently used first */
+  #dbs = new Map<string, OpenDb>();
   #txs = new Map<bigint, Tx>();
 
   constructor(opts: KvModuleOptions) {
@@ -74,71 +88,35 @@ class KvModule implements RuntimeModule {
 
   async start(ctx: RuntimeModuleContext): Promise<void> {
     this.#ctx = ctx;
-    this.#our = { node: ctx.our, process: KV_PROCESS_ID };
+    this.self = { node: ctx.our, process: KV_PROCESS_ID };
     this.#root = resolve(ctx.home, "kv");
     await Deno.mkdir(this.#root, { recursive: true });
   }
 
-  handleMessage(km: KernelMessage): Promise<void> {
-    if (fromOtherNode(this.#ctx, "kv", km) || km.message.tag !== "request") {
-      return Promise.resolve();
-    }
-    const req = km.message.val;
-    let request: KvRequest;
-    try {
-      request = parseKvRequest(req.body);
-    } catch (e) {
-      this.#fail(km, e);
-      return Promise.resolve();
-    }
-    const key = dbKeyOf(request);
-    let q = this.#queues.get(key);
-    if (!q) this.#queues.set(key, q = new DbQueue());
-    return q.run(async () => {
-      try {
-        const out = await this.#handle(km, request, key);
-        if (km.rsvp || req.expectsResponse !== undefined) this.#send(km, req, out);
-      } catch (e) {
-        this.#fail(km, e);
-      }
-    });
+  laneOf(km: KernelMessage): string {
+    return laneBySourceProcess(km);
+  }
+
+  handleMessage(km: KernelMessage): void | Promise<void> {
+    return serve(this.#ctx, this, km);
   }
 
   async shutdown(): Promise<void> {
-    await Promise.all([...this.#queues.values()].map((q) => q.run(() => Promise.resolve())));
-    for (const s of this.#stores.values()) s.close();
-    this.#stores.clear();
+    const open = [...this.#dbs.values()];
+    this.#dbs.clear();
+    for (const db of open) await this.#close(db);
   }
 
-  #send(km: KernelMessage, req: Request, out: { response: KvResponse; blob?: Uint8Array }) {
-    this.#ctx.sendToLoop(
-      reply(km, this.#our, encodeKvResponse(out.response), out.blob, req.metadata),
-    );
+  parse(_km: KernelMessage, req: Request): Job {
+    const request = parseKvRequest(req.body);
+    return { request, dbKey: dbKeyOf(request) };
   }
 
-  /** Hyperdrive answers every kv error, expected or not, to rsvp or source. */
-  #fail(km: KernelMessage, e: unknown): void {
-    let error: KvError;
-    if (e instanceof KvFailure) error = e.error;
-    else if (e instanceof KvBackendError) error = { RocksDBError: `Deno KV: ${e.message}` };
-    else error = { IOError: ioErrorMessage(e) };
-    this.#ctx.print(
-      1,
-      `kv: ${JSON.stringify(error, (_k, v) => typeof v === "bigint" ? `${v}` : v)}`,
-    );
-    this.#ctx.sendToLoop(makeResponse(km, this.#our, encodeKvResponse({ Err: error })));
-  }
-
-  #cap(kind: "read" | "write", r: KvRequest): Capability {
-    return { issuer: this.#our, params: kvCapParams(kind, r.packageId, r.db) };
-  }
-
-  #checkCaps(source: Address, r: KvRequest): void {
-    // the kernel (node.request, root authority) is not checked, as in vfs
+  /** Hyperdrive's check_caps; the kernel (node.request, root authority) is not checked. */
+  check(km: KernelMessage, { request: r }: Job): void {
+    const source = km.source;
     if (isKernel(source)) return;
-    const tag = r.action.tag;
-    const own = ownsDb(source, r.packageId);
-    switch (tag) {
+    switch (r.action.tag) {
       case "Set":
       case "Delete":
       case "BeginTx":
@@ -154,62 +132,13 @@ class KvModule implements RuntimeModule {
         return;
       case "Open":
       case "RemoveDb":
-        if (!own) throw new KvFailure("MismatchingPackageId");
+        if (!ownsDb(source, r.packageId)) throw new KvFailure("MismatchingPackageId");
         return;
     }
   }
 
-  async #store(dbKey: string, r: KvRequest, create: boolean): Promise<KvStore> {
-    const open = this.#stores.get(dbKey);
-    if (open) {
-      this.#stores.delete(dbKey);
-      this.#stores.set(dbKey, open);
-      return open;
-    }
-    const dir = join(this.#root, dbKey);
-    if (create) {
-      await Deno.mkdir(dir, { recursive: true });
-    } else {
-      try {
-        await Deno.stat(join(dir, DB_FILE));
-      } catch {
-        throw new KvFailure({ NoDb: [packageIdToJson(r.packageId), r.db] });
-      }
-    }
-    let store: KvStore;
-    try {
-      store = await KvStore.open(join(dir, DB_FILE));
-    } catch (e) {
-      throw new KvBackendError(ioErrorMessage(e));
-    }
-    this.#stores.set(dbKey, store);
-    this.#evictIdle(dbKey);
-    return store;
-  }
-
-  #evictIdle(keep: string): void {
-    for (const [key, store] of this.#stores) {
-      if (this.#stores.size <= this.#maxOpen) return;
-      if (key === keep || (this.#queues.get(key)?.busy ?? 0) > 0) continue;
-      store.close();
-      this.#stores.delete(key);
-      this.#queues.delete(key);
-    }
-  }
-
-  #tx(txId: bigint, dbKey: string): Tx {
-    const tx = this.#txs.get(txId);
-    if (!tx || tx.db !== dbKey) throw new KvFailure({ NoTx: txId });
-    return tx;
-  }
-
-  async #handle(
-    km: KernelMessage,
-    r: KvRequest,
-    dbKey: string,
-  ): Promise<{ response: KvResponse; blob?: Uint8Array }> {
-    this.#checkCaps(km.source, r);
-    const action: KvAction = r.action;
+  async act(km: KernelMessage, { request: r, dbKey }: Job): Promise<Answer<KvResponse>> {
+    const action = r.action;
     switch (action.tag) {
       case "Open":
         if (!isKernel(km.source)) {
@@ -218,47 +147,147 @@ class KvModule implements RuntimeModule {
             this.#cap("write", r),
           ]);
         }
-        await this.#store(dbKey, r, true);
-        return { response: "Ok" };
+        await this.#use(r, dbKey, true, () => Promise.resolve());
+        return OK;
       case "RemoveDb": {
-        this.#stores.get(dbKey)?.close();
-        this.#stores.delete(dbKey);
+        const open = this.#dbs.get(dbKey);
+        if (open) this.#drop(dbKey, open);
         for (const [id, tx] of this.#txs) if (tx.db === dbKey) this.#txs.delete(id);
         await Deno.remove(join(this.#root, dbKey), { recursive: true });
-        return { response: "Ok" };
+        return OK;
       }
       case "Get": {
-        const value = await (await this.#store(dbKey, r, false)).get(action.key);
+        const value = await this.#use(r, dbKey, false, (s) => s.get(action.key));
         if (value === undefined) throw new KvFailure("KeyNotFound");
         return { response: { Get: action.key }, blob: value };
       }
       case "BeginTx": {
-        await this.#store(dbKey, r, false);
+        await this.#use(r, dbKey, false, () => Promise.resolve());
         const txId = freshTxId(this.#txs);
         this.#txs.set(txId, { db: dbKey, ops: [] });
         return { response: { BeginTx: { tx_id: txId } } };
       }
-      case "Set": {
-        const store = await this.#store(dbKey, r, false);
-        const blob = km.lazyLoadBlob;
-        if (!blob) throw new KvFailure("MalformedRequest");
-        if (action.txId === undefined) await store.set(action.key, blob.bytes);
-        else this.#tx(action.txId, dbKey).ops.push({ key: action.key, value: blob.bytes });
-        return { response: "Ok" };
+      case "Set":
+        return await this.#use(r, dbKey, false, async (store) => {
+          const blob = km.lazyLoadBlob;
+          if (!blob) throw new KvFailure("MalformedRequest");
+          if (action.txId === undefined) await store.set(action.key, blob.bytes);
+          else this.#tx(action.txId, dbKey).ops.push({ key: action.key, value: blob.bytes });
+          return OK;
+        });
+      case "Delete":
+        return await this.#use(r, dbKey, false, async (store) => {
+          if (action.txId === undefined) await store.delete(action.key);
+          else this.#tx(action.txId, dbKey).ops.push({ key: action.key });
+          return OK;
+        });
+      case "Commit":
+        return await this.#use(r, dbKey, false, async (store) => {
+          const tx = this.#tx(action.txId, dbKey);
+          this.#txs.delete(action.txId); // consumed whether or not it commits
+          await store.commit(tx.ops);
+          return OK;
+        });
+    }
+  }
+
+  error(e: unknown): KvResponse {
+    let error: KvError;
+    if (e instanceof KvFailure) error = e.error;
+    else if (e instanceof KvBackendError) error = { RocksDBError: `Deno KV: ${e.message}` };
+    else error = { IOError: ioErrorMessage(e) };
+    return { Err: error };
+  }
+
+  encode(r: KvResponse): Uint8Array {
+    return encodeKvResponse(r);
+  }
+
+  #cap(kind: "read" | "write", r: KvRequest): Capability {
+    return { issuer: this.self, params: kvCapParams(kind, r.packageId, r.db) };
+  }
+
+  #tx(txId: bigint, dbKey: string): Tx {
+    const tx = this.#txs.get(txId);
+    if (!tx || tx.db !== dbKey) throw new KvFailure({ NoTx: txId });
+    return tx;
+  }
+
+  /**
+   * Runs `fn` on the request's store, opening it if needed (creating it when `create`,
+   * else NoDb when it does not exist), and holding it so the LRU cannot close it.
+   */
+  async #use<T>(
+    r: KvRequest,
+    dbKey: string,
+    create: boolean,
+    fn: (store: KvStore) => Promise<T>,
+  ): Promise<T> {
+    const db = await this.#acquire(r, dbKey, create);
+    try {
+      return await fn(await db.store);
+    } finally {
+      db.users--;
+      if (db.dropped && db.users === 0) await this.#close(db);
+    }
+  }
+
+  async #acquire(r: KvRequest, dbKey: string, create: boolean): Promise<OpenDb> {
+    let db = this.#dbs.get(dbKey);
+    if (!db) {
+      const file = join(this.#root, dbKey, DB_FILE);
+      if (create) {
+        await Deno.mkdir(join(this.#root, dbKey), { recursive: true });
+      } else {
+        try {
+          await Deno.stat(file);
+        } catch {
+          throw noDb(r);
+        }
       }
-      case "Delete": {
-        const store = await this.#store(dbKey, r, false);
-        if (action.txId === undefined) await store.delete(action.key);
-        else this.#tx(action.txId, dbKey).ops.push({ key: action.key });
-        return { response: "Ok" };
-      }
-      case "Commit": {
-        const store = await this.#store(dbKey, r, false);
-        const tx = this.#tx(action.txId, dbKey);
-        this.#txs.delete(action.txId); // consumed whether or not it commits
-        await store.commit(tx.ops);
-        return { response: "Ok" };
-      }
+      // another lane may have opened it meanwhile: one store per file
+      db = this.#dbs.get(dbKey) ?? this.#open(dbKey, file);
+    }
+    this.#dbs.delete(dbKey);
+    this.#dbs.set(dbKey, db);
+    db.users++;
+    this.#evictIdle();
+    return db;
+  }
+
+  #open(dbKey: string, file: string): OpenDb {
+    const db: OpenDb = {
+      store: KvStore.open(file).catch((e) => {
+        if (this.#dbs.get(dbKey) === db) this.#dbs.delete(dbKey);
+        throw e instanceof KvBackendError ? e : new KvBackendError(ioErrorMessage(e));
+      }),
+      users: 0,
+      dropped: false,
+    };
+    return db;
+  }
+
+  /** Closes least recently used stores beyond the limit, skipping held ones. */
+  #evictIdle(): void {
+    for (const [key, db] of this.#dbs) {
+      if (this.#dbs.size <= this.#maxOpen) return;
+      if (db.users > 0) continue;
+      this.#dbs.delete(key);
+      void this.#close(db);
+    }
+  }
+
+  #drop(dbKey: string, db: OpenDb): void {
+    this.#dbs.delete(dbKey);
+    if (db.users === 0) void this.#close(db);
+    else db.dropped = true;
+  }
+
+  async #close(db: OpenDb): Promise<void> {
+    try {
+      (await db.store).close();
+    } catch {
+      // it never opened
     }
   }
 }

@@ -12,8 +12,13 @@
 // one atomic commit then points the record at them and moves the marker to the old
 // generation. So a value is never visible half-written, and chunks orphaned by a crash
 // are found through "p" markers and collected when the store opens.
+//
+// Requests of different processes reach one store concurrently. Writes (every change
+// goes through `commit`) take the store's write lock, since they read and update the
+// chunk index; reads take no lock and retry when a concurrent write replaced the value
+// they were reading.
 
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 
 export const KEY_LIMIT = 2048;
 export const VALUE_LIMIT = 65536;
@@ -48,10 +53,6 @@ function sha256(bytes: Uint8Array): Uint8Array {
   return new Uint8Array(createHash("sha256").update(bytes).digest());
 }
 
-function hex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 /** Raised when Deno KV refuses an operation; the message names the limit. */
 export class KvBackendError extends Error {}
 
@@ -59,6 +60,8 @@ export class KvStore {
   #kv: Deno.Kv;
   /** hex(sha256(key)) -> chunk generation, for every key whose value is chunked */
   #chunked = new Map<string, Chunked>();
+  /** the tail of the write lock: the previous commit's end */
+  #writes: Promise<unknown> = Promise.resolve();
 
   private constructor(kv: Deno.Kv) {
     this.#kv = kv;
@@ -82,7 +85,7 @@ export class KvStore {
     }
     for (const [gen, n] of orphans) await this.#collect({ gen, n });
     for await (const e of this.#kv.list<Chunked>({ prefix: ["m"] })) {
-      this.#chunked.set(hex(e.key[1] as Uint8Array), e.value);
+      this.#chunked.set((e.key[1] as Uint8Array).toHex(), e.value);
     }
   }
 
@@ -95,20 +98,27 @@ export class KvStore {
   }
 
   async get(key: Uint8Array): Promise<Uint8Array | undefined> {
-    const e = await this.#kv.get(this.#recordKey(key));
-    if (e.value === null) return undefined;
-    if (e.value instanceof Uint8Array) return e.value;
-    const rec = e.value as ChunkedRecord;
-    const out = new Uint8Array(rec.len);
-    let off = 0;
-    for await (const c of this.#kv.list<Uint8Array>({ prefix: ["c", rec.gen] })) {
-      out.set(c.value, off);
-      off += c.value.length;
+    const recordKey = this.#recordKey(key);
+    for (;;) {
+      const e = await this.#kv.get(recordKey);
+      if (e.value === null) return undefined;
+      if (e.value instanceof Uint8Array) return e.value;
+      const rec = e.value as ChunkedRecord;
+      const out = new Uint8Array(rec.len);
+      let off = 0;
+      for await (const c of this.#kv.list<Uint8Array>({ prefix: ["c", rec.gen] })) {
+        if (off + c.value.length > rec.len) break;
+        out.set(c.value, off);
+        off += c.value.length;
+      }
+      if (off === rec.len) return out;
+      // chunks are never rewritten, only collected once a commit replaced the record:
+      // read again if it did, else the store lost them
+      const now = await this.#kv.get(recordKey);
+      if (now.versionstamp === e.versionstamp) {
+        throw new KvBackendError(`chunked value is ${off} of ${rec.len} bytes: store damaged`);
+      }
     }
-    if (off !== rec.len) {
-      throw new KvBackendError(`chunked value is ${off} of ${rec.len} bytes: store damaged`);
-    }
-    return out;
   }
 
   set(key: Uint8Array, value: Uint8Array): Promise<void> {
@@ -119,13 +129,19 @@ export class KvStore {
     return this.commit([{ key }]);
   }
 
-  /** Apply all ops in one atomic Deno KV commit (later ops on a key win). */
-  async commit(ops: TxOp[]): Promise<void> {
+  /** Apply all ops in one atomic Deno KV commit (later ops on a key win), under the write lock. */
+  commit(ops: TxOp[]): Promise<void> {
+    const done = this.#writes.then(() => this.#commit(ops));
+    this.#writes = done.catch(() => {});
+    return done;
+  }
+
+  async #commit(ops: TxOp[]): Promise<void> {
     const last = new Map<string, TxOp>();
     for (const op of ops) {
       const id = op.key.length < 4096
         ? "k" + String.fromCharCode(...op.key)
-        : "h" + hex(sha256(op.key));
+        : "h" + sha256(op.key).toHex();
       last.delete(id);
       last.set(id, op);
     }
@@ -149,7 +165,7 @@ export class KvStore {
       for (const op of final) {
         const recordKey = this.#recordKey(op.key);
         const digest = this.#chunked.size > 0 || toChunk.has(op) ? sha256(op.key) : undefined;
-        const id = digest ? hex(digest) : "";
+        const id = digest ? digest.toHex() : "";
         const old = digest ? this.#chunked.get(id) : undefined;
         if (old) {
           // the old generation becomes garbage once this commit lands
@@ -187,7 +203,7 @@ export class KvStore {
   }
 
   async #writeChunks(value: Uint8Array): Promise<ChunkedRecord> {
-    const gen = hex(randomBytes(12));
+    const gen = crypto.getRandomValues(new Uint8Array(12)).toHex();
     const n = Math.ceil(value.length / VALUE_LIMIT);
     // the marker goes first so a crash mid-way leaves collectable chunks, not leaks
     await this.#kv.set(["p", gen], n);

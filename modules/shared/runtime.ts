@@ -6,6 +6,7 @@ import {
   type KernelMessage,
   makeResponse,
   processIdEquals,
+  processIdToString,
   type Request,
 } from "../../wire/core.ts";
 import type { RuntimeModuleContext } from "../../kernel/module.ts";
@@ -13,6 +14,14 @@ import type { RuntimeModuleContext } from "../../kernel/module.ts";
 /** kernel:distro:sys acts with root authority (node.request): capability checks skip it. */
 export function isKernel(a: Address): boolean {
   return processIdEquals(a.process, KERNEL_PROCESS_ID);
+}
+
+/**
+ * The mailbox lane of a message: its source process. The storage modules order
+ * requests per process, as Hyperdrive's per-process queues do; processes run concurrently.
+ */
+export function laneBySourceProcess(km: KernelMessage): string {
+  return processIdToString(km.source.process);
 }
 
 /**
@@ -43,10 +52,18 @@ export interface RequestHandler<A, R> {
    * storage modules do.
    */
   readonly remote: boolean;
-  /** Echo the request's metadata on answers (Hyperdrive's storage modules do). */
-  readonly echoMetadata?: boolean;
+  /**
+   * Echo the request's metadata on answers: true on every answer, "ok" on successful
+   * answers only (Hyperdrive's storage modules: their errors carry no metadata).
+   */
+  readonly echoMetadata?: boolean | "ok";
   /** Answer errors even to a request that expects no response (Hyperdrive's kv). */
   readonly answerErrorsAlways?: boolean;
+  /**
+   * Answer errors only to a request that expects a response: an rsvp alone gets
+   * successes but not errors (Hyperdrive's vfs).
+   */
+  readonly answerErrorsIfExpected?: boolean;
   /** The request's body (and blob) as the module's action; throws when malformed. */
   parse(km: KernelMessage, req: Request): A;
   /** Capability and authority checks; throws the module's error. */
@@ -89,8 +106,9 @@ export function serve<A, R>(
     const error = h.error(e, km);
     if (error === undefined) return;
     ctx.print(1, `${h.name}: ${errorText(e)}`);
-    if (h.answerErrorsAlways || req.expectsResponse !== undefined || km.rsvp) {
-      answer(ctx, h, km, { response: error }, true);
+    const expected = req.expectsResponse !== undefined;
+    if (h.answerErrorsAlways || expected || (km.rsvp && !h.answerErrorsIfExpected)) {
+      answer(ctx, h, km, { response: error }, true, true);
     }
   };
   try {
@@ -107,7 +125,7 @@ export function serve<A, R>(
 /**
  * Sends `a` as the Response to `km`, to rsvp or else the source when it expects one;
  * `always` answers the source even without expects_response (error answers some
- * modules always send).
+ * modules always send); `isError` marks an error answer (see echoMetadata).
  */
 export function answer<R>(
   ctx: RuntimeModuleContext,
@@ -115,6 +133,7 @@ export function answer<R>(
   km: KernelMessage,
   a: Answer<R>,
   always = false,
+  isError = false,
 ): void {
   if (km.message.tag !== "request") return;
   const req = km.message.val;
@@ -125,7 +144,8 @@ export function answer<R>(
     h.encode(a.response),
     a.blob ? { mime: a.mime ?? "application/octet-stream", bytes: a.blob } : undefined,
   );
-  if (h.echoMetadata && req.metadata !== undefined && resp.message.tag === "response") {
+  const echo = h.echoMetadata === true || (h.echoMetadata === "ok" && !isError);
+  if (echo && req.metadata !== undefined && resp.message.tag === "response") {
     resp.message.val[0].metadata = req.metadata;
   }
   ctx.sendToLoop(resp);
@@ -138,13 +158,6 @@ function errorText(e: unknown): string {
   } catch {
     return String(e);
   }
-}
-
-/** Storage modules serve only their own node; a remote request is printed and dropped. */
-export function fromOtherNode(ctx: RuntimeModuleContext, name: string, km: KernelMessage): boolean {
-  if (km.source.node === ctx.our) return false;
-  ctx.print(1, `${name}: got request from ${km.source.node}, but requests must come from our node`);
-  return true;
 }
 
 /** What Deno appends to an fs error: the operation and host path(s), ": copy '/a' -> '/b'". */
@@ -161,24 +174,4 @@ export function ioErrorMessage(e: unknown): string {
   if (i < 0) return m.replace(DENO_FS_CONTEXT, "");
   const end = m.indexOf(")", i);
   return end < 0 ? m : m.slice(0, end + 1);
-}
-
-/** The Response to `km`: body, an optional octet-stream blob, the request's metadata echoed. */
-export function reply(
-  km: KernelMessage,
-  our: Address,
-  body: Uint8Array,
-  blob?: Uint8Array,
-  metadata?: string,
-): KernelMessage {
-  const resp = makeResponse(
-    km,
-    our,
-    body,
-    blob ? { mime: "application/octet-stream", bytes: blob } : undefined,
-  );
-  if (metadata !== undefined && resp.message.tag === "response") {
-    resp.message.val[0].metadata = metadata;
-  }
-  return resp;
 }

@@ -3,7 +3,7 @@
 // database of its own package (and so gets read and write caps on it); others need
 // those caps, issued by sqlite with params {"kind": "read"|"write", "db_key": [package_id, db]}.
 // Query needs read, Write/BeginTx/Commit need write. node:sqlite is synchronous, so
-// every request runs to completion in order.
+// each request runs to completion before the next (of any process) starts.
 
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { join, resolve } from "node:path";
@@ -11,17 +11,23 @@ import {
   type Address,
   type Capability,
   type KernelMessage,
-  makeResponse,
   type Request,
   SQLITE_PROCESS_ID,
 } from "../../wire/core.ts";
 import type { RuntimeModule, RuntimeModuleContext } from "../../kernel/module.ts";
 import { dbKeyOf, freshTxId, ownsDb } from "../shared/db.ts";
-import { fromOtherNode, ioErrorMessage, isKernel, reply } from "../shared/runtime.ts";
+import {
+  type Answer,
+  ioErrorMessage,
+  isKernel,
+  laneBySourceProcess,
+  type RequestHandler,
+  serve,
+} from "../shared/runtime.ts";
 import {
   encodeSqliteResponse,
   firstKeyword,
-  packageIdToJson,
+  noDb,
   parseSqliteRequest,
   READ_KEYWORDS,
   sqliteCapParams,
@@ -70,11 +76,15 @@ interface Tx {
   statements: [string, SqlParam[]][];
 }
 
-class SqliteModule implements RuntimeModule {
+class SqliteModule implements RuntimeModule, RequestHandler<SqliteRequest, SqliteResponse> {
   readonly processId = SQLITE_PROCESS_ID;
   readonly public = false;
+  readonly name = "sqlite";
+  readonly remote = false;
+  readonly echoMetadata = "ok";
+  readonly answerErrorsAlways = true;
+  self!: Address;
   #ctx!: RuntimeModuleContext;
-  #our!: Address;
   #root = "";
   #maxOpen: number;
   /** open databases, least recently used first */
@@ -87,21 +97,18 @@ class SqliteModule implements RuntimeModule {
 
   async start(ctx: RuntimeModuleContext): Promise<void> {
     this.#ctx = ctx;
-    this.#our = { node: ctx.our, process: SQLITE_PROCESS_ID };
+    this.self = { node: ctx.our, process: SQLITE_PROCESS_ID };
     this.#root = resolve(ctx.home, "sqlite");
     await Deno.mkdir(this.#root, { recursive: true });
   }
 
-  handleMessage(km: KernelMessage): void {
-    if (fromOtherNode(this.#ctx, "sqlite", km) || km.message.tag !== "request") return;
-    const req = km.message.val;
-    try {
-      const request = parseSqliteRequest(req.body);
-      const out = this.#handle(km, request);
-      if (km.rsvp || req.expectsResponse !== undefined) this.#send(km, req, out);
-    } catch (e) {
-      this.#fail(km, e);
-    }
+  /** Hyperdrive's per-process queues; with synchronous handling, the order is arrival's. */
+  laneOf(km: KernelMessage): string {
+    return laneBySourceProcess(km);
+  }
+
+  handleMessage(km: KernelMessage): void | Promise<void> {
+    return serve(this.#ctx, this, km);
   }
 
   shutdown(): void {
@@ -109,32 +116,33 @@ class SqliteModule implements RuntimeModule {
     this.#dbs.clear();
   }
 
-  #send(km: KernelMessage, req: Request, out: { response: SqliteResponse; blob?: Uint8Array }) {
-    this.#ctx.sendToLoop(
-      reply(km, this.#our, encodeSqliteResponse(out.response), out.blob, req.metadata),
-    );
+  parse(_km: KernelMessage, req: Request): SqliteRequest {
+    return parseSqliteRequest(req.body);
   }
 
-  /** Hyperdrive answers every sqlite error, expected or not, to rsvp or source. */
-  #fail(km: KernelMessage, e: unknown): void {
-    let error: SqliteError;
-    const msg = e instanceof Error ? e.message : String(e);
-    if (e instanceof SqliteFailure) error = e.error;
-    else if (e instanceof RowEncodingError) error = { RusqliteError: msg };
-    else if (msg.includes("(os error")) error = { IOError: ioErrorMessage(e) }; // filesystem
-    else error = { RusqliteError: msg }; // SQLite itself: syntax, constraints, binding
-    this.#ctx.sendToLoop(makeResponse(km, this.#our, encodeSqliteResponse({ Err: error })));
+  /** Hyperdrive's check_caps; the kernel (node.request, root authority) owns every db. */
+  check(km: KernelMessage, r: SqliteRequest): void {
+    const source = km.source;
+    if (isKernel(source)) return;
+    switch (r.action.tag) {
+      case "Open":
+      case "RemoveDb":
+        if (!ownsDb(source, r.packageId)) throw new SqliteFailure("MismatchingPackageId");
+        return;
+      case "Query":
+        if (!this.#ctx.hasCapability(source.process, this.#cap("read", r))) {
+          throw new SqliteFailure("NoReadCap");
+        }
+        return;
+      default:
+        if (!this.#ctx.hasCapability(source.process, this.#cap("write", r))) {
+          throw new SqliteFailure("NoWriteCap");
+        }
+    }
   }
 
   #cap(kind: "read" | "write", r: SqliteRequest): Capability {
-    return { issuer: this.#our, params: sqliteCapParams(kind, r.packageId, r.db) };
-  }
-
-  #require(source: Address, kind: "read" | "write", r: SqliteRequest): void {
-    if (isKernel(source)) return; // root authority (node.request), as in vfs
-    if (!this.#ctx.hasCapability(source.process, this.#cap(kind, r))) {
-      throw new SqliteFailure(kind === "read" ? "NoReadCap" : "NoWriteCap");
-    }
+    return { issuer: this.self, params: sqliteCapParams(kind, r.packageId, r.db) };
   }
 
   #db(r: SqliteRequest, create: boolean): Db {
@@ -153,7 +161,7 @@ class SqliteModule implements RuntimeModule {
       try {
         Deno.statSync(file);
       } catch {
-        throw new SqliteFailure({ NoDb: [packageIdToJson(r.packageId), r.db] });
+        throw noDb(r);
       }
     }
     const conn = new DatabaseSync(file);
@@ -174,12 +182,11 @@ class SqliteModule implements RuntimeModule {
     return tx;
   }
 
-  #handle(km: KernelMessage, r: SqliteRequest): { response: SqliteResponse; blob?: Uint8Array } {
-    const own = isKernel(km.source) || ownsDb(km.source, r.packageId);
+  /** After check(): the db must exist (NoDb), then the statement is vetted, then run. */
+  act(km: KernelMessage, r: SqliteRequest): Answer<SqliteResponse> {
     const action = r.action;
     switch (action.tag) {
       case "Open":
-        if (!own) throw new SqliteFailure("MismatchingPackageId");
         if (!isKernel(km.source)) {
           this.#ctx.grantCapabilities(km.source.process, [
             this.#cap("read", r),
@@ -189,7 +196,6 @@ class SqliteModule implements RuntimeModule {
         this.#db(r, true);
         return { response: "Ok" };
       case "RemoveDb": {
-        if (!own) throw new SqliteFailure("MismatchingPackageId");
         const key = dbKeyOf(r);
         this.#dbs.get(key)?.close();
         this.#dbs.delete(key);
@@ -198,7 +204,6 @@ class SqliteModule implements RuntimeModule {
         return { response: "Ok" };
       }
       case "Query": {
-        this.#require(km.source, "read", r);
         const db = this.#db(r, false);
         if (!READ_KEYWORDS.has(firstKeyword(action.query))) {
           throw new SqliteFailure("NotAReadKeyword");
@@ -215,7 +220,6 @@ class SqliteModule implements RuntimeModule {
         };
       }
       case "Write": {
-        this.#require(km.source, "write", r);
         const db = this.#db(r, false);
         if (!WRITE_KEYWORDS.has(firstKeyword(action.statement))) {
           throw new SqliteFailure("NotAWriteKeyword");
@@ -230,14 +234,12 @@ class SqliteModule implements RuntimeModule {
         return { response: "Ok" };
       }
       case "BeginTx": {
-        this.#require(km.source, "write", r);
         this.#db(r, false);
         const txId = freshTxId(this.#txs);
         this.#txs.set(txId, { db: dbKeyOf(r), statements: [] });
         return { response: { BeginTx: { tx_id: txId } } };
       }
       case "Commit": {
-        this.#require(km.source, "write", r);
         const db = this.#db(r, false);
         const tx = this.#tx(action.txId, r);
         this.#txs.delete(action.txId); // consumed whether or not it commits
@@ -252,6 +254,20 @@ class SqliteModule implements RuntimeModule {
         return { response: "Ok" };
       }
     }
+  }
+
+  error(e: unknown): SqliteResponse {
+    let error: SqliteError;
+    const msg = e instanceof Error ? e.message : String(e);
+    if (e instanceof SqliteFailure) error = e.error;
+    else if (e instanceof RowEncodingError) error = { RusqliteError: msg };
+    else if (msg.includes("(os error")) error = { IOError: ioErrorMessage(e) }; // filesystem
+    else error = { RusqliteError: msg }; // SQLite itself: syntax, constraints, binding
+    return { Err: error };
+  }
+
+  encode(r: SqliteResponse): Uint8Array {
+    return encodeSqliteResponse(r);
   }
 }
 

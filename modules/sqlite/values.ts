@@ -7,7 +7,6 @@
 // {column: value} objects: Integer and Real as JSON numbers (Real in serde_json's
 // float notation, e.g. 1.0), Text as strings, Blob as standard base64, NULL as null.
 
-import { Buffer } from "node:buffer";
 import { decodeUtf8Strict } from "../../wire/json.ts";
 
 /** What node:sqlite binds: bigint INTEGER, number REAL, string TEXT, bytes BLOB. */
@@ -15,20 +14,18 @@ export type SqlParam = bigint | number | string | Uint8Array | null;
 
 const I64_MIN = -(1n << 63n);
 const I64_MAX = (1n << 63n) - 1n;
-const B64_BODY = /^[A-Za-z0-9+/]*$/;
-const B64_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+// the standard alphabet, padding only at the end; no whitespace (fromBase64 skips it)
+const B64_TEXT = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /** base64 crate 0.22 STANDARD decode: padding required and canonical. */
 export function decodeCanonicalBase64(s: string): Uint8Array | undefined {
-  if (s.length % 4 !== 0) return undefined;
-  const pad = s.endsWith("==") ? 2 : s.endsWith("=") ? 1 : 0;
-  const body = s.slice(0, s.length - pad);
-  if (!B64_BODY.test(body)) return undefined;
-  if (pad > 0) {
-    const last = B64_ALPHABET.indexOf(body[body.length - 1]);
-    if (last < 0 || (last & (pad === 2 ? 0x0f : 0x03)) !== 0) return undefined;
+  if (s.length % 4 !== 0 || !B64_TEXT.test(s)) return undefined;
+  try {
+    // "strict": padding required, the bits past the last byte must be zero
+    return Uint8Array.fromBase64(s, { lastChunkHandling: "strict" });
+  } catch {
+    return undefined;
   }
-  return new Uint8Array(Buffer.from(s, "base64"));
 }
 
 class Num {
@@ -98,7 +95,7 @@ function valueJson(v: unknown): string {
     return formatReal(v);
   }
   if (typeof v === "string") return JSON.stringify(v);
-  if (v instanceof Uint8Array) return `"${Buffer.from(v).toString("base64")}"`;
+  if (v instanceof Uint8Array) return `"${v.toBase64()}"`;
   throw new RowEncodingError(`unexpected column value ${typeof v}`);
 }
 

@@ -1,26 +1,35 @@
 // vfs:distro:sys -- the virtual file system runtime module.
 //
-// Files live under <home>/vfs/<package_id>/<drive>/... A request is
-// {"path": "/<package_id>/<drive>/...", "action": VfsAction}; the answer is a
-// VfsResponse (plus a blob for reads). A process may act on its own package's drives;
-// anything else needs the read/write capability vfs issued for that drive, or vfs's
-// root capability ({"root":true}). Messages from kernel:distro:sys skip the checks.
+// Files live under <home>/vfs/<package_id>/<drive>/... (kernel/vfs_layout.ts). A
+// request is {"path": "/<package_id>/<drive>/...", "action": VfsAction}; the answer is
+// a VfsResponse (plus a blob for reads). The path is resolved first (`..` included),
+// and capabilities are checked on the drive it resolves to: a process may act on its
+// own package's drives; anything else needs the read/write capability vfs issued for
+// that drive, or vfs's root capability ({"root":true}). kernel:distro:sys skips the
+// checks. Requests run in order per source process, processes concurrently.
 
 import { createHash } from "node:crypto";
-import { dirname, resolve } from "node:path";
+import { dirname } from "node:path";
 import {
   type Address,
   type Capability,
   type KernelMessage,
   type PackageId,
   packageIdOf,
-  packageIdToString,
   type Request,
   VFS_PROCESS_ID,
 } from "../../wire/core.ts";
 import type { RuntimeModule, RuntimeModuleContext } from "../../kernel/module.ts";
+import { DEFAULT_DRIVES, driveDir, hostPathOf, vfsRoot } from "../../kernel/vfs_layout.ts";
 import { decodeUtf8Strict } from "../../wire/json.ts";
-import { fromOtherNode, ioErrorMessage, isKernel, reply } from "../shared/runtime.ts";
+import {
+  type Answer,
+  ioErrorMessage,
+  isKernel,
+  laneBySourceProcess,
+  type RequestHandler,
+  serve,
+} from "../shared/runtime.ts";
 import {
   type DirEntry,
   driveCapParams,
@@ -30,11 +39,18 @@ import {
   parseVfsRequest,
   ROOT_CAP_PARAMS,
   type VfsAction,
-  type VfsError,
   VfsFailure,
+  type VfsRequest,
   type VfsResponse,
 } from "../../wire/vfs.ts";
-import { assertNoSymlinks, hostPath, parseVfsPath, splitVfsPath, type VfsPath } from "./path.ts";
+import {
+  assertNoSymlinks,
+  drivePath,
+  parseVfsPath,
+  resolveSegments,
+  type VfsPath,
+} from "./path.ts";
+import { OpenFiles } from "./files.ts";
 import { readZip } from "./zip.ts";
 import { concatBytes } from "../shared/bytes.ts";
 
@@ -74,9 +90,6 @@ const READ_ACTIONS = new Set<VfsAction["tag"]>([
   "Len",
 ]);
 
-/** Every package gets these drives (created on first use by the package). */
-const DEFAULT_DRIVES = ["pkg", "tmp"];
-
 const READ_CHUNK = 1 << 20;
 
 /** tokio's read_exact error text for a read that ran out of file. */
@@ -112,83 +125,30 @@ function fileType(info: { isFile: boolean; isDirectory: boolean; isSymlink: bool
   return "Other";
 }
 
-/** Runs jobs one after another, so cursor-moving actions never interleave. */
-class SerialQueue {
-  #tail: Promise<unknown> = Promise.resolve();
-  run<T>(job: () => Promise<T>): Promise<T> {
-    const p = this.#tail.then(job);
-    this.#tail = p.catch(() => {});
-    return p;
-  }
+function samePackage(a: PackageId, b: PackageId): boolean {
+  return a.packageName === b.packageName && a.publisherNode === b.publisherNode;
 }
 
-/** Open handles by host path, least recently used first; cursors survive eviction. */
-class OpenFiles {
-  #files = new Map<string, Deno.FsFile>();
-  #savedCursor = new Map<string, number>();
-  constructor(readonly limit: number) {}
+/**
+ * A parsed request with its path resolved: `at` the drive it lands in (and `dest` a
+ * Rename/CopyFile target's), or, for a ReadDir naming no drive ("/", a package
+ * directory), a root listing of `segments` (or the error resolving them, answered
+ * after the root check, as Hyperdrive does).
+ */
+type Job =
+  | { request: VfsRequest; at: VfsPath; dest?: VfsPath; listing?: undefined }
+  | { request: VfsRequest; at?: undefined; listing: { segments?: string[]; error?: unknown } };
 
-  async open(path: string, create: boolean, truncate: boolean): Promise<Deno.FsFile> {
-    const cached = this.#files.get(path);
-    if (cached) {
-      this.#files.delete(path);
-      this.#files.set(path, cached);
-      return cached;
-    }
-    const file = await Deno.open(path, { read: true, write: true, create, truncate });
-    const pos = this.#savedCursor.get(path);
-    if (pos !== undefined) {
-      this.#savedCursor.delete(path);
-      if (!truncate) await file.seek(pos, Deno.SeekMode.Start);
-    }
-    this.#files.set(path, file);
-    while (this.#files.size > this.limit) {
-      const [oldPath, old] = this.#files.entries().next().value!;
-      this.#files.delete(oldPath);
-      const at = await old.seek(0, Deno.SeekMode.Current).catch(() => 0);
-      if (at !== 0) this.#savedCursor.set(oldPath, at);
-      old.close();
-    }
-    return file;
-  }
-
-  close(path: string): void {
-    this.#files.get(path)?.close();
-    this.#files.delete(path);
-    this.#savedCursor.delete(path);
-  }
-
-  /** Forget every handle at or below `path` (it was removed or moved). */
-  closeUnder(path: string): void {
-    const prefix = path.endsWith("/") ? path : path + "/";
-    for (const p of [...this.#files.keys(), ...this.#savedCursor.keys()]) {
-      if (p === path || p.startsWith(prefix)) this.close(p);
-    }
-  }
-
-  closeAll(): void {
-    for (const f of this.#files.values()) f.close();
-    this.#files.clear();
-    this.#savedCursor.clear();
-  }
-
-  get size(): number {
-    return this.#files.size;
-  }
-}
-
-interface Outcome {
-  response: VfsResponse;
-  blob?: Uint8Array;
-}
-
-class VfsModule implements RuntimeModule {
+class VfsModule implements RuntimeModule, RequestHandler<Job, VfsResponse> {
   readonly processId = VFS_PROCESS_ID;
   readonly public = false;
+  readonly name = "vfs";
+  readonly remote = false;
+  readonly echoMetadata = "ok";
+  readonly answerErrorsIfExpected = true;
+  self!: Address;
   #ctx!: RuntimeModuleContext;
-  #our!: Address;
   #root = "";
-  #queue = new SerialQueue();
   #files: OpenFiles;
   #drivesEnsured = new Set<string>();
 
@@ -198,42 +158,69 @@ class VfsModule implements RuntimeModule {
 
   async start(ctx: RuntimeModuleContext): Promise<void> {
     this.#ctx = ctx;
-    this.#our = { node: ctx.our, process: VFS_PROCESS_ID };
-    const dir = resolve(ctx.home, "vfs");
+    this.self = { node: ctx.our, process: VFS_PROCESS_ID };
+    const dir = vfsRoot(ctx.home);
     await Deno.mkdir(dir, { recursive: true });
     this.#root = await Deno.realPath(dir);
   }
 
-  handleMessage(km: KernelMessage): Promise<void> {
-    return this.#queue.run(() => this.#handle(km));
+  laneOf(km: KernelMessage): string {
+    return laneBySourceProcess(km);
   }
 
-  shutdown(): Promise<void> {
-    return this.#queue.run(() => {
-      this.#files.closeAll();
-      return Promise.resolve();
-    });
+  handleMessage(km: KernelMessage): void | Promise<void> {
+    return serve(this.#ctx, this, km);
   }
 
-  async #handle(km: KernelMessage): Promise<void> {
-    // remote requests are refused; responses to us need no action
-    if (fromOtherNode(this.#ctx, "vfs", km) || km.message.tag !== "request") return;
-    const req = km.message.val;
-    try {
-      const out = await this.#handleRequest(km, req);
-      if (km.rsvp || req.expectsResponse !== undefined) this.#send(km, out, req.metadata);
-    } catch (e) {
-      const error: VfsError = e instanceof VfsFailure ? e.error : { IOError: ioErrorMessage(e) };
-      if (req.expectsResponse !== undefined) this.#send(km, { response: { Err: error } });
+  shutdown(): void {
+    this.#files.closeAll();
+  }
+
+  parse(_km: KernelMessage, req: Request): Job {
+    const request = parseVfsRequest(req.body);
+    const { path, action } = request;
+    if (action.tag === "ReadDir") {
+      // Root may list the vfs root and package directories, which are not drives.
+      let segments: string[] | undefined;
+      try {
+        segments = resolveSegments(path);
+      } catch (error) {
+        return { request, listing: { error } };
+      }
+      const at = drivePath(segments);
+      return at ? { request, at } : { request, listing: { segments } };
     }
+    const at = parseVfsPath(path);
+    if (action.tag === "Rename" || action.tag === "CopyFile") {
+      return { request, at, dest: parseVfsPath(action.newPath) };
+    }
+    return { request, at };
   }
 
-  #send(km: KernelMessage, out: Outcome, metadata?: string): void {
-    this.#ctx.sendToLoop(reply(km, this.#our, encodeVfsResponse(out.response), out.blob, metadata));
+  check(km: KernelMessage, job: Job): void {
+    if (job.listing) {
+      if (!this.#isRoot(km.source)) throw new VfsFailure("NoReadCap");
+      if (job.listing.error) throw job.listing.error;
+      return;
+    }
+    if (!isKernel(km.source)) this.#checkCaps(km.source, job.request.action, job.at, job.dest);
+  }
+
+  act(km: KernelMessage, job: Job): Promise<Answer<VfsResponse>> {
+    if (job.listing) return this.#listRoot(job.request.path, job.listing.segments!);
+    return this.#act(km, job.request, job.at, job.dest);
+  }
+
+  error(e: unknown): VfsResponse {
+    return { Err: e instanceof VfsFailure ? e.error : { IOError: ioErrorMessage(e) } };
+  }
+
+  encode(r: VfsResponse): Uint8Array {
+    return encodeVfsResponse(r);
   }
 
   #cap(params: string): Capability {
-    return { issuer: this.#our, params };
+    return { issuer: this.self, params };
   }
 
   #isRoot(source: Address): boolean {
@@ -245,7 +232,7 @@ class VfsModule implements RuntimeModule {
   }
 
   /** Hyperdrive's check_caps: own package, else the drive cap, else root. */
-  #checkCaps(source: Address, action: VfsAction, path: VfsPath): void {
+  #checkCaps(source: Address, action: VfsAction, path: VfsPath, dest?: VfsPath): void {
     const src = packageIdOf(source.process);
     const own = samePackage(src, path.packageId);
     const tag = action.tag;
@@ -265,8 +252,8 @@ class VfsModule implements RuntimeModule {
       if (own || this.#hasDriveCap(source, "read", path.drive) || this.#isRoot(source)) return;
       throw new VfsFailure("NoReadCap");
     }
-    if (tag === "Rename" || tag === "CopyFile") {
-      const dest = parseVfsPath(action.newPath);
+    if (dest) {
+      // Rename, CopyFile: write on both drives
       if (own && samePackage(src, dest.packageId)) return;
       if (this.#isRoot(source)) return;
       if (!this.#hasDriveCap(source, "write", path.drive)) throw new VfsFailure("NoWriteCap");
@@ -277,121 +264,99 @@ class VfsModule implements RuntimeModule {
 
   async #ensureDefaultDrives(source: Address, path: VfsPath): Promise<void> {
     if (!samePackage(packageIdOf(source.process), path.packageId)) return;
-    const key = packageIdToString(path.packageId);
+    const key = path.segments[0];
     if (this.#drivesEnsured.has(key)) return;
     for (const d of DEFAULT_DRIVES) {
-      await Deno.mkdir(hostPath(this.#root, [key, d]), { recursive: true });
+      await Deno.mkdir(driveDir(this.#root, path.packageId, d), { recursive: true });
     }
     this.#drivesEnsured.add(key);
   }
 
-  async #handleRequest(km: KernelMessage, req: Request): Promise<Outcome> {
-    const request = parseVfsRequest(req.body);
+  async #listRoot(path: string, segments: string[]): Promise<Answer<VfsResponse>> {
+    await assertNoSymlinks(this.#root, segments, path);
+    return { response: { ReadDir: await this.#readDir(segments) } };
+  }
+
+  async #act(
+    km: KernelMessage,
+    request: VfsRequest,
+    path: VfsPath,
+    dest?: VfsPath,
+  ): Promise<Answer<VfsResponse>> {
     const action = request.action;
-
-    // Root may list the vfs root and package directories, which are not drives.
-    const segments = splitVfsPath(request.path);
-    if (action.tag === "ReadDir" && (request.path === "/" || !isDrivePath(segments))) {
-      if (!this.#isRoot(km.source)) throw new VfsFailure("NoReadCap");
-      await assertNoSymlinks(this.#root, segments, request.path);
-      return { response: { ReadDir: await this.#readDir(segments) } };
-    }
-
-    const path = parseVfsPath(request.path);
-    if (!isKernel(km.source)) {
-      this.#checkCaps(km.source, action, path);
-    }
     await assertNoSymlinks(this.#root, path.segments, request.path);
     await this.#ensureDefaultDrives(km.source, path);
-    const p = hostPath(this.#root, path.segments);
+    const p = hostPathOf(this.#root, path.segments);
     const blob = km.lazyLoadBlob?.bytes;
     const files = this.#files;
+    const ok: Answer<VfsResponse> = { response: "Ok" };
 
     switch (action.tag) {
       case "CreateDrive":
-        await Deno.mkdir(hostPath(this.#root, path.segments.slice(0, 2)), { recursive: true });
-        return { response: "Ok" };
+        await Deno.mkdir(hostPathOf(this.#root, path.segments.slice(0, 2)), { recursive: true });
+        return ok;
       case "CreateDir":
         await Deno.mkdir(p);
-        return { response: "Ok" };
+        return ok;
       case "CreateDirAll":
         await Deno.mkdir(p, { recursive: true });
-        return { response: "Ok" };
+        return ok;
       case "CreateFile":
         // create truncates whatever was there and starts a fresh cursor
         files.close(p);
-        await files.open(p, true, true);
-        return { response: "Ok" };
-      case "OpenFile": {
-        const f = await files.open(p, action.create, false);
-        await f.seek(0, Deno.SeekMode.Start);
-        return { response: "Ok" };
-      }
+        await files.use(p, true, true, () => Promise.resolve());
+        return ok;
+      case "OpenFile":
+        await files.use(p, action.create, false, (f) => f.seek(0, Deno.SeekMode.Start));
+        return ok;
       case "CloseFile":
         files.close(p);
-        return { response: "Ok" };
-      case "WriteAll": {
+        return ok;
+      case "WriteAll":
         if (!blob) throw new VfsFailure("NoBlob");
-        await writeAll(await files.open(p, false, false), blob);
-        return { response: "Ok" };
-      }
+        await files.use(p, false, false, (f) => writeAll(f, blob));
+        return ok;
       case "Write":
         if (!blob) throw new VfsFailure("NoBlob");
         await Deno.writeFile(p, blob);
-        return { response: "Ok" };
-      case "Append": {
+        return ok;
+      case "Append":
         if (!blob) throw new VfsFailure("NoBlob");
-        const f = await files.open(p, false, false);
-        await f.seek(0, Deno.SeekMode.End);
-        await writeAll(f, blob);
-        return { response: "Ok" };
-      }
+        await files.use(p, false, false, async (f) => {
+          await f.seek(0, Deno.SeekMode.End);
+          await writeAll(f, blob);
+        });
+        return ok;
       case "SyncAll":
-        await (await files.open(p, false, false)).sync();
-        return { response: "Ok" };
+        await files.use(p, false, false, (f) => f.sync());
+        return ok;
       case "Read":
         return { response: "Read", blob: await Deno.readFile(p) };
       case "ReadToEnd":
-        return { response: "Read", blob: await readToEnd(await files.open(p, false, false)) };
-      case "ReadExact": {
-        const f = await files.open(p, false, false);
-        const at = await f.seek(0, Deno.SeekMode.Current);
-        const size = (await f.stat()).size;
-        // Hyperdrive uses tokio's read_exact: a short read consumes the rest and fails
-        // with "early eof". Checked before allocating, so a huge length cannot exhaust memory.
-        if (action.length > BigInt(Math.max(0, size - at))) {
-          await f.seek(0, Deno.SeekMode.End);
-          throw ioError(EARLY_EOF);
-        }
-        const buf = new Uint8Array(Number(action.length));
-        let off = 0;
-        while (off < buf.length) {
-          const n = await f.read(buf.subarray(off));
-          if (n === null) throw ioError(EARLY_EOF);
-          off += n;
-        }
-        return { response: "Read", blob: buf };
-      }
+        return { response: "Read", blob: await files.use(p, false, false, readToEnd) };
+      case "ReadExact":
+        return {
+          response: "Read",
+          blob: await files.use(p, false, false, readExact(action.length)),
+        };
       case "ReadDir":
         return { response: { ReadDir: await this.#readDir(path.segments) } };
       case "ReadToString": {
-        const bytes = await readToEnd(await files.open(p, false, false));
-        let text: string;
+        const bytes = await files.use(p, false, false, readToEnd);
         try {
-          text = decodeUtf8Strict(bytes);
+          return { response: { ReadToString: decodeUtf8Strict(bytes) } };
         } catch {
           throw ioError("stream did not contain valid UTF-8");
         }
-        return { response: { ReadToString: text } };
       }
       case "Seek": {
-        const f = await files.open(p, false, false);
-        const whence = action.from.tag === "Start"
+        const from = action.from;
+        const whence = from.tag === "Start"
           ? Deno.SeekMode.Start
-          : action.from.tag === "End"
+          : from.tag === "End"
           ? Deno.SeekMode.End
           : Deno.SeekMode.Current;
-        const at = await f.seek(action.from.offset, whence);
+        const at = await files.use(p, false, false, (f) => f.seek(from.offset, whence));
         return { response: { SeekFrom: { new_offset: at } } };
       }
       case "RemoveFile": {
@@ -399,26 +364,25 @@ class VfsModule implements RuntimeModule {
         if (info.isDirectory) throw ioError("Is a directory (os error 21)");
         await Deno.remove(p);
         files.close(p);
-        return { response: "Ok" };
+        return ok;
       }
       case "RemoveDir": {
         const info = await Deno.lstat(p);
         if (!info.isDirectory) throw ioError("Not a directory (os error 20)");
         await Deno.remove(p);
-        return { response: "Ok" };
+        return ok;
       }
       case "RemoveDirAll": {
         const info = await Deno.lstat(p);
         if (!info.isDirectory) throw ioError("Not a directory (os error 20)");
         await Deno.remove(p, { recursive: true });
         files.closeUnder(p);
-        return { response: "Ok" };
+        return ok;
       }
       case "Rename":
       case "CopyFile": {
-        const dest = parseVfsPath(action.newPath);
-        await assertNoSymlinks(this.#root, dest.segments, action.newPath);
-        const q = hostPath(this.#root, dest.segments);
+        await assertNoSymlinks(this.#root, dest!.segments, action.newPath);
+        const q = hostPathOf(this.#root, dest!.segments);
         if (action.tag === "Rename") {
           await Deno.rename(p, q);
           files.closeUnder(p);
@@ -426,73 +390,90 @@ class VfsModule implements RuntimeModule {
         } else {
           await Deno.copyFile(p, q);
         }
-        return { response: "Ok" };
+        return ok;
       }
       case "Metadata": {
         const info = await Deno.stat(p);
         return { response: { Metadata: { file_type: fileType(info), len: info.size } } };
       }
-      case "Len": {
-        const f = await files.open(p, false, false);
-        return { response: { Len: (await f.stat()).size } };
-      }
-      case "SetLen": {
-        const f = await files.open(p, false, false);
-        await f.truncate(toOffset(action.length));
-        return { response: "Ok" };
-      }
-      case "Hash": {
-        const f = await files.open(p, false, false);
-        await f.seek(0, Deno.SeekMode.Start);
-        const hash = createHash("sha256");
-        const buf = new Uint8Array(READ_CHUNK);
-        while (true) {
-          const n = await f.read(buf);
-          if (n === null) break;
-          hash.update(buf.subarray(0, n));
-        }
-        return { response: { Hash: Array.from(hash.digest()) } };
-      }
-      case "AddZip": {
+      case "Len":
+        return {
+          response: { Len: await files.use(p, false, false, async (f) => (await f.stat()).size) },
+        };
+      case "SetLen":
+        await files.use(p, false, false, (f) => f.truncate(toOffset(action.length)));
+        return ok;
+      case "Hash":
+        return { response: { Hash: await files.use(p, false, false, sha256FromStart) } };
+      case "AddZip":
         if (!blob) throw new VfsFailure("NoBlob");
-        const entries = readZip(blob, request.path);
-        // vet every destination before writing anything
-        for (const e of entries) {
-          await assertNoSymlinks(this.#root, [...path.segments, ...e.segments], request.path);
-        }
-        await Deno.mkdir(p, { recursive: true });
-        for (const e of entries) {
-          const target = hostPath(this.#root, [...path.segments, ...e.segments]);
-          if (e.isDir) {
-            await Deno.mkdir(target, { recursive: true });
-          } else {
-            await Deno.mkdir(dirname(target), { recursive: true });
-            files.close(target);
-            await Deno.writeFile(target, e.data);
-          }
-        }
-        return { response: "Ok" };
+        await this.#addZip(blob, request.path, path.segments);
+        return ok;
+    }
+  }
+
+  /** Unpacks a zip under `segments`, vetting every destination before writing anything. */
+  async #addZip(blob: Uint8Array, displayPath: string, segments: string[]): Promise<void> {
+    const entries = readZip(blob, displayPath);
+    for (const e of entries) {
+      await assertNoSymlinks(this.#root, [...segments, ...e.segments], displayPath);
+    }
+    await Deno.mkdir(hostPathOf(this.#root, segments), { recursive: true });
+    for (const e of entries) {
+      const target = hostPathOf(this.#root, [...segments, ...e.segments]);
+      if (e.isDir) {
+        await Deno.mkdir(target, { recursive: true });
+      } else {
+        await Deno.mkdir(dirname(target), { recursive: true });
+        this.#files.close(target);
+        await Deno.writeFile(target, e.data);
       }
     }
   }
 
   async #readDir(segments: string[]): Promise<DirEntry[]> {
     const entries: DirEntry[] = [];
-    for await (const e of Deno.readDir(hostPath(this.#root, segments))) {
+    for await (const e of Deno.readDir(hostPathOf(this.#root, segments))) {
       entries.push({ path: [...segments, e.name].join("/"), file_type: fileType(e) });
     }
     return entries;
   }
 }
 
-function samePackage(a: PackageId, b: PackageId): boolean {
-  return a.packageName === b.packageName && a.publisherNode === b.publisherNode;
+/**
+ * Hyperdrive reads with tokio's read_exact: a short read consumes the rest and fails
+ * with "early eof". Checked before allocating, so a huge length cannot exhaust memory.
+ */
+function readExact(length: bigint): (f: Deno.FsFile) => Promise<Uint8Array> {
+  return async (f) => {
+    const at = await f.seek(0, Deno.SeekMode.Current);
+    const size = (await f.stat()).size;
+    if (length > BigInt(Math.max(0, size - at))) {
+      await f.seek(0, Deno.SeekMode.End);
+      throw ioError(EARLY_EOF);
+    }
+    const buf = new Uint8Array(Number(length));
+    let off = 0;
+    while (off < buf.length) {
+      const n = await f.read(buf.subarray(off));
+      if (n === null) throw ioError(EARLY_EOF);
+      off += n;
+    }
+    return buf;
+  };
 }
 
-function isDrivePath(segments: string[]): boolean {
-  if (segments.length < 2) return false;
-  const parts = segments[0].split(":");
-  return parts.length === 2 && parts[0] !== "" && parts[1] !== "";
+/** SHA-256 of the whole file; the cursor ends at the end, as Hyperdrive's Hash leaves it. */
+async function sha256FromStart(f: Deno.FsFile): Promise<Uint8Array> {
+  await f.seek(0, Deno.SeekMode.Start);
+  const hash = createHash("sha256");
+  const buf = new Uint8Array(READ_CHUNK);
+  while (true) {
+    const n = await f.read(buf);
+    if (n === null) break;
+    hash.update(buf.subarray(0, n));
+  }
+  return new Uint8Array(hash.digest());
 }
 
 /** vfs:distro:sys. Register with the kernel as a non-public runtime module. */

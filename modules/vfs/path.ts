@@ -1,70 +1,51 @@
-// VFS path resolution. A vfs path is "/<package_id>/<drive>/<rest...>", relative to
-// <home>/vfs. Resolution is purely lexical and refuses anything that could leave the
-// drive ("..", separators smuggled inside a segment); symlinks are refused separately
-// by `assertNoSymlinks` once the caller is authorized.
+// A request's vfs path, resolved (kernel/vfs_layout.ts) into the package and drive it
+// lands in: the drive capabilities are checked on. Symlinks are refused separately
+// by `assertNoSymlinks`, once the caller is authorized.
 
 import { join } from "node:path";
 import { type PackageId, packageIdToString, parsePackageId } from "../../wire/core.ts";
 import { parseError, VfsFailure } from "../../wire/vfs.ts";
+import { VfsPathError, vfsSegments } from "../../kernel/vfs_layout.ts";
 
 export interface VfsPath {
   packageId: PackageId;
-  /** Drive name, e.g. "pkg". */
-  driveName: string;
   /** "/<package_id>/<drive>": the form capabilities name. */
   drive: string;
-  /** Segments after the drive. */
-  rest: string[];
-  /** All segments from the vfs root, package first. */
+  /** All segments from the vfs root, package first, `..` resolved. */
   segments: string[];
 }
 
-// Percent-encoded "/", "\", "." and NUL: refused so no later decoding layer can turn a
-// segment into a separator or a parent reference.
-const ENCODED_SEPARATOR = /%(2f|5c|2e|00)/i;
-
 /**
- * Split and check a request path. Errors: ParseError for `..`, backslashes, NUL or
- * encoded separators; MalformedRequest when there is no `<package_id>/<drive>` prefix
- * (Hyperdrive's answer).
+ * Segments of a request path from the vfs root. Errors: MalformedRequest for a path
+ * climbing above the root (Hyperdrive's answer), ParseError for an unsafe segment.
  */
-export function splitVfsPath(path: string): string[] {
-  const segments: string[] = [];
-  for (const seg of path.split("/")) {
-    if (seg === "" || seg === ".") continue;
-    if (seg === "..") throw parseError("`..` is not allowed in a vfs path", path);
-    if (seg.includes("\\") || seg.includes("\0")) {
-      throw parseError("backslash or NUL in a vfs path segment", path);
-    }
-    if (ENCODED_SEPARATOR.test(seg)) {
-      throw parseError("encoded separator in a vfs path segment", path);
-    }
-    segments.push(seg);
+export function resolveSegments(path: string): string[] {
+  try {
+    return vfsSegments(path);
+  } catch (e) {
+    if (!(e instanceof VfsPathError)) throw e;
+    if (e.kind === "escape") throw new VfsFailure("MalformedRequest");
+    throw parseError(e.message, path);
   }
-  return segments;
 }
 
-export function parseVfsPath(path: string): VfsPath {
-  const segments = splitVfsPath(path);
-  if (segments.length < 2) throw new VfsFailure("MalformedRequest");
+/** Segments that name a drive: a valid package id, then a drive name. */
+export function drivePath(segments: string[]): VfsPath | undefined {
+  if (segments.length < 2) return undefined;
   let packageId: PackageId;
   try {
     packageId = parsePackageId(segments[0]);
   } catch {
-    throw new VfsFailure("MalformedRequest");
+    return undefined;
   }
-  const driveName = segments[1];
-  return {
-    packageId,
-    driveName,
-    drive: `/${packageIdToString(packageId)}/${driveName}`,
-    rest: segments.slice(2),
-    segments,
-  };
+  return { packageId, drive: `/${packageIdToString(packageId)}/${segments[1]}`, segments };
 }
 
-export function hostPath(vfsRoot: string, segments: string[]): string {
-  return segments.length === 0 ? vfsRoot : join(vfsRoot, ...segments);
+/** A request path that must name a drive; MalformedRequest otherwise (as Hyperdrive). */
+export function parseVfsPath(path: string): VfsPath {
+  const p = drivePath(resolveSegments(path));
+  if (!p) throw new VfsFailure("MalformedRequest");
+  return p;
 }
 
 /** Refuse if any existing component below the vfs root is a symlink. */

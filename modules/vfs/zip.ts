@@ -3,7 +3,7 @@
 
 import { type UnzipFileInfo, unzipSync } from "fflate";
 import { parseError, VfsFailure } from "../../wire/vfs.ts";
-import { splitVfsPath } from "./path.ts";
+import { plainSegments } from "../../kernel/vfs_layout.ts";
 
 export interface ZipEntry {
   /** Path segments under the extraction directory. */
@@ -99,7 +99,7 @@ export function readZip(bytes: Uint8Array, vfsPath: string): ZipEntry[] {
     }
     let segments: string[];
     try {
-      segments = splitVfsPath(name);
+      segments = plainSegments(name);
     } catch {
       throw parseError(`unsafe path in zip entry: ${name}`, vfsPath);
     }

@@ -62,6 +62,12 @@ Deno.test("sqlite: canonical base64 detection as the base64 crate's STANDARD", (
   assertEquals(decodeCanonicalBase64("QQ"), undefined); // padding required
   assertEquals(decodeCanonicalBase64("hello world"), undefined);
   assertEquals(decodeCanonicalBase64("a-b_"), undefined); // url-safe alphabet is not standard
+  assertEquals(decodeCanonicalBase64("QUJD"), new Uint8Array([65, 66, 67]));
+  assertEquals(decodeCanonicalBase64("QQ=A"), undefined); // padding only at the end
+  assertEquals(decodeCanonicalBase64("QQ==QQ=="), undefined);
+  assertEquals(decodeCanonicalBase64("A==="), undefined);
+  assertEquals(decodeCanonicalBase64(" QQ=="), undefined); // whitespace is not base64
+  assertEquals(decodeCanonicalBase64("QQ==\n"), undefined);
 });
 
 Deno.test("sqlite: Open, Write with SqlValue params, Query rows as Hyperdrive encodes", async () => {

@@ -5,6 +5,15 @@ import { createHash } from "node:crypto";
 import { zipSync } from "fflate";
 import { parseProcessId, textEncoder, VFS_PROCESS_ID } from "../../wire/core.ts";
 import { createVfsModule } from "../../modules/vfs/mod.ts";
+import { Mailbox } from "../../kernel/mailbox.ts";
+import {
+  driveDir,
+  plainSegments,
+  vfsHostPath,
+  VfsPathError,
+  vfsRoot,
+  vfsSegments,
+} from "../../kernel/vfs_layout.ts";
 import { call, moduleAddress, OUR, requestKm, type SendOpts, TestCtx } from "./ctx.ts";
 
 const VFS = moduleAddress(VFS_PROCESS_ID);
@@ -155,6 +164,19 @@ Deno.test("vfs: response metadata, rsvp, and no answer when none expected", asyn
     assertEquals(out.target, rsvp);
     assertEquals(decode(out.lazyLoadBlob?.bytes), "x");
     assertEquals(out.lazyLoadBlob?.mime, "application/octet-stream");
+    // Hyperdrive's vfs answers errors only when a response is expected: an rsvp alone
+    // gets successes, not errors
+    const n0 = ctx.sent.length;
+    await vfs.handleMessage(requestKm(APP, VFS, { path: `${d}/none`, action: "Read" }, {
+      expectsResponse: false,
+      rsvp,
+    }));
+    assertEquals(ctx.sent.length, n0);
+    // and error answers carry no metadata
+    const err = await send(APP, `${d}/none`, "Read", { metadata: '{"m":2}' });
+    assertEquals([err.json, err.metadata], [{
+      Err: { IOError: "No such file or directory (os error 2)" },
+    }, undefined]);
     // requests from another node are ignored
     const n = ctx.sent.length;
     await vfs.handleMessage(
@@ -229,9 +251,8 @@ Deno.test("vfs: no path escapes a drive, nothing touched", async () => {
     await Deno.writeTextFile(`${outside}/keep.txt`, "untouched");
     const d = "/myapp:pub.os/data";
     await send(APP, d, "CreateDrive");
+    // segments that a later decoding layer could turn into path steps
     const cases: [string, unknown][] = [
-      [`${d}/../../otherapp:pub.os/tmp/x`, "Write"],
-      [`${d}/../x`, "Write"],
       [`${d}/a%2f..%2f..%2fx`, "Write"],
       [`${d}/%2E%2E/x`, "Write"],
       [`${d}/a\\..\\..\\x`, "Write"],
@@ -240,8 +261,31 @@ Deno.test("vfs: no path escapes a drive, nothing touched", async () => {
     for (const [path, action] of cases) {
       const r = await send(APP, path, action, { blob: text("evil") });
       const err = (r.json as { Err: { ParseError?: unknown } }).Err;
-      assert(err && typeof err === "object" && "ParseError" in err, `${path}: ${r.json}`);
+      assert(err && typeof err === "object" && "ParseError" in err, `${path}: ${decode(r.body)}`);
     }
+    // `..` climbing above the vfs root: Hyperdrive's MalformedRequest
+    for (
+      const path of [
+        "/..",
+        "..",
+        `${d}/../../..`,
+        `${d}/../../../x`,
+        `${d}/../../../../../../etc/passwd`,
+        "/myapp:pub.os/../../vfs/myapp:pub.os/data/x",
+      ]
+    ) {
+      assertEquals(
+        (await send(APP, path, "Write", { blob: text("evil") })).json,
+        { Err: "MalformedRequest" },
+        path,
+      );
+    }
+    // a root listing that climbs out is refused too, after the root check
+    assertEquals((await send(APP, "/../..", "ReadDir")).json, { Err: "NoReadCap" });
+    assertEquals((await send(`${OUR}@kernel:distro:sys`, "/../..", "ReadDir")).json, {
+      Err: "MalformedRequest",
+    });
+    assertEquals([...Deno.readDirSync(home)].map((e) => e.name), ["vfs"]);
     // a host-absolute path is not a vfs path
     assertEquals((await send(APP, "/etc/passwd", "Read")).json, { Err: "MalformedRequest" });
     assertEquals((await send(APP, "//tmp", "Write", { blob: text("x") })).json, {
@@ -250,7 +294,7 @@ Deno.test("vfs: no path escapes a drive, nothing touched", async () => {
     // a rename target escaping is refused too
     await send(APP, `${d}/f`, "Write", { blob: text("f") });
     const rn = await send(APP, `${d}/f`, { Rename: { new_path: `${d}/../../../../tmp/f` } });
-    assert("ParseError" in (rn.json as { Err: object }).Err);
+    assertEquals(rn.json, { Err: "MalformedRequest" });
     // symlinks inside a drive are not followed, neither as directory nor as file
     const drive = `${home}/vfs/myapp:pub.os/data`;
     await Deno.symlink(outside, `${drive}/link`);
@@ -281,6 +325,77 @@ Deno.test("vfs: no path escapes a drive, nothing touched", async () => {
   } finally {
     await cleanup();
     await Deno.remove(outside, { recursive: true });
+  }
+});
+
+Deno.test("vfs: `..` resolves as Hyperdrive's; capabilities are checked on the resolved drive", async () => {
+  const { home, ctx, send, cleanup } = await setup();
+  try {
+    const ui = `${home}/vfs/myapp:pub.os/pkg/ui`;
+    await Deno.mkdir(ui, { recursive: true });
+    await Deno.mkdir(`${home}/vfs/otherapp:pub.os/tmp`, { recursive: true });
+    await Deno.writeTextFile(`${ui}/index.html`, "<html></html>");
+    // what a published app asks for: its own pkg drive, by way of `..`
+    const ls = await send(APP, "/myapp:pub.os/pkg/../pkg/ui", "ReadDir");
+    assertEquals(ls.json, {
+      ReadDir: [{ path: "myapp:pub.os/pkg/ui/index.html", file_type: "File" }],
+    });
+    const page = await send(APP, "/myapp:pub.os/pkg/./ui/../ui/index.html", "Read");
+    assertEquals(decode(page.blob), "<html></html>");
+    // within the package: `data/..` lands on the package's drive "x"
+    await send(APP, "/myapp:pub.os/data", "CreateDrive");
+    assertEquals(
+      (await send(APP, "/myapp:pub.os/data/../x", "Write", { blob: text("x") })).json,
+      "Ok",
+    );
+    assertEquals(await Deno.readTextFile(`${home}/vfs/myapp:pub.os/x`), "x");
+
+    // crossing into another package's drive needs that drive's cap, not ours
+    const across = "/myapp:pub.os/data/../../otherapp:pub.os/tmp/x";
+    assertEquals((await send(APP, across, "Write", { blob: text("y") })).json, {
+      Err: "NoWriteCap",
+    });
+    assertEquals((await send(APP, across, "Read")).json, { Err: "NoReadCap" });
+    await Deno.stat(`${home}/vfs/otherapp:pub.os/tmp/x`).then(
+      () => assert(false, "written without a cap"),
+      () => {},
+    );
+    ctx.grantCapabilities(parseProcessId("app:myapp:pub.os"), [{
+      issuer: { node: OUR, process: VFS_PROCESS_ID },
+      params: '{"kind": "write", "drive": "/otherapp:pub.os/tmp"}',
+    }]);
+    assertEquals((await send(APP, across, "Write", { blob: text("y") })).json, "Ok");
+    assertEquals(await Deno.readTextFile(`${home}/vfs/otherapp:pub.os/tmp/x`), "y");
+    // write is not read
+    assertEquals((await send(APP, across, "Read")).json, { Err: "NoReadCap" });
+
+    // a cap on one drive does not reach a sibling drive through `..`
+    await send(APP, "/myapp:pub.os/data/f", "Write", { blob: text("secret") });
+    ctx.grantCapabilities(parseProcessId("other:otherapp:pub.os"), [{
+      issuer: { node: OUR, process: VFS_PROCESS_ID },
+      params: '{"kind": "read", "drive": "/myapp:pub.os/pkg"}',
+    }]);
+    assertEquals((await send(OTHER, "/myapp:pub.os/pkg/../data/f", "Read")).json, {
+      Err: "NoReadCap",
+    });
+    const viaPkg = await send(OTHER, "/myapp:pub.os/data/../pkg/ui/index.html", "Read");
+    assertEquals(decode(viaPkg.blob), "<html></html>");
+    // Rename/CopyFile targets resolve alike and are checked on their resolved drive
+    assertEquals(
+      (await send(APP, "/myapp:pub.os/data/f", {
+        CopyFile: { new_path: "/myapp:pub.os/tmp/../../otherapp:pub.os/tmp/f" },
+      })).json,
+      "Ok",
+    );
+    assertEquals(await Deno.readTextFile(`${home}/vfs/otherapp:pub.os/tmp/f`), "secret");
+    assertEquals(
+      (await send(APP, "/myapp:pub.os/data/f", {
+        CopyFile: { new_path: "/myapp:pub.os/tmp/../../otherapp:pub.os/data/f" },
+      })).json,
+      { Err: "NoWriteCap" },
+    );
+  } finally {
+    await cleanup();
   }
 });
 
@@ -368,6 +483,85 @@ Deno.test("vfs: cursors survive handle eviction", async () => {
     // "a" was evicted when "c" opened; its cursor must still be at 5
     for (const n of ["a", "b", "c"]) {
       assertEquals(decode((await send(APP, `${d}/${n}`, "ReadToEnd")).blob), "456789");
+    }
+  } finally {
+    await cleanup();
+  }
+});
+
+Deno.test("vfs layout: one spelling of <home>/vfs/<package_id>/<drive>; `..` resolved, never above the root", () => {
+  const root = vfsRoot("/h");
+  assertEquals(root, "/h/vfs");
+  assertEquals(
+    driveDir(root, { packageName: "app", publisherNode: "pub.os" }, "tmp"),
+    "/h/vfs/app:pub.os/tmp",
+  );
+  assertEquals(vfsSegments("/a:b/pkg/../pkg/./ui//x"), ["a:b", "pkg", "ui", "x"]);
+  assertEquals(vfsSegments("a:b/pkg/.."), ["a:b"]);
+  assertEquals(vfsSegments("/"), []);
+  assertEquals(vfsHostPath(root, "/a:b/pkg/x/../y"), "/h/vfs/a:b/pkg/y");
+  const refused = (f: () => unknown, kind: string) => {
+    try {
+      f();
+    } catch (e) {
+      assert(e instanceof VfsPathError && e.kind === kind, `${e}`);
+      return;
+    }
+    assert(false, "not refused");
+  };
+  refused(() => vfsSegments("/.."), "escape");
+  refused(() => vfsSegments("/a:b/../../vfs/a:b"), "escape");
+  refused(() => vfsHostPath(root, "/a:b/pkg/../../../etc"), "escape");
+  refused(() => vfsSegments("/a:b/pkg/x%2F..%2Fy"), "segment");
+  refused(() => vfsSegments("/a:b/pkg/x\\y"), "segment");
+  refused(() => plainSegments("ui/../x"), "escape");
+  assertEquals(plainSegments("./ui/x/"), ["ui", "x"]);
+});
+
+Deno.test("vfs: processes run concurrently, each in order; a shared file keeps one cursor", async () => {
+  const { ctx, vfs, cleanup } = await setup({ maxOpenFiles: 1 });
+  try {
+    const errors: unknown[] = [];
+    const box = new Mailbox(vfs, (e) => errors.push(e));
+    const f = "/myapp:pub.os/tmp/shared";
+    const other = parseProcessId("other:otherapp:pub.os");
+    ctx.grantCapabilities(other, [{
+      issuer: { node: OUR, process: VFS_PROCESS_ID },
+      params: '{"kind": "write", "drive": "/myapp:pub.os/tmp"}',
+    }]);
+    const req = (from: string, path: string, action: unknown, blob?: string) => {
+      const km = requestKm(from, VFS, { path, action }, blob ? { blob: text(blob) } : {});
+      box.enqueue(km);
+      return km.id;
+    };
+    req(APP, f, "CreateFile");
+    await box.idle(); // lanes are concurrent: the file exists before the other lane uses it
+    // two processes append to one file and open others (evicting at a limit of one
+    // handle) while their appends are in flight: every append lands, none is lost to a
+    // handle closed under it
+    const ids: bigint[] = [];
+    for (let i = 0; i < 20; i++) {
+      ids.push(req(APP, f, "Append", `a${i};`));
+      ids.push(req(OTHER, f, "Append", `o${i};`));
+      req(APP, `/myapp:pub.os/tmp/x${i}`, "CreateFile");
+    }
+    await box.idle();
+    assertEquals(errors, []);
+    const answers = new Map(ctx.sent.map((m) => [m.id, m]));
+    for (const id of ids) {
+      const m = answers.get(id)!;
+      assert(m.message.tag === "response");
+      assertEquals(decode(m.message.val[0].body), '"Ok"');
+    }
+    const content = await Deno.readTextFile(`${ctx.home}/vfs/myapp:pub.os/tmp/shared`);
+    const parts = content.split(";").filter((p) => p);
+    assertEquals(parts.length, 40);
+    // each process's own appends in the order it sent them
+    for (const who of ["a", "o"]) {
+      assertEquals(
+        parts.filter((p) => p.startsWith(who)),
+        Array.from({ length: 20 }, (_, i) => `${who}${i}`),
+      );
     }
   } finally {
     await cleanup();
