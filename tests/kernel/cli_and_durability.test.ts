@@ -44,10 +44,10 @@ Deno.test("cli: help, version, and bad flags exit 2 with a clear error", async (
   }
 });
 
-/** The identity line the CLI prints at boot. */
-function bootedIdentity(booted: string): { ports: Record<string, number> } {
-  const line = booted.split("\n").find((l) => l.startsWith("identity: "));
-  assert(line, `no identity line in ${JSON.stringify(booted)}`);
+/** The identity line the CLI prints after "booted". */
+function printedIdentity(stdout: string): { ports: Record<string, number> } {
+  const line = stdout.split("\n").find((l) => l.startsWith("identity: "));
+  assert(line, `no identity line in ${JSON.stringify(stdout)}`);
   return JSON.parse(line.slice("identity: ".length));
 }
 
@@ -64,14 +64,14 @@ Deno.test("cli: boots a node and stops gracefully on SIGTERM", async () => {
       "--detached",
     ]);
     assertMatch(node.booted, /cli\.dev booted/);
-    // --tcp-port 0: no TCP transport, so the identity offers WebSockets only
-    assertEquals(Object.keys(bootedIdentity(node.booted).ports), ["ws"]);
     // the distro's hello package (a TS process module) was installed at first boot
     const map = await Deno.readTextFile(`${home}/vfs/hello:sys/pkg/hello.ts`);
     assertMatch(map, /export function init/);
     const { stdout, code } = await node.stop();
     assertEquals(code, 0);
     assertMatch(stdout, /shutting down/);
+    // --tcp-port 0: no TCP transport, so the identity offers WebSockets only
+    assertEquals(Object.keys(printedIdentity(stdout).ports), ["ws"]);
     assertEquals((await Deno.readTextFile(`${home}/.node-name`)).trim(), "cli.dev");
   });
 });
@@ -79,10 +79,10 @@ Deno.test("cli: boots a node and stops gracefully on SIGTERM", async () => {
 Deno.test("cli: --ws-port 0 turns WebSockets off, as in Hyperdrive", async () => {
   await withTempDir(async (home) => {
     const node = await runCliNode([home, "--ws-port", "0", "--port", "0", "--detached"]);
-    const { code } = await node.stop();
+    const { stdout, code } = await node.stop();
     assertEquals(code, 0);
     assertMatch(node.booted, /fake\.dev booted/);
-    assertEquals(Object.keys(bootedIdentity(node.booted).ports), ["tcp"]);
+    assertEquals(Object.keys(printedIdentity(stdout).ports), ["tcp"]);
   });
 });
 
