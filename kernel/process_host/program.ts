@@ -2,12 +2,25 @@
 // transpiled by jco once and cached under home by content hash; TS/JS
 // modules run as they are.
 
-import { transpileBytes } from "@bytecodealliance/jco-transpile";
 import type { Program } from "./protocol.ts";
 import { SERVED_WASI_INTERFACES } from "./wasi.ts";
 
 const STANDARD_INTERFACE = "hyperware:process/standard";
 const CACHE_FORMAT = "jco-transpile-0.15.0-async-v1";
+
+type Jco = typeof import("@bytecodealliance/jco-transpile");
+let jco: Promise<Jco> | undefined;
+
+/**
+ * jco-transpile reads the environment and loads a native addon when imported, so it
+ * is imported on the first transpile: a node that runs no new component never needs
+ * those permissions.
+ */
+function loadJco(): Promise<Jco> {
+  jco ??= import("@bytecodealliance/jco-transpile");
+  jco.catch(() => (jco = undefined));
+  return jco;
+}
 
 export class ProgramLoadError extends Error {
   constructor(message: string) {
@@ -115,7 +128,8 @@ export class ProgramLoader {
   }
 
   private async transpile(bytes: Uint8Array): Promise<Record<string, Uint8Array>> {
-    let result: Awaited<ReturnType<typeof transpileBytes>>;
+    const { transpileBytes } = await loadJco();
+    let result: Awaited<ReturnType<Jco["transpileBytes"]>>;
     try {
       result = await transpileBytes(
         bytes,
@@ -123,7 +137,7 @@ export class ProgramLoader {
           name: "component",
           instantiation: { tag: "async" },
           noTypescript: true,
-        } as Parameters<typeof transpileBytes>[1],
+        } as Parameters<Jco["transpileBytes"]>[1],
       );
     } catch (e) {
       throw new ProgramLoadError(

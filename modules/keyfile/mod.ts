@@ -9,7 +9,9 @@
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { argon2id } from "hash-wasm";
 
+/** The keyfile's name in the node home. */
 export const KEYFILE_NAME = ".keys";
+/** PBKDF2-HMAC-SHA256 rounds deriving the disk key from the password hash. */
 export const PBKDF2_ITERATIONS = 1_000_000;
 const SALT_LEN = 32;
 const NONCE_LEN = 12;
@@ -23,12 +25,17 @@ export const ARGON2_PARAMS = {
   hashLength: 32,
 } as const;
 
+/** A decrypted keyfile. */
 export interface Keyfile {
+  /** The node name the keyfile belongs to. */
   username: string;
+  /** The node's routers (empty for a direct node). */
   routers: string[];
   /** Ed25519 key as a PKCS#8 v2 document (seed and public key), as ring stores it. */
   networkingKeyPkcs8: Uint8Array;
+  /** HMAC key of the login JWTs http-server issues. */
   jwtSecret: Uint8Array;
+  /** Key for encrypting files at rest (kept for Hyperdrive's format). */
   fileKey: Uint8Array;
 }
 
@@ -43,13 +50,9 @@ export class KeyfileError extends Error {
 // ---------------------------------------------------------------------------
 // Ed25519 PKCS#8 (v2 as ring generates: version 1, key, [1] public key)
 
-function fromHex(hex: string): Uint8Array {
-  return Uint8Array.from(hex.match(/../g)!, (b) => parseInt(b, 16));
-}
-
-const PKCS8_V2_PREFIX = fromHex("3053020101300506032b657004220420");
-const PKCS8_V2_MIDDLE = fromHex("a123032100");
-const PKCS8_V1_PREFIX = fromHex("302e020100300506032b657004220420");
+const PKCS8_V2_PREFIX = Uint8Array.fromHex("3053020101300506032b657004220420");
+const PKCS8_V2_MIDDLE = Uint8Array.fromHex("a123032100");
+const PKCS8_V1_PREFIX = Uint8Array.fromHex("302e020100300506032b657004220420");
 
 function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
@@ -58,6 +61,7 @@ function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return diff === 0;
 }
 
+/** The PKCS#8 v2 document of an Ed25519 seed, byte for byte as ring writes it. */
 export function pkcs8FromEd25519Seed(seed: Uint8Array): Uint8Array {
   if (seed.length !== 32) throw new KeyfileError("ed25519 seed must be 32 bytes");
   const pub = ed25519.getPublicKey(seed);
@@ -173,6 +177,7 @@ export function generateKeyfile(username: string, routers: string[] = []): Keyfi
   };
 }
 
+/** Encrypts a keyfile under a password hash (fresh salt and nonces): the bytes on disk. */
 export async function encodeKeyfile(kf: Keyfile, passwordHash: string): Promise<Uint8Array> {
   const salt = randomBytes(SALT_LEN);
   const key = await deriveDiskKey(passwordHash, salt);
@@ -280,9 +285,11 @@ export async function decodeKeyfile(bytes: Uint8Array, passwordHash: string): Pr
 // ---------------------------------------------------------------------------
 // Boot helper
 
+/** A keyfile read (or created) at boot: its bytes and its decrypted contents. */
 export interface LoadedKeyfile {
   /** The bytes on disk; http-server needs them for /login. */
   encoded: Uint8Array;
+  /** The decrypted contents. */
   keyfile: Keyfile;
   /** True when this call created the keyfile. */
   created: boolean;
@@ -331,6 +338,7 @@ export async function loadOrCreateKeyfile(opts: {
   return { encoded: bytes, keyfile, created: true };
 }
 
+/** Where the keyfile of `home` lives. */
 export function keyfilePath(home: string): string {
   return `${home.replace(/\/+$/, "")}/${KEYFILE_NAME}`;
 }

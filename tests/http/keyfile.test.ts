@@ -17,8 +17,6 @@ import {
   pkcs8FromEd25519Seed,
 } from "../../modules/keyfile/mod.ts";
 
-const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
-
 Deno.test("keyfile: password hash is argon2id(t=2, m=19456, p=1, 32 bytes) salted by the node name", async () => {
   assertEquals(passwordSalt("abc"), "abcabcabc");
   assertEquals(passwordSalt("abcd"), "abcdabcdabcd");
@@ -35,7 +33,7 @@ Deno.test("keyfile: password hash is argon2id(t=2, m=19456, p=1, 32 bytes) salte
       dkLen: 32,
     },
   );
-  assertEquals(ours, `0x${hex(noble)}`);
+  assertEquals(ours, `0x${noble.toHex()}`);
 });
 
 Deno.test("keyfile: layout, round trip, and Hyperdrive's error for a wrong password", async () => {
@@ -74,8 +72,8 @@ Deno.test("keyfile: networking key is ring's PKCS#8 v2 Ed25519 document", () => 
   const seed = crypto.getRandomValues(new Uint8Array(32));
   const doc = pkcs8FromEd25519Seed(seed);
   assertEquals(doc.length, 85);
-  assertEquals(hex(doc.subarray(0, 16)), "3053020101300506032b657004220420");
-  assertEquals(hex(doc.subarray(48, 53)), "a123032100");
+  assertEquals(doc.subarray(0, 16).toHex(), "3053020101300506032b657004220420");
+  assertEquals(doc.subarray(48, 53).toHex(), "a123032100");
   const { seed: s2, publicKey } = ed25519FromPkcs8(doc);
   assertEquals(s2, seed);
   assertEquals(publicKey, ed25519.getPublicKey(seed));
@@ -88,6 +86,32 @@ Deno.test("keyfile: networking key is ring's PKCS#8 v2 Ed25519 document", () => 
     threw = (e as Error).message === "failed to parse networking keys";
   }
   assert(threw);
+});
+
+Deno.test("keyfile: PKCS#8 bytes for RFC 8032's first test key, and the v1 form", () => {
+  const seed = Uint8Array.fromHex(
+    "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60",
+  );
+  const pub = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
+  const doc = pkcs8FromEd25519Seed(seed);
+  assertEquals(
+    doc.toHex(),
+    `3053020101300506032b657004220420${seed.toHex()}a123032100${pub}`,
+  );
+  // PKCS#8 v1 (no public key), as older keyfiles may hold
+  const v1 = Uint8Array.fromHex(`302e020100300506032b657004220420${seed.toHex()}`);
+  const fromV1 = ed25519FromPkcs8(v1);
+  assertEquals([fromV1.seed.toHex(), fromV1.publicKey.toHex()], [seed.toHex(), pub]);
+  // anything else (a truncated document, a wrong prefix) is refused
+  for (const bad of [doc.subarray(0, 84), v1.subarray(0, 47), Uint8Array.from([0x30, ...v1])]) {
+    let message = "";
+    try {
+      ed25519FromPkcs8(bad);
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    assertEquals(message, "failed to parse networking keys");
+  }
 });
 
 Deno.test("keyfile: older bincode keyfiles decode too", async () => {

@@ -21,9 +21,11 @@ Deno.test("cli: help, version, and bad flags exit 2 with a clear error", async (
   const help = await runCli(["--help"]);
   assertEquals(help.code, 0);
   assertMatch(help.stdout, /Usage: hyperdeno <home> \[options\]/);
-  const version = await runCli(["--version"]);
-  assertEquals(version.code, 0);
-  assertMatch(version.stdout, /^hyperdeno \d+\.\d+\.\d+/);
+  for (const flag of ["--version", "-V"]) {
+    const version = await runCli([flag]);
+    assertEquals(version.code, 0, `${flag}: exit ${version.code}`);
+    assertMatch(version.stdout, /^hyperdeno \d+\.\d+\.\d+\n$/);
+  }
   for (
     const [args, re] of [
       [["--bogus", "home"], /error: .*bogus/],
@@ -31,6 +33,8 @@ Deno.test("cli: help, version, and bad flags exit 2 with a clear error", async (
       [["home", "--tcp-port", "70000"], /--tcp-port must be a port number/],
       [["home", "--fake-node-name", "Bad_Name"], /--fake-node-name Bad_Name: can only contain/],
       [["home", "--process-verbosity", "{oops"], /--process-verbosity:/],
+      [["home", "--process-verbosity", '{"a:b:c": {"U8": 300}}'], /bad level for a:b:c/],
+      [["home", "--tcp-port", "0", "--ws-port", "0"], /turn off both networking transports/],
       [[], /expected exactly one <home> argument/],
     ] as [string[], RegExp][]
   ) {
@@ -40,6 +44,13 @@ Deno.test("cli: help, version, and bad flags exit 2 with a clear error", async (
   }
 });
 
+/** The identity line the CLI prints after "booted". */
+function printedIdentity(stdout: string): { ports: Record<string, number> } {
+  const line = stdout.split("\n").find((l) => l.startsWith("identity: "));
+  assert(line, `no identity line in ${JSON.stringify(stdout)}`);
+  return JSON.parse(line.slice("identity: ".length));
+}
+
 Deno.test("cli: boots a node and stops gracefully on SIGTERM", async () => {
   await withTempDir(async (home) => {
     const node = await runCliNode([
@@ -48,8 +59,8 @@ Deno.test("cli: boots a node and stops gracefully on SIGTERM", async () => {
       "cli.dev",
       "--tcp-port",
       "0",
-      "--ws-port",
-      "0",
+      "--process-verbosity",
+      '{"hello:hello:sys": {"U8": 1}, "terminal:terminal:sys": "Muted"}',
       "--detached",
     ]);
     assertMatch(node.booted, /cli\.dev booted/);
@@ -59,7 +70,19 @@ Deno.test("cli: boots a node and stops gracefully on SIGTERM", async () => {
     const { stdout, code } = await node.stop();
     assertEquals(code, 0);
     assertMatch(stdout, /shutting down/);
+    // --tcp-port 0: no TCP transport, so the identity offers WebSockets only
+    assertEquals(Object.keys(printedIdentity(stdout).ports), ["ws"]);
     assertEquals((await Deno.readTextFile(`${home}/.node-name`)).trim(), "cli.dev");
+  });
+});
+
+Deno.test("cli: --ws-port 0 turns WebSockets off, as in Hyperdrive", async () => {
+  await withTempDir(async (home) => {
+    const node = await runCliNode([home, "--ws-port", "0", "--port", "0", "--detached"]);
+    const { stdout, code } = await node.stop();
+    assertEquals(code, 0);
+    assertMatch(node.booted, /fake\.dev booted/);
+    assertEquals(Object.keys(printedIdentity(stdout).ports), ["tcp"]);
   });
 });
 

@@ -53,14 +53,9 @@ Deno.test("the Shutdown kernel command stops the node", async () => {
       wsPort: false,
     });
     await node.installPackage(dir);
-    assert(
-      node.kernel.isRunning({ processName: "p", packageName: "sd", publisherNode: "test.os" }),
-    );
+    assert(node.isRunning("p:sd:test.os"));
     await node.send("our@kernel:distro:sys", JSON.stringify("Shutdown"));
-    await eventually(
-      () =>
-        !node.kernel.isRunning({ processName: "p", packageName: "sd", publisherNode: "test.os" }),
-    );
+    await eventually(() => !node.isRunning("p:sd:test.os"));
     await node.shutdown(); // idempotent
     // and the home reboots with the process
     const again = await bootNode({

@@ -1,0 +1,387 @@
+// A node, booted in-process: the runtime modules, the kernel over them, the
+// node's keys, and the distro packages. `bootNode` is what the CLI (cli.ts),
+// tests and embedders call; what it returns is a narrow handle, not the kernel.
+
+import { errorText, Kernel, SendErrorException } from "./kernel/kernel.ts";
+import {
+  isHypermapSafe,
+  type KernelMessage,
+  type LazyLoadBlob,
+  parseAddress,
+  parseProcessId,
+  type ProcessId,
+  processIdToString,
+  type SendErrorKind,
+  textEncoder,
+} from "./wire/core.ts";
+import type { HnsUpdate } from "./wire/net.ts";
+import type { RuntimeModule } from "./kernel/module.ts";
+import { installPackage } from "./kernel/packages.ts";
+import { createStateModule } from "./modules/state/mod.ts";
+import { createTerminalModule } from "./modules/terminal/mod.ts";
+import { createVfsModule } from "./modules/vfs/mod.ts";
+import { createKvModule } from "./modules/kv/mod.ts";
+import { createSqliteModule } from "./modules/sqlite/mod.ts";
+import { createTimerModule } from "./modules/timer/mod.ts";
+import { createNetModule } from "./net/mod.ts";
+import { loadOrCreateNetworkingKey, NETWORKING_KEY_FILE } from "./net/boot.ts";
+import { createHttpServer, type HttpServerModule } from "./modules/http_server/mod.ts";
+import { createHttpClient } from "./modules/http_client/mod.ts";
+import {
+  ed25519FromPkcs8,
+  type LoadedKeyfile,
+  loadOrCreateKeyfile,
+  readKeyfile,
+} from "./modules/keyfile/mod.ts";
+
+/** hyperdeno's version, as `--version` prints it. */
+export const VERSION = "0.1.0";
+
+/** Receives a print that passed the verbosity filters: its level and its text. */
+export type PrintHandler = (level: number, text: string) => void;
+
+/** How to boot a node. Only `home` is required. */
+export interface BootOptions {
+  /** Node home directory (created if missing). */
+  home: string;
+  /** Node name; defaults to the name stored in home, else "fake.dev". */
+  name?: string;
+  /** Terminal verbosity: prints at or below this level are shown. Default 0. */
+  verbosity?: number;
+  /** Per-process verbosity overrides: ProcessId -> level or "muted". */
+  processVerbosity?: Record<string, number | "muted">;
+  /** Receives every shown print. Default: stdout. */
+  onPrint?: PrintHandler;
+  /**
+   * Runtime modules to run beside the built-in ones (tests, embedders). This is also the
+   * override option: a module whose process id matches a built-in module's (e.g. its own
+   * "http-server:distro:sys") runs instead of that built-in one.
+   *
+   * @internal
+   */
+  modules?: RuntimeModule[];
+  /** Networking TCP port; 0 = any free; false = none. Default: first free >= 10000. */
+  tcpPort?: number | false;
+  /** Networking WebSocket port; 0 = any free; false = none. Default: first free >= 9000. */
+  wsPort?: number | false;
+  /** Non-empty: this node is indirect, reached through these routers. */
+  routers?: string[];
+  /** Passthroughs this node serves as a router (default 0: not a router). */
+  maxPassthroughs?: number;
+  /** Open peer connections kept (default 32). */
+  maxPeers?: number;
+  /**
+   * Offer hyperdeno's wire extensions in handshakes (default true; Hyperdrive
+   * peers ignore the offer). false: Hyperdrive's exact bytes with every peer.
+   */
+  wireExtensions?: boolean;
+  /** PKI records (HnsUpdate) known at boot, until chain indexing exists. */
+  pki?: HnsUpdate[];
+  /** Install the distro packages (./packages/*) not yet installed. CLI: on. Default off. */
+  distro?: boolean;
+  /** HTTP port; 0 = any free; false = no listener. Default: first free at or above 8080. */
+  httpPort?: number | false;
+  /**
+   * Node password. With it, the networking key and JWT secret live in an encrypted keyfile
+   * (`<home>/.keys`, Hyperdrive's format), created at first boot and required after. Without
+   * it (only when no keyfile exists) the key stays in plain `<home>/.networking-key` and
+   * /login is unavailable.
+   */
+  password?: string;
+  /** An already opened keyfile (the CLI's browser password page), instead of `password`. */
+  keyfile?: LoadedKeyfile;
+  /** Serve local-only paths and kit's RPC endpoint (loopback clients only), as Hyperdrive's flag. */
+  exposeLocal?: boolean;
+  /**
+   * How long http-server waits for a process's answer: Hyperdrive's 15 s, or 600 s as its
+   * simulation build (kit's fake nodes) waits. The CLI uses 600 with --fake-node-name.
+   */
+  httpTimeoutSeconds?: number;
+}
+
+/** Options of `HyperdenoNode.request` and `HyperdenoNode.send`. */
+export interface RequestOptions {
+  /** How long `request` waits for the response (default 5 s). */
+  timeoutSeconds?: number;
+  /** A blob (LazyLoadBlob) sent with the message. */
+  blob?: Uint8Array;
+  /** The blob's MIME type. */
+  mime?: string;
+  /** The message's metadata string. */
+  metadata?: string;
+}
+
+/** The response `HyperdenoNode.request` resolves with. */
+export interface NodeResponse {
+  /** The responder's address, "node@process:package:publisher". */
+  source: string;
+  /** The response body. */
+  body: Uint8Array;
+  /** The response's metadata, if any. */
+  metadata?: string;
+  /** The blob that came with the response, if any. */
+  blob?: { bytes: Uint8Array; mime?: string };
+}
+
+/**
+ * A booted node, as its embedder sees it. Messages go through `request` and `send`
+ * as from the kernel (kernel:distro:sys), so the kernel's own checks still apply.
+ */
+export interface HyperdenoNode {
+  /** This node's name, e.g. "fake.dev". */
+  readonly our: string;
+  /** The home directory it runs in. */
+  readonly home: string;
+  /** This node's HnsUpdate record, as the hns-indexer would publish it. */
+  readonly identity: HnsUpdate;
+  /** Base URL of http-server, e.g. "http://localhost:8080" (undefined with httpPort false). */
+  readonly httpUrl: string | undefined;
+  /** Installs and starts the package in a kit-layout directory; resolves with its package id. */
+  installPackage(dir: string): Promise<string>;
+  /**
+   * Sends a request to `target` ("node@process:package:publisher"; node "our" is this node)
+   * and resolves with its response; rejects with NodeSendError when none can come.
+   */
+  request(target: string, body: Uint8Array | string, opts?: RequestOptions): Promise<NodeResponse>;
+  /** Sends a request that expects no response. */
+  send(target: string, body: Uint8Array | string, opts?: RequestOptions): Promise<void>;
+  /** Whether the process ("process:package:publisher") has a running instance. */
+  isRunning(processId: string): boolean;
+  /** Stops every process and module; safe to call more than once. */
+  shutdown(): Promise<void>;
+}
+
+/** The error `request` rejects with when the message could not be answered. */
+export class NodeSendError extends Error {
+  /** Creates the error; `kind` says why no response came. */
+  constructor(
+    /** "offline" (the target could not be reached) or "timeout". */
+    readonly kind: SendErrorKind,
+    message: string,
+  ) {
+    super(message);
+    this.name = "SendError";
+  }
+}
+
+const DISTRO_DIR = new URL("./packages/", import.meta.url);
+const DISTRO_KERNEL = parseProcessId("kernel:distro:sys");
+
+/** The node name stored in `home`, if any (the CLI's password page needs it before boot). */
+export async function storedName(home: string): Promise<string | undefined> {
+  try {
+    return (await Deno.readTextFile(`${home}/.node-name`)).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function loadName(home: string, requested?: string): string {
+  const path = `${home}/.node-name`;
+  let stored: string | undefined;
+  try {
+    stored = Deno.readTextFileSync(path).trim();
+  } catch { /* first boot */ }
+  const name = requested ?? stored ?? "fake.dev";
+  if (!isHypermapSafe(name)) {
+    throw new Error(`node name ${name} can only contain a-z, 0-9, \`-\`, \`.\``);
+  }
+  if (stored !== name) Deno.writeTextFileSync(path, name);
+  return name;
+}
+
+function toBytes(body: Uint8Array | string): Uint8Array {
+  return typeof body === "string" ? textEncoder.encode(body) : body;
+}
+
+function resolveTarget(our: string, target: string) {
+  const a = parseAddress(target);
+  return { node: a.node === "our" ? our : a.node, process: a.process };
+}
+
+/** Boots a node in `opts.home` and resolves once its processes run. */
+export async function bootNode(opts: BootOptions): Promise<HyperdenoNode> {
+  const home = opts.home;
+  await Deno.mkdir(home, { recursive: true });
+  const our = loadName(home, opts.name);
+  const verbosity = opts.verbosity ?? 0;
+  const processVerbosity = opts.processVerbosity ?? {};
+  const out = opts.onPrint ?? ((_l: number, text: string) => console.log(text));
+  const print = (level: number, text: string, source: ProcessId) => {
+    const override = processVerbosity[processIdToString(source)];
+    if (override === "muted") return;
+    const limit = override ?? verbosity;
+    if (level <= limit) out(level, text);
+  };
+  const keys = await openKeys(home, our, opts);
+  const key = keys.networkingKey;
+  const http =
+    opts.modules?.find((m) => processIdToString(m.processId) === "http-server:distro:sys")
+      ? undefined
+      : createHttpServer({
+        port: opts.httpPort ?? 8080,
+        searchPort: opts.httpPort === undefined,
+        jwtSecret: keys.jwtSecret,
+        encodedKeyfile: keys.encodedKeyfile,
+        exposeLocal: opts.exposeLocal,
+        selfImposedTimeoutSeconds: opts.httpTimeoutSeconds,
+      });
+  const net = createNetModule({
+    our,
+    networkingKey: key,
+    tcpPort: opts.tcpPort,
+    wsPort: opts.wsPort,
+    routers: opts.routers,
+    maxPassthroughs: opts.maxPassthroughs,
+    maxPeers: opts.maxPeers,
+    pki: opts.pki,
+    wireExtensions: opts.wireExtensions,
+  });
+  const kernel = new Kernel({
+    our,
+    home,
+    networkingKey: key,
+    modules: [
+      net,
+      createStateModule(),
+      createTerminalModule(),
+      createVfsModule(),
+      createKvModule(),
+      createSqliteModule(),
+      createTimerModule(),
+      ...(http ? [http] : []),
+      createHttpClient(),
+      ...(opts.modules ?? []),
+    ],
+    print,
+  });
+  await kernel.boot();
+  let down = false;
+
+  const node: HyperdenoNode = {
+    our,
+    home,
+    identity: net.identity,
+    get httpUrl() {
+      return (http as HttpServerModule | undefined)?.url;
+    },
+    installPackage(dir: string): Promise<string> {
+      return installPackage(kernel, { our, home, print }, dir);
+    },
+    async request(target, body, o = {}) {
+      const t = resolveTarget(our, target);
+      try {
+        const km: KernelMessage = await kernel.request(
+          t,
+          {
+            inherit: false,
+            body: toBytes(body),
+            metadata: o.metadata,
+            capabilities: [],
+          },
+          o.blob ? { bytes: o.blob, mime: o.mime } as LazyLoadBlob : undefined,
+          o.timeoutSeconds ?? 5,
+        );
+        if (km.message.tag !== "response") throw new Error("expected a response");
+        const [res] = km.message.val;
+        return {
+          source: `${km.source.node}@${processIdToString(km.source.process)}`,
+          body: res.body,
+          metadata: res.metadata,
+          blob: km.lazyLoadBlob
+            ? { bytes: km.lazyLoadBlob.bytes, mime: km.lazyLoadBlob.mime }
+            : undefined,
+        };
+      } catch (e) {
+        if (e instanceof SendErrorException) throw new NodeSendError(e.kind, e.message);
+        if ((e as { kind?: SendErrorKind }).kind) {
+          throw new NodeSendError((e as { kind: SendErrorKind }).kind, errorText(e));
+        }
+        throw e;
+      }
+    },
+    send(target, body, o = {}) {
+      const t = resolveTarget(our, target);
+      kernel.send(
+        t,
+        { inherit: false, body: toBytes(body), metadata: o.metadata, capabilities: [] },
+        o.blob ? { bytes: o.blob, mime: o.mime } : undefined,
+      );
+      return Promise.resolve();
+    },
+    isRunning(processId: string): boolean {
+      return kernel.isRunning(parseProcessId(processId));
+    },
+    async shutdown() {
+      if (down) return;
+      down = true;
+      await kernel.shutdown();
+    },
+  };
+  kernel.setShutdownHandler(() => void node.shutdown());
+  if (opts.distro) await installDistro(kernel, node, print);
+  return node;
+}
+
+interface NodeKeys {
+  networkingKey: Uint8Array;
+  jwtSecret: Uint8Array;
+  encodedKeyfile?: Uint8Array;
+}
+
+/** The node's keys: from the encrypted keyfile when there is a password, else plain. */
+async function openKeys(home: string, our: string, opts: BootOptions): Promise<NodeKeys> {
+  let loaded = opts.keyfile;
+  if (!loaded && opts.password !== undefined) {
+    // first boot with a password after running without one: keep the node's identity
+    let legacySeed: Uint8Array | undefined;
+    if (!(await readKeyfile(home))) {
+      try {
+        legacySeed = await Deno.readFile(`${home}/${NETWORKING_KEY_FILE}`);
+      } catch { /* none */ }
+    }
+    loaded = await loadOrCreateKeyfile({
+      home,
+      our,
+      password: opts.password,
+      networkingKeySeed: legacySeed?.length === 32 ? legacySeed : undefined,
+    });
+  }
+  if (loaded) {
+    return {
+      networkingKey: ed25519FromPkcs8(loaded.keyfile.networkingKeyPkcs8).seed,
+      jwtSecret: loaded.keyfile.jwtSecret,
+      encodedKeyfile: loaded.encoded,
+    };
+  }
+  if (await readKeyfile(home)) {
+    throw new Error(`${home} has an encrypted keyfile: boot with its password`);
+  }
+  return {
+    networkingKey: await loadOrCreateNetworkingKey(home),
+    // no keyfile, so no login: a per-boot secret keeps stray cookies useless
+    jwtSecret: crypto.getRandomValues(new Uint8Array(32)),
+  };
+}
+
+/** Installs each distro package whose processes are not in the process map yet. */
+async function installDistro(
+  kernel: Kernel,
+  node: HyperdenoNode,
+  print: (level: number, text: string, source: ProcessId) => void,
+) {
+  const installed = kernel.processIds();
+  for await (const e of Deno.readDir(DISTRO_DIR)) {
+    if (!e.isDirectory) continue;
+    const dir = new URL(`${e.name}/`, DISTRO_DIR).pathname;
+    try {
+      const meta = JSON.parse(await Deno.readTextFile(`${dir}metadata.json`));
+      const pkg = `${meta.properties.package_name}:${meta.properties.publisher}`;
+      if (installed.some((pid) => pid.endsWith(`:${pkg}`))) continue;
+      print(0, `installing distro package ${pkg}...`, DISTRO_KERNEL);
+      await node.installPackage(dir.replace(/\/$/, ""));
+    } catch (err) {
+      print(0, `distro package ${e.name}: ${errorText(err)}`, DISTRO_KERNEL);
+    }
+  }
+}
