@@ -104,6 +104,13 @@ export class Anvil {
   stop(): Promise<void> {
     return this.kill();
   }
+
+  /** SIGKILL without waiting (for an unload handler). */
+  killNow(): void {
+    try {
+      this.#child?.kill("SIGKILL");
+    } catch { /* gone */ }
+  }
 }
 
 export function anvilChain(a: Anvil) {
