@@ -64,6 +64,7 @@ import {
   type RpcReply,
   type RpcSubscription,
 } from "./rpc.ts";
+import { type ChannelMsg, type Deadline, Inbox, type Timer, Timers } from "./timers.ts";
 
 export { ETH_PROCESS_ID };
 
@@ -178,16 +179,6 @@ class ConfigDenied extends Error {}
 
 type Out = EthResponse | EthConfigResponse;
 
-type Timer = ReturnType<typeof setTimeout>;
-
-type ChannelMsg = { km: KernelMessage } | { error: WrappedSendError };
-
-/** A deadline: work past it is abandoned and must not touch module state. */
-interface Deadline {
-  at: number;
-  aborted: boolean;
-}
-
 interface LocalSub {
   kind: "local";
   close(isError: boolean): void;
@@ -235,8 +226,7 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
   #channels = new Map<bigint, (m: ChannelMsg) => void>();
   #queues = new Map<string, NodeQueue>();
   #cache = new Map<string, { response: EthResponse; at: number }>();
-  #timers = new Set<Timer>();
-  #deadlines = new Set<Deadline>();
+  readonly #timers = new Timers();
   #conns = new Set<RpcConnection>();
   #retries = new Set<string>();
   #down = false;
@@ -386,11 +376,8 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
       return;
     }
     q.items.push(km);
-    if (q.idle !== undefined) {
-      clearTimeout(q.idle);
-      this.#timers.delete(q.idle);
-      q.idle = undefined;
-    }
+    this.#cancel(q.idle);
+    q.idle = undefined;
     this.#pump(node, q);
   }
 
@@ -594,7 +581,8 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
           c.close();
           throw new Error("eth: stopped");
         }
-        this.#conns.add(c);
+        for (const old of this.#conns) if (old.done) this.#conns.delete(old);
+        if (!c.done) this.#conns.add(c);
         u.conn = c;
         this.#verbose(`eth: activated url provider ${u.url}`);
         return c;
@@ -607,17 +595,20 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
     c.release();
   }
 
-  /** A transport failure: the provider is skipped until a health check gets an answer. */
+  /**
+   * A transport failure: the provider is skipped until a health check gets an answer.
+   * Hyperdrive starts a check only if the last one was over 30 s ago, which leaves a
+   * provider failing again within 30 s of recovering offline for good; here a check runs
+   * whenever none is running.
+   */
   #urlOffline(chainId: bigint, u: UrlProvider) {
     if (u.conn) this.#release(u.conn);
     u.conn = undefined;
     u.online = false;
-    const now = Date.now();
-    if (u.lastHealthCheck === undefined || now - u.lastHealthCheck > 30_000) {
+    if (!u.checking) {
       this.#urlHealthCheck(chainId, u);
       this.#verbose(`eth: spawned health check for offline provider ${u.url}`);
     }
-    u.lastHealthCheck = now;
   }
 
   #stillListed(chainId: bigint, p: UrlProvider | NodeProvider): boolean {
@@ -626,17 +617,20 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
   }
 
   #urlHealthCheck(chainId: bigint, u: UrlProvider) {
+    u.checking = true;
     void (async () => {
-      while (!this.#down) {
-        await this.#sleep(this.#t.urlHealthCheckMs);
-        if (this.#down || !this.#stillListed(chainId, u)) return;
-        u.lastHealthCheck = Date.now();
-        if (await this.#probeUrl(u, "eth_blockNumber", [])) {
-          u.online = true;
-          u.lastHealthCheck = Date.now();
-          this.#verbose(`eth: provider ${u.url} is back online`);
-          return;
+      try {
+        while (!this.#down) {
+          await this.#sleep(this.#t.urlHealthCheckMs);
+          if (this.#down || !this.#stillListed(chainId, u)) return;
+          if (await this.#probeUrl(u, "eth_blockNumber", [])) {
+            u.online = true;
+            this.#verbose(`eth: provider ${u.url} is back online`);
+            return;
+          }
         }
+      } finally {
+        u.checking = false;
       }
     })();
   }
@@ -679,12 +673,11 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
     })();
   }
 
+  /** As #urlOffline, for a node provider that failed other than with an RPC error. */
   #nodeOffline(chainId: bigint, n: NodeProvider) {
     n.online = false;
     n.usable = false;
-    const now = Date.now();
-    if (n.lastHealthCheck === undefined || now - n.lastHealthCheck > 30_000) {
-      n.lastHealthCheck = now;
+    if (!n.checking) {
       this.#nodeHealthCheck(chainId, n);
       this.#verbose(`eth: spawned health check for offline node provider ${n.hnsUpdate.name}`);
     }
@@ -709,21 +702,24 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
   }
 
   #nodeHealthCheck(chainId: bigint, n: NodeProvider) {
+    n.checking = true;
     void (async () => {
       let backoff = this.#t.nodeHealthCheckMs;
-      while (!this.#down) {
-        await this.#sleep(backoff);
-        backoff = Math.min(backoff * 2, this.#t.maxBackoffMs);
-        if (this.#down || !this.#stillListed(chainId, n)) return;
-        if (await this.#probeNode(n, chainId, "eth_blockNumber", [])) {
-          n.online = true;
-          n.usable = true;
-          n.lastHealthCheck = Date.now();
-          this.#verbose(`eth: node provider ${n.hnsUpdate.name} is back online`);
-          return;
+      try {
+        while (!this.#down) {
+          await this.#sleep(backoff);
+          backoff = Math.min(backoff * 2, this.#t.maxBackoffMs);
+          if (this.#down || !this.#stillListed(chainId, n)) return;
+          if (await this.#probeNode(n, chainId, "eth_blockNumber", [])) {
+            n.online = true;
+            n.usable = true;
+            this.#verbose(`eth: node provider ${n.hnsUpdate.name} is back online`);
+            return;
+          }
+          this.#verbose(`eth: health check failed for node provider ${n.hnsUpdate.name}`);
         }
-        n.lastHealthCheck = Date.now();
-        this.#verbose(`eth: health check failed for node provider ${n.hnsUpdate.name}`);
+      } finally {
+        n.checking = false;
       }
     })();
   }
@@ -962,8 +958,8 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
     let tick: Timer | undefined;
     const stop = () => {
       ended = true;
-      if (idle !== undefined) this.#cancel(idle);
-      if (tick !== undefined) this.#cancel(tick);
+      this.#cancel(idle);
+      this.#cancel(tick);
       if (this.#channels.get(keepaliveId) === onChannel) this.#channels.delete(keepaliveId);
     };
     const end = (error: string) => {
@@ -987,7 +983,7 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
       this.#push(target, undefined, { Err: { id: subId, error } });
     };
     const armIdle = () => {
-      if (idle !== undefined) this.#cancel(idle);
+      this.#cancel(idle);
       idle = this.#after(
         this.#t.remoteSubIdleMs,
         () => end("No updates received for 2 hours, subscription considered dead."),
@@ -1264,67 +1260,32 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
   }
 
   #openChannel(id: bigint): Inbox {
-    const inbox = new Inbox(this, id);
+    const inbox: Inbox = new Inbox(this.#timers, () => {
+      if (this.#channels.get(id) === inbox.push) this.#channels.delete(id);
+    });
     this.#channels.set(id, inbox.push);
     return inbox;
   }
 
-  /** @internal for Inbox */
-  closeChannel(id: bigint, push: (m: ChannelMsg) => void) {
-    if (this.#channels.get(id) === push) this.#channels.delete(id);
-  }
-
-  /** @internal timers that shutdown cancels */
-  after(ms: number, f: () => void): Timer {
-    return this.#after(ms, f);
-  }
-
   #after(ms: number, f: () => void): Timer {
-    const h = setTimeout(() => {
-      this.#timers.delete(h);
-      f();
-    }, Math.max(0, ms));
-    this.#timers.add(h);
-    return h;
+    return this.#timers.after(ms, f);
   }
 
-  cancel(h: Timer) {
-    this.#cancel(h);
-  }
-
-  #cancel(h: Timer) {
-    clearTimeout(h);
-    this.#timers.delete(h);
+  #cancel(h: Timer | undefined) {
+    this.#timers.cancel(h);
   }
 
   #sleep(ms: number): Promise<void> {
-    return new Promise((r) => this.#after(ms, r));
+    return this.#timers.sleep(ms);
   }
 
-  /** Runs `f` against a deadline; undefined if the deadline passed first (f is then abandoned). */
-  async #within<T>(ms: number, f: (dl: Deadline) => Promise<T>): Promise<T | undefined> {
-    const dl: Deadline = { at: Date.now() + ms, aborted: false };
-    this.#deadlines.add(dl);
-    let timer: Timer | undefined;
-    const expired = new Promise<undefined>((r) => {
-      timer = this.#after(ms, () => {
-        dl.aborted = true;
-        r(undefined);
-      });
-    });
-    try {
-      return await Promise.race([f(dl), expired]);
-    } finally {
-      if (timer !== undefined) this.#cancel(timer);
-      this.#deadlines.delete(dl);
-    }
+  #within<T>(ms: number, f: (dl: Deadline) => Promise<T>): Promise<T | undefined> {
+    return this.#timers.within(ms, f);
   }
 
   shutdown(): void {
     this.#down = true;
-    for (const h of this.#timers) clearTimeout(h);
-    this.#timers.clear();
-    for (const dl of this.#deadlines) dl.aborted = true;
+    this.#timers.stop();
     for (const c of this.#conns) c.close();
     this.#conns.clear();
     this.#queues.clear();
@@ -1355,50 +1316,6 @@ class PendingItems {
     this.#to = to;
     for (const r of this.#items.splice(0)) to.onItem(r);
     if (this.#closed !== undefined) to.onClosed(this.#closed);
-  }
-}
-
-/** One waiter for the answers (or send error) to one message id. */
-class Inbox {
-  #waiter: ((m: ChannelMsg | undefined) => void) | undefined;
-  #timer: Timer | undefined;
-  #buffered: ChannelMsg[] = [];
-  constructor(private readonly mod: EthModule, private readonly id: bigint) {}
-
-  readonly push = (m: ChannelMsg) => {
-    const w = this.#waiter;
-    if (!w) {
-      this.#buffered.push(m);
-      return;
-    }
-    this.#waiter = undefined;
-    if (this.#timer !== undefined) this.mod.cancel(this.#timer);
-    w(m);
-  };
-
-  /** Forget anything that came before a new relay attempt. */
-  drain() {
-    this.#buffered = [];
-  }
-
-  next(ms: number): Promise<ChannelMsg | undefined> {
-    const m = this.#buffered.shift();
-    if (m) return Promise.resolve(m);
-    return new Promise((resolve) => {
-      this.#waiter = resolve;
-      this.#timer = this.mod.after(ms, () => {
-        this.#waiter = undefined;
-        resolve(undefined);
-      });
-    });
-  }
-
-  close() {
-    this.mod.closeChannel(this.id, this.push);
-    if (this.#timer !== undefined) this.mod.cancel(this.#timer);
-    const w = this.#waiter;
-    this.#waiter = undefined;
-    w?.(undefined);
   }
 }
 

@@ -93,7 +93,8 @@ export interface UrlProvider {
   connecting?: Promise<RpcConnection>;
   /** false after a transport failure, until a health check gets an answer */
   online: boolean;
-  lastHealthCheck?: number;
+  /** a health check is running for it */
+  checking?: boolean;
   readonly failures: MethodFailures;
 }
 
@@ -103,7 +104,8 @@ export interface NodeProvider {
   /** false after a relay failed or answered nonsense, until a health check gets an answer */
   usable: boolean;
   online: boolean;
-  lastHealthCheck?: number;
+  /** a health check is running for it */
+  checking?: boolean;
   readonly failures: MethodFailures;
 }
 

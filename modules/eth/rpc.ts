@@ -32,6 +32,8 @@ export interface RpcConnection {
   subscribe(params: unknown[], handlers: SubHandlers): Promise<RpcSubscription>;
   /** The provider table dropped it: close once no subscription uses it. */
   release(): void;
+  /** True once it holds no socket (an http connection never does). */
+  readonly done: boolean;
   close(): void;
 }
 
@@ -95,6 +97,8 @@ class HttpRpc implements RpcConnection {
   subscribe(): Promise<RpcSubscription> {
     return Promise.reject(new TransportError("subscriptions need a ws:// or wss:// provider"));
   }
+
+  readonly done = true;
 
   release(): void {}
   close(): void {}
@@ -315,6 +319,10 @@ class WsRpc implements RpcConnection {
         this.#closeIfUnused();
       },
     };
+  }
+
+  get done(): boolean {
+    return this.#state === "closed";
   }
 
   #closeIfUnused() {

@@ -175,7 +175,7 @@ export async function bootEthNode(
     tcpPort: net.tcpPort ?? 0,
     wsPort: false,
     pki: net.pki,
-    modules: [createEthModule({ timing: FAST, ...eth }), probe],
+    modules: [createEthModule({ ...eth, timing: { ...FAST, ...eth.timing } }), probe],
   });
   const ask = async (target: string, body: unknown, timeoutSeconds = 10) => {
     const r = await node.request(

@@ -30,7 +30,9 @@ Deno.test("eth relay: b.os without an RPC URL is served by node provider a.os", 
           timing: { remoteQueueCapacity: 4 },
         });
         nodes.push(a);
-        const b = await bootEthNode(`${root}/b`, "b.os", {}, { pki: [a.node.identity] });
+        const b = await bootEthNode(`${root}/b`, "b.os", { timing: { keepaliveMs: 300 } }, {
+          pki: [a.node.identity],
+        });
         nodes.push(b);
         await teach(a.node, b.node.identity);
         // b.os's providers for the chain: a.os, a node provider
@@ -122,6 +124,12 @@ Deno.test("eth relay: b.os without an RPC URL is served by node provider a.os", 
           assertEquals(await b.eth(request(C, "eth_gasPrice", [])), { Err: "NoRpcForChain" });
           assertEquals(await a.eth({ UndenyNode: "b.os" }), "Ok");
           assertEquals(await b.ask(A_ETH, chainId), { Response: "0x7a69" });
+          // a.os went offline at b.os again soon after its last health check: checked again
+          // all the same (Hyperdrive waits 30 s between checks and would leave it offline)
+          await eventually(async () => {
+            const r = await b.eth(request(C, "eth_gasPrice", []));
+            return typeof r === "object" && r !== null && "Response" in r;
+          });
         });
 
         await t.step("private with an allow list", async () => {
@@ -161,6 +169,31 @@ Deno.test("eth relay: b.os without an RPC URL is served by node provider a.os", 
             const last = Math.max(...served.map((x) => x.at));
             assert(last >= 4 * 200, `five served within ${last} ms`);
             assert(Math.max(...limited.map((x) => x.at)) < last, "refusals come first");
+          },
+        );
+
+        await t.step(
+          "the provider node goes away: the relayed subscription ends with an error",
+          async () => {
+            assertEquals(
+              await b.probe.ask("our@eth:distro:sys", {
+                SubscribeLogs: { sub_id: 4, chain_id: C, kind: "logs", params: {} },
+              }),
+              "Ok",
+            );
+            await a.node.shutdown();
+            const err = (p: Push) =>
+              typeof p.body === "object" && p.body !== null && "Err" in p.body;
+            const [push] = await b.probe.waitPushes(err);
+            assertEquals(push.body, {
+              Err: { id: 4, error: "subscription node-provider failed keepalive" },
+            });
+            assertEquals(await b.eth('"GetState"'), {
+              State: {
+                active_subscriptions: { "b.os@probe:ethtest:sys": {} },
+                outstanding_requests: [],
+              },
+            });
           },
         );
       } finally {
