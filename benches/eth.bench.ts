@@ -1,0 +1,121 @@
+// eth:distro:sys against viem called directly, on the same anvil in one run:
+// eth_blockNumber (what most apps poll; the module answers a repeat within 1 s from its
+// request cache, as Hyperdrive does) and eth_getBalance of a fresh address every time
+// (never cached: the full path node.request -> kernel -> eth -> ws provider -> back); and
+// eth_blockNumber on a second node whose cache is off.
+//
+//   deno bench -A benches/eth.bench.ts
+
+import { createPublicClient, http, webSocket } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { bootNode } from "../main.ts";
+import { createEthModule } from "../modules/eth/mod.ts";
+import { Anvil, anvilChain } from "../tests/eth/anvil.ts";
+
+const anvil = await Anvil.start();
+globalThis.addEventListener("unload", () => anvil.killNow());
+const root = await Deno.makeTempDir({ prefix: "hyperdeno-bench-eth-" });
+const node = await bootNode({
+  home: root,
+  verbosity: 0,
+  onPrint: () => {},
+  tcpPort: 0,
+  wsPort: false,
+  httpPort: false,
+  modules: [createEthModule({ simulation: true, fakechainPort: anvil.port })],
+});
+// the same, with the request cache off: every eth_blockNumber goes to anvil
+const uncached = await bootNode({
+  home: `${root}/uncached`,
+  name: "uncached.dev",
+  verbosity: 0,
+  onPrint: () => {},
+  tcpPort: 0,
+  wsPort: false,
+  httpPort: false,
+  modules: [
+    createEthModule({ simulation: true, fakechainPort: anvil.port, timing: { cacheMs: 0 } }),
+  ],
+});
+const chain = anvilChain(anvil);
+const viemWs = createPublicClient({ chain, transport: webSocket(anvil.ws), cacheTime: 0 });
+const viemHttp = createPublicClient({ chain, transport: http(anvil.http), cacheTime: 0 });
+
+const enc = new TextEncoder();
+const body = (method: string, params: unknown) =>
+  enc.encode(JSON.stringify({ Request: { chain_id: 31337, method, params } }));
+const blockNumber = body("eth_blockNumber", []);
+async function viaModule(b: Uint8Array, via = node) {
+  const r = await via.request("our@eth:distro:sys", b, { timeoutSeconds: 10 });
+  if (r.body[2] !== 0x52) throw new Error(new TextDecoder().decode(r.body)); // {"Response":..
+}
+// warm up both paths (connections, JIT)
+for (let i = 0; i < 50; i++) {
+  await viaModule(blockNumber);
+  await viaModule(blockNumber, uncached);
+  await viemWs.request({ method: "eth_blockNumber" });
+  await viemHttp.request({ method: "eth_blockNumber" });
+}
+
+let k = 1n;
+function freshAddress(): `0x${string}` {
+  return privateKeyToAccount(`0x${(k++).toString(16).padStart(64, "0")}`).address;
+}
+const addresses = Array.from({ length: 20_000 }, freshAddress);
+let next = 0;
+
+Deno.bench({
+  name: "viem -> anvil (ws): eth_blockNumber",
+  group: "eth_blockNumber",
+  baseline: true,
+  async fn() {
+    await viemWs.request({ method: "eth_blockNumber" });
+  },
+});
+
+Deno.bench({
+  name: "viem -> anvil (http): eth_blockNumber",
+  group: "eth_blockNumber",
+  async fn() {
+    await viemHttp.request({ method: "eth_blockNumber" });
+  },
+});
+
+Deno.bench({
+  name: "node.request -> eth:distro:sys (ws, cached within 1 s): eth_blockNumber",
+  group: "eth_blockNumber",
+  async fn() {
+    await viaModule(blockNumber);
+  },
+});
+
+Deno.bench({
+  name: "node.request -> eth:distro:sys (ws, cache off): eth_blockNumber",
+  group: "eth_blockNumber",
+  async fn() {
+    await viaModule(blockNumber, uncached);
+  },
+});
+
+Deno.bench({
+  name: "viem -> anvil (ws): eth_getBalance, fresh address",
+  group: "eth_getBalance",
+  baseline: true,
+  async fn() {
+    await viemWs.request({
+      method: "eth_getBalance",
+      params: [addresses[next++ % addresses.length], "latest"],
+    });
+  },
+});
+
+Deno.bench({
+  name: "node.request -> eth:distro:sys (ws, uncached): eth_getBalance, fresh address",
+  group: "eth_getBalance",
+  async fn() {
+    await viaModule(body("eth_getBalance", [addresses[next++ % addresses.length], "latest"]));
+  },
+});
+
+// deno bench exits after the last bench: the unload handler kills anvil; the node's
+// sockets end with the process and the temp home stays behind in /tmp.
