@@ -24,8 +24,10 @@ Options:
   -d, --detached                  run without terminal input
       --password <PASSWORD>       node password (else: set/enter it on a page in the browser)
       --expose-local              serve local-only paths and kit's RPC (loopback clients only)
-  -l, --logging-off, --reveal-ip, --rpc, --rpc-config, --max-log-size, --number-log-files,
-      --soft-ulimit, --fakechain-port
+      --rpc <RPC>                 add a WebSockets RPC URL at boot
+      --rpc-config <PATH>         add the WebSockets RPC URLs listed in a JSON file at boot
+      --fakechain-port <PORT>     the local chain of a fake node [default: 8545]
+  -l, --logging-off, --reveal-ip, --max-log-size, --number-log-files, --soft-ulimit
                                   Hyperdrive's; accepted and reported "not yet supported"
       --max-peers <N>             max open peer connections [default: 32]
       --max-passthroughs <N>      passthroughs served as a router [default: 0]
@@ -41,12 +43,9 @@ Options:
 const NOT_YET = [
   "logging-off",
   "reveal-ip",
-  "rpc",
-  "rpc-config",
   "max-log-size",
   "number-log-files",
   "soft-ulimit",
-  "fakechain-port",
 ];
 
 /** A bad command line: the CLI prints it with the help and exits 2. */
@@ -152,6 +151,12 @@ export interface RunConfig {
   exposeLocal: boolean;
   /** --fakechain-port was given (a kit fake node). */
   fakechain: boolean;
+  /** --fakechain-port's value. */
+  fakechainPort?: number;
+  /** --rpc. */
+  rpc?: string;
+  /** --rpc-config file path. */
+  rpcConfig?: string;
 }
 
 /** What the command line asks for: help, the version, or a node to run. */
@@ -237,6 +242,9 @@ export function parseCli(args: string[]): CliConfig {
     password: v.password,
     exposeLocal: !!v["expose-local"],
     fakechain: v["fakechain-port"] !== undefined,
+    fakechainPort: portOption("fakechain-port", v["fakechain-port"]),
+    rpc: v.rpc,
+    rpcConfig: v["rpc-config"],
   };
 }
 
@@ -323,6 +331,12 @@ export async function runCli(args: string[]): Promise<number> {
       maxPeers: cfg.maxPeers,
       maxPassthroughs: cfg.maxPassthroughs,
       pki,
+      eth: {
+        rpc: cfg.rpc,
+        rpcConfig: cfg.rpcConfig,
+        simulation: cfg.name !== undefined || cfg.fakechain,
+        fakechainPort: cfg.fakechainPort,
+      },
       distro: true,
     });
   } catch (e) {

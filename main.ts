@@ -28,6 +28,7 @@ export type { HnsUpdate } from "./wire/net.ts";
 export type { SendErrorKind } from "./wire/core.ts";
 export type { ManifestEntry } from "./kernel/packages.ts";
 export type { Keyfile, LoadedKeyfile } from "./modules/keyfile/mod.ts";
+export type { EthModuleOptions, EthTiming } from "./modules/eth/mod.ts";
 
 import { runCli } from "./cli.ts";
 

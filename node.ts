@@ -27,6 +27,7 @@ import { createNetModule } from "./net/mod.ts";
 import { loadOrCreateNetworkingKey, NETWORKING_KEY_FILE } from "./net/boot.ts";
 import { createHttpServer, type HttpServerModule } from "./modules/http_server/mod.ts";
 import { createHttpClient } from "./modules/http_client/mod.ts";
+import { createEthModule, type EthModuleOptions } from "./modules/eth/mod.ts";
 import {
   ed25519FromPkcs8,
   type LoadedKeyfile,
@@ -60,6 +61,8 @@ export interface BootOptions {
    * @internal
    */
   modules?: RuntimeModule[];
+  /** eth:distro:sys: --rpc, --rpc-config and simulation (fake node) settings. */
+  eth?: EthModuleOptions;
   /** Networking TCP port; 0 = any free; false = none. Default: first free >= 10000. */
   tcpPort?: number | false;
   /** Networking WebSocket port; 0 = any free; false = none. Default: first free >= 9000. */
@@ -226,6 +229,8 @@ export async function bootNode(opts: BootOptions): Promise<HyperdenoNode> {
         exposeLocal: opts.exposeLocal,
         selfImposedTimeoutSeconds: opts.httpTimeoutSeconds,
       });
+  // built first: a bad --rpc/--rpc-config refuses the boot before anything listens
+  const eth = createEthModule(opts.eth ?? {});
   const net = createNetModule({
     our,
     networkingKey: key,
@@ -251,6 +256,7 @@ export async function bootNode(opts: BootOptions): Promise<HyperdenoNode> {
       createTimerModule(),
       ...(http ? [http] : []),
       createHttpClient(),
+      eth,
       ...(opts.modules ?? []),
     ],
     print,

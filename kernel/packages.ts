@@ -30,12 +30,19 @@ async function copyDir(from: string, to: string) {
 
 /** One process entry of a kit manifest.json. */
 export interface ManifestEntry {
+  /** The process name; the process id is process_name:package:publisher. */
   process_name: string;
+  /** The process code inside the package's pkg/ directory, e.g. "/app.wasm". */
   process_wasm_path: string;
+  /** What to do when the process exits: "None", "Restart", or { Requests: [...] }. */
   on_exit: unknown;
+  /** Whether the process may message other nodes. */
   request_networking: boolean;
+  /** Capabilities the process asks for at install. */
   request_capabilities: unknown[];
+  /** Capabilities over this process that it grants to others at install. */
   grant_capabilities: unknown[];
+  /** Whether any local process may message it without a messaging capability. */
   public: boolean;
 }
 

@@ -65,6 +65,7 @@ export type OnExit =
   | { tag: "restart" }
   | { tag: "requests"; val: [Address, Request, LazyLoadBlob | undefined][] };
 
+/** Why a message got no response: the target was unreachable, or it did not answer in time. */
 export type SendErrorKind = "offline" | "timeout";
 
 export interface SendError {

@@ -7,6 +7,7 @@ import type { Address, NodeId } from "./core.ts";
 
 /** An HNS record, as the hns-indexer publishes it (lib/src/net.rs HnsUpdate). */
 export interface HnsUpdate {
+  /** the node's name, e.g. "alice.os" */
   name: string;
   /** hex Ed25519 networking public key, usually "0x"-prefixed */
   public_key: string;
@@ -14,6 +15,7 @@ export interface HnsUpdate {
   ips: string[];
   /** protocol ("tcp" | "ws") -> port; a BTreeMap, so encoded in key order */
   ports: Record<string, number>;
+  /** the routers of an indirect node; empty for a direct node */
   routers: string[];
 }
 

@@ -107,6 +107,7 @@ export interface EthTiming {
   connectTimeoutMs: number;
   /** Reconnecting a dropped ws(s) connection that carries subscriptions. */
   reconnectAttempts: number;
+  /** Between two reconnect attempts. */
   reconnectDelayMs: number;
   /** Between checks that an offline URL provider answers again. */
   urlHealthCheckMs: number;
@@ -114,6 +115,7 @@ export interface EthTiming {
   nodeHealthCheckMs: number;
   /** First wait before retrying a method that failed on a provider (doubles up to maxBackoffMs). */
   methodRetryMs: number;
+  /** The longest wait the doubling backoffs reach. */
   maxBackoffMs: number;
   /** A provider whose eth_sendRawTransaction failed is skipped for it this long. */
   sendRawTxBlockMs: number;
@@ -153,6 +155,7 @@ export const HYPERDRIVE_TIMING: Readonly<EthTiming> = {
   remoteQueueCapacity: 100,
 };
 
+/** How eth:distro:sys is set up at boot (the CLI's --rpc, --rpc-config and fake-node flags). */
 export interface EthModuleOptions {
   /** --rpc: an RPC URL (ws(s); http(s) serves requests only) added first for the node's chain. */
   rpc?: string;
