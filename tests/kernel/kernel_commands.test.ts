@@ -1,8 +1,9 @@
 // KernelCommand and KernelResponse as serde JSON (wire/kernel.ts): every variant
 // round-trips, the JSON is the text serde_json writes, malformed bodies fail with
-// a reason naming the variant and field.
+// a reason naming the variant and field; and a booted node prints them, answers
+// the ones Hyperdrive answers with their error response, and keeps running.
 
-import { assert, assertEquals } from "../assert.ts";
+import { assert, assertEquals, assertRejects } from "../assert.ts";
 import {
   encodeKernelCommand,
   encodeKernelResponse,
@@ -13,6 +14,7 @@ import {
   parseKernelResponse,
 } from "../../wire/kernel.ts";
 import { type OnExit, parseAddress, parseProcessId } from "../../wire/core.ts";
+import { bootTestNode, withTempDir } from "./helpers.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -235,4 +237,62 @@ Deno.test("KernelCommand: malformed bodies fail with a clear reason", () => {
     assertEquals(error.variant, variant, dec.decode(bytes));
     assert(reason.test(error.message), `${dec.decode(bytes)}: "${error.message}" !~ ${reason}`);
   }
+});
+
+Deno.test("kernel commands through a booted node: malformed ones printed, answered as Hyperdrive does", async () => {
+  await withTempDir(async (root) => {
+    const node = await bootTestNode(`${root}/home`);
+    const KERNEL = "our@kernel:distro:sys";
+    const ask = async (body: Uint8Array | string, blob?: Uint8Array, timeoutSeconds = 5) =>
+      parseKernelResponse((await node.request(KERNEL, body, { blob, timeoutSeconds })).body);
+    try {
+      // a malformed InitializeProcess or RunProcess gets that command's error response
+      const bad = JSON.stringify(init({ public: "yes" }));
+      assertEquals(await ask(bad, new Uint8Array([1])), { tag: "InitializeProcessError" });
+      await node.waitForPrint(
+        /^kernel: couldn't parse command: InitializeProcess: public: expected a boolean$/,
+      );
+      assertEquals(await ask('{"RunProcess":7}'), { tag: "RunProcessError" });
+      await node.waitForPrint(/^kernel: couldn't parse command: RunProcess: expected string$/);
+      // others are printed and not answered (Hyperdrive has no error response for them)
+      await assertRejects(() => ask('{"KillProcess":"a:b"}', undefined, 1), "timeout");
+      await node.waitForPrint(
+        /^kernel: couldn't parse command: KillProcess: Missing field in ProcessId string$/,
+      );
+      await node.send(KERNEL, '"Frobnicate"');
+      await node.waitForPrint(/^kernel: couldn't parse command: unknown variant "Frobnicate"/);
+
+      // well-formed commands, written and read with wire/kernel.ts
+      const timer = parseProcessId("timer:distro:sys");
+      const granted = { issuer: parseAddress("fake.dev@kernel:distro:sys"), params: '"kc-test"' };
+      const hasCap = () =>
+        ask(
+          encodeKernelCommand({ tag: "Debug", print: { tag: "HasCap", on: timer, cap: granted } }),
+        );
+      assertEquals(await hasCap(), { tag: "Debug", print: { tag: "HasCap", has: false } });
+      await node.send(
+        KERNEL,
+        encodeKernelCommand({ tag: "GrantCapabilities", target: timer, capabilities: [granted] }),
+      );
+      assertEquals(await hasCap(), { tag: "Debug", print: { tag: "HasCap", has: true } });
+      assertEquals(
+        await ask(encodeKernelCommand({ tag: "RunProcess", id: parseProcessId("ghost:x:y") })),
+        { tag: "RunProcessError" },
+      );
+      const kernelEntry = await ask(
+        encodeKernelCommand({
+          tag: "Debug",
+          print: { tag: "Process", id: parseProcessId("kernel:distro:sys") },
+        }),
+      );
+      assert(kernelEntry.tag === "Debug" && kernelEntry.print.tag === "Process");
+      assertEquals(kernelEntry.print.process?.wasmBytesHandle, "");
+      // and the node still serves
+      const map = await ask(encodeKernelCommand({ tag: "Debug", print: { tag: "ProcessMap" } }));
+      assert(map.tag === "Debug" && map.print.tag === "ProcessMap");
+      assert(map.print.processes.has("net:distro:sys"));
+    } finally {
+      await node.shutdown();
+    }
+  });
 });
