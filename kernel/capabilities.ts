@@ -17,12 +17,15 @@ import {
   processIdToString,
   type SignedCapability,
 } from "../wire/core.ts";
-import { encode as msgpackEncode } from "@msgpack/msgpack";
+import { MsgWriter } from "../net/msgpack.ts";
 import type { ProcessTable } from "./process_table.ts";
 
-/** The bytes a capability's signature covers: rmp_serde::to_vec(&Capability). */
+/**
+ * The bytes a capability's signature covers: rmp_serde::to_vec(&Capability), a
+ * struct as a 2-array of its fields, the issuer Address as its display string.
+ */
 export function capabilitySigningBytes(cap: Capability): Uint8Array {
-  return msgpackEncode([addressToString(cap.issuer), cap.params]);
+  return new MsgWriter(64).arrayLen(2).str(addressToString(cap.issuer)).str(cap.params).finish();
 }
 
 /** capabilityKey(messagingCap(a)) without re-parsing the constant params. */
