@@ -5,12 +5,12 @@
 // answered with that command's error response so its sender need not time out.
 
 import {
+  capabilityKey,
   checkProcessId,
   type KernelMessage,
   makeResponse,
   processIdToString,
 } from "../wire/core.ts";
-import { capabilityKey } from "../wire/core.ts";
 import {
   encodeKernelResponse,
   type KernelCommand,

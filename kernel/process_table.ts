@@ -3,6 +3,7 @@
 // their mailboxes, and the entries' durable copy in kernel.sqlite.
 
 import {
+  type Capability,
   capabilityToJson,
   KERNEL_PROCESS_ID,
   type OnExit,
@@ -12,7 +13,6 @@ import {
 } from "../wire/core.ts";
 import { field, isObject, str } from "../wire/fields.ts";
 import { readCapability, readOnExit } from "../wire/kernel.ts";
-import type { Capability } from "../wire/core.ts";
 import type { ProcessHost } from "./process_host/host.ts";
 import type { KernelStore } from "./store.ts";
 import type { Mailbox } from "./mailbox.ts";

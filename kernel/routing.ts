@@ -7,6 +7,7 @@
 import {
   type Address,
   addressToString,
+  capabilityKey,
   KERNEL_PROCESS_ID,
   type KernelMessage,
   type LazyLoadBlob,
@@ -18,7 +19,6 @@ import {
   type SendErrorKind,
   type WrappedSendError,
 } from "../wire/core.ts";
-import { capabilityKey } from "../wire/core.ts";
 import type { ProcessHost } from "./process_host/host.ts";
 import type { OutgoingMessage } from "./process_host/protocol.ts";
 import type { Mailbox } from "./mailbox.ts";

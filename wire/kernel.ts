@@ -284,7 +284,7 @@ function readCommand(tag: KernelCommand["tag"], val: unknown): KernelCommand {
         wasmBytesHandle: get(o, "wasm_bytes_handle", str),
         witVersion: opt(o, "wit_version", u32),
         onExit: get(o, "on_exit", readOnExit),
-        // a HashSet in Hyperdrive: equal caps count once
+        // a HashSet in Hyperdrive; the cap store keeps equal caps once
         initialCapabilities: get(o, "initial_capabilities", (v) => list(v, readCapability)),
         public: get(o, "public", bool),
       };
