@@ -11,12 +11,14 @@ import {
   KERNEL_PROCESS_ID,
   messagingCap,
   networkingCap,
-  onExitFromJson,
+  type OnExit,
   parseProcessId,
   type ProcessId,
   processIdToString,
   VFS_PROCESS_ID,
 } from "../wire/core.ts";
+import { isObject, str } from "../wire/fields.ts";
+import { readOnExit } from "../wire/kernel.ts";
 
 async function copyDir(from: string, to: string) {
   await Deno.mkdir(to, { recursive: true });
@@ -47,6 +49,54 @@ export interface ManifestEntry {
 }
 
 /**
+ * The manifest's entries. Names and paths must be strings; the rest keep kit's
+ * defaults when absent (on_exit None, no caps, not public), as before.
+ */
+function readManifest(v: unknown, file: string): ManifestEntry[] {
+  if (!Array.isArray(v)) throw new Error(`${file}: expected a list`);
+  return v.map((e, i) => {
+    try {
+      if (!isObject(e)) throw new Error("expected an object");
+      const list = (name: string) => {
+        const l = e[name] ?? [];
+        if (!Array.isArray(l)) throw new Error(`${name}: expected a list`);
+        return l;
+      };
+      const text = (name: string) => {
+        try {
+          return str(e[name]);
+        } catch (err) {
+          throw new Error(`${name}: ${errorText(err)}`);
+        }
+      };
+      return {
+        process_name: text("process_name"),
+        process_wasm_path: text("process_wasm_path"),
+        on_exit: e.on_exit ?? "None",
+        request_networking: Boolean(e.request_networking),
+        request_capabilities: list("request_capabilities"),
+        grant_capabilities: list("grant_capabilities"),
+        public: Boolean(e.public),
+      };
+    } catch (err) {
+      throw new Error(`${file}: entry ${i}: ${errorText(err)}`);
+    }
+  });
+}
+
+function onExitOf(entry: ManifestEntry, file: string): OnExit {
+  try {
+    return readOnExit(entry.on_exit);
+  } catch (e) {
+    throw new Error(`${file}: ${entry.process_name}: on_exit: ${errorText(e)}`);
+  }
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/**
  * A manifest capability entry, read as app-store's install reads it:
  * "proc:pkg:pub" (messaging) or {process, params}, params written as serde_json
  * writes a Value (compact, keys sorted). Anything else is skipped: `invalid`
@@ -69,16 +119,15 @@ function manifestCap(
     if (!process) invalid();
     return process && messagingCap({ node: our, process });
   }
-  if (v && typeof v === "object" && !Array.isArray(v)) {
-    const o = v as { process?: unknown; params?: unknown };
-    if (!("process" in o)) return undefined;
-    const process = parse(o.process);
+  if (isObject(v)) {
+    if (!("process" in v)) return undefined;
+    const process = parse(v.process);
     if (!process) return undefined;
-    if (!("params" in o)) {
+    if (!("params" in v)) {
       invalid();
       return undefined;
     }
-    return { issuer: { node: our, process }, params: canonicalJson(JSON.stringify(o.params)) };
+    return { issuer: { node: our, process }, params: canonicalJson(JSON.stringify(v.params)) };
   }
   invalid();
   return undefined;
@@ -104,10 +153,8 @@ export async function installPackage(
   const pkgName = String(props.package_name);
   const publisher = String(props.publisher);
   checkProcessId({ processName: "x", packageName: pkgName, publisherNode: publisher });
-  const manifest = JSON.parse(
-    await Deno.readTextFile(`${dir}/pkg/manifest.json`),
-  ) as ManifestEntry[];
-  if (!Array.isArray(manifest)) throw new Error(`${dir}/pkg/manifest.json: expected a list`);
+  const manifestFile = `${dir}/pkg/manifest.json`;
+  const manifest = readManifest(JSON.parse(await Deno.readTextFile(manifestFile)), manifestFile);
   const packageId = `${pkgName}:${publisher}`;
   const drive = `/${packageId}/pkg`;
   await copyDir(`${dir}/pkg`, `${home}/vfs/${packageId}/pkg`);
@@ -120,7 +167,7 @@ export async function installPackage(
       publisherNode: publisher,
     });
     const caps: Capability[] = [];
-    for (const v of entry.request_capabilities ?? []) {
+    for (const v of entry.request_capabilities) {
       const c = manifestCap(
         our,
         v,
@@ -144,16 +191,16 @@ export async function installPackage(
       id,
       wasmBytesHandle: handle,
       witVersion: props.wit_version ?? undefined,
-      onExit: onExitFromJson(entry.on_exit ?? "None"),
+      onExit: onExitOf(entry, manifestFile),
       initialCapabilities: caps,
-      public: Boolean(entry.public),
+      public: entry.public,
       bytes,
       initializer: { processName: "kernel", packageName: "distro", publisherNode: "sys" },
     });
     ids.push(id);
   }
   for (const [i, entry] of manifest.entries()) {
-    for (const v of entry.grant_capabilities ?? []) {
+    for (const v of entry.grant_capabilities) {
       // grant: this process issues the cap to the named process
       const c = manifestCap(our, v, () =>
         print(

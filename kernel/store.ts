@@ -2,6 +2,17 @@
 // so an acknowledged write survives kill -9.
 
 import { DatabaseSync } from "node:sqlite";
+import type { CapabilityJson, OnExitJson } from "../wire/core.ts";
+
+/** A process map entry as stored: Hyperdrive's PersistedProcess in serde JSON shape. */
+export interface StoredProcessJson {
+  wasm_bytes_handle: string;
+  wit_version: number | null;
+  on_exit: OnExitJson;
+  /** (capability, signature) */
+  capabilities: [CapabilityJson, number[]][];
+  public: boolean;
+}
 
 export class KernelStore {
   private readonly db: DatabaseSync;
@@ -21,6 +32,7 @@ export class KernelStore {
     this.delStmt = this.db.prepare("DELETE FROM process_map WHERE process_id = ?");
   }
 
+  /** Every stored entry, unchecked: the kernel reads each one (readStoredProcess). */
   loadProcessMap(): Map<string, unknown> {
     const rows = this.db.prepare("SELECT process_id, entry FROM process_map").all() as {
       process_id: string;
@@ -29,7 +41,7 @@ export class KernelStore {
     return new Map(rows.map((r) => [r.process_id, JSON.parse(r.entry)]));
   }
 
-  putProcess(processId: string, entry: unknown): void {
+  putProcess(processId: string, entry: StoredProcessJson): void {
     this.putStmt.run(processId, JSON.stringify(entry));
   }
 

@@ -1,0 +1,51 @@
+// Direct channels between process Workers (see process_host/protocol.ts): after
+// the kernel has routed, and so authorized, a local message from A to B, A gets a
+// port into B's inbox so later cap-less messages skip the kernel's thread. Any
+// change to A's caps, or A or B exiting, closes them.
+
+import type { ProcessHost } from "./process_host/host.ts";
+import type { ProcessTable } from "./process_table.ts";
+import { messagingKey } from "./capabilities.ts";
+
+export class Channels {
+  /** source process -> targets it may post to without the kernel */
+  private readonly outbound = new Map<string, Set<string>>();
+
+  constructor(private readonly table: ProcessTable) {}
+
+  /** Authorized exactly as route() authorizes: the target is public or the source may message it. */
+  maybeOpen(sourcePid: string, targetPid: string, target: ProcessHost): void {
+    const source = this.table.hosts.get(sourcePid);
+    if (!source || sourcePid === targetPid) return;
+    let outbound = this.outbound.get(sourcePid);
+    if (outbound?.has(targetPid)) return;
+    const targetEntry = this.table.processMap.get(targetPid);
+    const sourceEntry = this.table.processMap.get(sourcePid);
+    if (!targetEntry || !sourceEntry) return;
+    if (!targetEntry.public && !sourceEntry.capabilities.has(messagingKey(target.our))) return;
+    if (!outbound) this.outbound.set(sourcePid, outbound = new Set());
+    outbound.add(targetPid);
+    const { port1, port2 } = new MessageChannel();
+    source.control(
+      { t: "channel", target: targetPid, port: port1, signal: target.signalBuffer },
+      [port1],
+    );
+    target.control({ t: "peer", from: source.our, port: port2 }, [port2]);
+  }
+
+  /** Closes every direct channel from `pid` (its caps changed) or, with `all`, to it too. */
+  close(pid: string, all: boolean): void {
+    const hosts = this.table.hosts;
+    const outbound = this.outbound.get(pid);
+    if (outbound) {
+      hosts.get(pid)?.control({ t: "unchannel" });
+      for (const target of outbound) hosts.get(target)?.control({ t: "unpeer", from: pid });
+      this.outbound.delete(pid);
+    }
+    if (!all) return;
+    for (const [source, targets] of this.outbound) {
+      if (!targets.delete(pid)) continue;
+      hosts.get(source)?.control({ t: "unchannel", target: pid });
+    }
+  }
+}

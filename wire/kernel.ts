@@ -1,0 +1,454 @@
+// kernel:distro:sys's API (Hyperdrive lib/src/kernel.rs) as serde JSON: externally
+// tagged enums, snake_case fields, ProcessId and Address as their display strings.
+//   KernelCommand  "Booted" | "Shutdown"
+//                  | {"InitializeProcess": {id, wasm_bytes_handle, wit_version: u32|null,
+//                                           on_exit, initial_capabilities: [Capability], public}}
+//                  | {"GrantCapabilities": {target, capabilities: [Capability]}}
+//                  | {"DropCapabilities": {target, capabilities: [Capability]}}
+//                  | {"SetOnExit": {target, on_exit}} | {"RunProcess": id} | {"KillProcess": id}
+//                  | {"Debug": KernelPrint}
+//   KernelPrint    "ProcessMap" | {"Process": id} | {"HasCap": {on, cap}}
+//   KernelResponse "InitializedProcess" | "InitializeProcessError" | "StartedProcess"
+//                  | "RunProcessError" | {"KilledProcess": id}
+//                  | {"Debug": {"ProcessMap": {id: process}} | {"Process": process|null}
+//                             | {"HasCap": bool|null}}
+//   Capability     {"issuer": "node@process:package:publisher", "params": string}
+//   OnExit         "None" | "Restart" | {"Requests": [[address, Request, LazyLoadBlob|null]]}
+
+import {
+  type Address,
+  type Capability,
+  capabilityToJson,
+  type LazyLoadBlob,
+  type OnExit,
+  onExitToJson,
+  parseAddress,
+  parseProcessId,
+  type ProcessId,
+  processIdToString,
+  type Request,
+  type SignedCapability,
+} from "./core.ts";
+import { field, isObject, str, u64, variant } from "./fields.ts";
+import { parseJsonBody } from "./json.ts";
+
+export type KernelPrint =
+  | { tag: "ProcessMap" }
+  | { tag: "Process"; id: ProcessId }
+  | { tag: "HasCap"; on: ProcessId; cap: Capability };
+
+export type KernelCommand =
+  | { tag: "Booted" }
+  | {
+    tag: "InitializeProcess";
+    id: ProcessId;
+    wasmBytesHandle: string;
+    witVersion: number | undefined;
+    onExit: OnExit;
+    initialCapabilities: Capability[];
+    public: boolean;
+  }
+  | { tag: "GrantCapabilities"; target: ProcessId; capabilities: Capability[] }
+  | { tag: "DropCapabilities"; target: ProcessId; capabilities: Capability[] }
+  | { tag: "SetOnExit"; target: ProcessId; onExit: OnExit }
+  | { tag: "RunProcess"; id: ProcessId }
+  | { tag: "KillProcess"; id: ProcessId }
+  | { tag: "Shutdown" }
+  | { tag: "Debug"; print: KernelPrint };
+
+/** A process as Debug shows it (Hyperdrive's UserspacePersistedProcess: caps without signatures). */
+export interface UserspaceProcess {
+  wasmBytesHandle: string;
+  witVersion: number | undefined;
+  onExit: OnExit;
+  capabilities: Capability[];
+  public: boolean;
+}
+
+export type KernelPrintResponse =
+  | { tag: "ProcessMap"; processes: Map<string, UserspaceProcess> }
+  | { tag: "Process"; process: UserspaceProcess | undefined }
+  | { tag: "HasCap"; has: boolean | undefined };
+
+export type KernelResponse =
+  | { tag: "InitializedProcess" }
+  | { tag: "InitializeProcessError" }
+  | { tag: "StartedProcess" }
+  | { tag: "RunProcessError" }
+  | { tag: "KilledProcess"; id: ProcessId }
+  | { tag: "Debug"; print: KernelPrintResponse };
+
+const COMMANDS = [
+  "Booted",
+  "InitializeProcess",
+  "GrantCapabilities",
+  "DropCapabilities",
+  "SetOnExit",
+  "RunProcess",
+  "KillProcess",
+  "Shutdown",
+  "Debug",
+] as const;
+
+/** A body that is not a KernelCommand; `variant` names the one it tried to be, if any. */
+export class KernelCommandError extends Error {
+  constructor(readonly variant: KernelCommand["tag"] | undefined, reason: string) {
+    super(variant ? `${variant}: ${reason}` : reason);
+    this.name = "KernelCommandError";
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Readers (throw a plain Error naming what was wrong; `get` prefixes the field)
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** Reads field `name` of struct `o` with `read`, naming the field in any error. */
+function get<T>(o: Record<string, unknown>, name: string, read: (v: unknown) => T): T {
+  const v = field(o, name);
+  try {
+    return read(v);
+  } catch (e) {
+    throw new Error(`${name}: ${message(e)}`);
+  }
+}
+
+/** An Option field: absent or null is None. */
+function opt<T>(o: Record<string, unknown>, name: string, read: (v: unknown) => T): T | undefined {
+  return o[name] === undefined || o[name] === null ? undefined : get(o, name, read);
+}
+
+function struct(v: unknown): Record<string, unknown> {
+  if (!isObject(v)) throw new Error("expected a struct (JSON object)");
+  return v;
+}
+
+function bool(v: unknown): boolean {
+  if (typeof v !== "boolean") throw new Error("expected a boolean");
+  return v;
+}
+
+function u32(v: unknown): number {
+  const n = u64(v);
+  if (n > 0xffffffffn) throw new Error("expected u32");
+  return Number(n);
+}
+
+function list<T>(v: unknown, read: (item: unknown) => T): T[] {
+  if (!Array.isArray(v)) throw new Error("expected a sequence (JSON array)");
+  return v.map((item, i) => {
+    try {
+      return read(item);
+    } catch (e) {
+      throw new Error(`[${i}]: ${message(e)}`);
+    }
+  });
+}
+
+/** serde's Vec<u8>: an array of integers 0..=255. */
+function bytes(v: unknown): Uint8Array {
+  if (!Array.isArray(v)) throw new Error("expected a byte array");
+  const out = new Uint8Array(v.length);
+  for (let i = 0; i < v.length; i++) {
+    const b = v[i];
+    if (typeof b !== "number" || !Number.isInteger(b) || b < 0 || b > 255) {
+      throw new Error(`[${i}]: expected u8`);
+    }
+    out[i] = b;
+  }
+  return out;
+}
+
+function tuple(v: unknown, n: number): unknown[] {
+  if (!Array.isArray(v) || v.length !== n) throw new Error(`expected a tuple of ${n}`);
+  return v;
+}
+
+function processId(v: unknown): ProcessId {
+  return parseProcessId(str(v));
+}
+
+function address(v: unknown): Address {
+  return parseAddress(str(v));
+}
+
+/** A Capability: {issuer: Address, params: String}. */
+export function readCapability(v: unknown): Capability {
+  const o = struct(v);
+  return { issuer: get(o, "issuer", address), params: get(o, "params", str) };
+}
+
+function readBlob(v: unknown): LazyLoadBlob {
+  const o = struct(v);
+  return { mime: opt(o, "mime", str), bytes: get(o, "bytes", bytes) };
+}
+
+/** A Request as core.rs declares it: caps travel as (Capability, signature bytes). */
+function readRequest(v: unknown): Request {
+  const o = struct(v);
+  return {
+    inherit: get(o, "inherit", bool),
+    expectsResponse: opt(o, "expects_response", u64),
+    body: get(o, "body", bytes),
+    metadata: opt(o, "metadata", str),
+    capabilities: get(o, "capabilities", (c) =>
+      list(c, (pair): SignedCapability => {
+        const [cap, sig] = tuple(pair, 2);
+        return { ...readCapability(cap), signature: bytes(sig) };
+      })),
+  };
+}
+
+/** OnExit: "None" | "Restart" | {"Requests": [(Address, Request, Option<LazyLoadBlob>)]}. */
+export function readOnExit(v: unknown): OnExit {
+  const [tag, val] = variant(v);
+  if (tag === "None" && val === null) return { tag: "none" };
+  if (tag === "Restart" && val === null) return { tag: "restart" };
+  if (tag === "Requests") {
+    return {
+      tag: "requests",
+      val: list(val, (item): [Address, Request, LazyLoadBlob | undefined] => {
+        const [a, r, b] = tuple(item, 3);
+        return [address(a), readRequest(r), b === null ? undefined : readBlob(b)];
+      }),
+    };
+  }
+  throw new Error(`expected OnExit "None", "Restart" or {"Requests": [...]}, got ${show(v)}`);
+}
+
+function readKernelPrint(v: unknown): KernelPrint {
+  const [tag, val] = variant(v);
+  if (tag === "ProcessMap" && val === null) return { tag };
+  if (tag === "Process") return { tag, id: processId(val) };
+  if (tag === "HasCap") {
+    const o = struct(val);
+    return { tag, on: get(o, "on", processId), cap: get(o, "cap", readCapability) };
+  }
+  throw new Error(`expected KernelPrint "ProcessMap", {"Process"} or {"HasCap"}, got ${show(v)}`);
+}
+
+/** A short rendering of a bad value for error texts. */
+function show(v: unknown): string {
+  const s = JSON.stringify(v, (_k, x) => typeof x === "bigint" ? `${x}` : x) ?? String(v);
+  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+}
+
+function unit(val: unknown) {
+  if (val !== null) throw new Error("a unit variant takes no value");
+}
+
+// ---------------------------------------------------------------------------
+// KernelCommand
+
+/** Body bytes -> KernelCommand, as serde_json::from_slice reads one; throws KernelCommandError. */
+export function parseKernelCommand(body: Uint8Array): KernelCommand {
+  let json: unknown;
+  try {
+    json = parseJsonBody(body);
+  } catch (e) {
+    throw new KernelCommandError(undefined, `not JSON: ${message(e)}`);
+  }
+  let tag: string, val: unknown;
+  try {
+    [tag, val] = variant(json);
+  } catch {
+    throw new KernelCommandError(undefined, `expected a KernelCommand variant, got ${show(json)}`);
+  }
+  const name = COMMANDS.find((c) => c === tag);
+  if (!name) {
+    throw new KernelCommandError(
+      undefined,
+      `unknown variant ${show(tag)}, expected one of ${COMMANDS.join(", ")}`,
+    );
+  }
+  try {
+    return readCommand(name, val);
+  } catch (e) {
+    throw new KernelCommandError(name, message(e));
+  }
+}
+
+function readCommand(tag: KernelCommand["tag"], val: unknown): KernelCommand {
+  switch (tag) {
+    case "Booted":
+    case "Shutdown":
+      unit(val);
+      return { tag };
+    case "InitializeProcess": {
+      const o = struct(val);
+      return {
+        tag,
+        id: get(o, "id", processId),
+        wasmBytesHandle: get(o, "wasm_bytes_handle", str),
+        witVersion: opt(o, "wit_version", u32),
+        onExit: get(o, "on_exit", readOnExit),
+        // a HashSet in Hyperdrive; the cap store keeps equal caps once
+        initialCapabilities: get(o, "initial_capabilities", (v) => list(v, readCapability)),
+        public: get(o, "public", bool),
+      };
+    }
+    case "GrantCapabilities":
+    case "DropCapabilities": {
+      const o = struct(val);
+      return {
+        tag,
+        target: get(o, "target", processId),
+        capabilities: get(o, "capabilities", (v) => list(v, readCapability)),
+      };
+    }
+    case "SetOnExit": {
+      const o = struct(val);
+      return { tag, target: get(o, "target", processId), onExit: get(o, "on_exit", readOnExit) };
+    }
+    case "RunProcess":
+    case "KillProcess":
+      return { tag, id: processId(val) };
+    case "Debug":
+      return { tag, print: readKernelPrint(val) };
+  }
+}
+
+/** The serde JSON value of a KernelCommand. */
+export function kernelCommandToJson(c: KernelCommand): unknown {
+  switch (c.tag) {
+    case "Booted":
+    case "Shutdown":
+      return c.tag;
+    case "InitializeProcess":
+      return {
+        InitializeProcess: {
+          id: processIdToString(c.id),
+          wasm_bytes_handle: c.wasmBytesHandle,
+          wit_version: c.witVersion ?? null,
+          on_exit: onExitToJson(c.onExit),
+          initial_capabilities: c.initialCapabilities.map(capabilityToJson),
+          public: c.public,
+        },
+      };
+    case "GrantCapabilities":
+    case "DropCapabilities":
+      return {
+        [c.tag]: {
+          target: processIdToString(c.target),
+          capabilities: c.capabilities.map(capabilityToJson),
+        },
+      };
+    case "SetOnExit":
+      return {
+        SetOnExit: { target: processIdToString(c.target), on_exit: onExitToJson(c.onExit) },
+      };
+    case "RunProcess":
+    case "KillProcess":
+      return { [c.tag]: processIdToString(c.id) };
+    case "Debug": {
+      const p = c.print;
+      return {
+        Debug: p.tag === "ProcessMap"
+          ? "ProcessMap"
+          : p.tag === "Process"
+          ? { Process: processIdToString(p.id) }
+          : { HasCap: { on: processIdToString(p.on), cap: capabilityToJson(p.cap) } },
+      };
+    }
+  }
+}
+
+export function encodeKernelCommand(c: KernelCommand): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(kernelCommandToJson(c)));
+}
+
+// ---------------------------------------------------------------------------
+// KernelResponse
+
+function userspaceProcessToJson(p: UserspaceProcess) {
+  // field order as UserspacePersistedProcess declares them
+  return {
+    wasm_bytes_handle: p.wasmBytesHandle,
+    wit_version: p.witVersion ?? null,
+    on_exit: onExitToJson(p.onExit),
+    capabilities: p.capabilities.map(capabilityToJson),
+    public: p.public,
+  };
+}
+
+function readUserspaceProcess(v: unknown): UserspaceProcess {
+  const o = struct(v);
+  return {
+    wasmBytesHandle: get(o, "wasm_bytes_handle", str),
+    witVersion: opt(o, "wit_version", u32),
+    onExit: get(o, "on_exit", readOnExit),
+    capabilities: get(o, "capabilities", (c) => list(c, readCapability)),
+    public: get(o, "public", bool),
+  };
+}
+
+/** The serde JSON value of a KernelResponse. */
+export function kernelResponseToJson(r: KernelResponse): unknown {
+  switch (r.tag) {
+    case "InitializedProcess":
+    case "InitializeProcessError":
+    case "StartedProcess":
+    case "RunProcessError":
+      return r.tag;
+    case "KilledProcess":
+      return { KilledProcess: processIdToString(r.id) };
+    case "Debug": {
+      const p = r.print;
+      if (p.tag === "ProcessMap") {
+        const map: Record<string, unknown> = {};
+        for (const [pid, proc] of p.processes) map[pid] = userspaceProcessToJson(proc);
+        return { Debug: { ProcessMap: map } };
+      }
+      if (p.tag === "Process") {
+        return { Debug: { Process: p.process ? userspaceProcessToJson(p.process) : null } };
+      }
+      return { Debug: { HasCap: p.has ?? null } };
+    }
+  }
+}
+
+export function encodeKernelResponse(r: KernelResponse): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(kernelResponseToJson(r)));
+}
+
+/** Body bytes -> KernelResponse (what a client of the kernel reads); throws a plain Error. */
+export function parseKernelResponse(body: Uint8Array): KernelResponse {
+  const [tag, val] = variant(parseJsonBody(body));
+  switch (tag) {
+    case "InitializedProcess":
+    case "InitializeProcessError":
+    case "StartedProcess":
+    case "RunProcessError":
+      unit(val);
+      return { tag };
+    case "KilledProcess":
+      return { tag, id: processId(val) };
+    case "Debug": {
+      const [kind, v] = variant(val);
+      if (kind === "ProcessMap") {
+        const o = struct(v);
+        const processes = new Map<string, UserspaceProcess>();
+        for (const pid of Object.keys(o)) {
+          processes.set(
+            processIdToString(parseProcessId(pid)),
+            get(o, pid, readUserspaceProcess),
+          );
+        }
+        return { tag, print: { tag: kind, processes } };
+      }
+      if (kind === "Process") {
+        return {
+          tag,
+          print: { tag: kind, process: v === null ? undefined : readUserspaceProcess(v) },
+        };
+      }
+      if (kind === "HasCap") {
+        return { tag, print: { tag: kind, has: v === null ? undefined : bool(v) } };
+      }
+      throw new Error(`unknown KernelPrintResponse ${show(kind)}`);
+    }
+  }
+  throw new Error(`unknown KernelResponse ${show(tag)}`);
+}
