@@ -28,6 +28,7 @@ import {
 import { ProgramLoader } from "./process_host/program.ts";
 import { KernelStore } from "./store.ts";
 import { Mailbox } from "./mailbox.ts";
+import { vfsRoot } from "./vfs_layout.ts";
 import type { RuntimeModule, RuntimeModuleContext } from "./module.ts";
 import { CapabilityStore } from "./capabilities.ts";
 import { Channels } from "./channels.ts";
@@ -83,7 +84,7 @@ export class Kernel {
   constructor(opts: KernelOptions) {
     this.our = opts.our;
     this.home = opts.home;
-    const vfsDir = `${opts.home}/vfs`;
+    const vfsDir = vfsRoot(opts.home);
     Deno.mkdirSync(vfsDir, { recursive: true });
     Deno.mkdirSync(`${opts.home}/cache`, { recursive: true });
     const table = this.table = new ProcessTable(

@@ -9,6 +9,7 @@ import {
   checkProcessId,
   messagingCap,
   type OnExit,
+  packageIdOf,
   parseProcessId,
   type ProcessId,
   processIdToString,
@@ -19,6 +20,7 @@ import type { ProgramLoader } from "./process_host/program.ts";
 import { type CapabilityStore, messagingKey } from "./capabilities.ts";
 import type { Channels } from "./channels.ts";
 import type { Router } from "./routing.ts";
+import { driveDir, vfsHostPath } from "./vfs_layout.ts";
 import {
   errorText,
   type PersistedProcess,
@@ -158,7 +160,7 @@ export class Lifecycle {
   }
 
   private createHost(id: ProcessId, entry: PersistedProcess, program: Program) {
-    const tmpDir = `${this.vfsDir}/${id.packageName}:${id.publisherNode}/tmp`;
+    const tmpDir = driveDir(this.vfsDir, packageIdOf(id), "tmp");
     Deno.mkdirSync(tmpDir, { recursive: true });
     const host = new ProcessHost(
       { node: this.table.our, process: id },
@@ -341,11 +343,8 @@ export class Lifecycle {
 
   /** A process's wasm, by its handle: a path in the vfs. */
   private async readWasm(handle: string): Promise<Uint8Array> {
-    const rel = handle.replace(/^\/+/, "");
-    if (rel.split("/").some((s) => s === ".." || s === "")) {
-      throw new Error(`bad wasm path ${handle}`);
-    }
-    return await Deno.readFile(`${this.vfsDir}/${rel}`);
+    // resolved as a vfs Read resolves it; an escape above the vfs root throws
+    return await Deno.readFile(vfsHostPath(this.vfsDir, handle));
   }
 
   /** At shutdown: no restart may fire any more. */

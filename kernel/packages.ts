@@ -19,6 +19,7 @@ import {
 } from "../wire/core.ts";
 import { isObject, str } from "../wire/fields.ts";
 import { readOnExit } from "../wire/kernel.ts";
+import { driveDir, vfsHostPath, vfsRoot } from "./vfs_layout.ts";
 
 async function copyDir(from: string, to: string) {
   await Deno.mkdir(to, { recursive: true });
@@ -157,8 +158,9 @@ export async function installPackage(
   const manifest = readManifest(JSON.parse(await Deno.readTextFile(manifestFile)), manifestFile);
   const packageId = `${pkgName}:${publisher}`;
   const drive = `/${packageId}/pkg`;
-  await copyDir(`${dir}/pkg`, `${home}/vfs/${packageId}/pkg`);
-  await Deno.mkdir(`${home}/vfs/${packageId}/tmp`, { recursive: true });
+  const pkg = { packageName: pkgName, publisherNode: publisher };
+  await copyDir(`${dir}/pkg`, driveDir(vfsRoot(home), pkg, "pkg"));
+  await Deno.mkdir(driveDir(vfsRoot(home), pkg, "tmp"), { recursive: true });
   const ids: ProcessId[] = [];
   for (const entry of manifest) {
     const id = checkProcessId({
@@ -185,7 +187,7 @@ export async function installPackage(
     }
     const file = entry.process_wasm_path.replace(/^\/+/, "");
     const handle = `${drive}/${file}`;
-    const bytes = await Deno.readFile(`${home}/vfs${handle}`);
+    const bytes = await Deno.readFile(vfsHostPath(vfsRoot(home), handle));
     if (kernel.isRunning(id)) kernel.killProcess(id);
     await kernel.initializeProcess({
       id,

@@ -295,14 +295,6 @@ export function capabilityToJson(c: Capability): CapabilityJson {
   return { issuer: addressToString(c.issuer), params: c.params };
 }
 
-export function capabilityFromJson(v: unknown): Capability {
-  const o = v as CapabilityJson;
-  if (!o || typeof o.issuer !== "string" || typeof o.params !== "string") {
-    throw new Error("capability must be {issuer: string, params: string}");
-  }
-  return { issuer: parseAddress(o.issuer), params: o.params };
-}
-
 export function requestToJson(r: Request): RequestJson {
   return {
     inherit: r.inherit,
@@ -313,23 +305,6 @@ export function requestToJson(r: Request): RequestJson {
       capabilityToJson(c),
       Array.from(c.signature ?? []),
     ]),
-  };
-}
-
-export function requestFromJson(v: unknown): Request {
-  const o = v as RequestJson;
-  if (!o || typeof o !== "object" || !Array.isArray(o.body)) {
-    throw new Error("request must be an object with a body byte array");
-  }
-  return {
-    inherit: Boolean(o.inherit),
-    expectsResponse: o.expects_response == null ? undefined : BigInt(o.expects_response),
-    body: Uint8Array.from(o.body),
-    metadata: o.metadata ?? undefined,
-    capabilities: (o.capabilities ?? []).map(([c, sig]) => ({
-      ...capabilityFromJson(c),
-      signature: Uint8Array.from(sig ?? []),
-    })),
   };
 }
 
@@ -348,23 +323,6 @@ export function onExitToJson(o: OnExit): OnExitJson {
         ]),
       };
   }
-}
-
-export function onExitFromJson(v: unknown): OnExit {
-  if (v === "None") return { tag: "none" };
-  if (v === "Restart") return { tag: "restart" };
-  if (v && typeof v === "object" && Array.isArray((v as { Requests?: unknown }).Requests)) {
-    const reqs = (v as { Requests: [string, RequestJson, LazyLoadBlobJson | null][] }).Requests;
-    return {
-      tag: "requests",
-      val: reqs.map(([a, r, b]) => [
-        parseAddress(a),
-        requestFromJson(r),
-        b ? { mime: b.mime ?? undefined, bytes: Uint8Array.from(b.bytes) } : undefined,
-      ]),
-    };
-  }
-  throw new Error(`invalid OnExit: ${JSON.stringify(v)}`);
 }
 
 /** Random u64, as Hyperdrive's rand::random::<u64>(). */

@@ -17,7 +17,7 @@
 // keys sorted (`serdeValue`), as Hyperdrive re-serializes one.
 
 import { parseProcessId } from "./core.ts";
-import { field, isObject, str, u64, variant } from "./fields.ts";
+import { bool, field, isObject, list, opt, str, struct, u16, u64, variant } from "./fields.ts";
 import { decodeUtf8Strict, encodeJsonExact, parseJsonExact } from "./json.ts";
 import type { HnsUpdate } from "./net.ts";
 
@@ -137,31 +137,8 @@ function bigints(_k: string, v: unknown) {
 // ---------------------------------------------------------------------------
 // Reading
 
-function bool(v: unknown): boolean {
-  if (typeof v !== "boolean") throw new Error("expected bool");
-  return v;
-}
-
-function u16(v: unknown): number {
-  const n = u64(v);
-  if (n > 65535n) throw new Error("expected u16");
-  return Number(n);
-}
-
 function strings(v: unknown): string[] {
-  if (!Array.isArray(v)) throw new Error("expected a sequence");
-  return v.map(str);
-}
-
-/** Absent or null: None (serde's Option). */
-function opt<T>(o: Record<string, unknown>, name: string, read: (v: unknown) => T): T | undefined {
-  const v = o[name];
-  return v === undefined || v === null ? undefined : read(v);
-}
-
-function struct(v: unknown, what: string): Record<string, unknown> {
-  if (!isObject(v)) throw new Error(`expected struct ${what}`);
-  return v;
+  return list(v, str);
 }
 
 /** lib/src/net.rs HnsUpdate: every field required. */

@@ -23,8 +23,64 @@ export function str(v: unknown): string {
 }
 
 export function bool(v: unknown): boolean {
-  if (typeof v !== "boolean") throw new Error("expected bool");
+  if (typeof v !== "boolean") throw new Error("expected a boolean");
   return v;
+}
+
+/** A struct's JSON object; `what` names the struct in the error. */
+export function struct(v: unknown, what?: string): Record<string, unknown> {
+  if (!isObject(v)) {
+    throw new Error(`expected ${what ? `struct ${what}` : "a struct (JSON object)"}`);
+  }
+  return v;
+}
+
+/** An error's message (or the thrown value as text). */
+export function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** Reads field `name` of struct `o` with `read`, naming the field in any error. */
+export function get<T>(o: Record<string, unknown>, name: string, read: (v: unknown) => T): T {
+  const v = field(o, name);
+  try {
+    return read(v);
+  } catch (e) {
+    throw new Error(`${name}: ${message(e)}`);
+  }
+}
+
+/** An Option field: absent or null is None. */
+export function opt<T>(
+  o: Record<string, unknown>,
+  name: string,
+  read: (v: unknown) => T,
+): T | undefined {
+  return o[name] === undefined || o[name] === null ? undefined : get(o, name, read);
+}
+
+/** A sequence, each item read with `read` (errors name the index). */
+export function list<T>(v: unknown, read: (item: unknown) => T): T[] {
+  if (!Array.isArray(v)) throw new Error("expected a sequence (JSON array)");
+  return v.map((item, i) => {
+    try {
+      return read(item);
+    } catch (e) {
+      throw new Error(`[${i}]: ${message(e)}`);
+    }
+  });
+}
+
+/** A tuple of exactly `n` values. */
+export function tuple(v: unknown, n: number): unknown[] {
+  if (!Array.isArray(v) || v.length !== n) throw new Error(`expected a tuple of ${n}`);
+  return v;
+}
+
+/** A short rendering of a bad value for error texts. */
+export function show(v: unknown): string {
+  const s = JSON.stringify(v, (_k, x) => typeof x === "bigint" ? `${x}` : x) ?? String(v);
+  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
 }
 
 function asInteger(v: unknown): bigint | undefined {
@@ -37,6 +93,18 @@ export function u64(v: unknown): bigint {
   const n = asInteger(v);
   if (n === undefined || n < 0n || n > U64_MAX) throw new Error("expected u64");
   return n;
+}
+
+export function u32(v: unknown): number {
+  const n = u64(v);
+  if (n > 0xffffffffn) throw new Error("expected u32");
+  return Number(n);
+}
+
+export function u16(v: unknown): number {
+  const n = u64(v);
+  if (n > 65535n) throw new Error("expected u16");
+  return Number(n);
 }
 
 export function i64(v: unknown): bigint {
@@ -58,7 +126,7 @@ export function bytes(v: unknown): Uint8Array {
   for (let i = 0; i < v.length; i++) {
     const b = v[i];
     if (typeof b !== "number" || !Number.isInteger(b) || b < 0 || b > 255) {
-      throw new Error("expected a byte");
+      throw new Error(`[${i}]: expected u8`);
     }
     out[i] = b;
   }

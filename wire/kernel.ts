@@ -29,7 +29,22 @@ import {
   type Request,
   type SignedCapability,
 } from "./core.ts";
-import { field, isObject, str, u64, variant } from "./fields.ts";
+import {
+  bool,
+  bytes,
+  get,
+  list,
+  message,
+  opt,
+  show,
+  str,
+  struct,
+  tuple,
+  u32,
+  u64,
+  variant,
+} from "./fields.ts";
+
 import { parseJsonBody } from "./json.ts";
 
 export type KernelPrint =
@@ -101,71 +116,6 @@ export class KernelCommandError extends Error {
 // ---------------------------------------------------------------------------
 // Readers (throw a plain Error naming what was wrong; `get` prefixes the field)
 
-function message(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
-
-/** Reads field `name` of struct `o` with `read`, naming the field in any error. */
-function get<T>(o: Record<string, unknown>, name: string, read: (v: unknown) => T): T {
-  const v = field(o, name);
-  try {
-    return read(v);
-  } catch (e) {
-    throw new Error(`${name}: ${message(e)}`);
-  }
-}
-
-/** An Option field: absent or null is None. */
-function opt<T>(o: Record<string, unknown>, name: string, read: (v: unknown) => T): T | undefined {
-  return o[name] === undefined || o[name] === null ? undefined : get(o, name, read);
-}
-
-function struct(v: unknown): Record<string, unknown> {
-  if (!isObject(v)) throw new Error("expected a struct (JSON object)");
-  return v;
-}
-
-function bool(v: unknown): boolean {
-  if (typeof v !== "boolean") throw new Error("expected a boolean");
-  return v;
-}
-
-function u32(v: unknown): number {
-  const n = u64(v);
-  if (n > 0xffffffffn) throw new Error("expected u32");
-  return Number(n);
-}
-
-function list<T>(v: unknown, read: (item: unknown) => T): T[] {
-  if (!Array.isArray(v)) throw new Error("expected a sequence (JSON array)");
-  return v.map((item, i) => {
-    try {
-      return read(item);
-    } catch (e) {
-      throw new Error(`[${i}]: ${message(e)}`);
-    }
-  });
-}
-
-/** serde's Vec<u8>: an array of integers 0..=255. */
-function bytes(v: unknown): Uint8Array {
-  if (!Array.isArray(v)) throw new Error("expected a byte array");
-  const out = new Uint8Array(v.length);
-  for (let i = 0; i < v.length; i++) {
-    const b = v[i];
-    if (typeof b !== "number" || !Number.isInteger(b) || b < 0 || b > 255) {
-      throw new Error(`[${i}]: expected u8`);
-    }
-    out[i] = b;
-  }
-  return out;
-}
-
-function tuple(v: unknown, n: number): unknown[] {
-  if (!Array.isArray(v) || v.length !== n) throw new Error(`expected a tuple of ${n}`);
-  return v;
-}
-
 function processId(v: unknown): ProcessId {
   return parseProcessId(str(v));
 }
@@ -227,12 +177,6 @@ function readKernelPrint(v: unknown): KernelPrint {
     return { tag, on: get(o, "on", processId), cap: get(o, "cap", readCapability) };
   }
   throw new Error(`expected KernelPrint "ProcessMap", {"Process"} or {"HasCap"}, got ${show(v)}`);
-}
-
-/** A short rendering of a bad value for error texts. */
-function show(v: unknown): string {
-  const s = JSON.stringify(v, (_k, x) => typeof x === "bigint" ? `${x}` : x) ?? String(v);
-  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
 }
 
 function unit(val: unknown) {
