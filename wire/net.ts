@@ -106,15 +106,30 @@ export function isDirect(id: Identity): boolean {
   return "Direct" in id.routing;
 }
 
-/** Parse a hex networking key ("0x" optional); an invalid key yields empty bytes, as Hyperdrive. */
-export function netKeyFromHex(s: string): Uint8Array {
-  const hex = s.startsWith("0x") ? s.slice(2) : s;
-  if (hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex)) return new Uint8Array(0);
-  const out = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
-  return out;
+/** A hex networking key ("0x" optional, either case) as bytes; throws when it is not hex. */
+export function parseNetKey(s: string): Uint8Array {
+  try {
+    return Uint8Array.fromHex(s.startsWith("0x") ? s.slice(2) : s);
+  } catch {
+    throw new Error(
+      `networking key ${JSON.stringify(s)} is not hex: an even number of 0-9, a-f, A-F digits`,
+    );
+  }
 }
 
+/**
+ * As Hyperdrive's net_key_string_to_hex: a key that is not hex is empty bytes, which no
+ * signature verifies against (a bad PKI record fails its handshakes; net keeps running).
+ */
+export function netKeyFromHex(s: string): Uint8Array {
+  try {
+    return parseNetKey(s);
+  } catch {
+    return new Uint8Array(0);
+  }
+}
+
+/** "0x" and lowercase hex, as the hns-indexer writes public_key. */
 export function netKeyToHex(key: Uint8Array): string {
-  return "0x" + Array.from(key, (b) => b.toString(16).padStart(2, "0")).join("");
+  return "0x" + key.toHex();
 }
