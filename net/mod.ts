@@ -670,7 +670,7 @@ class NetModuleImpl implements NetModule {
         val: {
           inherit: false,
           expectsResponse: 5n,
-          body: encodeNetAction({ ConnectionRequest: from.name }),
+          body: encodeNetAction({ tag: "ConnectionRequest", from: from.name }),
           metadata: undefined,
           capabilities: [],
         },
@@ -753,36 +753,39 @@ class NetModuleImpl implements NetModule {
       this.#print(2, `net: ignoring request that is not a NetAction: ${(e as Error).message}`);
       return;
     }
-    // As Hyperdrive: any local sender may teach the PKI (the kernel has already
-    // required its messaging capability to net; hns-indexer holds no more than that).
-    if (typeof action === "object" && ("HnsUpdate" in action || "HnsBatchUpdate" in action)) {
-      const updates = "HnsUpdate" in action ? [action.HnsUpdate] : action.HnsBatchUpdate;
-      for (const u of updates) this.ingest(u);
-      return;
+    switch (action.tag) {
+      // As Hyperdrive: any local sender may teach the PKI (the kernel has already
+      // required its messaging capability to net; hns-indexer holds no more than that).
+      case "HnsUpdate":
+        return this.ingest(action.update);
+      case "HnsBatchUpdate":
+        for (const u of action.updates) this.ingest(u);
+        return;
+      case "GetPeers":
+        return this.#respond(km, { Peers: [...this.#peers.values()].map((p) => p.identity) });
+      case "GetDiagnostics":
+        return this.#respond(km, { Diagnostics: this.diagnostics() });
+      case "Sign": {
+        const message = this.#signedMessage(km.source, km.lazyLoadBlob);
+        const signature = signWithNetworkingKey(this.#local.networkingKey, message);
+        return this.#respond(km, "Signed", { mime: undefined, bytes: signature });
+      }
+      case "GetPeer": {
+        const id = action.name === this.#local.name ? this.ourIdentity : this.#pki.get(action.name);
+        return this.#respond(km, { Peer: id ?? null });
+      }
+      case "Verify": {
+        const message = this.#signedMessage(action.from, km.lazyLoadBlob);
+        // as Hyperdrive: a signer missing from the PKI is checked against our own key
+        const signer = this.#pki.get(action.from.node);
+        const key = signer ? netKeyFromHex(signer.networking_key) : this.publicKey;
+        const verified = verifyNetworkingSignature(key, message, action.signature);
+        return this.#respond(km, { Verified: verified });
+      }
+      case "ConnectionRequest":
+        // only means something from a router
+        return;
     }
-    if (action === "GetPeers") {
-      return this.#respond(km, { Peers: [...this.#peers.values()].map((p) => p.identity) });
-    }
-    if (action === "GetDiagnostics") return this.#respond(km, { Diagnostics: this.diagnostics() });
-    if (action === "Sign") {
-      const message = this.#signedMessage(km.source, km.lazyLoadBlob);
-      const signature = signWithNetworkingKey(this.#local.networkingKey, message);
-      return this.#respond(km, "Signed", { mime: undefined, bytes: signature });
-    }
-    if ("GetPeer" in action) {
-      const name = action.GetPeer;
-      const id = name === this.#local.name ? this.ourIdentity : this.#pki.get(name);
-      return this.#respond(km, { Peer: id ?? null });
-    }
-    if ("Verify" in action) {
-      const { from, signature } = action.Verify;
-      const message = this.#signedMessage(from, km.lazyLoadBlob);
-      // as Hyperdrive: a signer missing from the PKI is checked against our own key
-      const signer = this.#pki.get(from.node);
-      const key = signer ? netKeyFromHex(signer.networking_key) : this.publicKey;
-      return this.#respond(km, { Verified: verifyNetworkingSignature(key, message, signature) });
-    }
-    // ConnectionRequest only means something from a router
   }
 
   /** What Sign signs and Verify checks: the address string, then the blob bytes. */
@@ -802,15 +805,11 @@ class NetModuleImpl implements NetModule {
     } catch {
       action = undefined;
     }
-    if (action && typeof action === "object") {
-      if ("HnsUpdate" in action || "HnsBatchUpdate" in action) {
-        this.#print(2, "net: not allowed to update PKI from remote");
-        return;
-      }
-      if ("ConnectionRequest" in action) {
-        return this.#onConnectionRequest(km, action.ConnectionRequest);
-      }
+    if (action?.tag === "HnsUpdate" || action?.tag === "HnsBatchUpdate") {
+      this.#print(2, "net: not allowed to update PKI from remote");
+      return;
     }
+    if (action?.tag === "ConnectionRequest") return this.#onConnectionRequest(km, action.from);
     // anything else from a remote node is a "hello": print it and ack
     let text: string;
     try {

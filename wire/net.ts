@@ -1,7 +1,9 @@
-// Net wire types in serde's shape (snake_case fields, externally tagged enums as
-// `"Unit"` or `{ Variant: value }`), the same shape their JSON forms take, so an
-// HnsUpdate record read from a --fake-pki file is used as is. Byte vectors are
-// Uint8Array; Address stays the kernel's structured Address.
+// net:distro:sys's API and the records net exchanges (Hyperdrive lib/src/net.rs,
+// hyperdrive/src/net/types.rs). NetAction, what net is asked, is a `{ tag }` union;
+// net/codec.ts reads and writes it as rmp-serde does. The records stay in serde's
+// shape (snake_case fields, externally tagged enums as `"Unit"` or `{ Variant: value }`),
+// the shape their JSON forms take, so an HnsUpdate read from a --fake-pki file is used
+// as is. Byte vectors are Uint8Array; Address stays the kernel's structured Address.
 
 import type { Address, NodeId } from "./core.ts";
 
@@ -28,15 +30,19 @@ export interface Identity {
   routing: NodeRouting;
 }
 
+/** A request to net:distro:sys, in NetAction's variant order (the msgpack variant index). */
 export type NetAction =
-  | { ConnectionRequest: NodeId }
-  | { HnsUpdate: HnsUpdate }
-  | { HnsBatchUpdate: HnsUpdate[] }
-  | "GetPeers"
-  | { GetPeer: string }
-  | "GetDiagnostics"
-  | "Sign"
-  | { Verify: { from: Address; signature: Uint8Array } };
+  /** From a router of ours: `from` waits in a passthrough for us to connect back. */
+  | { tag: "ConnectionRequest"; from: NodeId }
+  | { tag: "HnsUpdate"; update: HnsUpdate }
+  | { tag: "HnsBatchUpdate"; updates: HnsUpdate[] }
+  | { tag: "GetPeers" }
+  | { tag: "GetPeer"; name: string }
+  | { tag: "GetDiagnostics" }
+  /** Sign the address of the asker ++ the request's blob with our networking key. */
+  | { tag: "Sign" }
+  /** Check `signature` over the address `from` ++ the request's blob. */
+  | { tag: "Verify"; from: Address; signature: Uint8Array };
 
 export type NetResponse =
   | { Accepted: NodeId }

@@ -305,13 +305,13 @@ Deno.test("net: NetAction Sign / Verify, GetPeer, GetPeers, GetDiagnostics", asy
     await alice.start();
     await bob.start();
     const message = enc("sign me");
-    const signed = await netRequest(alice, "Sign", message);
+    const signed = await netRequest(alice, { tag: "Sign" }, message);
     assertEq(signed.response, "Signed", "Signed");
     assertEq(signed.blob?.length, 64, "signature in the blob");
     const from = parseAddress("alice.os@app:test:sys");
-    const ok = await netRequest(alice, { Verify: { from, signature: signed.blob! } }, message);
+    const ok = await netRequest(alice, { tag: "Verify", from, signature: signed.blob! }, message);
     assertEq(JSON.stringify(ok.response), '{"Verified":true}', "alice verifies her own signature");
-    const onBob = await netRequest(bob, { Verify: { from, signature: signed.blob! } }, message);
+    const onBob = await netRequest(bob, { tag: "Verify", from, signature: signed.blob! }, message);
     assertEq(
       JSON.stringify(onBob.response),
       '{"Verified":true}',
@@ -319,14 +319,14 @@ Deno.test("net: NetAction Sign / Verify, GetPeer, GetPeers, GetDiagnostics", asy
     );
     const bad = await netRequest(
       bob,
-      { Verify: { from, signature: signed.blob! } },
+      { tag: "Verify", from, signature: signed.blob! },
       enc("sign mE"),
     );
     assertEq(JSON.stringify(bad.response), '{"Verified":false}', "altered message fails");
     const other = parseAddress("alice.os@other:test:sys");
     const wrongSigner = await netRequest(
       bob,
-      { Verify: { from: other, signature: signed.blob! } },
+      { tag: "Verify", from: other, signature: signed.blob! },
       message,
     );
     assertEq(
@@ -335,31 +335,31 @@ Deno.test("net: NetAction Sign / Verify, GetPeer, GetPeers, GetDiagnostics", asy
       "address is part of what is signed",
     );
 
-    const me = await netRequest(alice, { GetPeer: "alice.os" });
+    const me = await netRequest(alice, { tag: "GetPeer", name: "alice.os" });
     assertEq(
       JSON.stringify(me.response),
       JSON.stringify({ Peer: alice.module.ourIdentity }),
       "GetPeer self",
     );
-    const them = await netRequest(alice, { GetPeer: "bob.os" });
+    const them = await netRequest(alice, { tag: "GetPeer", name: "bob.os" });
     assertEq(
       JSON.stringify(them.response),
       JSON.stringify({ Peer: identityFromHnsUpdate(bob.identity) }),
       "GetPeer pki",
     );
-    const nobody = await netRequest(alice, { GetPeer: "nobody.os" });
+    const nobody = await netRequest(alice, { tag: "GetPeer", name: "nobody.os" });
     assertEq(JSON.stringify(nobody.response), '{"Peer":null}', "GetPeer unknown");
 
     const id = alice.request("app:test:sys", "bob.os@echo:test:sys", enc("x"));
     await waitFor(() => alice.responseTo(id) !== undefined, 5000, "connect to bob");
-    const peers = await netRequest(alice, "GetPeers");
+    const peers = await netRequest(alice, { tag: "GetPeers" });
     assert(typeof peers.response === "object" && "Peers" in peers.response, "Peers");
     assertEq(
       JSON.stringify(peers.response.Peers.map((p) => p.name)),
       '["bob.os"]',
       "bob is a peer",
     );
-    const diag = await netRequest(alice, "GetDiagnostics");
+    const diag = await netRequest(alice, { tag: "GetDiagnostics" });
     assert(typeof diag.response === "object" && "Diagnostics" in diag.response, "Diagnostics");
     assert(
       diag.response.Diagnostics.includes("we have 1 entries in the PKI"),
@@ -377,15 +377,15 @@ Deno.test("net: a local HnsUpdate teaches the PKI; a remote hello is printed and
     bob.module.ingest(alice.identity);
     await alice.start();
     await bob.start();
-    const before = await netRequest(alice, { GetPeer: "bob.os" });
+    const before = await netRequest(alice, { tag: "GetPeer", name: "bob.os" });
     assertEq(JSON.stringify(before.response), '{"Peer":null}', "not known yet");
     // any local process the kernel let through (HnsBatchUpdate as the hns-indexer sends)
     alice.request(
       "indexer:test:sys",
       "alice.os@net:distro:sys",
-      encodeNetAction({ HnsBatchUpdate: [bob.identity] }),
+      encodeNetAction({ tag: "HnsBatchUpdate", updates: [bob.identity] }),
     );
-    const learned = await netRequest(alice, { GetPeer: "bob.os" });
+    const learned = await netRequest(alice, { tag: "GetPeer", name: "bob.os" });
     assertEq(
       learned.response !== null && typeof learned.response === "object" &&
         "Peer" in learned.response && learned.response.Peer?.name,
