@@ -403,6 +403,86 @@ Deno.test("net: a local HnsUpdate teaches the PKI; a remote hello is printed and
   }
 });
 
+// hyperdrive/src/net/mod.rs handle_local_request / handle_remote_request: what net
+// does with each kind of request to itself, and where its answers go.
+Deno.test("net: requests to net itself: local answers always sent, bad ones printed; remote PKI updates refused, other remote NetActions are hellos", async () => {
+  const alice = testNode("alice", { tcpPort: 0, wsPort: false });
+  const bob = testNode("bob", { tcpPort: 0, wsPort: false });
+  sharePki([alice, bob]);
+  const toNet = (node: TestNode, from: string, body: Uint8Array, rsvp?: string) => {
+    const km = testKm(node.our, node.our, body, 0x5eedn);
+    km.source = parseAddress(`${node.our}@${from}`);
+    km.target = parseAddress(`${node.our}@net:distro:sys`);
+    if (km.message.tag === "request") km.message.val.expectsResponse = undefined;
+    if (rsvp) km.rsvp = parseAddress(rsvp);
+    node.module.handleMessage(km);
+    return km.id;
+  };
+  const settle = () => new Promise((r) => setTimeout(r, 100));
+  try {
+    await alice.start();
+    await bob.start();
+
+    // answered though no response is expected; to rsvp when there is one
+    toNet(alice, "app:test:sys", encodeNetAction({ tag: "GetPeer", name: "bob.os" }));
+    await waitFor(() => alice.responseTo(0x5eedn) !== undefined, 2000, "unexpected answer");
+    const answer = alice.responseTo(0x5eedn)!.km;
+    assertEq(addressToString(answer.target), "alice.os@app:test:sys", "to the source");
+    assertEq(addressToString(answer.source), "alice.os@net:distro:sys", "from net");
+    alice.delivered.length = 0;
+    toNet(alice, "app:test:sys", encodeNetAction({ tag: "Sign" }), "alice.os@other:test:sys");
+    await waitFor(() => alice.responseTo(0x5eedn) !== undefined, 2000, "answer to rsvp");
+    const signed = alice.responseTo(0x5eedn)!.km;
+    assertEq(addressToString(signed.target), "alice.os@other:test:sys", "to rsvp");
+    assertEq(signed.lazyLoadBlob?.mime, undefined, "the signature blob has no mime");
+    assertEq(signed.lazyLoadBlob?.bytes.length, 64, "the signature");
+
+    // a local body that is no NetAction, and a local ConnectionRequest: no answer
+    alice.delivered.length = 0;
+    toNet(alice, "app:test:sys", enc("not msgpack"));
+    toNet(alice, "app:test:sys", encodeNetAction({ tag: "ConnectionRequest", from: "bob.os" }));
+    await settle();
+    assertEq(alice.delivered.length, 0, "nothing answered");
+    assertEq(alice.module.peerNames().length, 0, "nothing dialed");
+    assert(
+      alice.prints.some((p) => p.startsWith("net: ignoring request that is not a NetAction: ")),
+      `malformed printed: ${JSON.stringify(alice.prints)}`,
+    );
+
+    // from alice to bob's net: an HnsUpdate is refused, not ingested, not answered
+    const mallory = { ...alice.identity, name: "mallory.os" };
+    const refused = alice.request(
+      "app:test:sys",
+      "bob.os@net:distro:sys",
+      encodeNetAction({ tag: "HnsUpdate", update: mallory }),
+    );
+    await waitFor(
+      () => bob.prints.includes("net: not allowed to update PKI from remote"),
+      5000,
+      "bob refuses",
+    );
+    const onBob = await netRequest(bob, { tag: "GetPeer", name: "mallory.os" });
+    assertEq(JSON.stringify(onBob.response), '{"Peer":null}', "not ingested");
+    // any other NetAction from another node is a hello: printed and acked
+    const hello = alice.request("app:test:sys", "bob.os@net:distro:sys", enc("hi"));
+    const getPeers = alice.request(
+      "app:test:sys",
+      "bob.os@net:distro:sys",
+      encodeNetAction({ tag: "GetPeers" }),
+    );
+    await waitFor(() => alice.responseTo(getPeers) !== undefined, 5000, "GetPeers acked");
+    await waitFor(() => alice.responseTo(hello) !== undefined, 5000, "hello acked");
+    assertEq(responseBody(alice, getPeers), "ack", "remote GetPeers acked as a hello");
+    assert(
+      bob.prints.some((p) => p.includes("alice.os: !!message parse error!!")),
+      "its msgpack body printed as a hello",
+    );
+    assertEq(alice.responseTo(refused), undefined, "the refused HnsUpdate got no answer");
+  } finally {
+    await shutdownAll([alice, bob]);
+  }
+});
+
 Deno.test("net: past max-peers the least recently used peer is dropped, then reopened on demand", async () => {
   const alice = testNode("alice", { tcpPort: 0, wsPort: false, maxPeers: 1 });
   const bob = testNode("bob", { tcpPort: 0, wsPort: false });
