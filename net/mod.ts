@@ -18,9 +18,11 @@ import {
   makeResponse,
   NET_PROCESS_ID,
   processIdEquals,
+  type Request,
   textEncoder,
 } from "../wire/core.ts";
 import type { RuntimeModule, RuntimeModuleContext } from "../kernel/module.ts";
+import { type RequestHandler, serve } from "../modules/shared/runtime.ts";
 import {
   type HnsUpdate,
   type Identity,
@@ -98,9 +100,18 @@ export interface NetModule extends RuntimeModule {
   shutdown(): Promise<void>;
 }
 
-class NetModuleImpl implements NetModule {
+/**
+ * A request to net:distro:sys as net acts on it: a NetAction, or what another node
+ * sent that is none (a "hello": printed and acked, as Hyperdrive).
+ */
+type NetRequest = NetAction | { tag: "Hello"; body: Uint8Array };
+
+class NetModuleImpl implements NetModule, RequestHandler<NetRequest, NetResponse> {
   readonly processId = NET_PROCESS_ID;
   readonly public = false;
+  readonly name = "net";
+  /** Other nodes send net ConnectionRequests and hellos. */
+  readonly remote = true;
   readonly self: Address;
   readonly identity: HnsUpdate;
   readonly ourIdentity: Identity;
@@ -217,41 +228,75 @@ class NetModuleImpl implements NetModule {
   // ---------------------------------------------------------------------------
   // messages
 
-  handleMessage(km: KernelMessage): void {
+  /**
+   * The kernel hands net every message for another node (the send path: straight to
+   * the peer table, nothing more per message) and every message for net itself.
+   */
+  handleMessage(km: KernelMessage): void | Promise<void> {
     if (this.#env.stopped) return;
     if (km.target.node !== this.#our) return this.#peers.send(km);
-    if (!processIdEquals(km.target.process, NET_PROCESS_ID)) return;
-    if (km.message.tag === "response") {
-      return this.#handleResponse(km.source.node, km.message.val[0].body);
+    const ctx = this.#env.ctx;
+    if (!ctx || !processIdEquals(km.target.process, NET_PROCESS_ID)) return;
+    return serve(ctx, this, km);
+  }
+
+  parse(km: KernelMessage, req: Request): NetRequest {
+    if (km.source.node === this.#our) {
+      try {
+        return decodeNetAction(req.body);
+      } catch (e) {
+        throw new Error(`ignoring request that is not a NetAction: ${(e as Error).message}`);
+      }
     }
-    const body = km.message.val.body;
-    if (km.source.node === this.#our) return this.#handleLocalRequest(km, body);
-    this.#handleRemoteRequest(km, body);
-  }
-
-  #respond(km: KernelMessage, response: NetResponse, blob?: LazyLoadBlob): void {
-    this.#env.ctx?.sendToLoop(makeResponse(km, this.self, encodeNetResponse(response), blob));
-  }
-
-  #handleLocalRequest(km: KernelMessage, body: Uint8Array): void {
+    // from another node only these mean something; anything else is a hello
     let action: NetAction;
     try {
-      action = decodeNetAction(body);
-    } catch (e) {
-      this.#env.print(2, `net: ignoring request that is not a NetAction: ${(e as Error).message}`);
-      return;
+      action = decodeNetAction(req.body);
+    } catch {
+      return { tag: "Hello", body: req.body };
     }
     switch (action.tag) {
-      // As Hyperdrive: any local sender may teach the PKI (the kernel has already
-      // required its messaging capability to net; hns-indexer holds no more than that).
+      case "ConnectionRequest":
       case "HnsUpdate":
-        return this.ingest(action.update);
       case "HnsBatchUpdate":
-        for (const u of action.updates) this.ingest(u);
+        return action;
+    }
+    return { tag: "Hello", body: req.body };
+  }
+
+  /**
+   * Only our own node teaches the PKI. As Hyperdrive, any local sender may: the kernel
+   * has already required its messaging capability to net (all hns-indexer holds).
+   */
+  check(km: KernelMessage, request: NetRequest): void {
+    if (
+      km.source.node !== this.#our &&
+      (request.tag === "HnsUpdate" || request.tag === "HnsBatchUpdate")
+    ) {
+      throw new Error("not allowed to update PKI from remote");
+    }
+  }
+
+  /** Every answer goes out through #respond, as Hyperdrive answers: whether expected or not. */
+  act(km: KernelMessage, request: NetRequest): undefined {
+    switch (request.tag) {
+      case "ConnectionRequest":
+        // only means something from a router of ours
+        if (km.source.node !== this.#our) this.#routing.onConnectionRequest(km, request.from);
+        return;
+      case "HnsUpdate":
+        this.ingest(request.update);
+        return;
+      case "HnsBatchUpdate":
+        for (const u of request.updates) this.ingest(u);
         return;
       case "GetPeers": {
         const peers = [...this.#peers.entries()].map(([, p]) => p.identity);
         return this.#respond(km, { Peers: peers });
+      }
+      case "GetPeer": {
+        const id = request.name === this.#our ? this.ourIdentity : this.#env.pki.get(request.name);
+        return this.#respond(km, { Peer: id ?? null });
       }
       case "GetDiagnostics":
         return this.#respond(km, { Diagnostics: this.diagnostics() });
@@ -260,39 +305,51 @@ class NetModuleImpl implements NetModule {
         const signature = signWithNetworkingKey(this.#env.local.networkingKey, message);
         return this.#respond(km, "Signed", { mime: undefined, bytes: signature });
       }
-      case "GetPeer": {
-        const id = action.name === this.#our ? this.ourIdentity : this.#env.pki.get(action.name);
-        return this.#respond(km, { Peer: id ?? null });
-      }
       case "Verify": {
-        const message = signedMessage(action.from, km.lazyLoadBlob);
+        const message = signedMessage(request.from, km.lazyLoadBlob);
         // as Hyperdrive: a signer missing from the PKI is checked against our own key
-        const signer = this.#env.pki.get(action.from.node);
+        const signer = this.#env.pki.get(request.from.node);
         const key = signer ? netKeyFromHex(signer.networking_key) : this.publicKey;
-        const verified = verifyNetworkingSignature(key, message, action.signature);
+        const verified = verifyNetworkingSignature(key, message, request.signature);
         return this.#respond(km, { Verified: verified });
       }
-      case "ConnectionRequest":
-        // only means something from a router
-        return;
+      case "Hello":
+        return this.#hello(km, request.body);
     }
   }
 
-  #handleRemoteRequest(km: KernelMessage, body: Uint8Array): void {
-    let action: NetAction | undefined;
+  /** NetResponse has no error variant: a refused request is printed, never answered. */
+  error(e: unknown): undefined {
+    this.#env.print(2, `net: ${e instanceof Error ? e.message : String(e)}`);
+    return undefined;
+  }
+
+  encode(response: NetResponse): Uint8Array {
+    return encodeNetResponse(response);
+  }
+
+  /** Responses reach net as a router, answering the ConnectionRequests it sent. */
+  onResponse(km: KernelMessage): void {
+    if (km.message.tag !== "response") return;
+    let response: NetResponse;
     try {
-      action = decodeNetAction(body);
+      response = decodeNetResponse(km.message.val[0].body);
     } catch {
-      action = undefined;
-    }
-    if (action?.tag === "HnsUpdate" || action?.tag === "HnsBatchUpdate") {
-      this.#env.print(2, "net: not allowed to update PKI from remote");
       return;
     }
-    if (action?.tag === "ConnectionRequest") {
-      return this.#routing.onConnectionRequest(km, action.from);
+    if (typeof response === "object" && "Rejected" in response) {
+      this.#routing.onRejected(response.Rejected, km.source.node);
     }
-    // anything else from a remote node is a "hello": print it and ack
+  }
+
+  /** To rsvp, else the source; the blob (Sign's signature) has no mime, as Hyperdrive's. */
+  #respond(km: KernelMessage, response: NetResponse, blob?: LazyLoadBlob): undefined {
+    this.#env.ctx?.sendToLoop(makeResponse(km, this.self, encodeNetResponse(response), blob));
+    return undefined;
+  }
+
+  /** Another node's body that is no NetAction for us: print it, answer "ack". */
+  #hello(km: KernelMessage, body: Uint8Array): undefined {
     let text: string;
     try {
       text = new TextDecoder("utf-8", { fatal: true }).decode(body);
@@ -301,18 +358,7 @@ class NetModuleImpl implements NetModule {
     }
     this.#env.print(0, `\x1b[3;32m${km.source.node}: ${text}\x1b[0m`);
     this.#env.ctx?.sendToLoop(makeResponse(km, this.self, textEncoder.encode("ack")));
-  }
-
-  #handleResponse(sourceNode: string, body: Uint8Array): void {
-    let response: NetResponse;
-    try {
-      response = decodeNetResponse(body);
-    } catch {
-      return;
-    }
-    if (typeof response === "object" && "Rejected" in response) {
-      this.#routing.onRejected(response.Rejected, sourceNode);
-    }
+    return undefined;
   }
 
   diagnostics(): string {
