@@ -1,9 +1,10 @@
 // net:distro:sys's API and the records net exchanges (Hyperdrive lib/src/net.rs,
 // hyperdrive/src/net/types.rs). NetAction, what net is asked, is a `{ tag }` union;
-// net/codec.ts reads and writes it as rmp-serde does. The records stay in serde's
-// shape (snake_case fields, externally tagged enums as `"Unit"` or `{ Variant: value }`),
-// the shape their JSON forms take, so an HnsUpdate read from a --fake-pki file is used
-// as is. Byte vectors are Uint8Array; Address stays the kernel's structured Address.
+// net/codec.ts reads and writes it as rmp-serde does. NetResponse (as the other
+// modules' responses) and the records stay in serde's shape (snake_case fields,
+// externally tagged enums as `"Unit"` or `{ Variant: value }`), the shape their JSON
+// forms take, so an HnsUpdate read from a --fake-pki file is used as is. Byte vectors
+// are Uint8Array; Address stays the kernel's structured Address.
 
 import type { Address, NodeId } from "./core.ts";
 
@@ -44,6 +45,7 @@ export type NetAction =
   /** Check `signature` over the address `from` ++ the request's blob. */
   | { tag: "Verify"; from: Address; signature: Uint8Array };
 
+/** net's answer to a NetAction; the answer to Sign carries the signature as its blob. */
 export type NetResponse =
   | { Accepted: NodeId }
   | { Rejected: NodeId }
