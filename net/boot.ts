@@ -1,7 +1,7 @@
 // Boot-time helpers for net: the node's networking key in its home directory,
 // and PKI records from a --fake-pki file (until chain indexing exists).
 
-import type { HnsUpdate } from "../wire/net.ts";
+import { type HnsUpdate, parseNetKey } from "../wire/net.ts";
 
 /** File under the node home holding the 32-byte Ed25519 networking key seed. */
 export const NETWORKING_KEY_FILE = ".networking-key";
@@ -42,8 +42,15 @@ export function parseHnsUpdate(v: unknown, where = "HnsUpdate"): HnsUpdate {
     return [...a] as string[];
   };
   if (typeof o.name !== "string" || o.name.length === 0) fail(where, "name must be a string");
-  if (typeof o.public_key !== "string" || !/^(0x)?[0-9a-fA-F]{64}$/.test(o.public_key)) {
-    fail(where, "public_key must be 32 bytes of hex");
+  if (typeof o.public_key !== "string") fail(where, "public_key must be 32 bytes of hex");
+  let key: Uint8Array;
+  try {
+    key = parseNetKey(o.public_key);
+  } catch (e) {
+    fail(where, `public_key: ${(e as Error).message}`);
+  }
+  if (key.length !== 32) {
+    fail(where, `public_key must be 32 bytes of hex, found ${key.length} bytes`);
   }
   const ports: Record<string, number> = {};
   const rawPorts = o.ports ?? {};

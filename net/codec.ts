@@ -379,7 +379,7 @@ const NET_ACTION_VARIANTS = [
   "GetDiagnostics",
   "Sign",
   "Verify",
-] as const;
+] as const satisfies readonly NetAction["tag"][];
 const VERIFY_FIELDS = ["from", "signature"] as const;
 const NET_RESPONSE_VARIANTS = [
   "Accepted",
@@ -467,48 +467,64 @@ export function readIdentity(r: MsgReader): Identity {
   return id as Identity;
 }
 
-export function encodeNetAction(a: NetAction): Uint8Array {
+/** NetAction's unit variants by bare name: only until tests/kernel/fuzz.test.ts passes `{ tag }`. */
+type UnitNetActionName = "GetPeers" | "GetDiagnostics" | "Sign";
+
+export function encodeNetAction(action: NetAction | UnitNetActionName): Uint8Array {
+  const a = typeof action === "string" ? { tag: action } : action;
   const w = new MsgWriter();
-  if (typeof a === "string") return w.str(a).finish();
-  w.mapLen(1);
-  if ("ConnectionRequest" in a) w.str("ConnectionRequest").str(a.ConnectionRequest);
-  else if ("HnsUpdate" in a) writeHnsUpdate(w.str("HnsUpdate"), a.HnsUpdate);
-  else if ("HnsBatchUpdate" in a) {
-    w.str("HnsBatchUpdate").arrayLen(a.HnsBatchUpdate.length);
-    for (const u of a.HnsBatchUpdate) writeHnsUpdate(w, u);
-  } else if ("GetPeer" in a) w.str("GetPeer").str(a.GetPeer);
-  else {
-    // struct variant: its fields as an array
-    w.str("Verify").arrayLen(2).str(addressToString(a.Verify.from)).byteVec(a.Verify.signature);
+  switch (a.tag) {
+    case "GetPeers":
+    case "GetDiagnostics":
+    case "Sign":
+      return w.str(a.tag).finish();
+    case "ConnectionRequest":
+      w.mapLen(1).str(a.tag).str(a.from);
+      break;
+    case "HnsUpdate":
+      writeHnsUpdate(w.mapLen(1).str(a.tag), a.update);
+      break;
+    case "HnsBatchUpdate":
+      w.mapLen(1).str(a.tag).arrayLen(a.updates.length);
+      for (const u of a.updates) writeHnsUpdate(w, u);
+      break;
+    case "GetPeer":
+      w.mapLen(1).str(a.tag).str(a.name);
+      break;
+    case "Verify":
+      // struct variant: its fields as an array
+      w.mapLen(1).str(a.tag).arrayLen(2).str(addressToString(a.from)).byteVec(a.signature);
   }
   return w.finish();
 }
 
+/** Body bytes -> NetAction, as rmp_serde::from_slice reads one; throws DecodeError. */
 export function decodeNetAction(bytes: Uint8Array): NetAction {
   const r = new MsgReader(bytes);
-  const tag = readEnumTag(r, "NetAction", NET_ACTION_VARIANTS);
-  switch (tag.variant) {
+  const enumTag = readEnumTag(r, "NetAction", NET_ACTION_VARIANTS);
+  const tag = enumTag.variant;
+  switch (tag) {
     case "GetPeers":
     case "GetDiagnostics":
     case "Sign":
-      unitVariant(r, tag, "NetAction");
-      return tag.variant;
+      unitVariant(r, enumTag, "NetAction");
+      return { tag };
   }
-  expectValue(tag, "NetAction");
-  switch (tag.variant) {
+  expectValue(enumTag, "NetAction");
+  switch (tag) {
     case "ConnectionRequest":
-      return { ConnectionRequest: r.str() };
+      return { tag, from: r.str() };
     case "HnsUpdate":
-      return { HnsUpdate: readHnsUpdate(r) };
+      return { tag, update: readHnsUpdate(r) };
     case "HnsBatchUpdate": {
       const n = r.arrayLen();
-      const list: HnsUpdate[] = [];
-      for (let i = 0; i < n; i++) list.push(readHnsUpdate(r));
-      return { HnsBatchUpdate: list };
+      const updates: HnsUpdate[] = [];
+      for (let i = 0; i < n; i++) updates.push(readHnsUpdate(r));
+      return { tag, updates };
     }
     case "GetPeer":
-      return { GetPeer: r.str() };
-    default: {
+      return { tag, name: r.str() };
+    case "Verify": {
       let from: Address | undefined;
       let signature: Uint8Array | undefined;
       const seen = readStruct(r, "NetAction::Verify", VERIFY_FIELDS, (f) => {
@@ -516,7 +532,7 @@ export function decodeNetAction(bytes: Uint8Array): NetAction {
         else signature = r.byteVec();
       });
       requireFields("NetAction::Verify", VERIFY_FIELDS, seen);
-      return { Verify: { from: from!, signature: signature! } };
+      return { tag, from: from!, signature: signature! };
     }
   }
 }

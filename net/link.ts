@@ -94,6 +94,22 @@ export async function withTimeout<T>(link: Link, p: Promise<T>, ms: number): Pro
   }
 }
 
+/** Resolve the dial `p` within `ms`, or fail (closing whatever `p` yields late). */
+export async function connectWithin<T extends Link>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error("connect timed out")), ms);
+  });
+  try {
+    return await Promise.race([p, timeout]);
+  } catch (e) {
+    p.then((l) => l.close(), () => {});
+    throw e;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export function checkMessageSize(framed: Uint8Array, tail?: Uint8Array): void {
   if (framed.length - MESSAGE_PREFIX + (tail?.length ?? 0) > MESSAGE_MAX_SIZE) {
     throw new FrameError(

@@ -589,15 +589,19 @@ export function requireFields(name: string, fields: readonly string[], seen: boo
   }
 }
 
-export interface EnumTag {
-  variant: string;
+export interface EnumTag<V extends string = string> {
+  variant: V;
   /** true when a value follows (map form) */
   hasValue: boolean;
 }
 
 /** An externally tagged enum's tag: "Name", a variant index, or { Name: value }. */
-export function readEnumTag(r: MsgReader, name: string, variants: readonly string[]): EnumTag {
-  const resolve = (): string => {
+export function readEnumTag<V extends string>(
+  r: MsgReader,
+  name: string,
+  variants: readonly V[],
+): EnumTag<V> {
+  const resolve = (): V => {
     const m = r.peek();
     if (m < 0x80 || m === 0xcc || m === 0xcd || m === 0xce || m === 0xcf) {
       const i = Number(r.u64());
@@ -605,8 +609,10 @@ export function readEnumTag(r: MsgReader, name: string, variants: readonly strin
       return variants[i];
     }
     const s = r.str();
-    if (!variants.includes(s)) throw new DecodeError(`${name}: unknown variant ${s}`);
-    return s;
+    if (!(variants as readonly string[]).includes(s)) {
+      throw new DecodeError(`${name}: unknown variant ${s}`);
+    }
+    return s as V;
   };
   const n = r.tryMapLen();
   if (n === undefined) return { variant: resolve(), hasValue: false };

@@ -1,7 +1,10 @@
-// Net wire types in serde's shape (snake_case fields, externally tagged enums as
-// `"Unit"` or `{ Variant: value }`), the same shape their JSON forms take, so an
-// HnsUpdate record read from a --fake-pki file is used as is. Byte vectors are
-// Uint8Array; Address stays the kernel's structured Address.
+// net:distro:sys's API and the records net exchanges (Hyperdrive lib/src/net.rs,
+// hyperdrive/src/net/types.rs). NetAction, what net is asked, is a `{ tag }` union;
+// net/codec.ts reads and writes it as rmp-serde does. NetResponse (as the other
+// modules' responses) and the records stay in serde's shape (snake_case fields,
+// externally tagged enums as `"Unit"` or `{ Variant: value }`), the shape their JSON
+// forms take, so an HnsUpdate read from a --fake-pki file is used as is. Byte vectors
+// are Uint8Array; Address stays the kernel's structured Address.
 
 import type { Address, NodeId } from "./core.ts";
 
@@ -30,16 +33,21 @@ export interface Identity {
   routing: NodeRouting;
 }
 
+/** A request to net:distro:sys, in NetAction's variant order (the msgpack variant index). */
 export type NetAction =
-  | { ConnectionRequest: NodeId }
-  | { HnsUpdate: HnsUpdate }
-  | { HnsBatchUpdate: HnsUpdate[] }
-  | "GetPeers"
-  | { GetPeer: string }
-  | "GetDiagnostics"
-  | "Sign"
-  | { Verify: { from: Address; signature: Uint8Array } };
+  /** From a router of ours: `from` waits in a passthrough for us to connect back. */
+  | { tag: "ConnectionRequest"; from: NodeId }
+  | { tag: "HnsUpdate"; update: HnsUpdate }
+  | { tag: "HnsBatchUpdate"; updates: HnsUpdate[] }
+  | { tag: "GetPeers" }
+  | { tag: "GetPeer"; name: string }
+  | { tag: "GetDiagnostics" }
+  /** Sign the address of the asker ++ the request's blob with our networking key. */
+  | { tag: "Sign" }
+  /** Check `signature` over the address `from` ++ the request's blob. */
+  | { tag: "Verify"; from: Address; signature: Uint8Array };
 
+/** net's answer to a NetAction; the answer to Sign carries the signature as its blob. */
 export type NetResponse =
   | { Accepted: NodeId }
   | { Rejected: NodeId }
@@ -108,15 +116,30 @@ export function isDirect(id: Identity): boolean {
   return "Direct" in id.routing;
 }
 
-/** Parse a hex networking key ("0x" optional); an invalid key yields empty bytes, as Hyperdrive. */
-export function netKeyFromHex(s: string): Uint8Array {
-  const hex = s.startsWith("0x") ? s.slice(2) : s;
-  if (hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex)) return new Uint8Array(0);
-  const out = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
-  return out;
+/** A hex networking key ("0x" optional, either case) as bytes; throws when it is not hex. */
+export function parseNetKey(s: string): Uint8Array {
+  try {
+    return Uint8Array.fromHex(s.startsWith("0x") ? s.slice(2) : s);
+  } catch {
+    throw new Error(
+      `networking key ${JSON.stringify(s)} is not hex: an even number of 0-9, a-f, A-F digits`,
+    );
+  }
 }
 
+/**
+ * As Hyperdrive's net_key_string_to_hex: a key that is not hex is empty bytes, which no
+ * signature verifies against (a bad PKI record fails its handshakes; net keeps running).
+ */
+export function netKeyFromHex(s: string): Uint8Array {
+  try {
+    return parseNetKey(s);
+  } catch {
+    return new Uint8Array(0);
+  }
+}
+
+/** "0x" and lowercase hex, as the hns-indexer writes public_key. */
 export function netKeyToHex(key: Uint8Array): string {
-  return "0x" + Array.from(key, (b) => b.toString(16).padStart(2, "0")).join("");
+  return "0x" + key.toHex();
 }

@@ -40,7 +40,8 @@ Deno.test("boot: a --fake-pki file holds HnsUpdate records, checked", async () =
   try {
     const good = [node.identity, {
       name: "hidden.os",
-      public_key: node.identity.public_key,
+      // "0x" is optional and either case is hex, as Hyperdrive's hex::decode reads it
+      public_key: node.identity.public_key.slice(2).toUpperCase(),
       ips: [],
       ports: {},
       routers: ["fake.os"],
@@ -51,7 +52,10 @@ Deno.test("boot: a --fake-pki file holds HnsUpdate records, checked", async () =
 
     const bad: [unknown, string][] = [
       [{ a: 1 }, "JSON array"],
-      [[{ ...good[0], public_key: "0x12" }], "public_key"],
+      [[{ ...good[0], public_key: "0x12" }], "public_key must be 32 bytes of hex, found 1 bytes"],
+      [[{ ...good[0], public_key: "0x" + "zz".repeat(32) }], "public_key: networking key"],
+      [[{ ...good[0], public_key: "0X" + "00".repeat(32) }], "is not hex"],
+      [[{ ...good[0], public_key: 12 }], "public_key must be 32 bytes of hex"],
       [[{ ...good[0], ports: { tcp: 70000 } }], "port tcp"],
       [[{ ...good[0], ips: [], routers: [] }], "ips (direct) or routers"],
     ];

@@ -185,14 +185,14 @@ const hns = {
 Deno.test("codec: NetAction variants", () => {
   const cases: [NetAction, Uint8Array][] = [
     // unit variants are their names
-    ["GetPeers", bytes("a8", s("GetPeers"))],
-    ["GetDiagnostics", bytes("ae", s("GetDiagnostics"))],
-    ["Sign", bytes("a4", s("Sign"))],
+    [{ tag: "GetPeers" }, bytes("a8", s("GetPeers"))],
+    [{ tag: "GetDiagnostics" }, bytes("ae", s("GetDiagnostics"))],
+    [{ tag: "Sign" }, bytes("a4", s("Sign"))],
     // newtype variants are one-entry maps
-    [{ GetPeer: "x" }, bytes("81 a7", s("GetPeer"), "a1", s("x"))],
-    [{ ConnectionRequest: "x" }, bytes("81 b1", s("ConnectionRequest"), "a1", s("x"))],
+    [{ tag: "GetPeer", name: "x" }, bytes("81 a7", s("GetPeer"), "a1", s("x"))],
+    [{ tag: "ConnectionRequest", from: "x" }, bytes("81 b1", s("ConnectionRequest"), "a1", s("x"))],
     [
-      { HnsUpdate: hns },
+      { tag: "HnsUpdate", update: hns },
       bytes(
         "81 a9",
         s("HnsUpdate"),
@@ -214,12 +214,12 @@ Deno.test("codec: NetAction variants", () => {
       ),
     ],
     [
-      { HnsBatchUpdate: [] },
+      { tag: "HnsBatchUpdate", updates: [] },
       bytes("81 ae", s("HnsBatchUpdate"), "90"),
     ],
     // struct variant: { "Verify": [from, signature] }
     [
-      { Verify: { from: parseAddress("a@p:k:n"), signature: Uint8Array.of(1, 2) } },
+      { tag: "Verify", from: parseAddress("a@p:k:n"), signature: Uint8Array.of(1, 2) },
       bytes("81 a6", s("Verify"), "92 a7", s("a@p:k:n"), "92 01 02"),
     ],
   ];
@@ -360,14 +360,21 @@ Deno.test("codec: decoding is as lenient as rmp-serde", () => {
   assertEq(km.rsvp, undefined, "absent Option field is None");
   assertEq(km.message.tag === "request" && km.message.val.body, Uint8Array.of(1, 255), "bin body");
   // enum tag given as the variant index (3 = GetPeers), and trailing bytes ignored
-  assertEq(decodeNetAction(bytes("03 ff ff")), "GetPeers", "variant index");
-  assertEq(decodeNetAction(bytes("81 a4", s("Sign"), "c0")), "Sign", "unit variant in map form");
+  assertEq(decodeNetAction(bytes("03 ff ff")), { tag: "GetPeers" }, "variant index");
+  assertEq(
+    decodeNetAction(bytes("81 a4", s("Sign"), "c0")),
+    { tag: "Sign" },
+    "unit variant in map form",
+  );
   // u16 port written as u32 still decodes
   assertEq(
     decodeNetAction(
       bytes("81 a9", s("HnsUpdate"), "95 a1 6e a0 90 81 a2", s("ws"), "ce 00 00 00 50 90"),
     ),
-    { HnsUpdate: { name: "n", public_key: "", ips: [], ports: { ws: 80 }, routers: [] } },
+    {
+      tag: "HnsUpdate",
+      update: { name: "n", public_key: "", ips: [], ports: { ws: 80 }, routers: [] },
+    },
     "wide int",
   );
 });

@@ -188,7 +188,7 @@ Deno.test("compat: a local HnsUpdate / HnsBatchUpdate is ingested without the ro
     const id = node.request(
       "hns-indexer:hns-indexer:sys",
       "alice.os@net:distro:sys",
-      encodeNetAction({ GetPeer: name }),
+      encodeNetAction({ tag: "GetPeer", name }),
     );
     await waitFor(() => node.responseTo(id) !== undefined, 2000, `GetPeer ${name}`);
     return peerName(id);
@@ -198,12 +198,12 @@ Deno.test("compat: a local HnsUpdate / HnsBatchUpdate is ingested without the ro
     node.request(
       "hns-indexer:hns-indexer:sys",
       "alice.os@net:distro:sys",
-      encodeNetAction({ HnsUpdate: bob }),
+      encodeNetAction({ tag: "HnsUpdate", update: bob }),
     );
     node.request(
       "hns-indexer:hns-indexer:sys",
       "alice.os@net:distro:sys",
-      encodeNetAction({ HnsBatchUpdate: [carol] }),
+      encodeNetAction({ tag: "HnsBatchUpdate", updates: [carol] }),
     );
     assertEq(await ask("bob.os"), "bob.os", "HnsUpdate ingested");
     assertEq(await ask("carol.os"), "carol.os", "HnsBatchUpdate ingested");

@@ -65,7 +65,7 @@ Deno.test("a peer killed with SIGKILL: Offline, then reachable again", async () 
     try {
       await alice.installPackage(pkg);
       const peerId = await peer.identity;
-      await alice.send("our@net:distro:sys", encodeNetAction({ HnsUpdate: peerId }));
+      await alice.send("our@net:distro:sys", encodeNetAction({ tag: "HnsUpdate", update: peerId }));
       const ask = async () => {
         const res = await alice.request(
           "our@a:t:test.os",

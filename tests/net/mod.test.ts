@@ -305,13 +305,13 @@ Deno.test("net: NetAction Sign / Verify, GetPeer, GetPeers, GetDiagnostics", asy
     await alice.start();
     await bob.start();
     const message = enc("sign me");
-    const signed = await netRequest(alice, "Sign", message);
+    const signed = await netRequest(alice, { tag: "Sign" }, message);
     assertEq(signed.response, "Signed", "Signed");
     assertEq(signed.blob?.length, 64, "signature in the blob");
     const from = parseAddress("alice.os@app:test:sys");
-    const ok = await netRequest(alice, { Verify: { from, signature: signed.blob! } }, message);
+    const ok = await netRequest(alice, { tag: "Verify", from, signature: signed.blob! }, message);
     assertEq(JSON.stringify(ok.response), '{"Verified":true}', "alice verifies her own signature");
-    const onBob = await netRequest(bob, { Verify: { from, signature: signed.blob! } }, message);
+    const onBob = await netRequest(bob, { tag: "Verify", from, signature: signed.blob! }, message);
     assertEq(
       JSON.stringify(onBob.response),
       '{"Verified":true}',
@@ -319,14 +319,14 @@ Deno.test("net: NetAction Sign / Verify, GetPeer, GetPeers, GetDiagnostics", asy
     );
     const bad = await netRequest(
       bob,
-      { Verify: { from, signature: signed.blob! } },
+      { tag: "Verify", from, signature: signed.blob! },
       enc("sign mE"),
     );
     assertEq(JSON.stringify(bad.response), '{"Verified":false}', "altered message fails");
     const other = parseAddress("alice.os@other:test:sys");
     const wrongSigner = await netRequest(
       bob,
-      { Verify: { from: other, signature: signed.blob! } },
+      { tag: "Verify", from: other, signature: signed.blob! },
       message,
     );
     assertEq(
@@ -335,31 +335,31 @@ Deno.test("net: NetAction Sign / Verify, GetPeer, GetPeers, GetDiagnostics", asy
       "address is part of what is signed",
     );
 
-    const me = await netRequest(alice, { GetPeer: "alice.os" });
+    const me = await netRequest(alice, { tag: "GetPeer", name: "alice.os" });
     assertEq(
       JSON.stringify(me.response),
       JSON.stringify({ Peer: alice.module.ourIdentity }),
       "GetPeer self",
     );
-    const them = await netRequest(alice, { GetPeer: "bob.os" });
+    const them = await netRequest(alice, { tag: "GetPeer", name: "bob.os" });
     assertEq(
       JSON.stringify(them.response),
       JSON.stringify({ Peer: identityFromHnsUpdate(bob.identity) }),
       "GetPeer pki",
     );
-    const nobody = await netRequest(alice, { GetPeer: "nobody.os" });
+    const nobody = await netRequest(alice, { tag: "GetPeer", name: "nobody.os" });
     assertEq(JSON.stringify(nobody.response), '{"Peer":null}', "GetPeer unknown");
 
     const id = alice.request("app:test:sys", "bob.os@echo:test:sys", enc("x"));
     await waitFor(() => alice.responseTo(id) !== undefined, 5000, "connect to bob");
-    const peers = await netRequest(alice, "GetPeers");
+    const peers = await netRequest(alice, { tag: "GetPeers" });
     assert(typeof peers.response === "object" && "Peers" in peers.response, "Peers");
     assertEq(
       JSON.stringify(peers.response.Peers.map((p) => p.name)),
       '["bob.os"]',
       "bob is a peer",
     );
-    const diag = await netRequest(alice, "GetDiagnostics");
+    const diag = await netRequest(alice, { tag: "GetDiagnostics" });
     assert(typeof diag.response === "object" && "Diagnostics" in diag.response, "Diagnostics");
     assert(
       diag.response.Diagnostics.includes("we have 1 entries in the PKI"),
@@ -377,15 +377,15 @@ Deno.test("net: a local HnsUpdate teaches the PKI; a remote hello is printed and
     bob.module.ingest(alice.identity);
     await alice.start();
     await bob.start();
-    const before = await netRequest(alice, { GetPeer: "bob.os" });
+    const before = await netRequest(alice, { tag: "GetPeer", name: "bob.os" });
     assertEq(JSON.stringify(before.response), '{"Peer":null}', "not known yet");
     // any local process the kernel let through (HnsBatchUpdate as the hns-indexer sends)
     alice.request(
       "indexer:test:sys",
       "alice.os@net:distro:sys",
-      encodeNetAction({ HnsBatchUpdate: [bob.identity] }),
+      encodeNetAction({ tag: "HnsBatchUpdate", updates: [bob.identity] }),
     );
-    const learned = await netRequest(alice, { GetPeer: "bob.os" });
+    const learned = await netRequest(alice, { tag: "GetPeer", name: "bob.os" });
     assertEq(
       learned.response !== null && typeof learned.response === "object" &&
         "Peer" in learned.response && learned.response.Peer?.name,
@@ -398,6 +398,86 @@ Deno.test("net: a local HnsUpdate teaches the PKI; a remote hello is printed and
     await waitFor(() => alice.responseTo(id) !== undefined, 5000, "ack");
     assertEq(responseBody(alice, id), "ack", "acked");
     assert(bob.prints.some((p) => p.includes("alice.os: hello bob")), "hello printed");
+  } finally {
+    await shutdownAll([alice, bob]);
+  }
+});
+
+// hyperdrive/src/net/mod.rs handle_local_request / handle_remote_request: what net
+// does with each kind of request to itself, and where its answers go.
+Deno.test("net: requests to net itself: local answers always sent, bad ones printed; remote PKI updates refused, other remote NetActions are hellos", async () => {
+  const alice = testNode("alice", { tcpPort: 0, wsPort: false });
+  const bob = testNode("bob", { tcpPort: 0, wsPort: false });
+  sharePki([alice, bob]);
+  const toNet = (node: TestNode, from: string, body: Uint8Array, rsvp?: string) => {
+    const km = testKm(node.our, node.our, body, 0x5eedn);
+    km.source = parseAddress(`${node.our}@${from}`);
+    km.target = parseAddress(`${node.our}@net:distro:sys`);
+    if (km.message.tag === "request") km.message.val.expectsResponse = undefined;
+    if (rsvp) km.rsvp = parseAddress(rsvp);
+    node.module.handleMessage(km);
+    return km.id;
+  };
+  const settle = () => new Promise((r) => setTimeout(r, 100));
+  try {
+    await alice.start();
+    await bob.start();
+
+    // answered though no response is expected; to rsvp when there is one
+    toNet(alice, "app:test:sys", encodeNetAction({ tag: "GetPeer", name: "bob.os" }));
+    await waitFor(() => alice.responseTo(0x5eedn) !== undefined, 2000, "unexpected answer");
+    const answer = alice.responseTo(0x5eedn)!.km;
+    assertEq(addressToString(answer.target), "alice.os@app:test:sys", "to the source");
+    assertEq(addressToString(answer.source), "alice.os@net:distro:sys", "from net");
+    alice.delivered.length = 0;
+    toNet(alice, "app:test:sys", encodeNetAction({ tag: "Sign" }), "alice.os@other:test:sys");
+    await waitFor(() => alice.responseTo(0x5eedn) !== undefined, 2000, "answer to rsvp");
+    const signed = alice.responseTo(0x5eedn)!.km;
+    assertEq(addressToString(signed.target), "alice.os@other:test:sys", "to rsvp");
+    assertEq(signed.lazyLoadBlob?.mime, undefined, "the signature blob has no mime");
+    assertEq(signed.lazyLoadBlob?.bytes.length, 64, "the signature");
+
+    // a local body that is no NetAction, and a local ConnectionRequest: no answer
+    alice.delivered.length = 0;
+    toNet(alice, "app:test:sys", enc("not msgpack"));
+    toNet(alice, "app:test:sys", encodeNetAction({ tag: "ConnectionRequest", from: "bob.os" }));
+    await settle();
+    assertEq(alice.delivered.length, 0, "nothing answered");
+    assertEq(alice.module.peerNames().length, 0, "nothing dialed");
+    assert(
+      alice.prints.some((p) => p.startsWith("net: ignoring request that is not a NetAction: ")),
+      `malformed printed: ${JSON.stringify(alice.prints)}`,
+    );
+
+    // from alice to bob's net: an HnsUpdate is refused, not ingested, not answered
+    const mallory = { ...alice.identity, name: "mallory.os" };
+    const refused = alice.request(
+      "app:test:sys",
+      "bob.os@net:distro:sys",
+      encodeNetAction({ tag: "HnsUpdate", update: mallory }),
+    );
+    await waitFor(
+      () => bob.prints.includes("net: not allowed to update PKI from remote"),
+      5000,
+      "bob refuses",
+    );
+    const onBob = await netRequest(bob, { tag: "GetPeer", name: "mallory.os" });
+    assertEq(JSON.stringify(onBob.response), '{"Peer":null}', "not ingested");
+    // any other NetAction from another node is a hello: printed and acked
+    const hello = alice.request("app:test:sys", "bob.os@net:distro:sys", enc("hi"));
+    const getPeers = alice.request(
+      "app:test:sys",
+      "bob.os@net:distro:sys",
+      encodeNetAction({ tag: "GetPeers" }),
+    );
+    await waitFor(() => alice.responseTo(getPeers) !== undefined, 5000, "GetPeers acked");
+    await waitFor(() => alice.responseTo(hello) !== undefined, 5000, "hello acked");
+    assertEq(responseBody(alice, getPeers), "ack", "remote GetPeers acked as a hello");
+    assert(
+      bob.prints.some((p) => p.includes("alice.os: !!message parse error!!")),
+      "its msgpack body printed as a hello",
+    );
+    assertEq(alice.responseTo(refused), undefined, "the refused HnsUpdate got no answer");
   } finally {
     await shutdownAll([alice, bob]);
   }

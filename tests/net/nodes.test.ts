@@ -120,22 +120,22 @@ async function netAction(
 }
 
 async function peerNames(node: HyperdenoNode): Promise<string[]> {
-  const { response } = await netAction(node, "GetPeers");
+  const { response } = await netAction(node, { tag: "GetPeers" });
   assert(typeof response === "object" && "Peers" in response, "GetPeers answers Peers");
   return response.Peers.map((p: Identity) => p.name);
 }
 
 async function diagnostics(node: HyperdenoNode): Promise<string> {
-  const { response } = await netAction(node, "GetDiagnostics");
+  const { response } = await netAction(node, { tag: "GetDiagnostics" });
   assert(typeof response === "object" && "Diagnostics" in response, "answers Diagnostics");
   return response.Diagnostics;
 }
 
 /** Teach a running node a peer, as the hns-indexer does. */
 async function teach(node: HyperdenoNode, peer: HnsUpdate): Promise<void> {
-  await node.send("our@net:distro:sys", encodeNetAction({ HnsUpdate: peer }));
+  await node.send("our@net:distro:sys", encodeNetAction({ tag: "HnsUpdate", update: peer }));
   await eventually(async () => {
-    const { response } = await netAction(node, { GetPeer: peer.name });
+    const { response } = await netAction(node, { tag: "GetPeer", name: peer.name });
     return typeof response === "object" && "Peer" in response && response.Peer !== null;
   }, 5000);
 }
@@ -272,11 +272,13 @@ Deno.test("net through booted nodes: TCP, WS-only, routed; contexts, 5 MB blobs,
           timeout: 5,
         });
         assertEquals(before, { err: "offline", target: A });
-        assertEquals((await netAction(ivy, { GetPeer: "alice.os" })).response, { Peer: null });
+        assertEquals((await netAction(ivy, { tag: "GetPeer", name: "alice.os" })).response, {
+          Peer: null,
+        });
 
         // the bytes are rmp-serde's: externally tagged enum, struct as an array
         const u = alice.identity;
-        const bytes = encodeNetAction({ HnsUpdate: u });
+        const bytes = encodeNetAction({ tag: "HnsUpdate", update: u });
         assert(
           bytesEqual(
             bytes,
@@ -286,7 +288,7 @@ Deno.test("net through booted nodes: TCP, WS-only, routed; contexts, 5 MB blobs,
         );
         await ivy.send("our@net:distro:sys", bytes);
         const learned = await eventually(async () => {
-          const { response } = await netAction(ivy, { GetPeer: "alice.os" });
+          const { response } = await netAction(ivy, { tag: "GetPeer", name: "alice.os" });
           return typeof response === "object" && "Peer" in response ? response.Peer : undefined;
         }, 5000);
         assertEquals(learned, {
@@ -371,7 +373,7 @@ Deno.test("net through booted nodes: TCP, WS-only, routed; contexts, 5 MB blobs,
 
       await t.step("NetAction Sign / Verify through node.request", async () => {
         const data = enc.encode("sign me, alice");
-        const signed = await netAction(alice, "Sign", data);
+        const signed = await netAction(alice, { tag: "Sign" }, data);
         assertEquals(signed.response, "Signed");
         assertExists(signed.blob);
         assertEquals(signed.blob.length, 64);
@@ -387,18 +389,18 @@ Deno.test("net through booted nodes: TCP, WS-only, routed; contexts, 5 MB blobs,
           process: { processName: "kernel", packageName: "distro", publisherNode: "sys" },
         };
         // bob checks it against alice's key from his PKI
-        const ok = await netAction(bob, { Verify: { from, signature: signed.blob } }, data);
+        const ok = await netAction(bob, { tag: "Verify", from, signature: signed.blob }, data);
         assertEquals(ok.response, { Verified: true });
         const tampered = await netAction(
           bob,
-          { Verify: { from, signature: signed.blob } },
+          { tag: "Verify", from, signature: signed.blob },
           enc.encode("sign me, alicE"),
         );
         assertEquals(tampered.response, { Verified: false });
         // claimed to be from bob's kernel: checked against bob's key, fails
         const wrongFrom = await netAction(
           bob,
-          { Verify: { from: { ...from, node: "bob.os" }, signature: signed.blob } },
+          { tag: "Verify", from: { ...from, node: "bob.os" }, signature: signed.blob },
           data,
         );
         assertEquals(wrongFrom.response, { Verified: false });
@@ -415,7 +417,7 @@ Deno.test("net through booted nodes: TCP, WS-only, routed; contexts, 5 MB blobs,
               }),
             (e) => (e as { kind?: string }).kind === "timeout",
           );
-          const peers = (await netAction(alice, "GetPeers")).response;
+          const peers = (await netAction(alice, { tag: "GetPeers" })).response;
           assert(
             typeof peers === "object" && "Peers" in peers,
             `GetPeers: ${JSON.stringify(peers)}`,
@@ -554,7 +556,7 @@ Deno.test({
         const alice = await bootNode({
           home: root + "/alice", name: "alice.os", tcpPort: 0, wsPort: 0, pki: [bob.identity], ...q,
         });
-        await bob.send("our@net:distro:sys", encodeNetAction({ HnsUpdate: alice.identity }));
+        await bob.send("our@net:distro:sys", encodeNetAction({ tag: "HnsUpdate", update: alice.identity }));
         const pkg = await makePackage(root, {
           name: "t", processes: [{ name: "a", kind: "module", requestNetworking: true }],
         });

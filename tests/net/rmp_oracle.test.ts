@@ -157,7 +157,7 @@ const kernelMessages: Record<string, KernelMessage> = {
       val: {
         inherit: false,
         expectsResponse: 5n,
-        body: encodeNetAction({ ConnectionRequest: "alice.os" }),
+        body: encodeNetAction({ tag: "ConnectionRequest", from: "alice.os" }),
         metadata: undefined,
         capabilities: [],
       },
@@ -166,16 +166,18 @@ const kernelMessages: Record<string, KernelMessage> = {
 };
 
 const encoded: Record<string, () => Uint8Array> = {
-  na_connreq: () => encodeNetAction({ ConnectionRequest: "bob.os" }),
-  na_hns: () => encodeNetAction({ HnsUpdate: hns }),
-  na_batch: () => encodeNetAction({ HnsBatchUpdate: [hns, hnsIndirect] }),
-  na_getpeers: () => encodeNetAction("GetPeers"),
-  na_getpeer: () => encodeNetAction({ GetPeer: "bob.os" }),
-  na_diag: () => encodeNetAction("GetDiagnostics"),
-  na_sign: () => encodeNetAction("Sign"),
+  na_connreq: () => encodeNetAction({ tag: "ConnectionRequest", from: "bob.os" }),
+  na_hns: () => encodeNetAction({ tag: "HnsUpdate", update: hns }),
+  na_batch: () => encodeNetAction({ tag: "HnsBatchUpdate", updates: [hns, hnsIndirect] }),
+  na_getpeers: () => encodeNetAction({ tag: "GetPeers" }),
+  na_getpeer: () => encodeNetAction({ tag: "GetPeer", name: "bob.os" }),
+  na_diag: () => encodeNetAction({ tag: "GetDiagnostics" }),
+  na_sign: () => encodeNetAction({ tag: "Sign" }),
   na_verify: () =>
     encodeNetAction({
-      Verify: { from: parseAddress("alice.os@app:pkg:pub.os"), signature: sig },
+      tag: "Verify",
+      from: parseAddress("alice.os@app:pkg:pub.os"),
+      signature: sig,
     }),
   nr_acc: () => encodeNetResponse({ Accepted: "x" }),
   nr_rej: () => encodeNetResponse({ Rejected: "bob.os" }),
