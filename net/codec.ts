@@ -467,11 +467,7 @@ export function readIdentity(r: MsgReader): Identity {
   return id as Identity;
 }
 
-/** NetAction's unit variants by bare name: only until tests/kernel/fuzz.test.ts passes `{ tag }`. */
-type UnitNetActionName = "GetPeers" | "GetDiagnostics" | "Sign";
-
-export function encodeNetAction(action: NetAction | UnitNetActionName): Uint8Array {
-  const a = typeof action === "string" ? { tag: action } : action;
+export function encodeNetAction(a: NetAction): Uint8Array {
   const w = new MsgWriter();
   switch (a.tag) {
     case "GetPeers":

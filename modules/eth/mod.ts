@@ -270,7 +270,7 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
         val: {
           inherit: false,
           expectsResponse: undefined,
-          body: encodeNetAction({ HnsBatchUpdate: records }),
+          body: encodeNetAction({ tag: "HnsBatchUpdate", updates: records }),
           metadata: undefined,
           capabilities: [],
         },

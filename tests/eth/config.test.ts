@@ -327,7 +327,7 @@ Deno.test("eth boot rules: --rpc, --rpc-config, simulation, a broken .eth_provid
             const name = d.provider.Node.hns_update.name;
             const r = await n.node.request(
               "our@net:distro:sys",
-              encodeNetAction({ GetPeer: name }),
+              encodeNetAction({ tag: "GetPeer", name }),
             );
             const peer = decodeNetResponse(r.body) as { Peer: { name: string } | null };
             assertEquals(peer.Peer?.name, name);

@@ -201,7 +201,7 @@ export async function bootEthNode(
 
 /** Teach a running node another node's PKI record (NetAction::HnsUpdate). */
 export async function teach(node: HyperdenoNode, peer: HnsUpdate): Promise<void> {
-  await node.send("our@net:distro:sys", encodeNetAction({ HnsUpdate: peer }));
+  await node.send("our@net:distro:sys", encodeNetAction({ tag: "HnsUpdate", update: peer }));
 }
 
 export function request(chainId: number, method: string, params: unknown) {

@@ -114,7 +114,7 @@ Deno.test("malformed input to the kernel and every module: all keep serving", as
         });
         assert(res.body.length > 0 || target === "timer:distro:sys", `${target} answered`);
       }
-      const peers = await node.request("our@net:distro:sys", encodeNetAction("GetPeers"));
+      const peers = await node.request("our@net:distro:sys", encodeNetAction({ tag: "GetPeers" }));
       assert(peers.body.length > 0, "net answered");
       // and HTTP is still served
       const our = await fetch(`${node.httpUrl}/our`);
