@@ -377,8 +377,12 @@ async function installDistro(
   print: (level: number, text: string, source: ProcessId) => void,
 ) {
   const installed = kernel.processIds();
-  for await (const e of Deno.readDir(DISTRO_DIR)) {
-    if (!e.isDirectory) continue;
+  const names: string[] = [];
+  for await (const e of Deno.readDir(DISTRO_DIR)) if (e.isDirectory) names.push(e.name);
+  // the homepage first: other packages' processes Add themselves to it at init
+  names.sort((a, b) => Number(b === "homepage") - Number(a === "homepage") || a.localeCompare(b));
+  for (const name of names) {
+    const e = { name };
     const dir = new URL(`${e.name}/`, DISTRO_DIR).pathname;
     try {
       const meta = JSON.parse(await Deno.readTextFile(`${dir}metadata.json`));
