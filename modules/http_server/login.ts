@@ -11,11 +11,17 @@ import { BodyTooLarge, isLocalhost, json, readBody, type RequestInfo } from "./r
 
 const LOGIN_BODY_LIMIT = 16 * 1024;
 
-/** The login cookie, as Hyperdrive's login_handler writes it. */
+/**
+ * The login cookie. Hyperdrive appends HttpOnly, Secure and SameSite as headers
+ * of their own, which browsers ignore; here HttpOnly and SameSite=Strict are
+ * attributes of the cookie itself. Secure is left off: nodes are also served
+ * over plain http (localhost, a LAN address), where a Secure cookie is not kept.
+ */
 export function loginCookie(our: string, token: string, hostname: string, subdomain: string) {
+  const attributes = "HttpOnly; SameSite=Strict";
   return subdomain === ""
-    ? `hyperware-auth_${our}=${token}; domain=.${hostname};`
-    : `hyperware-auth_${our}@${subdomain}=${token};`;
+    ? `hyperware-auth_${our}=${token}; domain=.${hostname}; ${attributes}`
+    : `hyperware-auth_${our}@${subdomain}=${token}; ${attributes}`;
 }
 
 export class Login {
@@ -72,12 +78,7 @@ export class Login {
     );
     // as Hyperdrive: only a-z, 0-9, '-', ':' and '.' survive in the cookie's name
     const subdomain = (info.subdomain ?? "").replace(/[^A-Za-z0-9\-:.]/g, "");
-    const headers = new Headers({
-      "set-cookie": loginCookie(our, token, ri.hostname, subdomain),
-      "HttpOnly": "true",
-      "Secure": "true",
-      "SameSite": "Strict",
-    });
+    const headers = new Headers({ "set-cookie": loginCookie(our, token, ri.hostname, subdomain) });
     if (redirect !== null) {
       const proto = ri.headers["x-forwarded-proto"] ?? "http";
       headers.set("location", `${proto}://${ri.host}${redirect}`);
