@@ -122,6 +122,11 @@ function unitOf<T extends string>(v: unknown, variants: readonly T[], name: stri
   return v as T;
 }
 
+/** WsMessageType from serde JSON ("Text", "Binary", ...). */
+export function wsMessageType(v: unknown): WsMessageType {
+  return unitOf(v, WS_MESSAGE_TYPES, "WsMessageType");
+}
+
 function byteArray(v: unknown): Uint8Array {
   if (!Array.isArray(v)) throw new Error("expected a byte array");
   const out = new Uint8Array(v.length);
@@ -180,7 +185,7 @@ function fromJson(kind: Kind, v: unknown): unknown {
     case "bytes":
       return byteArray(v);
     case "ws":
-      return unitOf(v, WS_MESSAGE_TYPES, "WsMessageType");
+      return wsMessageType(v);
     case "msg":
       return unitOf(v, MESSAGE_TYPES, "MessageType");
   }
