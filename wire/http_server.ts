@@ -145,7 +145,6 @@ function byteArray(v: unknown): Uint8Array {
 
 type Kind = "string" | "bool" | "u32" | "u64" | "bytes" | "ws" | "msg";
 type ActionTag = HttpServerAction["tag"];
-
 type StructTag = Exclude<ActionTag, "WebSocketClose">;
 
 /** Each struct variant's fields in declaration order (WebSocketClose is a newtype u32). */
@@ -170,7 +169,20 @@ const FIELDS: Record<StructTag, readonly (readonly [string, Kind])[]> = {
   ],
   WebSocketExtPushData: [["id", "u64"], ["hyperware_message_type", "msg"], ["blob", "bytes"]],
 };
-const ACTION_TAGS = [...Object.keys(FIELDS), "WebSocketClose"] as readonly ActionTag[];
+/** Declaration order: rmp-serde may name a variant by its index in it. */
+const ACTION_TAGS: readonly ActionTag[] = [
+  "Bind",
+  "SecureBind",
+  "Unbind",
+  "WebSocketBind",
+  "WebSocketSecureBind",
+  "WebSocketUnbind",
+  "WebSocketOpen",
+  "WebSocketPush",
+  "WebSocketExtPushOutgoing",
+  "WebSocketExtPushData",
+  "WebSocketClose",
+];
 
 function fromJson(kind: Kind, v: unknown): unknown {
   switch (kind) {

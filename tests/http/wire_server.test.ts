@@ -189,6 +189,10 @@ Deno.test("wire/http_server: an extension's MessagePack read as rmp_serde::from_
     readHttpServerAction(encode({ WebSocketPush: { channel_id: 3, message_type: "Text" } })),
     { tag: "WebSocketPush", channelId: 3, messageType: "Text" },
   );
+  assertEquals(
+    readHttpServerAction(encode({ WebSocketPush: { channel_id: 3, message_type: 1 } })),
+    { tag: "WebSocketPush", channelId: 3, messageType: "Binary" },
+  );
   // not an HttpServerAction
   for (
     const bad of [
