@@ -14,6 +14,7 @@ import {
 } from "../../wire/core.ts";
 import {
   type HttpServerAction,
+  type HttpServerError,
   HttpServerFailure,
   type HttpServerResult,
   parseHttpServerAction,
@@ -28,7 +29,7 @@ import type { WebSockets } from "./websocket.ts";
 
 const OK: Answer<HttpServerResult> = { response: { Ok: null } };
 
-function fail(error: ConstructorParameters<typeof HttpServerFailure>[0]): never {
+function fail(error: HttpServerError): never {
   throw new HttpServerFailure(error);
 }
 
@@ -168,7 +169,7 @@ export class HttpServerActions implements RequestHandler<HttpServerAction, HttpS
 
   /** Errors go to the source, expected or not, never to rsvp (Hyperdrive's send_action_response). */
   error(e: unknown, km: KernelMessage): undefined {
-    let error: HttpServerFailure["error"] = "MalformedRequest";
+    let error: HttpServerError = "MalformedRequest";
     if (e instanceof HttpServerFailure) error = e.error;
     else this.#core.ctx.print(1, `http-server: ${e instanceof Error ? e.message : e}`);
     if (error === "MalformedRequest") {
