@@ -3,9 +3,9 @@
 // out; HttpClientRequest to a process from the WebSocket connections it opened.
 
 import { field, isObject, str, variant } from "./fields.ts";
-import { parseJsonBody } from "./json.ts";
 import {
   type HttpResponse,
+  jsonBody,
   optStr,
   stringMap,
   u32,
@@ -53,7 +53,7 @@ export type HttpClientResult = { Ok: HttpClientResponse } | { Err: HttpClientErr
 
 /** A request body (serde JSON) as an HttpClientAction; throws when it is not one. */
 export function parseHttpClientAction(body: Uint8Array): HttpClientAction {
-  const [tag, val] = variant(parseJsonBody(body));
+  const [tag, val] = variant(jsonBody(body));
   if (!isObject(val)) throw new Error(`${tag} needs fields`);
   switch (tag) {
     case "Http":

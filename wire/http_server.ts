@@ -5,7 +5,7 @@
 // action's Result) is serde JSON; WebSocketExtPushData to an extension is MessagePack.
 
 import { field, isObject, optU64, str, u64, variant } from "./fields.ts";
-import { parseJsonBody } from "./json.ts";
+import { parseJsonExact } from "./json.ts";
 import {
   expectValue,
   MsgReader,
@@ -23,6 +23,13 @@ export type MessageType = "Request" | "Response";
 const WS_MESSAGE_TYPES: readonly WsMessageType[] = ["Text", "Binary", "Ping", "Pong", "Close"];
 const MESSAGE_TYPES: readonly MessageType[] = ["Request", "Response"];
 const U32_MAX = 0xffffffff;
+/** Strict UTF-8 as serde_json requires; one decoder for every body (it keeps no state). */
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
+/** A body as serde_json reads it: strict UTF-8, integers exact past 2^53. */
+export function jsonBody(body: Uint8Array): unknown {
+  return parseJsonExact(UTF8.decode(body));
+}
 
 export interface IncomingHttpRequest {
   source_socket_addr: string | null;
@@ -279,12 +286,16 @@ function build(tag: ActionTag, v: unknown[]): HttpServerAction {
 /** A request body (serde JSON) as an HttpServerAction; throws MalformedRequest. */
 export function parseHttpServerAction(body: Uint8Array): HttpServerAction {
   try {
-    const [tag, val] = variant(parseJsonBody(body));
+    const [tag, val] = variant(jsonBody(body));
     if (tag === "WebSocketClose") return build(tag, [u32(val)]);
     if (!Object.hasOwn(FIELDS, tag)) throw new Error(`unknown variant ${tag}`);
     if (!isObject(val)) throw new Error(`${tag} needs fields`);
     const fields = FIELDS[tag as StructTag];
-    return build(tag as ActionTag, fields.map(([name, kind]) => fromJson(kind, field(val, name))));
+    const values: unknown[] = new Array(fields.length);
+    for (let i = 0; i < fields.length; i++) {
+      values[i] = fromJson(fields[i][1], field(val, fields[i][0]));
+    }
+    return build(tag as ActionTag, values);
   } catch {
     throw new HttpServerFailure("MalformedRequest");
   }
@@ -348,7 +359,7 @@ export interface RpcMessage {
 
 /** The POST body as an RpcMessage; throws when it is not one. */
 export function parseRpcMessage(body: Uint8Array): RpcMessage {
-  const o = parseJsonBody(body);
+  const o = jsonBody(body);
   if (!isObject(o)) throw new Error("RpcMessage must be an object");
   const inherit = o.inherit;
   return {

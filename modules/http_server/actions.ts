@@ -182,6 +182,7 @@ export class HttpServerActions implements RequestHandler<HttpServerAction, HttpS
   }
 
   encode(r: HttpServerResult): Uint8Array {
-    return textEncoder.encode(JSON.stringify(r));
+    // Ok is every push's answer: no JSON.stringify for it
+    return textEncoder.encode("Ok" in r ? '{"Ok":null}' : JSON.stringify(r));
   }
 }
