@@ -1,11 +1,35 @@
-// http-server's message shapes, as serde (externally tagged, JSON) writes
-// Hyperdrive's lib/src/http/server_types.rs.
+// http-server:distro:sys's API (Hyperdrive lib/src/http/server_types.rs).
+// HttpServerAction arrives as serde JSON from processes and as MessagePack
+// (rmp_serde::to_vec_named) from runtime extensions on a WebSocket; both read
+// through the one schema below. What http-server sends (HttpServerRequest, the
+// action's Result) is serde JSON; WebSocketExtPushData to an extension is MessagePack.
+
+import { field, isObject, optU64, str, u64, variant } from "./fields.ts";
+import { parseJsonExact } from "./json.ts";
+import {
+  expectValue,
+  MsgReader,
+  MsgWriter,
+  readEnumTag,
+  readStruct,
+  requireFields,
+  unitVariant,
+} from "../net/msgpack.ts";
 
 export type WsMessageType = "Text" | "Binary" | "Ping" | "Pong" | "Close";
+/** Whether an extension's WebSocketPush is a Request or a Response. */
 export type MessageType = "Request" | "Response";
 
-const WS_MESSAGE_TYPES: readonly string[] = ["Text", "Binary", "Ping", "Pong", "Close"];
-const MESSAGE_TYPES: readonly string[] = ["Request", "Response"];
+const WS_MESSAGE_TYPES: readonly WsMessageType[] = ["Text", "Binary", "Ping", "Pong", "Close"];
+const MESSAGE_TYPES: readonly MessageType[] = ["Request", "Response"];
+const U32_MAX = 0xffffffff;
+/** Strict UTF-8 as serde_json requires; one decoder for every body (it keeps no state). */
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
+/** A body as serde_json reads it: strict UTF-8, integers exact past 2^53. */
+export function jsonBody(body: Uint8Array): unknown {
+  return parseJsonExact(UTF8.decode(body));
+}
 
 export interface IncomingHttpRequest {
   source_socket_addr: string | null;
@@ -22,6 +46,7 @@ export interface HttpResponse {
   headers: Record<string, string>;
 }
 
+/** What http-server sends to processes, as serde JSON writes it. */
 export type HttpServerRequest =
   | { Http: IncomingHttpRequest }
   | {
@@ -36,27 +61,22 @@ export type HttpServerRequest =
   | { WebSocketClose: number };
 
 export type HttpServerAction =
-  | { kind: "Bind"; path: string; authenticated: boolean; local_only: boolean; cache: boolean }
-  | { kind: "SecureBind"; path: string; cache: boolean }
-  | { kind: "Unbind"; path: string }
-  | { kind: "WebSocketBind"; path: string; authenticated: boolean; extension: boolean }
-  | { kind: "WebSocketSecureBind"; path: string; extension: boolean }
-  | { kind: "WebSocketUnbind"; path: string }
-  | { kind: "WebSocketOpen"; path: string; channel_id: number }
-  | { kind: "WebSocketPush"; channel_id: number; message_type: WsMessageType }
+  | { tag: "Bind"; path: string; authenticated: boolean; localOnly: boolean; cache: boolean }
+  | { tag: "SecureBind"; path: string; cache: boolean }
+  | { tag: "Unbind"; path: string }
+  | { tag: "WebSocketBind"; path: string; authenticated: boolean; extension: boolean }
+  | { tag: "WebSocketSecureBind"; path: string; extension: boolean }
+  | { tag: "WebSocketUnbind"; path: string }
+  | { tag: "WebSocketOpen"; path: string; channelId: number }
+  | { tag: "WebSocketPush"; channelId: number; messageType: WsMessageType }
   | {
-    kind: "WebSocketExtPushOutgoing";
-    channel_id: number;
-    message_type: WsMessageType;
-    desired_reply_type: MessageType;
+    tag: "WebSocketExtPushOutgoing";
+    channelId: number;
+    messageType: WsMessageType;
+    desiredReplyType: MessageType;
   }
-  | {
-    kind: "WebSocketExtPushData";
-    id: bigint;
-    hyperware_message_type: MessageType;
-    blob: Uint8Array;
-  }
-  | { kind: "WebSocketClose"; channel_id: number };
+  | { tag: "WebSocketExtPushData"; id: bigint; hyperwareMessageType: MessageType; blob: Uint8Array }
+  | { tag: "WebSocketClose"; channelId: number };
 
 export type HttpServerError =
   | "MalformedRequest"
@@ -65,150 +85,266 @@ export type HttpServerError =
   | "WsPingPongTooLong"
   | "WsChannelNotFound";
 
-export class MalformedAction extends Error {}
+/** The answer to an action: serde's Result<(), HttpServerError>. */
+export type HttpServerResult = { Ok: null } | { Err: HttpServerError };
 
-function obj(v: unknown): Record<string, unknown> {
-  if (!v || typeof v !== "object" || Array.isArray(v)) throw new MalformedAction("not an object");
-  return v as Record<string, unknown>;
+/** An HttpServerError raised while handling an action. */
+export class HttpServerFailure extends Error {
+  constructor(readonly error: HttpServerError) {
+    super(error);
+  }
 }
 
-function str(o: Record<string, unknown>, k: string): string {
-  if (typeof o[k] !== "string") throw new MalformedAction(`${k} must be a string`);
-  return o[k] as string;
+// ---------------------------------------------------------------------------
+// Field readers serde's JSON rules need beyond ./fields.ts
+
+export function bool(v: unknown): boolean {
+  if (typeof v !== "boolean") throw new Error("expected bool");
+  return v;
 }
 
-function bool(o: Record<string, unknown>, k: string): boolean {
-  if (typeof o[k] !== "boolean") throw new MalformedAction(`${k} must be a bool`);
-  return o[k] as boolean;
-}
-
-export function u32(v: unknown, what = "channel_id"): number {
-  if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > 0xffffffff) {
-    throw new MalformedAction(`${what} must be a u32`);
+export function u32(v: unknown): number {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > U32_MAX) {
+    throw new Error("expected u32");
   }
   return v;
 }
 
-function wsType(v: unknown): WsMessageType {
-  if (typeof v !== "string" || !WS_MESSAGE_TYPES.includes(v)) {
-    throw new MalformedAction("bad message_type");
-  }
-  return v as WsMessageType;
+/** Option<String>: absent or null is None. */
+export function optStr(o: Record<string, unknown>, name: string): string | null {
+  const v = o[name];
+  return v === undefined || v === null ? null : str(v);
 }
 
-function msgType(v: unknown): MessageType {
-  if (typeof v !== "string" || !MESSAGE_TYPES.includes(v)) {
-    throw new MalformedAction("bad MessageType");
-  }
-  return v as MessageType;
+/** HashMap<String, String>. */
+export function stringMap(v: unknown): Record<string, string> {
+  if (!isObject(v)) throw new Error("expected a map");
+  for (const k in v) if (typeof v[k] !== "string") throw new Error(`${k}: expected string`);
+  return v as Record<string, string>;
 }
 
-function u64(v: unknown): bigint {
-  if (typeof v === "bigint" && v >= 0n && v < 1n << 64n) return v;
-  if (typeof v === "number" && Number.isSafeInteger(v) && v >= 0) return BigInt(v);
-  throw new MalformedAction("id must be a u64");
+/** A fieldless enum's variant name, from `"Name"` (serde JSON's form). */
+function unitOf<T extends string>(v: unknown, variants: readonly T[], name: string): T {
+  if (typeof v !== "string" || !variants.includes(v as T)) throw new Error(`bad ${name}`);
+  return v as T;
+}
+
+/** WsMessageType from serde JSON ("Text", "Binary", ...). */
+export function wsMessageType(v: unknown): WsMessageType {
+  return unitOf(v, WS_MESSAGE_TYPES, "WsMessageType");
 }
 
 function byteArray(v: unknown): Uint8Array {
-  if (v instanceof Uint8Array) return v;
-  if (Array.isArray(v) && v.every((n) => Number.isInteger(n) && n >= 0 && n <= 255)) {
-    return Uint8Array.from(v as number[]);
+  if (!Array.isArray(v)) throw new Error("expected a byte array");
+  const out = new Uint8Array(v.length);
+  for (let i = 0; i < v.length; i++) {
+    const b = v[i];
+    if (typeof b !== "number" || !Number.isInteger(b) || b < 0 || b > 255) {
+      throw new Error("expected a byte");
+    }
+    out[i] = b;
   }
-  throw new MalformedAction("blob must be bytes");
+  return out;
 }
 
-/** An externally tagged HttpServerAction from an already-decoded JSON/MessagePack value. */
-export function actionFromValue(v: unknown): HttpServerAction {
-  const top = obj(v);
-  const keys = Object.keys(top);
-  if (keys.length !== 1) throw new MalformedAction("expected one variant");
-  const tag = keys[0];
-  const val = top[tag];
+// ---------------------------------------------------------------------------
+// HttpServerAction: one schema, read from serde JSON or MessagePack
+
+type Kind = "string" | "bool" | "u32" | "u64" | "bytes" | "ws" | "msg";
+type ActionTag = HttpServerAction["tag"];
+type StructTag = Exclude<ActionTag, "WebSocketClose">;
+
+/** Each struct variant's fields in declaration order (WebSocketClose is a newtype u32). */
+const FIELDS: Record<StructTag, readonly (readonly [string, Kind])[]> = {
+  Bind: [
+    ["path", "string"],
+    ["authenticated", "bool"],
+    ["local_only", "bool"],
+    ["cache", "bool"],
+  ],
+  SecureBind: [["path", "string"], ["cache", "bool"]],
+  Unbind: [["path", "string"]],
+  WebSocketBind: [["path", "string"], ["authenticated", "bool"], ["extension", "bool"]],
+  WebSocketSecureBind: [["path", "string"], ["extension", "bool"]],
+  WebSocketUnbind: [["path", "string"]],
+  WebSocketOpen: [["path", "string"], ["channel_id", "u32"]],
+  WebSocketPush: [["channel_id", "u32"], ["message_type", "ws"]],
+  WebSocketExtPushOutgoing: [
+    ["channel_id", "u32"],
+    ["message_type", "ws"],
+    ["desired_reply_type", "msg"],
+  ],
+  WebSocketExtPushData: [["id", "u64"], ["hyperware_message_type", "msg"], ["blob", "bytes"]],
+};
+/** Declaration order: rmp-serde may name a variant by its index in it. */
+const ACTION_TAGS: readonly ActionTag[] = [
+  "Bind",
+  "SecureBind",
+  "Unbind",
+  "WebSocketBind",
+  "WebSocketSecureBind",
+  "WebSocketUnbind",
+  "WebSocketOpen",
+  "WebSocketPush",
+  "WebSocketExtPushOutgoing",
+  "WebSocketExtPushData",
+  "WebSocketClose",
+];
+
+function fromJson(kind: Kind, v: unknown): unknown {
+  switch (kind) {
+    case "string":
+      return str(v);
+    case "bool":
+      return bool(v);
+    case "u32":
+      return u32(v);
+    case "u64":
+      return u64(v);
+    case "bytes":
+      return byteArray(v);
+    case "ws":
+      return wsMessageType(v);
+    case "msg":
+      return unitOf(v, MESSAGE_TYPES, "MessageType");
+  }
+}
+
+function fromMsgpack(kind: Kind, r: MsgReader): unknown {
+  switch (kind) {
+    case "string":
+      return r.str();
+    case "bool":
+      return r.bool();
+    case "u32":
+      return r.uint(U32_MAX);
+    case "u64":
+      return r.u64();
+    case "bytes":
+      return r.byteVec();
+    case "ws":
+      return readUnitEnum(r, "WsMessageType", WS_MESSAGE_TYPES);
+    case "msg":
+      return readUnitEnum(r, "MessageType", MESSAGE_TYPES);
+  }
+}
+
+function readUnitEnum(r: MsgReader, name: string, variants: readonly string[]): string {
+  const t = readEnumTag(r, name, variants);
+  unitVariant(r, t, name);
+  return t.variant;
+}
+
+/** The typed action from a variant's field values, in FIELDS order (already checked). */
+function build(tag: ActionTag, v: unknown[]): HttpServerAction {
   switch (tag) {
-    case "Bind": {
-      const o = obj(val);
+    case "Bind":
       return {
-        kind: tag,
-        path: str(o, "path"),
-        authenticated: bool(o, "authenticated"),
-        local_only: bool(o, "local_only"),
-        cache: bool(o, "cache"),
+        tag,
+        path: v[0] as string,
+        authenticated: v[1] as boolean,
+        localOnly: v[2] as boolean,
+        cache: v[3] as boolean,
       };
-    }
-    case "SecureBind": {
-      const o = obj(val);
-      return { kind: tag, path: str(o, "path"), cache: bool(o, "cache") };
-    }
+    case "SecureBind":
+      return { tag, path: v[0] as string, cache: v[1] as boolean };
     case "Unbind":
     case "WebSocketUnbind":
-      return { kind: tag, path: str(obj(val), "path") };
-    case "WebSocketBind": {
-      const o = obj(val);
+      return { tag, path: v[0] as string };
+    case "WebSocketBind":
       return {
-        kind: tag,
-        path: str(o, "path"),
-        authenticated: bool(o, "authenticated"),
-        extension: bool(o, "extension"),
+        tag,
+        path: v[0] as string,
+        authenticated: v[1] as boolean,
+        extension: v[2] as boolean,
       };
-    }
-    case "WebSocketSecureBind": {
-      const o = obj(val);
-      return { kind: tag, path: str(o, "path"), extension: bool(o, "extension") };
-    }
-    case "WebSocketOpen": {
-      const o = obj(val);
-      return { kind: tag, path: str(o, "path"), channel_id: u32(o.channel_id) };
-    }
-    case "WebSocketPush": {
-      const o = obj(val);
-      return { kind: tag, channel_id: u32(o.channel_id), message_type: wsType(o.message_type) };
-    }
-    case "WebSocketExtPushOutgoing": {
-      const o = obj(val);
+    case "WebSocketSecureBind":
+      return { tag, path: v[0] as string, extension: v[1] as boolean };
+    case "WebSocketOpen":
+      return { tag, path: v[0] as string, channelId: v[1] as number };
+    case "WebSocketPush":
+      return { tag, channelId: v[0] as number, messageType: v[1] as WsMessageType };
+    case "WebSocketExtPushOutgoing":
       return {
-        kind: tag,
-        channel_id: u32(o.channel_id),
-        message_type: wsType(o.message_type),
-        desired_reply_type: msgType(o.desired_reply_type),
+        tag,
+        channelId: v[0] as number,
+        messageType: v[1] as WsMessageType,
+        desiredReplyType: v[2] as MessageType,
       };
-    }
-    case "WebSocketExtPushData": {
-      // rmp-serde accepts a struct as a map or as an array of its fields
-      if (Array.isArray(val)) {
-        if (val.length !== 3) throw new MalformedAction("bad WebSocketExtPushData");
-        return {
-          kind: tag,
-          id: u64(val[0]),
-          hyperware_message_type: msgType(val[1]),
-          blob: byteArray(val[2]),
-        };
-      }
-      const o = obj(val);
+    case "WebSocketExtPushData":
       return {
-        kind: tag,
-        id: u64(o.id),
-        hyperware_message_type: msgType(o.hyperware_message_type),
-        blob: byteArray(o.blob),
+        tag,
+        id: v[0] as bigint,
+        hyperwareMessageType: v[1] as MessageType,
+        blob: v[2] as Uint8Array,
       };
-    }
     case "WebSocketClose":
-      return { kind: tag, channel_id: u32(val) };
-    default:
-      throw new MalformedAction(`unknown variant ${tag}`);
+      return { tag, channelId: v[0] as number };
   }
 }
 
-export function parseAction(body: Uint8Array): HttpServerAction {
-  let v: unknown;
+/** A request body (serde JSON) as an HttpServerAction; throws MalformedRequest. */
+export function parseHttpServerAction(body: Uint8Array): HttpServerAction {
   try {
-    v = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body));
+    const [tag, val] = variant(jsonBody(body));
+    if (tag === "WebSocketClose") return build(tag, [u32(val)]);
+    if (!Object.hasOwn(FIELDS, tag)) throw new Error(`unknown variant ${tag}`);
+    if (!isObject(val)) throw new Error(`${tag} needs fields`);
+    const fields = FIELDS[tag as StructTag];
+    const values: unknown[] = new Array(fields.length);
+    for (let i = 0; i < fields.length; i++) {
+      values[i] = fromJson(fields[i][1], field(val, fields[i][0]));
+    }
+    return build(tag as ActionTag, values);
   } catch {
-    throw new MalformedAction("not JSON");
+    throw new HttpServerFailure("MalformedRequest");
   }
-  return actionFromValue(v);
 }
 
-/** The `data` of an RpcMessage POSTed to /rpc:distro:sys/message (Hyperdrive's http/utils.rs). */
+/**
+ * An extension's MessagePack as an HttpServerAction, read as rmp_serde::from_slice
+ * reads it (structs as maps or arrays, enum tags as names or indices). Throws a
+ * DecodeError or Error when the bytes are not one.
+ */
+export function readHttpServerAction(bytes: Uint8Array): HttpServerAction {
+  const r = new MsgReader(bytes);
+  const t = readEnumTag(r, "HttpServerAction", ACTION_TAGS);
+  expectValue(t, "HttpServerAction");
+  const tag = t.variant as ActionTag;
+  if (tag === "WebSocketClose") return build(tag, [r.uint(U32_MAX)]);
+  const fields = FIELDS[tag as StructTag];
+  const names = fields.map(([name]) => name);
+  const values: unknown[] = new Array(fields.length);
+  const seen = readStruct(r, tag, names, (i) => {
+    values[i] = fromMsgpack(fields[i][1], r);
+  });
+  requireFields(tag, names, seen);
+  return build(tag, values);
+}
+
+/**
+ * HttpServerAction::WebSocketExtPushData as Hyperdrive sends it to an extension,
+ * byte for byte rmp_serde::to_vec_named: maps keyed by field name, the unit
+ * variant as its name, the u64 in its smallest form, Vec<u8> as an int array.
+ */
+export function encodeWebSocketExtPushData(
+  id: bigint,
+  hyperwareMessageType: MessageType,
+  blob: Uint8Array,
+): Uint8Array {
+  return new MsgWriter(2 * blob.length + 64)
+    .mapLen(1).str("WebSocketExtPushData")
+    .mapLen(3)
+    .str("id").uint(id)
+    .str("hyperware_message_type").str(hyperwareMessageType)
+    .str("blob").byteVec(blob)
+    .finish();
+}
+
+// ---------------------------------------------------------------------------
+// kit's RPC endpoint
+
+/** The JSON POSTed to /rpc:distro:sys/message (Hyperdrive's http/utils.rs RpcMessage). */
 export interface RpcMessage {
   node: string | null;
   process: string;
@@ -221,38 +357,16 @@ export interface RpcMessage {
   data: string | null;
 }
 
-function optStr(o: Record<string, unknown>, k: string): string | null {
-  const v = o[k];
-  if (v === undefined || v === null) return null;
-  if (typeof v !== "string") throw new MalformedAction(`${k} must be a string or null`);
-  return v;
-}
-
-export function parseRpcMessage(text: string): RpcMessage {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch {
-    throw new MalformedAction("not JSON");
-  }
-  const o = obj(v);
+/** The POST body as an RpcMessage; throws when it is not one. */
+export function parseRpcMessage(body: Uint8Array): RpcMessage {
+  const o = jsonBody(body);
+  if (!isObject(o)) throw new Error("RpcMessage must be an object");
   const inherit = o.inherit;
-  if (inherit !== undefined && inherit !== null && typeof inherit !== "boolean") {
-    throw new MalformedAction("inherit must be a bool or null");
-  }
-  const er = o.expects_response;
-  let expects: bigint | null = null;
-  if (er !== undefined && er !== null) {
-    if (typeof er !== "number" || !Number.isSafeInteger(er) || er < 0) {
-      throw new MalformedAction("expects_response must be a u64 or null");
-    }
-    expects = BigInt(er);
-  }
   return {
     node: optStr(o, "node"),
-    process: str(o, "process"),
-    inherit: (inherit as boolean | undefined) ?? null,
-    expects_response: expects,
+    process: str(field(o, "process")),
+    inherit: inherit === undefined || inherit === null ? null : bool(inherit),
+    expects_response: optU64(o, "expects_response") ?? null,
     body: optStr(o, "body"),
     metadata: optStr(o, "metadata"),
     context: optStr(o, "context"),

@@ -8,48 +8,23 @@ import {
   type KernelMessage,
   type LazyLoadBlob,
   processIdToString,
+  type Request as KernelRequest,
   responseTo,
-  textDecoder,
   textEncoder,
 } from "../../wire/core.ts";
+import {
+  type HttpClientAction,
+  type HttpClientError,
+  type HttpClientRequest,
+  type HttpClientResult,
+  type OutgoingHttpRequest,
+  parseHttpClientAction,
+} from "../../wire/http_client.ts";
 import type { RuntimeModule, RuntimeModuleContext } from "../../kernel/module.ts";
+import { answer, type RequestHandler, serve } from "../shared/runtime.ts";
 import { readStreamLimited } from "../shared/bytes.ts";
 
-export type WsMessageType = "Text" | "Binary" | "Ping" | "Pong" | "Close";
-
-export interface OutgoingHttpRequest {
-  method: string;
-  version: string | null;
-  url: string;
-  headers: Record<string, string>;
-}
-
-export type HttpClientAction =
-  | { Http: OutgoingHttpRequest }
-  | { WebSocketOpen: { url: string; headers: Record<string, string>; channel_id: number } }
-  | { WebSocketPush: { channel_id: number; message_type: WsMessageType } }
-  | { WebSocketClose: { channel_id: number } };
-
-export type HttpClientRequest =
-  | { WebSocketPush: { channel_id: number; message_type: WsMessageType } }
-  | { WebSocketClose: { channel_id: number } };
-
-export type HttpClientResponse =
-  | { Http: { status: number; headers: Record<string, string> } }
-  | "WebSocketAck";
-
-export type HttpClientError =
-  | "MalformedRequest"
-  | { BadMethod: { method: string } }
-  | { BadUrl: { url: string } }
-  | { BadVersion: { version: string } }
-  | { BuildRequestFailed: string }
-  | { ExecuteRequestFailed: string }
-  | { WsOpenFailed: { url: string } }
-  | { WsPushUnknownChannel: { channel_id: number } }
-  | "WsPushNoBlob"
-  | "WsPushBadText"
-  | { WsCloseFailed: { channel_id: number } };
+export type * from "../../wire/http_client.ts";
 
 export interface HttpClientOptions {
   /** Largest response body passed back to a process (ExecuteRequestFailed beyond). */
@@ -60,7 +35,6 @@ export interface HttpClientOptions {
 
 const VERSIONS = new Set(["HTTP/0.9", "HTTP/1.0", "HTTP/1.1", "HTTP/2.0", "HTTP/3.0"]);
 const METHOD_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const WS_TYPES = new Set(["Text", "Binary", "Ping", "Pong", "Close"]);
 /** Content-Encodings fetch decodes unless the request asked for identity. */
 const FETCH_DECODED = new Set(["gzip", "br"]);
 
@@ -71,72 +45,6 @@ export function createHttpClient(options: HttpClientOptions = {}): RuntimeModule
 /** "content-type" -> "Content-Type", as Hyperdrive reports response headers. */
 export function toPascalCase(name: string): string {
   return name.split("-").map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join("-");
-}
-
-class Malformed extends Error {}
-
-function obj(v: unknown): Record<string, unknown> {
-  if (!v || typeof v !== "object" || Array.isArray(v)) throw new Malformed();
-  return v as Record<string, unknown>;
-}
-
-function u32(v: unknown): number {
-  if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > 0xffffffff) {
-    throw new Malformed();
-  }
-  return v;
-}
-
-function stringMap(v: unknown): Record<string, string> {
-  const o = obj(v);
-  for (const x of Object.values(o)) if (typeof x !== "string") throw new Malformed();
-  return o as Record<string, string>;
-}
-
-function parseAction(body: Uint8Array): HttpClientAction {
-  let v: unknown;
-  try {
-    v = JSON.parse(textDecoder.decode(body));
-  } catch {
-    throw new Malformed();
-  }
-  const top = obj(v);
-  const keys = Object.keys(top);
-  if (keys.length !== 1) throw new Malformed();
-  const o = obj(top[keys[0]]);
-  switch (keys[0]) {
-    case "Http": {
-      if (typeof o.method !== "string" || typeof o.url !== "string") throw new Malformed();
-      if (!(o.version == null || typeof o.version === "string")) throw new Malformed();
-      return {
-        Http: {
-          method: o.method,
-          version: (o.version as string | undefined) ?? null,
-          url: o.url,
-          headers: stringMap(o.headers),
-        },
-      };
-    }
-    case "WebSocketOpen":
-      if (typeof o.url !== "string") throw new Malformed();
-      return {
-        WebSocketOpen: { url: o.url, headers: stringMap(o.headers), channel_id: u32(o.channel_id) },
-      };
-    case "WebSocketPush":
-      if (typeof o.message_type !== "string" || !WS_TYPES.has(o.message_type)) {
-        throw new Malformed();
-      }
-      return {
-        WebSocketPush: {
-          channel_id: u32(o.channel_id),
-          message_type: o.message_type as WsMessageType,
-        },
-      };
-    case "WebSocketClose":
-      return { WebSocketClose: { channel_id: u32(o.channel_id) } };
-    default:
-      throw new Malformed();
-  }
 }
 
 function readLimited(res: Response, limit: number): Promise<Uint8Array> {
@@ -152,12 +60,15 @@ interface Connection {
   owner: Address;
 }
 
-class HttpClient implements RuntimeModule {
+class HttpClient implements RuntimeModule, RequestHandler<HttpClientAction, HttpClientResult> {
   readonly processId = HTTP_CLIENT_PROCESS_ID;
   readonly public = false;
+  readonly name = "http-client";
+  /** As Hyperdrive's http-client, requests from other nodes are served too. */
+  readonly remote = true;
+  self!: Address;
 
   #ctx!: RuntimeModuleContext;
-  #self!: Address;
   #maxResponseBytes: number;
   #wsOpenTimeout: number;
   /** Keyed by "<process>|<channel_id>": channel ids are per process. */
@@ -171,7 +82,7 @@ class HttpClient implements RuntimeModule {
 
   start(ctx: RuntimeModuleContext): void {
     this.#ctx = ctx;
-    this.#self = { node: ctx.our, process: HTTP_CLIENT_PROCESS_ID };
+    this.self = { node: ctx.our, process: HTTP_CLIENT_PROCESS_ID };
   }
 
   shutdown(): void {
@@ -187,40 +98,58 @@ class HttpClient implements RuntimeModule {
     }
   }
 
-  handleMessage(km: KernelMessage): void {
-    if (km.message.tag !== "request") return;
-    const { body, expectsResponse } = km.message.val;
-    const target = km.rsvp ?? km.source;
-    let action: HttpClientAction;
-    try {
-      action = parseAction(body);
-    } catch {
-      if (expectsResponse !== undefined) this.#respond(km.id, target, { Err: "MalformedRequest" });
-      return;
-    }
-    if ("Http" in action) {
-      // answered when the request completes; other messages keep flowing meanwhile
-      this.#http(km.id, target, expectsResponse, action.Http, km.lazyLoadBlob);
-      return;
-    }
-    if ("WebSocketOpen" in action) {
-      // the handshake can take a while: answer when it settles
-      this.#wsOpen(target, action.WebSocketOpen).then((r) => this.#respond(km.id, target, r));
-      return;
-    }
-    let result: { Ok: HttpClientResponse } | { Err: HttpClientError };
-    if ("WebSocketPush" in action) {
-      result = this.#wsPush(target, action.WebSocketPush, km.lazyLoadBlob);
-    } else {
-      result = this.#wsClose(target, action.WebSocketClose.channel_id);
-    }
-    this.#respond(km.id, target, result);
+  handleMessage(km: KernelMessage): void | Promise<void> {
+    return serve(this.#ctx, this, km);
   }
 
-  #respond(id: bigint, target: Address, body: unknown, blob?: LazyLoadBlob): void {
-    this.#ctx.sendToLoop(
-      responseTo(id, this.#self, target, textEncoder.encode(JSON.stringify(body)), blob),
-    );
+  parse(_km: KernelMessage, req: KernelRequest): HttpClientAction {
+    return parseHttpClientAction(req.body);
+  }
+
+  /**
+   * Nothing here holds the mailbox: an Http request and a WebSocket handshake are
+   * answered when they settle, while other messages keep flowing. WebSocket
+   * actions are answered whether or not a response is expected, as Hyperdrive.
+   */
+  act(km: KernelMessage, action: HttpClientAction): undefined {
+    const target = km.rsvp ?? km.source;
+    switch (action.tag) {
+      case "Http": {
+        const expectsResponse = km.message.tag === "request"
+          ? km.message.val.expectsResponse
+          : undefined;
+        this.#http(km.id, target, expectsResponse, action.request, km.lazyLoadBlob);
+        return;
+      }
+      case "WebSocketOpen":
+        this.#wsOpen(target, action).then((r) => this.#answer(km, r));
+        return;
+      case "WebSocketPush":
+        return this.#answer(km, this.#wsPush(target, action, km.lazyLoadBlob));
+      case "WebSocketClose":
+        return this.#answer(km, this.#wsClose(target, action.channelId));
+    }
+  }
+
+  #answer(km: KernelMessage, result: HttpClientResult): undefined {
+    answer(this.#ctx, this, km, { response: result }, true);
+    return undefined;
+  }
+
+  /** A body that is no HttpClientAction: MalformedRequest, only if a response is expected. */
+  error(_e: unknown, km: KernelMessage): undefined {
+    if (km.message.tag === "request" && km.message.val.expectsResponse !== undefined) {
+      this.#answer(km, { Err: "MalformedRequest" });
+    }
+    return undefined;
+  }
+
+  encode(r: HttpClientResult): Uint8Array {
+    return textEncoder.encode(JSON.stringify(r));
+  }
+
+  #respond(id: bigint, target: Address, body: HttpClientResult, blob?: LazyLoadBlob): void {
+    this.#ctx.sendToLoop(responseTo(id, this.self, target, this.encode(body), blob));
   }
 
   async #http(
@@ -315,8 +244,8 @@ class HttpClient implements RuntimeModule {
 
   async #wsOpen(
     owner: Address,
-    a: { url: string; headers: Record<string, string>; channel_id: number },
-  ): Promise<{ Ok: HttpClientResponse } | { Err: HttpClientError }> {
+    a: Extract<HttpClientAction, { tag: "WebSocketOpen" }>,
+  ): Promise<HttpClientResult> {
     let url: URL;
     try {
       url = new URL(a.url);
@@ -352,7 +281,7 @@ class HttpClient implements RuntimeModule {
       this.#ctx.print(1, `http-client: could not open WebSocket to ${url}`);
       return { Err: { WsOpenFailed: { url: url.toString() } } };
     }
-    const key = this.#key(owner, a.channel_id);
+    const key = this.#key(owner, a.channelId);
     const previous = this.#sockets.get(key);
     if (previous) {
       this.#sockets.delete(key);
@@ -364,7 +293,7 @@ class HttpClient implements RuntimeModule {
     }
     const conn: Connection = { socket, owner };
     this.#sockets.set(key, conn);
-    const channelId = a.channel_id;
+    const channelId = a.channelId;
     socket.onmessage = (ev: MessageEvent) => {
       if (this.#sockets.get(key) !== conn) return;
       const text = typeof ev.data === "string";
@@ -390,7 +319,7 @@ class HttpClient implements RuntimeModule {
   #toProcess(owner: Address, body: HttpClientRequest, blob?: LazyLoadBlob): void {
     this.#ctx.sendToLoop({
       id: this.#ctx.newMessageId(),
-      source: this.#self,
+      source: this.self,
       target: owner,
       message: {
         tag: "request",
@@ -408,13 +337,13 @@ class HttpClient implements RuntimeModule {
 
   #wsPush(
     owner: Address,
-    a: { channel_id: number; message_type: WsMessageType },
+    a: Extract<HttpClientAction, { tag: "WebSocketPush" }>,
     blob: LazyLoadBlob | undefined,
-  ): { Ok: HttpClientResponse } | { Err: HttpClientError } {
-    const conn = this.#sockets.get(this.#key(owner, a.channel_id));
-    if (!conn) return { Err: { WsPushUnknownChannel: { channel_id: a.channel_id } } };
+  ): HttpClientResult {
+    const conn = this.#sockets.get(this.#key(owner, a.channelId));
+    if (!conn) return { Err: { WsPushUnknownChannel: { channel_id: a.channelId } } };
     try {
-      switch (a.message_type) {
+      switch (a.messageType) {
         case "Text": {
           if (!blob) return { Err: "WsPushNoBlob" };
           let text: string;
@@ -446,7 +375,7 @@ class HttpClient implements RuntimeModule {
   #wsClose(
     owner: Address,
     channelId: number,
-  ): { Ok: HttpClientResponse } | { Err: HttpClientError } {
+  ): HttpClientResult {
     const key = this.#key(owner, channelId);
     const conn = this.#sockets.get(key);
     if (!conn) return { Err: { WsCloseFailed: { channel_id: channelId } } };

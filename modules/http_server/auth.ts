@@ -1,7 +1,9 @@
 // Login tokens as Hyperdrive issues them: an HS256 JWT, header {"alg":"HS256"},
 // claims {"username","subdomain","expiration"} (seconds, 26 weeks ahead),
 // carried in the cookie `hyperware-auth_<node>` or, for a secure subdomain
-// on localhost, `hyperware-auth_<node>@<process>`.
+// on localhost, `hyperware-auth_<node>@<process>`. Signed and checked with
+// WebCrypto's HMAC here rather than a JWT library: it is a few lines, and the
+// reading rules (strict base64url, these claims) must be the jwt crate's.
 
 import type { ProcessId } from "../../wire/core.ts";
 
@@ -15,21 +17,23 @@ export interface JwtClaims {
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
+const BASE64URL_CHARS = /^[A-Za-z0-9_-]*$/;
 
+/** base64url without padding, as the jwt crate writes each part. */
 export function base64UrlEncode(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  return bytes.toBase64({ alphabet: "base64url", omitPadding: true });
 }
 
+/**
+ * A token part as the jwt crate reads it (base64 0.13, URL_SAFE_NO_PAD): url-safe
+ * letters only, no whitespace, canonical (unused trailing bits zero). Throws otherwise.
+ */
 export function base64UrlDecode(s: string): Uint8Array {
-  const b64 = s.replace(/-/g, "+").replace(/_/g, "/");
-  const bin = atob(b64 + "=".repeat((4 - (b64.length % 4)) % 4));
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
+  if (!BASE64URL_CHARS.test(s)) throw new Error("not unpadded base64url");
+  return Uint8Array.fromBase64(s + "=".repeat((4 - (s.length % 4)) % 4), {
+    alphabet: "base64url",
+    lastChunkHandling: "strict",
+  });
 }
 
 export function importJwtKey(secret: Uint8Array): Promise<CryptoKey> {

@@ -75,10 +75,11 @@ Deno.test({
       assertEquals(await page.textContent("#who"), `node: ${NODE_NAME}`);
       await shot(page, "03-app-page");
       const cookies = await context.cookies();
-      assert(
-        cookies.some((c) => c.name === `hyperware-auth_${NODE_NAME}`),
-        JSON.stringify(cookies),
-      );
+      const auth = cookies.find((c) => c.name === `hyperware-auth_${NODE_NAME}`);
+      assert(auth, JSON.stringify(cookies));
+      // the browser kept the attributes: no script reads the token, no other site sends it
+      assertEquals([auth.httpOnly, auth.sameSite], [true, "Strict"]);
+      assertEquals(await page.evaluate("document.cookie"), "");
 
       // the app's secure subdomain: its own login, scoped to the app
       const subOrigin = `http://webapp-test-os.localhost:${n.port}`;
@@ -97,6 +98,7 @@ Deno.test({
         c.name === `hyperware-auth_${NODE_NAME}@${WEBAPP}`
       );
       assert(scoped, "app-scoped cookie");
+      assertEquals([scoped.httpOnly, scoped.sameSite], [true, "Strict"]);
     } finally {
       await browser.close();
       await n.stop();

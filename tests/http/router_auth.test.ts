@@ -114,3 +114,27 @@ Deno.test('jwt: HS256 over {"alg":"HS256"} and Hyperdrive\'s claims, checked ind
   assertEquals(await valid(`hyperware-auth_fake.dev@app:pkg:pub=${scoped}`, "app:pkg:pub"), true);
   assertEquals(await valid(`hyperware-auth_fake.dev@app:pkg:pub=${token}`, "app:pkg:pub"), false);
 });
+
+Deno.test("jwt: parts are read as the jwt crate reads them: unpadded, canonical base64url", async () => {
+  const key = await importJwtKey(crypto.getRandomValues(new Uint8Array(32)));
+  const token = await generateJwt(key, "fake.dev");
+  const cookie = (t: string) => `hyperware-auth_fake.dev=${t}`;
+  assertEquals(await authTokenValid(key, "fake.dev", undefined, cookie(token)), true);
+  // the signature's last letter carries 2 unused bits: setting them decodes to the same
+  // bytes under a lenient decoder, but the jwt crate refuses a non-canonical letter
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  const last = alphabet.indexOf(token.at(-1)!);
+  assertEquals(last % 4, 0);
+  const tweaked = token.slice(0, -1) + alphabet[last + 1];
+  assertEquals(await authTokenValid(key, "fake.dev", undefined, cookie(tweaked)), false);
+  assertEquals(base64UrlDecode("-_8"), new Uint8Array([0xfb, 0xff]));
+  for (const bad of ["-_8=", "-_9", "+/8", "-_ 8", "A"]) {
+    let threw = false;
+    try {
+      base64UrlDecode(bad);
+    } catch {
+      threw = true;
+    }
+    assertEquals(threw, true, bad);
+  }
+});

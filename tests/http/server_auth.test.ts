@@ -77,10 +77,16 @@ Deno.test("http-server: POST /login with the right hash sets hyperware-auth_<nod
     });
     assertEquals(ok.status, 200);
     const cookie = ok.headers.get("set-cookie")!;
-    assertMatch(
+    const sent = cookie.split(";")[0].split("=")[1];
+    // one Set-Cookie header, its attributes in it (browsers ignore HttpOnly etc. as headers)
+    assertEquals(
       cookie,
-      new RegExp(`^hyperware-auth_${OUR}=[\\w-]+\\.[\\w-]+\\.[\\w-]+; domain=\\.127\\.0\\.0\\.1;$`),
+      `hyperware-auth_${OUR}=${sent}; domain=.127.0.0.1; HttpOnly; SameSite=Strict`,
     );
+    assertMatch(sent, /^[\w-]+\.[\w-]+\.[\w-]+$/);
+    for (const stray of ["httponly", "secure", "samesite"]) {
+      assertEquals(ok.headers.get(stray), null, stray);
+    }
     // body: the keyfile, base64
     const b64 = await ok.json();
     assertEquals(atob(b64), new TextDecoder("latin1").decode(s.keyfileBytes));
@@ -113,6 +119,10 @@ Deno.test("http-server: POST /login with the right hash sets hyperware-auth_<nod
     });
     assertEquals(redir.status, 303);
     assertEquals(redir.headers.get("location"), `${s.base}/app:pkg:pub/secret`);
+    assertMatch(
+      redir.headers.get("set-cookie")!,
+      /; domain=\.127\.0\.0\.1; HttpOnly; SameSite=Strict$/,
+    );
     await redir.body?.cancel();
     const evil = await fetch(`${s.base}/login?redirect=//evil.example/`, {
       method: "POST",
@@ -198,8 +208,13 @@ Deno.test("http-server: SecureBind serves only on the app's subdomain with an ap
     });
     assertEquals(login.status, 200);
     const setCookie = login.headers.get("set-cookie")!;
-    assertMatch(setCookie, new RegExp(`^hyperware-auth_${OUR}@app:pkg:pub=[\\w.-]+;$`));
-    const appCookie = setCookie.slice(0, -1);
+    assertMatch(
+      setCookie,
+      new RegExp(
+        `^hyperware-auth_${OUR}@app:pkg:pub=[\\w-]+\\.[\\w-]+\\.[\\w-]+; HttpOnly; SameSite=Strict$`,
+      ),
+    );
+    const appCookie = setCookie.split(";")[0];
     const served = await rawRequest(s.port, {
       path: "/app:pkg:pub/ui",
       host: sub,

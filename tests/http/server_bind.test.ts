@@ -5,7 +5,7 @@ import { assert, assertEquals } from "../assert.ts";
 import { textEncoder } from "../../wire/core.ts";
 import type { KernelMessage } from "../../wire/core.ts";
 import { act, bindOpenRoot, echoProcess, expectStatus, OUR, serverTest } from "./server_helpers.ts";
-import { bodyJson } from "./harness.ts";
+import { bodyJson, Inbox } from "./harness.ts";
 
 serverTest(
   "http-server: a bound path forwards IncomingHttpRequest and returns the HttpResponse",
@@ -256,3 +256,45 @@ serverTest("http-server: only the process that was asked can answer an HTTP requ
   assertEquals(res.status, 201);
   assertEquals(await res.text(), "real");
 });
+
+serverTest(
+  "http-server: an action's Ok goes to rsvp, its error to the source, expected or not",
+  async (s) => {
+    const toSource = new Inbox<KernelMessage>();
+    const toRsvp = new Inbox<KernelMessage>();
+    const app = s.k.process("app:pkg:pub", (km) => toSource.push(km));
+    const rsvp = s.k.process("parent:pkg:pub", (km) => toRsvp.push(km));
+    const send = (body: string, remote = false) =>
+      s.k.sendToLoop({
+        id: 42n,
+        source: remote ? { ...app, node: "other.os" } : app,
+        target: s.http,
+        rsvp,
+        message: {
+          tag: "request",
+          val: {
+            inherit: true,
+            expectsResponse: undefined,
+            body: textEncoder.encode(body),
+            metadata: undefined,
+            capabilities: [],
+          },
+        },
+      });
+    send('{"Bind":{"path":"/x","authenticated":false,"local_only":false,"cache":false}}');
+    const ok = await toRsvp.next();
+    assertEquals([ok.id, ok.message.tag, bodyJson(ok)], [42n, "response", { Ok: null }]);
+    send("not an action");
+    const malformed = await toSource.next();
+    assertEquals([malformed.id, bodyJson(malformed)], [42n, { Err: "MalformedRequest" }]);
+    send('{"Bind":{"path":"/x","authenticated":false,"local_only":false,"cache":true}}');
+    assertEquals(bodyJson(await toSource.next()), { Err: "NoBlob" });
+    // another node's process may not bind here (the harness routes by process only)
+    send('{"Unbind":{"path":"/x"}}', true);
+    const refused = await toSource.next();
+    assertEquals([refused.target.node, bodyJson(refused)], ["other.os", {
+      Err: "InvalidSourceProcess",
+    }]);
+    assertEquals([toSource.size, toRsvp.size], [0, 0]);
+  },
+);

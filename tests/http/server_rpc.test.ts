@@ -98,6 +98,32 @@ serverTest("http-server: RPC injects a message and returns kit's response shape"
   }
 }, { exposeLocal: true });
 
+serverTest(
+  "http-server: RPC data is base64 as Hyperdrive's STANDARD engine reads it, else no blob",
+  async (s) => {
+    const got = new Inbox<KernelMessage>();
+    s.k.process("echo:pkg:pub", (km) => got.push(km));
+    const blobOf = async (data: string) => {
+      const r = await fetch(`${s.base}/rpc:distro:sys/message`, {
+        method: "POST",
+        body: kitMessage({ expects_response: null, data }),
+      });
+      assertEquals(r.status, 200, data);
+      await r.body?.cancel();
+      const bytes = (await got.next()).lazyLoadBlob?.bytes;
+      return bytes === undefined ? undefined : Array.from(bytes);
+    };
+    assertEquals(await blobOf("AQI="), [1, 2]);
+    assertEquals(await blobOf("+/8="), [0xfb, 0xff]);
+    assertEquals(await blobOf(""), []);
+    // padding required, no whitespace, no url-safe letters, canonical trailing bits
+    for (const bad of ["AQI", "AQ I=", "AQI=\n", "-_8=", "AQJ=", "AQ==AQ==", "A==="]) {
+      assertEquals(await blobOf(bad), undefined, JSON.stringify(bad));
+    }
+  },
+  { exposeLocal: true },
+);
+
 Deno.test("http-server: local-only paths and RPC need exposeLocal and a direct loopback client", async () => {
   const closed = await setup();
   try {

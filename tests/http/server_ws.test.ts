@@ -227,10 +227,14 @@ Deno.test("http-server: extension WebSockets carry MessagePack'd WebSocketExtPus
         desired_reply_type: "Response",
       },
     }, { expectsResponse: 5, id, blob: { bytes: new Uint8Array([9, 8, 7]) } });
-    const wire = decode(new Uint8Array(await c.messages.next() as ArrayBuffer), {
-      useBigInt64: true,
-    });
-    assertEquals(wire, {
+    const raw = new Uint8Array(await c.messages.next() as ArrayBuffer);
+    // rmp_serde::to_vec_named's bytes, as Hyperdrive sends them
+    assertEquals(
+      raw.toHex(),
+      "81b4576562536f636b6574457874507573684461746183a26964cffedcba9876543210" +
+        "b66879706572776172655f6d6573736167655f74797065a8526573706f6e7365a4626c6f6293090807",
+    );
+    assertEquals(decode(raw, { useBigInt64: true }), {
       WebSocketExtPushData: { id, hyperware_message_type: "Response", blob: [9, 8, 7] },
     });
     c.ws.send(
@@ -252,6 +256,13 @@ Deno.test("http-server: extension WebSockets carry MessagePack'd WebSocketExtPus
     assertEquals(req.id, 77n);
     assertEquals(req.message.tag, "request");
     assertEquals(req.lazyLoadBlob!.bytes, new Uint8Array([1]));
+    // rmp_serde::to_vec's form (structs as arrays) is read too
+    c.ws.send(encode({ WebSocketExtPushData: [78, "Request", [2, 200]] }));
+    const arrayForm = await app.inbox.next();
+    assertEquals(arrayForm.id, 78n);
+    assertEquals(arrayForm.lazyLoadBlob!.bytes, new Uint8Array([2, 200]));
+    // another HttpServerAction is dropped (printed), not passed on
+    c.ws.send(encode({ WebSocketClose: channel_id }));
     // anything that is not an action is a plain push
     c.ws.send(new Uint8Array([0xc1]));
     const plain = await app.inbox.next();

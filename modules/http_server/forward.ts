@@ -1,0 +1,311 @@
+// HTTP requests to bound paths: each goes to the bound process as
+// HttpServerRequest::Http (body in the blob) and waits for the process's
+// HttpResponse (body in the blob), or for kit's RPC, for the named process's
+// answer. Cached bindings are served without asking anyone. This is the hot
+// path: one pending entry per request, one timer for all deadlines.
+
+import {
+  type Address,
+  type KernelMessage,
+  type ProcessId,
+  processIdEquals,
+  textDecoder,
+  textEncoder,
+  type WrappedSendError,
+} from "../../wire/core.ts";
+import type {
+  HttpResponse,
+  HttpServerRequest,
+  IncomingHttpRequest,
+} from "../../wire/http_server.ts";
+import type { RuntimeModuleContext } from "../../kernel/module.ts";
+import { type Bindings, RPC_PROCESS_ID } from "./bindings.ts";
+import { HTTP_SELF_IMPOSED_TIMEOUT, type HttpServerLimits, type ServerCore } from "./config.ts";
+import { refuseHttp } from "./login.ts";
+import {
+  BodyTooLarge,
+  empty,
+  firstSegment,
+  json,
+  notFromThisMachine,
+  readBody,
+  type RequestInfo,
+  socketAddrString,
+} from "./request.ts";
+import { rpcAnswer, rpcRequest } from "./rpc.ts";
+
+interface Pending {
+  resolve: (r: Response) => void;
+  /** performance.now() after which the client gets 408 */
+  deadline: number;
+  rpc: boolean;
+  /** Only the process asked may answer. */
+  target: Address;
+}
+
+/** How often waiting requests are checked for their deadline (one timer for all). */
+const DEADLINE_TICK_MS = 100;
+
+/**
+ * The blob of a bodiless request: one shared empty array instead of a new
+ * one per request (typed arrays cost ~0.3 us each to allocate here). Empty,
+ * so nothing can write to it; the message is copied on its way to a process.
+ */
+const NO_BODY = new Uint8Array(0);
+const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
+
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// no surrounding whitespace, no control characters but tab, Latin-1 only:
+// a value Headers.set would store unchanged
+const HEADER_VALUE = /^(?:[\x21-\x7e\x80-\xff](?:[\t\x20-\x7e\x80-\xff]*[\x21-\x7e\x80-\xff])?)?$/;
+
+/**
+ * A process's response headers as a record Response can take directly, when
+ * every entry is one Headers.set would store unchanged (valid name, clean
+ * value): building a Headers object and setting each costs ~3x more. The
+ * result equals that path's; anything unusual returns undefined for it.
+ */
+function plainHeaders(given: unknown): Record<string, string> | undefined {
+  const out: Record<string, string> = { "content-type": "application/octet-stream" };
+  if (!given || typeof given !== "object") return out;
+  if (Array.isArray(given)) return undefined;
+  for (const k in given) {
+    if (!Object.hasOwn(given, k)) continue;
+    const v = (given as Record<string, unknown>)[k];
+    if (typeof v !== "string") continue;
+    if (!HEADER_NAME.test(k) || !HEADER_VALUE.test(v)) return undefined;
+    const name = k.toLowerCase();
+    if (name === "__proto__") return undefined;
+    out[name] = v;
+  }
+  return out;
+}
+
+function toHttpResponse(r: HttpResponse, body: Uint8Array | undefined): Response {
+  let status = r.status;
+  if (!Number.isInteger(status) || status < 200 || status > 599) status = 500;
+  const bytes = NULL_BODY_STATUSES.has(status) ? null : (body ?? new Uint8Array(0));
+  const plain = plainHeaders(r.headers);
+  if (plain) {
+    return new Response(bytes as Uint8Array<ArrayBuffer> | null, { status, headers: plain });
+  }
+  // warp sends a byte body as application/octet-stream unless the process says otherwise
+  const headers = new Headers({ "content-type": "application/octet-stream" });
+  if (r.headers && typeof r.headers === "object") {
+    for (const [k, v] of Object.entries(r.headers)) {
+      if (typeof v !== "string") continue;
+      try {
+        headers.set(k, v);
+      } catch {
+        // invalid header names/values are skipped, as Hyperdrive does
+      }
+    }
+  }
+  return new Response(bytes as Uint8Array<ArrayBuffer> | null, { status, headers });
+}
+
+export class Forwarder {
+  readonly #core: ServerCore;
+  readonly #ctx: RuntimeModuleContext;
+  readonly #self: Address;
+  readonly #limits: HttpServerLimits;
+  readonly #bindings: Bindings;
+  readonly #timeout: number;
+  #pending = new Map<bigint, Pending>();
+  #sweeper: ReturnType<typeof setInterval> | undefined;
+
+  constructor(core: ServerCore) {
+    this.#core = core;
+    this.#ctx = core.ctx;
+    this.#self = core.self;
+    this.#limits = core.limits;
+    this.#bindings = core.bindings;
+    this.#timeout = core.opts.selfImposedTimeoutSeconds ?? HTTP_SELF_IMPOSED_TIMEOUT;
+  }
+
+  /** An HTTP request (not /login, not a WebSocket upgrade) to whatever is bound there. */
+  async handle(ri: RequestInfo): Promise<Response> {
+    const { req, originalPath } = ri;
+    const paths = this.#bindings.paths;
+    const route = paths.recognize(originalPath) ?? paths.recognize(firstSegment(originalPath));
+    if (!route || !route.value.app) {
+      if (req.method === "GET" && originalPath === "/our") {
+        return new Response(this.#ctx.our, { headers: { "content-type": "text/html" } });
+      }
+      if (req.method === "GET" && originalPath === "/our.js") {
+        return new Response(`window.our = {}; window.our.node = '${this.#ctx.our}';`, {
+          headers: { "content-type": "application/javascript" },
+        });
+      }
+      return empty(404);
+    }
+    const bound = route.value;
+    const app = bound.app!;
+
+    if (bound.authenticated) {
+      const refused = await refuseHttp(this.#core, ri, bound, app);
+      if (refused) return refused;
+    }
+    if (bound.localOnly && notFromThisMachine(ri, this.#core.opts.exposeLocal)) return empty(403);
+
+    if (req.method === "GET" && bound.staticContent) {
+      return new Response(bound.staticContent.bytes as Uint8Array<ArrayBuffer>, {
+        status: 200,
+        headers: { "content-type": bound.staticContent.mime ?? "text/plain" },
+      });
+    }
+
+    if (this.#pending.size >= this.#limits.maxPendingRequests) {
+      return json("too many requests in flight", 503);
+    }
+
+    let body: Uint8Array;
+    try {
+      // a GET/HEAD without a declared body needs no stream read
+      body = (req.method === "GET" || req.method === "HEAD") &&
+          ri.headers["content-length"] === undefined &&
+          ri.headers["transfer-encoding"] === undefined
+        ? NO_BODY
+        : await readBody(req, this.#limits.maxBodyBytes);
+    } catch (e) {
+      if (e instanceof BodyTooLarge) return json("request body too large", 413);
+      return json("could not read request body", 400);
+    }
+
+    const timeoutHeader = ri.headers["x-hyperware-http-server-timeout"];
+    const parsedTimeout = timeoutHeader !== undefined && /^\d+$/.test(timeoutHeader)
+      ? Number(timeoutHeader)
+      : NaN;
+    const timeout = Number.isFinite(parsedTimeout) ? parsedTimeout : this.#timeout;
+
+    const id = this.#ctx.newMessageId();
+    if (processIdEquals(app, RPC_PROCESS_ID)) {
+      const km = rpcRequest(this.#ctx, this.#self, id, body);
+      if (!km) return empty(400);
+      if (km.message.tag === "request" && km.message.val.expectsResponse === undefined) {
+        this.#ctx.sendToLoop(km);
+        return empty(200);
+      }
+      return await this.#awaitProcess(km, timeout, true);
+    }
+    const query: Record<string, string> = {};
+    if (ri.rawQuery !== "") {
+      for (const [k, v] of new URLSearchParams(ri.rawQuery)) query[k] = v;
+    }
+    const incoming: IncomingHttpRequest = {
+      source_socket_addr: socketAddrString(ri.remote),
+      method: req.method,
+      url: `http://${ri.hostname}${originalPath}`,
+      bound_path: bound.path,
+      headers: ri.headers,
+      url_params: route.params,
+      query_params: query,
+    };
+    return await this.#awaitProcess(
+      this.#toProcess(id, app, incoming, BigInt(timeout), body),
+      timeout,
+      false,
+    );
+  }
+
+  #toProcess(
+    id: bigint,
+    app: ProcessId,
+    incoming: IncomingHttpRequest,
+    expectsResponse: bigint,
+    body: Uint8Array,
+  ): KernelMessage {
+    return {
+      id,
+      source: this.#self,
+      target: { node: this.#ctx.our, process: app },
+      message: {
+        tag: "request",
+        val: {
+          inherit: false,
+          expectsResponse,
+          body: textEncoder.encode(JSON.stringify({ Http: incoming } satisfies HttpServerRequest)),
+          metadata: undefined,
+          capabilities: [],
+        },
+      },
+      lazyLoadBlob: { mime: undefined, bytes: body },
+    };
+  }
+
+  /** Send `km` and wait for its response; a disconnected client's slot ends at the timeout. */
+  #awaitProcess(km: KernelMessage, timeoutSeconds: number, rpc: boolean): Promise<Response> {
+    return new Promise<Response>((resolve) => {
+      const deadline = performance.now() + timeoutSeconds * 1000;
+      this.#pending.set(km.id, { resolve, deadline, rpc, target: km.target });
+      this.#startSweeper();
+      this.#ctx.sendToLoop(km);
+    });
+  }
+
+  /** A process's Response: the HTTP answer to the request it was asked (only by whom was asked). */
+  onResponse(km: KernelMessage): void {
+    const p = this.#pending.get(km.id);
+    if (!p || km.message.tag !== "response") return;
+    if (km.source.node !== p.target.node || !processIdEquals(km.source.process, p.target.process)) {
+      this.#ctx.print(
+        1,
+        `http-server: ignoring a response from ${km.source.node} that was not asked`,
+      );
+      return;
+    }
+    this.#pending.delete(km.id);
+    const [response] = km.message.val;
+    if (p.rpc) {
+      p.resolve(rpcAnswer(km, response.body));
+      return;
+    }
+    let parsed: HttpResponse;
+    try {
+      parsed = JSON.parse(textDecoder.decode(response.body));
+      if (!parsed || typeof parsed.status !== "number") throw new Error("no status");
+    } catch {
+      p.resolve(empty(500));
+      return;
+    }
+    p.resolve(toHttpResponse(parsed, km.lazyLoadBlob?.bytes));
+  }
+
+  /** A process that never answered (408), or a target that is not running (503). */
+  onSendError(err: WrappedSendError): void {
+    const p = this.#pending.get(err.id);
+    if (!p) return;
+    this.#pending.delete(err.id);
+    p.resolve(empty(err.error.kind === "timeout" ? 408 : 503));
+  }
+
+  shutdown(): void {
+    for (const [id, p] of this.#pending) {
+      p.resolve(empty(503));
+      this.#pending.delete(id);
+    }
+    this.#stopSweeper();
+  }
+
+  // One interval for all waiting requests instead of a timer each; it runs
+  // only while something waits, so an idle server holds no timers.
+  #startSweeper(): void {
+    if (this.#sweeper !== undefined) return;
+    this.#sweeper = setInterval(() => {
+      const now = performance.now();
+      for (const [id, p] of this.#pending) {
+        if (p.deadline <= now) {
+          this.#pending.delete(id);
+          p.resolve(empty(408));
+        }
+      }
+      if (this.#pending.size === 0) this.#stopSweeper();
+    }, DEADLINE_TICK_MS);
+  }
+
+  #stopSweeper(): void {
+    if (this.#sweeper === undefined) return;
+    clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
+  }
+}
