@@ -133,6 +133,19 @@ export function bytes(v: unknown): Uint8Array {
   return out;
 }
 
+/** Option<String> as a field: absent or null is None (null). */
+export function optStr(o: Record<string, unknown>, name: string): string | null {
+  const v = o[name];
+  return v === undefined || v === null ? null : str(v);
+}
+
+/** HashMap<String, String>. */
+export function stringMap(v: unknown): Record<string, string> {
+  if (!isObject(v)) throw new Error("expected a map");
+  for (const k in v) if (typeof v[k] !== "string") throw new Error(`${k}: expected string`);
+  return v as Record<string, string>;
+}
+
 /** PackageId as serde derives it: {"package_name": string, "publisher_node": string}. */
 export function packageId(v: unknown): PackageId {
   return {

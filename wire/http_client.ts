@@ -2,16 +2,9 @@
 // serde JSON: HttpClientAction in; Result<HttpClientResponse, HttpClientError>
 // out; HttpClientRequest to a process from the WebSocket connections it opened.
 
-import { field, isObject, str, variant } from "./fields.ts";
-import {
-  type HttpResponse,
-  jsonBody,
-  optStr,
-  stringMap,
-  u32,
-  type WsMessageType,
-  wsMessageType,
-} from "./http_server.ts";
+import { field, isObject, optStr, str, stringMap, u32, variant } from "./fields.ts";
+import { parseJsonBody } from "./json.ts";
+import { type HttpResponse, type WsMessageType, wsMessageType } from "./http_server.ts";
 
 export type { WsMessageType };
 
@@ -53,7 +46,7 @@ export type HttpClientResult = { Ok: HttpClientResponse } | { Err: HttpClientErr
 
 /** A request body (serde JSON) as an HttpClientAction; throws when it is not one. */
 export function parseHttpClientAction(body: Uint8Array): HttpClientAction {
-  const [tag, val] = variant(jsonBody(body));
+  const [tag, val] = variant(parseJsonBody(body));
   if (!isObject(val)) throw new Error(`${tag} needs fields`);
   switch (tag) {
     case "Http":

@@ -4,8 +4,8 @@
 // through the one schema below. What http-server sends (HttpServerRequest, the
 // action's Result) is serde JSON; WebSocketExtPushData to an extension is MessagePack.
 
-import { field, isObject, optU64, str, u64, variant } from "./fields.ts";
-import { parseJsonExact } from "./json.ts";
+import { bool, bytes, field, isObject, optStr, optU64, str, u32, u64, variant } from "./fields.ts";
+import { parseJsonBody } from "./json.ts";
 import {
   expectValue,
   MsgReader,
@@ -23,14 +23,6 @@ export type MessageType = "Request" | "Response";
 const WS_MESSAGE_TYPES: readonly WsMessageType[] = ["Text", "Binary", "Ping", "Pong", "Close"];
 const MESSAGE_TYPES: readonly MessageType[] = ["Request", "Response"];
 const U32_MAX = 0xffffffff;
-/** Strict UTF-8 as serde_json requires; one decoder for every body (it keeps no state). */
-const UTF8 = new TextDecoder("utf-8", { fatal: true });
-
-/** A body as serde_json reads it: strict UTF-8, integers exact past 2^53. */
-export function jsonBody(body: Uint8Array): unknown {
-  return parseJsonExact(UTF8.decode(body));
-}
-
 export interface IncomingHttpRequest {
   source_socket_addr: string | null;
   method: string;
@@ -95,34 +87,6 @@ export class HttpServerFailure extends Error {
   }
 }
 
-// ---------------------------------------------------------------------------
-// Field readers serde's JSON rules need beyond ./fields.ts
-
-export function bool(v: unknown): boolean {
-  if (typeof v !== "boolean") throw new Error("expected bool");
-  return v;
-}
-
-export function u32(v: unknown): number {
-  if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > U32_MAX) {
-    throw new Error("expected u32");
-  }
-  return v;
-}
-
-/** Option<String>: absent or null is None. */
-export function optStr(o: Record<string, unknown>, name: string): string | null {
-  const v = o[name];
-  return v === undefined || v === null ? null : str(v);
-}
-
-/** HashMap<String, String>. */
-export function stringMap(v: unknown): Record<string, string> {
-  if (!isObject(v)) throw new Error("expected a map");
-  for (const k in v) if (typeof v[k] !== "string") throw new Error(`${k}: expected string`);
-  return v as Record<string, string>;
-}
-
 /** A fieldless enum's variant name, from `"Name"` (serde JSON's form). */
 function unitOf<T extends string>(v: unknown, variants: readonly T[], name: string): T {
   if (typeof v !== "string" || !variants.includes(v as T)) throw new Error(`bad ${name}`);
@@ -132,19 +96,6 @@ function unitOf<T extends string>(v: unknown, variants: readonly T[], name: stri
 /** WsMessageType from serde JSON ("Text", "Binary", ...). */
 export function wsMessageType(v: unknown): WsMessageType {
   return unitOf(v, WS_MESSAGE_TYPES, "WsMessageType");
-}
-
-function byteArray(v: unknown): Uint8Array {
-  if (!Array.isArray(v)) throw new Error("expected a byte array");
-  const out = new Uint8Array(v.length);
-  for (let i = 0; i < v.length; i++) {
-    const b = v[i];
-    if (typeof b !== "number" || !Number.isInteger(b) || b < 0 || b > 255) {
-      throw new Error("expected a byte");
-    }
-    out[i] = b;
-  }
-  return out;
 }
 
 // ---------------------------------------------------------------------------
@@ -202,7 +153,7 @@ function fromJson(kind: Kind, v: unknown): unknown {
     case "u64":
       return u64(v);
     case "bytes":
-      return byteArray(v);
+      return bytes(v);
     case "ws":
       return wsMessageType(v);
     case "msg":
@@ -286,7 +237,7 @@ function build(tag: ActionTag, v: unknown[]): HttpServerAction {
 /** A request body (serde JSON) as an HttpServerAction; throws MalformedRequest. */
 export function parseHttpServerAction(body: Uint8Array): HttpServerAction {
   try {
-    const [tag, val] = variant(jsonBody(body));
+    const [tag, val] = variant(parseJsonBody(body));
     if (tag === "WebSocketClose") return build(tag, [u32(val)]);
     if (!Object.hasOwn(FIELDS, tag)) throw new Error(`unknown variant ${tag}`);
     if (!isObject(val)) throw new Error(`${tag} needs fields`);
@@ -359,7 +310,7 @@ export interface RpcMessage {
 
 /** The POST body as an RpcMessage; throws when it is not one. */
 export function parseRpcMessage(body: Uint8Array): RpcMessage {
-  const o = jsonBody(body);
+  const o = parseJsonBody(body);
   if (!isObject(o)) throw new Error("RpcMessage must be an object");
   const inherit = o.inherit;
   return {

@@ -5,8 +5,11 @@ import type { PackageId } from "./core.ts";
 
 /** UTF-8 text, refusing invalid bytes as serde_json does. */
 export function decodeUtf8Strict(bytes: Uint8Array): string {
-  return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  return UTF8.decode(bytes);
 }
+
+/** One fatal decoder for every body: it keeps no state between calls. */
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
 
 /** JSON.parse keeping integers exact: integers beyond 2^53 come back as bigint. */
 export function parseJsonExact(text: string): unknown {
