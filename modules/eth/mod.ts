@@ -64,9 +64,11 @@ import {
   type RpcReply,
   type RpcSubscription,
 } from "./rpc.ts";
-import { type ChannelMsg, type Deadline, Inbox, type Timer, Timers } from "./timers.ts";
+import { type Deadline, Inbox, type Timer } from "./timers.ts";
+import { describe, EthEnv, type EthModuleOptions, HYPERDRIVE_TIMING, type Out } from "./env.ts";
 
 export { ETH_PROCESS_ID };
+export { type EthModuleOptions, type EthTiming, HYPERDRIVE_TIMING } from "./env.ts";
 
 /** The JSON-RPC methods eth:distro:sys passes on (Hyperdrive's valid_method). */
 export const METHODS: ReadonlySet<string> = new Set([
@@ -91,96 +93,8 @@ export const METHODS: ReadonlySet<string> = new Set([
   "eth_unsubscribe",
 ]);
 
-/** Hyperdrive's timings; tests shorten some. */
-export interface EthTiming {
-  /** A successful URL-provider answer is reused for the identical request this long. */
-  cacheMs: number;
-  /** Wait before the one retry of a request that ended in an RPC error. */
-  rpcErrorRetryMs: number;
-  /** A request's deadline when its expects_response is unset. */
-  defaultRequestTimeoutMs: number;
-  /** How long a relay waits for a node provider's answer. */
-  relayTimeoutMs: number;
-  /** How long setting up a subscription may take. */
-  subscribeTimeoutMs: number;
-  /** Opening a ws(s) provider connection. */
-  connectTimeoutMs: number;
-  /** Reconnecting a dropped ws(s) connection that carries subscriptions. */
-  reconnectAttempts: number;
-  /** Between two reconnect attempts. */
-  reconnectDelayMs: number;
-  /** Between checks that an offline URL provider answers again. */
-  urlHealthCheckMs: number;
-  /** First wait before checking an offline node provider again (doubles up to maxBackoffMs). */
-  nodeHealthCheckMs: number;
-  /** First wait before retrying a method that failed on a provider (doubles up to maxBackoffMs). */
-  methodRetryMs: number;
-  /** The longest wait the doubling backoffs reach. */
-  maxBackoffMs: number;
-  /** A provider whose eth_sendRawTransaction failed is skipped for it this long. */
-  sendRawTxBlockMs: number;
-  /** Timeout of one health-check or method-retry probe. */
-  probeTimeoutMs: number;
-  /** Keepalive interval of a subscription relayed through a node provider. */
-  keepaliveMs: number;
-  /** A relayed subscription with no update this long is considered dead. */
-  remoteSubIdleMs: number;
-  /** Minimum spacing of handled messages from one remote node. */
-  remoteRequestDelayMs: number;
-  /** A remote node's queue is dropped after this long without messages. */
-  remoteQueueIdleMs: number;
-  /** Messages waiting per remote node before RateLimited. */
-  remoteQueueCapacity: number;
-}
-
-export const HYPERDRIVE_TIMING: Readonly<EthTiming> = {
-  cacheMs: 1_000,
-  rpcErrorRetryMs: 1_000,
-  defaultRequestTimeoutMs: 60_000,
-  relayTimeoutMs: 30_000,
-  subscribeTimeoutMs: 30_000,
-  connectTimeoutMs: 10_000,
-  reconnectAttempts: 10,
-  reconnectDelayMs: 3_000,
-  urlHealthCheckMs: 120_000,
-  nodeHealthCheckMs: 60_000,
-  methodRetryMs: 60_000,
-  maxBackoffMs: 3_600_000,
-  sendRawTxBlockMs: 3_600_000,
-  probeTimeoutMs: 10_000,
-  keepaliveMs: 30_000,
-  remoteSubIdleMs: 2 * 3_600_000,
-  remoteRequestDelayMs: 200,
-  remoteQueueIdleMs: 5_000,
-  remoteQueueCapacity: 100,
-};
-
-/** How eth:distro:sys is set up at boot (the CLI's --rpc, --rpc-config and fake-node flags). */
-export interface EthModuleOptions {
-  /** --rpc: an RPC URL (ws(s); http(s) serves requests only) added first for the node's chain. */
-  rpc?: string;
-  /** --rpc-config: a JSON file listing `{"url", "auth"?}`, the first entry first. */
-  rpcConfig?: string;
-  /**
-   * Hyperdrive's simulation build (kit's fake nodes): --rpc/--rpc-config go to chain 31337,
-   * and ws://localhost:<fakechainPort, default 8545> is put first for it (not saved).
-   */
-  simulation?: boolean;
-  /** --fakechain-port (with simulation). */
-  fakechainPort?: number;
-  /**
-   * Tell net the node providers' HnsUpdate records at start, as Hyperdrive's kernel does at
-   * boot. Default true.
-   */
-  bootstrapPki?: boolean;
-  /** Hyperdrive's timings unless overridden (tests). */
-  timing?: Partial<EthTiming>;
-}
-
 /** Raised by check(): an EthConfigAction from a source without authority. */
 class ConfigDenied extends Error {}
-
-type Out = EthResponse | EthConfigResponse;
 
 interface LocalSub {
   kind: "local";
@@ -211,37 +125,30 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
   readonly remote = true;
   readonly answerErrorsAlways = true;
   self!: Address;
-  #ctx!: RuntimeModuleContext;
+  readonly #env: EthEnv;
   readonly #opts: EthModuleOptions;
-  readonly #t: EthTiming;
   #rootCap!: Capability;
   #access: { public: boolean; allow: Set<string>; deny: Set<string> } = {
     public: false,
     allow: new Set(),
     deny: new Set(),
   };
-  #providers = new ProviderTable();
   /** subscriber (or relaying eth module) address -> sub id -> subscription */
   #subs = new Map<string, { address: Address; subs: Map<bigint, ActiveSub> }>();
   /** subscriber address -> its sub id -> the id we gave the node provider */
   #localToRemote = new Map<string, Map<bigint, bigint>>();
-  /** message id -> who waits for an answer or send error to it (Hyperdrive's response_channels) */
-  #channels = new Map<bigint, (m: ChannelMsg) => void>();
   #queues = new Map<string, NodeQueue>();
   #cache = new Map<string, { response: EthResponse; at: number }>();
-  readonly #timers = new Timers();
-  #conns = new Set<RpcConnection>();
   #retries = new Set<string>();
-  #down = false;
 
   constructor(opts: EthModuleOptions) {
     this.#opts = opts;
-    this.#t = { ...HYPERDRIVE_TIMING, ...opts.timing };
+    this.#env = new EthEnv({ ...HYPERDRIVE_TIMING, ...opts.timing });
   }
 
   async start(ctx: RuntimeModuleContext): Promise<void> {
-    this.#ctx = ctx;
-    this.self = { node: ctx.our, process: ETH_PROCESS_ID };
+    this.#env.start(ctx);
+    this.self = this.#env.self;
     this.#rootCap = { issuer: this.self, params: ETH_ROOT_CAP_PARAMS };
     const access = await loadAccessSettings(ctx.home);
     this.#access = {
@@ -249,10 +156,10 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
       allow: new Set(access.allow),
       deny: new Set(access.deny),
     };
-    this.#verbose(`eth: access settings loaded: ${accessSettingsText(this.#accessSettings())}`);
+    this.#env.verbose(`eth: access settings loaded: ${accessSettingsText(this.#accessSettings())}`);
     const configs = await loadProviderConfigs(ctx.home, this.#opts, (v, t) => ctx.print(v, t));
-    this.#providers = ProviderTable.from(configs);
-    this.#verbose("eth: provider initialized");
+    this.#env.providers = ProviderTable.from(configs);
+    this.#env.verbose("eth: provider initialized");
     if (this.#opts.bootstrapPki !== false) this.#bootstrapPki(configs);
   }
 
@@ -261,10 +168,10 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
     const records: HnsUpdate[] = [];
     for (const c of configs) if ("Node" in c.provider) records.push(c.provider.Node.hns_update);
     if (records.length === 0) return;
-    this.#ctx.sendToLoop({
-      id: this.#ctx.newMessageId(),
+    this.#env.ctx.sendToLoop({
+      id: this.#env.ctx.newMessageId(),
       source: this.self,
-      target: { node: this.#ctx.our, process: NET_PROCESS_ID },
+      target: { node: this.#env.ctx.our, process: NET_PROCESS_ID },
       message: {
         tag: "request",
         val: {
@@ -279,25 +186,25 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
   }
 
   handleMessage(km: KernelMessage): void | Promise<void> {
-    if (this.#down) return;
-    if (km.source.node !== this.#ctx.our) return this.#enqueueRemote(km);
-    return serve(this.#ctx, this, km);
+    if (this.#env.down) return;
+    if (km.source.node !== this.#env.ctx.our) return this.#enqueueRemote(km);
+    return serve(this.#env.ctx, this, km);
   }
 
   handleSendError(err: WrappedSendError): void {
-    if (this.#down) return;
-    this.#verbose(`eth: got network error from ${addressToString(err.error.target)}`);
+    if (this.#env.down) return;
+    this.#env.verbose(`eth: got network error from ${addressToString(err.error.target)}`);
     // a node we push subscription updates to is gone: close its subscriptions
     const key = addressToString(err.error.target);
     const entry = this.#subs.get(key);
     if (entry) {
       this.#subs.delete(key);
       for (const [id, sub] of entry.subs) {
-        this.#verbose(`eth: closed subscription ${id} in response to network error`);
+        this.#env.verbose(`eth: closed subscription ${id} in response to network error`);
         this.#closeSub(id, sub, true);
       }
     }
-    this.#channels.get(err.id)?.({ error: err });
+    this.#env.channels.get(err.id)?.({ error: err });
   }
 
   // ---------------------------------------------------------------------------
@@ -308,20 +215,20 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
   }
 
   check(km: KernelMessage, incoming: IncomingReq): void {
-    if (incoming.tag === "EthAction" && km.source.node !== this.#ctx.our) {
+    if (incoming.tag === "EthAction" && km.source.node !== this.#env.ctx.our) {
       const node = km.source.node;
       if (this.#access.deny.has(node) || (!this.#access.public && !this.#access.allow.has(node))) {
-        this.#verbose("eth: got eth_action from unauthorized remote source");
+        this.#env.verbose("eth: got eth_action from unauthorized remote source");
         throw new EthFailure("PermissionDenied");
       }
     }
     if (incoming.tag === "EthConfigAction") {
-      if (km.source.node !== this.#ctx.our) {
-        this.#verbose("eth: got eth_config_action from unauthorized remote source");
+      if (km.source.node !== this.#env.ctx.our) {
+        this.#env.verbose("eth: got eth_config_action from unauthorized remote source");
         throw new ConfigDenied();
       }
-      if (!isKernel(km.source) && !this.#ctx.hasCapability(km.source.process, this.#rootCap)) {
-        this.#verbose("eth: got eth_config_action from unauthorized local source");
+      if (!isKernel(km.source) && !this.#env.ctx.hasCapability(km.source.process, this.#rootCap)) {
+        this.#env.verbose("eth: got eth_config_action from unauthorized local source");
         throw new ConfigDenied();
       }
     }
@@ -333,7 +240,7 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
         const req = km.message.tag === "request" ? km.message.val : undefined;
         const seconds = req?.expectsResponse;
         const timeoutMs = seconds === undefined
-          ? this.#t.defaultRequestTimeoutMs
+          ? this.#env.t.defaultRequestTimeoutMs
           : Number(seconds) * 1000;
         this.#ethAction(km, incoming.action, timeoutMs);
         return undefined;
@@ -360,9 +267,9 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
   }
 
   onResponse(km: KernelMessage): void {
-    const ch = this.#channels.get(km.id);
+    const ch = this.#env.channels.get(km.id);
     if (ch) ch({ km });
-    else this.#verbose("eth: got response but no matching channel found");
+    else this.#env.verbose("eth: got response but no matching channel found");
   }
 
   // ---------------------------------------------------------------------------
@@ -372,23 +279,23 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
     const node = km.source.node;
     let q = this.#queues.get(node);
     if (!q) this.#queues.set(node, q = { items: [], nextAllowed: 0, busy: false });
-    if (q.items.length >= this.#t.remoteQueueCapacity) {
+    if (q.items.length >= this.#env.t.remoteQueueCapacity) {
       if (km.message.tag === "request") {
-        this.#respond(km.id, km.rsvp ?? km.source, { Err: "RateLimited" });
+        this.#env.respond(km.id, km.rsvp ?? km.source, { Err: "RateLimited" });
       }
       return;
     }
     q.items.push(km);
-    this.#cancel(q.idle);
+    this.#env.cancel(q.idle);
     q.idle = undefined;
     this.#pump(node, q);
   }
 
   #pump(node: string, q: NodeQueue): void {
-    if (q.busy || this.#down) return;
+    if (q.busy || this.#env.down) return;
     const km = q.items.shift();
     if (!km) {
-      q.idle = this.#after(this.#t.remoteQueueIdleMs, () => {
+      q.idle = this.#env.after(this.#env.t.remoteQueueIdleMs, () => {
         if (this.#queues.get(node) === q && q.items.length === 0 && !q.busy) {
           this.#queues.delete(node);
         }
@@ -396,14 +303,14 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
       return;
     }
     q.busy = true;
-    this.#after(Math.max(0, q.nextAllowed - Date.now()), () => {
+    this.#env.after(Math.max(0, q.nextAllowed - Date.now()), () => {
       q.busy = false;
-      q.nextAllowed = Date.now() + this.#t.remoteRequestDelayMs;
+      q.nextAllowed = Date.now() + this.#env.t.remoteRequestDelayMs;
       try {
-        const r = serve(this.#ctx, this, km);
-        if (r instanceof Promise) r.catch((e) => this.#verbose(`eth: ${e}`));
+        const r = serve(this.#env.ctx, this, km);
+        if (r instanceof Promise) r.catch((e) => this.#env.verbose(`eth: ${e}`));
       } catch (e) {
-        this.#verbose(`eth: ${e}`);
+        this.#env.verbose(`eth: ${e}`);
       }
       this.#pump(node, q);
     });
@@ -418,7 +325,7 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
       : action.tag === "SubscribeLogs"
       ? "subscribe"
       : "unsubscribe";
-    this.#verbose(`eth: handling ${what} from ${addressToString(km.source)}`);
+    this.#env.verbose(`eth: handling ${what} from ${addressToString(km.source)}`);
     switch (action.tag) {
       case "SubscribeLogs":
         return this.#subscribe(km.id, km.source, km.rsvp, action);
@@ -430,22 +337,25 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
   }
 
   #request(km: KernelMessage, action: Extract<EthAction, { tag: "Request" }>, timeoutMs: number) {
-    const inbox = this.#openChannel(km.id);
+    const inbox = this.#env.openChannel(km.id);
     void (async () => {
       try {
-        let res = await this.#within(timeoutMs, (dl) => this.#fulfill(km.id, action, inbox, dl));
+        let res = await this.#env.within(
+          timeoutMs,
+          (dl) => this.#fulfill(km.id, action, inbox, dl),
+        );
         if (res !== undefined && typeof res === "object" && "Err" in res && isRpcError(res.Err)) {
           // once more after a pause, in case the provider was rate limiting
-          await this.#sleep(this.#t.rpcErrorRetryMs);
-          if (this.#down) return;
-          res = await this.#within(timeoutMs, (dl) => this.#fulfill(km.id, action, inbox, dl));
+          await this.#env.sleep(this.#env.t.rpcErrorRetryMs);
+          if (this.#env.down) return;
+          res = await this.#env.within(timeoutMs, (dl) => this.#fulfill(km.id, action, inbox, dl));
         }
-        if (this.#down) return;
-        if (res === undefined) this.#respond(km.id, km.source, { Err: "RpcTimeout" });
-        else this.#respond(km.id, km.rsvp ?? km.source, res);
+        if (this.#env.down) return;
+        if (res === undefined) this.#env.respond(km.id, km.source, { Err: "RpcTimeout" });
+        else this.#env.respond(km.id, km.rsvp ?? km.source, res);
       } catch (e) {
-        this.#ctx.print(0, `eth: request failed: ${describe(e)}`);
-        this.#respond(km.id, km.rsvp ?? km.source, { Err: "NoRpcForChain" });
+        this.#env.ctx.print(0, `eth: request failed: ${describe(e)}`);
+        this.#env.respond(km.id, km.rsvp ?? km.source, { Err: "NoRpcForChain" });
       } finally {
         inbox.close();
       }
@@ -463,25 +373,25 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
     const hit = this.#cache.get(key);
     if (hit) {
       this.#cache.delete(key);
-      if (Date.now() - hit.at < this.#t.cacheMs) {
+      if (Date.now() - hit.at < this.#env.t.cacheMs) {
         this.#cache.set(key, hit);
         return hit.response;
       }
     }
     const { chainId, method, params } = action;
     if (!METHODS.has(method)) return { Err: { InvalidMethod: method } };
-    const aps = this.#providers.get(chainId);
+    const aps = this.#env.providers.get(chainId);
     if (!aps) return { Err: "NoRpcForChain" };
 
     let failures = 0;
     let lastRpcError: { value: unknown } | undefined;
     for (const u of [...aps.urls]) {
       if (!u.online) {
-        this.#verbose(`eth: skipping offline url provider ${u.url}`);
+        this.#env.verbose(`eth: skipping offline url provider ${u.url}`);
         continue;
       }
-      if (u.failures.shouldSkip(method, params, Date.now(), this.#t.sendRawTxBlockMs)) {
-        this.#verbose(`eth: skipping url provider ${u.url} due to previous ${method} failure`);
+      if (u.failures.shouldSkip(method, params, Date.now(), this.#env.t.sendRawTxBlockMs)) {
+        this.#env.verbose(`eth: skipping url provider ${u.url} due to previous ${method} failure`);
         continue;
       }
       let conn: RpcConnection;
@@ -489,7 +399,7 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
         conn = await this.#activate(u);
       } catch {
         if (dl.aborted) return undefined;
-        this.#verbose(`eth: could not activate url provider ${u.url}`);
+        this.#env.verbose(`eth: could not activate url provider ${u.url}`);
         continue;
       }
       if (dl.aborted) return undefined;
@@ -500,7 +410,7 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
       } catch (e) {
         if (dl.aborted) return undefined;
         failures++;
-        this.#verbose(`eth: got error from url provider ${u.url}: ${e}`);
+        this.#env.verbose(`eth: got error from url provider ${u.url}: ${e}`);
         this.#urlOffline(chainId, u);
         continue;
       }
@@ -508,8 +418,10 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
       if ("error" in reply) {
         failures++;
         lastRpcError = { value: serdeValue(reply.error) };
-        this.#verbose(`eth: got error from url provider ${u.url}: ${JSON.stringify(reply.error)}`);
-        if (!u.failures.shouldSkip(method, params, Date.now(), this.#t.sendRawTxBlockMs)) {
+        this.#env.verbose(
+          `eth: got error from url provider ${u.url}: ${JSON.stringify(reply.error)}`,
+        );
+        if (!u.failures.shouldSkip(method, params, Date.now(), this.#env.t.sendRawTxBlockMs)) {
           u.failures.markFailed(method, params, Date.now());
           if (method !== "eth_sendRawTransaction") this.#retryUrlMethod(chainId, u, method, params);
         }
@@ -529,26 +441,26 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
       return response;
     }
 
-    const nodes = this.#providers.get(chainId)?.nodes;
+    const nodes = this.#env.providers.get(chainId)?.nodes;
     if (!nodes) return { Err: "NoRpcForChain" };
     for (const n of [...nodes]) {
       const name = n.hnsUpdate.name;
       if (!n.online || !n.usable) {
-        this.#verbose(`eth: skipping offline/unusable node provider ${name}`);
+        this.#env.verbose(`eth: skipping offline/unusable node provider ${name}`);
         continue;
       }
-      if (n.failures.shouldSkip(method, params, Date.now(), this.#t.sendRawTxBlockMs)) {
-        this.#verbose(`eth: skipping node provider ${name} due to previous ${method} failure`);
+      if (n.failures.shouldSkip(method, params, Date.now(), this.#env.t.sendRawTxBlockMs)) {
+        this.#env.verbose(`eth: skipping node provider ${name} due to previous ${method} failure`);
         continue;
       }
-      this.#verbose(`eth: attempting to fulfill via ${name}`);
+      this.#env.verbose(`eth: attempting to fulfill via ${name}`);
       const response = await this.#relay(kmId, undefined, n, action, inbox, dl);
       if (dl.aborted) return undefined;
       if (typeof response === "object" && "Err" in response) {
         failures++;
         if (isRpcError(response.Err)) {
           lastRpcError = { value: response.Err.RpcError };
-          if (!n.failures.shouldSkip(method, params, Date.now(), this.#t.sendRawTxBlockMs)) {
+          if (!n.failures.shouldSkip(method, params, Date.now(), this.#env.t.sendRawTxBlockMs)) {
             n.failures.markFailed(method, params, Date.now());
             if (method !== "eth_sendRawTransaction") {
               this.#retryNodeMethod(chainId, n, method, params);
@@ -563,7 +475,7 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
       return response;
     }
     if (failures === 0) return { Err: "NoRpcForChain" };
-    this.#verbose(`eth: all providers failed for chain ${chainId}`);
+    this.#env.verbose(`eth: all providers failed for chain ${chainId}`);
     return lastRpcError ? { Err: { RpcError: lastRpcError.value } } : { Err: "NoRpcForChain" };
   }
 
@@ -575,19 +487,19 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
         ? { Authorization: authorizationHeader(u.auth) }
         : {};
       u.connecting = connectRpc(u.url, headers, {
-        connectTimeoutMs: this.#t.connectTimeoutMs,
-        reconnectAttempts: this.#t.reconnectAttempts,
-        reconnectDelayMs: this.#t.reconnectDelayMs,
-        print: (v, t) => this.#ctx.print(v, t),
+        connectTimeoutMs: this.#env.t.connectTimeoutMs,
+        reconnectAttempts: this.#env.t.reconnectAttempts,
+        reconnectDelayMs: this.#env.t.reconnectDelayMs,
+        print: (v, t) => this.#env.ctx.print(v, t),
       }).then((c) => {
-        if (this.#down) {
+        if (this.#env.down) {
           c.close();
           throw new Error("eth: stopped");
         }
-        for (const old of this.#conns) if (old.done) this.#conns.delete(old);
-        if (!c.done) this.#conns.add(c);
+        for (const old of this.#env.conns) if (old.done) this.#env.conns.delete(old);
+        if (!c.done) this.#env.conns.add(c);
         u.conn = c;
-        this.#verbose(`eth: activated url provider ${u.url}`);
+        this.#env.verbose(`eth: activated url provider ${u.url}`);
         return c;
       }).finally(() => u.connecting = undefined);
     }
@@ -610,12 +522,12 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
     u.online = false;
     if (!u.checking) {
       this.#urlHealthCheck(chainId, u);
-      this.#verbose(`eth: spawned health check for offline provider ${u.url}`);
+      this.#env.verbose(`eth: spawned health check for offline provider ${u.url}`);
     }
   }
 
   #stillListed(chainId: bigint, p: UrlProvider | NodeProvider): boolean {
-    const aps: ActiveProviders | undefined = this.#providers.get(chainId);
+    const aps: ActiveProviders | undefined = this.#env.providers.get(chainId);
     return !!aps && ((aps.urls as unknown[]).includes(p) || (aps.nodes as unknown[]).includes(p));
   }
 
@@ -623,12 +535,12 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
     u.checking = true;
     void (async () => {
       try {
-        while (!this.#down) {
-          await this.#sleep(this.#t.urlHealthCheckMs);
-          if (this.#down || !this.#stillListed(chainId, u)) return;
+        while (!this.#env.down) {
+          await this.#env.sleep(this.#env.t.urlHealthCheckMs);
+          if (this.#env.down || !this.#stillListed(chainId, u)) return;
           if (await this.#probeUrl(u, "eth_blockNumber", [])) {
             u.online = true;
-            this.#verbose(`eth: provider ${u.url} is back online`);
+            this.#env.verbose(`eth: provider ${u.url} is back online`);
             return;
           }
         }
@@ -642,7 +554,7 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
   async #probeUrl(u: UrlProvider, method: string, params: unknown): Promise<boolean> {
     try {
       const conn = await this.#activate(u);
-      const r = await conn.request(method, params, this.#t.probeTimeoutMs);
+      const r = await conn.request(method, params, this.#env.t.probeTimeoutMs);
       return "result" in r;
     } catch {
       if (u.conn) this.#release(u.conn);
@@ -656,17 +568,17 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
     const key = `url ${u.url} ${method}`;
     if (this.#retries.has(key)) return;
     this.#retries.add(key);
-    this.#verbose(`eth: spawned method retry for ${method} on ${u.url}`);
+    this.#env.verbose(`eth: spawned method retry for ${method} on ${u.url}`);
     void (async () => {
-      let backoff = this.#t.methodRetryMs;
+      let backoff = this.#env.t.methodRetryMs;
       try {
-        while (!this.#down) {
-          await this.#sleep(backoff);
-          backoff = Math.min(backoff * 2, this.#t.maxBackoffMs);
-          if (this.#down || !this.#stillListed(chainId, u)) return;
+        while (!this.#env.down) {
+          await this.#env.sleep(backoff);
+          backoff = Math.min(backoff * 2, this.#env.t.maxBackoffMs);
+          if (this.#env.down || !this.#stillListed(chainId, u)) return;
           if (await this.#probeUrl(u, method, params)) {
             u.failures.clear(method);
-            this.#verbose(`eth: ${method} now working again for ${u.url}`);
+            this.#env.verbose(`eth: ${method} now working again for ${u.url}`);
             return;
           }
         }
@@ -682,22 +594,22 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
     n.usable = false;
     if (!n.checking) {
       this.#nodeHealthCheck(chainId, n);
-      this.#verbose(`eth: spawned health check for offline node provider ${n.hnsUpdate.name}`);
+      this.#env.verbose(`eth: spawned health check for offline node provider ${n.hnsUpdate.name}`);
     }
   }
 
   /** Sends one EthAction::Request to a node provider; true if any Response came back in time. */
   async #probeNode(n: NodeProvider, chainId: bigint, method: string, params: unknown) {
-    const id = this.#ctx.newMessageId();
-    const inbox = this.#openChannel(id);
+    const id = this.#env.ctx.newMessageId();
+    const inbox = this.#env.openChannel(id);
     try {
-      this.#sendRequest(
+      this.#env.sendRequest(
         id,
         { node: n.hnsUpdate.name, process: ETH_PROCESS_ID },
         encodeEth(ethActionToJson({ tag: "Request", chainId, method, params })),
-        { expects: BigInt(Math.ceil(this.#t.probeTimeoutMs / 1000)) },
+        { expects: BigInt(Math.ceil(this.#env.t.probeTimeoutMs / 1000)) },
       );
-      const m = await inbox.next(this.#t.probeTimeoutMs);
+      const m = await inbox.next(this.#env.t.probeTimeoutMs);
       return !!m && "km" in m && m.km.message.tag === "response";
     } finally {
       inbox.close();
@@ -707,19 +619,19 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
   #nodeHealthCheck(chainId: bigint, n: NodeProvider) {
     n.checking = true;
     void (async () => {
-      let backoff = this.#t.nodeHealthCheckMs;
+      let backoff = this.#env.t.nodeHealthCheckMs;
       try {
-        while (!this.#down) {
-          await this.#sleep(backoff);
-          backoff = Math.min(backoff * 2, this.#t.maxBackoffMs);
-          if (this.#down || !this.#stillListed(chainId, n)) return;
+        while (!this.#env.down) {
+          await this.#env.sleep(backoff);
+          backoff = Math.min(backoff * 2, this.#env.t.maxBackoffMs);
+          if (this.#env.down || !this.#stillListed(chainId, n)) return;
           if (await this.#probeNode(n, chainId, "eth_blockNumber", [])) {
             n.online = true;
             n.usable = true;
-            this.#verbose(`eth: node provider ${n.hnsUpdate.name} is back online`);
+            this.#env.verbose(`eth: node provider ${n.hnsUpdate.name} is back online`);
             return;
           }
-          this.#verbose(`eth: health check failed for node provider ${n.hnsUpdate.name}`);
+          this.#env.verbose(`eth: health check failed for node provider ${n.hnsUpdate.name}`);
         }
       } finally {
         n.checking = false;
@@ -731,17 +643,17 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
     const key = `node ${n.hnsUpdate.name} ${method}`;
     if (this.#retries.has(key)) return;
     this.#retries.add(key);
-    this.#verbose(`eth: spawned method retry for ${method} on node ${n.hnsUpdate.name}`);
+    this.#env.verbose(`eth: spawned method retry for ${method} on node ${n.hnsUpdate.name}`);
     void (async () => {
-      let backoff = this.#t.methodRetryMs;
+      let backoff = this.#env.t.methodRetryMs;
       try {
-        while (!this.#down) {
-          await this.#sleep(backoff);
-          backoff = Math.min(backoff * 2, this.#t.maxBackoffMs);
-          if (this.#down || !this.#stillListed(chainId, n)) return;
+        while (!this.#env.down) {
+          await this.#env.sleep(backoff);
+          backoff = Math.min(backoff * 2, this.#env.t.maxBackoffMs);
+          if (this.#env.down || !this.#stillListed(chainId, n)) return;
           if (await this.#probeNode(n, chainId, method, params)) {
             n.failures.clear(method);
-            this.#verbose(`eth: ${method} now working again for node ${n.hnsUpdate.name}`);
+            this.#env.verbose(`eth: ${method} now working again for node ${n.hnsUpdate.name}`);
             return;
           }
         }
@@ -760,17 +672,17 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
     inbox: Inbox,
     dl?: Deadline,
   ): Promise<EthResponse> {
-    if (!n.usable || n.hnsUpdate.name === this.#ctx.our) return { Err: "PermissionDenied" };
+    if (!n.usable || n.hnsUpdate.name === this.#env.ctx.our) return { Err: "PermissionDenied" };
     inbox.drain();
-    this.#sendRequest(
+    this.#env.sendRequest(
       kmId,
       { node: n.hnsUpdate.name, process: ETH_PROCESS_ID },
       encodeEth(ethActionToJson(action)),
       { rsvp, expects: 60n },
     );
     const wait = dl
-      ? Math.min(this.#t.relayTimeoutMs, dl.at - Date.now() + 1_000)
-      : this.#t.relayTimeoutMs;
+      ? Math.min(this.#env.t.relayTimeoutMs, dl.at - Date.now() + 1_000)
+      : this.#env.t.relayTimeoutMs;
     const m = await inbox.next(wait);
     if (!m || "error" in m) return { Err: "RpcTimeout" };
     if (m.km.message.tag === "response") {
@@ -792,22 +704,22 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
     action: Extract<EthAction, { tag: "SubscribeLogs" }>,
   ) {
     void (async () => {
-      const built = await this.#within(this.#t.subscribeTimeoutMs, async (dl) => {
+      const built = await this.#env.within(this.#env.t.subscribeTimeoutMs, async (dl) => {
         try {
           const b = await this.#buildSubscription(kmId, target, action, dl);
           // set up after the deadline: nobody will use it
-          if (dl.aborted || this.#down) this.#disposeBuilt(b);
+          if (dl.aborted || this.#env.down) this.#disposeBuilt(b);
           return b;
         } catch (e) {
           if (e instanceof EthFailure) return e;
-          this.#verbose(`eth: subscribe failed: ${describe(e)}`);
+          this.#env.verbose(`eth: subscribe failed: ${describe(e)}`);
           return new EthFailure("NoRpcForChain");
         }
       });
-      if (this.#down) return;
-      if (built === undefined) return this.#respond(kmId, target, { Err: "RpcTimeout" });
-      if (built instanceof EthFailure) return this.#respond(kmId, target, { Err: built.error });
-      this.#respond(kmId, target, "Ok", rsvp);
+      if (this.#env.down) return;
+      if (built === undefined) return this.#env.respond(kmId, target, { Err: "RpcTimeout" });
+      if (built instanceof EthFailure) return this.#env.respond(kmId, target, { Err: built.error });
+      this.#env.respond(kmId, target, "Ok", rsvp);
       const subs = this.#subsOf(target);
       const { subId } = action;
       if (built.kind === "local") {
@@ -836,8 +748,8 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
   #disposeBuilt(b: Built) {
     if (b.kind === "local") b.rpcSub.unsubscribe();
     else {
-      this.#sendRequest(
-        this.#ctx.newMessageId(),
+      this.#env.sendRequest(
+        this.#env.ctx.newMessageId(),
         { node: b.node, process: ETH_PROCESS_ID },
         encodeEth(ethActionToJson({ tag: "UnsubscribeLogs", subId: b.remoteSubId })),
         {},
@@ -854,12 +766,12 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
   ): Promise<Built> {
     const { chainId, kind, params } = action;
     if (kind === "newHeads") {
-      this.#ctx.print(
+      this.#env.ctx.print(
         0,
         `warning: newHeads subscription (expensive!) requested by ${addressToString(target)}`,
       );
     }
-    const aps = this.#providers.get(chainId);
+    const aps = this.#env.providers.get(chainId);
     if (!aps) throw new EthFailure("NoRpcForChain");
     for (const u of [...aps.urls]) {
       const fresh = !u.conn;
@@ -867,7 +779,7 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
       try {
         conn = await this.#activate(u);
       } catch {
-        this.#verbose(`eth: could not activate url provider ${u.url}`);
+        this.#env.verbose(`eth: could not activate url provider ${u.url}`);
         continue;
       }
       if (dl.aborted) throw new EthFailure("RpcTimeout");
@@ -876,7 +788,7 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
         const rpcSub = await conn.subscribe([kind, serdeValue(params)], pending.handlers);
         return this.#localBuilt(rpcSub, pending);
       } catch (e) {
-        this.#verbose(`eth: got error from url provider ${u.url}: ${describe(e)}`);
+        this.#env.verbose(`eth: got error from url provider ${u.url}: ${describe(e)}`);
         if (!fresh && !(e instanceof RpcErrorReply) && u.conn === conn) {
           // this provider failed and needs a new connection
           this.#release(conn);
@@ -884,14 +796,14 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
         }
       }
     }
-    const inbox = this.#openChannel(kmId);
+    const inbox = this.#env.openChannel(kmId);
     try {
       // our own id: at the provider, all our subscriptions are under our eth module's address
-      const remoteSubId = this.#ctx.newMessageId();
-      const nodes = this.#providers.get(chainId)?.nodes;
+      const remoteSubId = this.#env.ctx.newMessageId();
+      const nodes = this.#env.providers.get(chainId)?.nodes;
       if (!nodes) throw new EthFailure("NoRpcForChain");
       for (const n of [...nodes]) {
-        this.#verbose(`eth: attempting to fulfill via ${n.hnsUpdate.name}`);
+        this.#env.verbose(`eth: attempting to fulfill via ${n.hnsUpdate.name}`);
         const r = await this.#relay(
           kmId,
           target,
@@ -943,7 +855,7 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
             const error = `subscription (${
               addressToString(target)
             }) closed unexpectedly: ${reason}`;
-            this.#verbose(`eth: closed local subscription due to error ${error}`);
+            this.#env.verbose(`eth: closed local subscription due to error ${error}`);
             this.#push(target, rsvp, { Err: { id: subId, error } });
           },
         });
@@ -954,24 +866,24 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
 
   /** A subscription a node provider serves: forward its updates, keep it alive, notice its end. */
   #remoteSub(provider: string, remoteSubId: bigint, subId: bigint, target: Address): RemoteSub {
-    const keepaliveId = this.#ctx.newMessageId();
+    const keepaliveId = this.#env.ctx.newMessageId();
     const providerAddress = { node: provider, process: ETH_PROCESS_ID };
     let ended = false;
     let idle: Timer | undefined;
     let tick: Timer | undefined;
     const stop = () => {
       ended = true;
-      this.#cancel(idle);
-      this.#cancel(tick);
-      if (this.#channels.get(keepaliveId) === onChannel) this.#channels.delete(keepaliveId);
+      this.#env.cancel(idle);
+      this.#env.cancel(tick);
+      if (this.#env.channels.get(keepaliveId) === onChannel) this.#env.channels.delete(keepaliveId);
     };
     const end = (error: string) => {
       if (ended) return;
       stop();
-      this.#verbose(`eth: closed subscription with provider node due to error ${error}`);
+      this.#env.verbose(`eth: closed subscription with provider node due to error ${error}`);
       // in case the provider did not close it on its side
-      this.#sendRequest(
-        this.#ctx.newMessageId(),
+      this.#env.sendRequest(
+        this.#env.ctx.newMessageId(),
         providerAddress,
         encodeEth(ethActionToJson({ tag: "UnsubscribeLogs", subId: remoteSubId })),
         {},
@@ -986,20 +898,20 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
       this.#push(target, undefined, { Err: { id: subId, error } });
     };
     const armIdle = () => {
-      this.#cancel(idle);
-      idle = this.#after(
-        this.#t.remoteSubIdleMs,
+      this.#env.cancel(idle);
+      idle = this.#env.after(
+        this.#env.t.remoteSubIdleMs,
         () => end("No updates received for 2 hours, subscription considered dead."),
       );
     };
     const keepalive = () => {
       if (ended) return;
-      this.#sendRequest(keepaliveId, providerAddress, encodeEth(remoteSubId), { expects: 30n });
-      tick = this.#after(this.#t.keepaliveMs, keepalive);
+      this.#env.sendRequest(keepaliveId, providerAddress, encodeEth(remoteSubId), { expects: 30n });
+      tick = this.#env.after(this.#env.t.keepaliveMs, keepalive);
     };
     // any answer to a keepalive, or a send error, means the provider lost the subscription
     const onChannel = () => end("subscription node-provider failed keepalive");
-    this.#channels.set(keepaliveId, onChannel);
+    this.#env.channels.set(keepaliveId, onChannel);
     const sub: RemoteSub = {
       kind: "remote",
       providerNode: provider,
@@ -1023,8 +935,8 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
   #closeSub(id: bigint, sub: ActiveSub, isError: boolean) {
     if (sub.kind === "local") return sub.close(isError);
     // tell the provider node we don't need their services anymore
-    this.#sendRequest(
-      this.#ctx.newMessageId(),
+    this.#env.sendRequest(
+      this.#env.ctx.newMessageId(),
       { node: sub.providerNode, process: ETH_PROCESS_ID },
       encodeEth(ethActionToJson({ tag: "UnsubscribeLogs", subId: id })),
       {},
@@ -1044,10 +956,10 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
     if (!entry) {
       if (mapping) {
         dropMapping();
-        return this.#respond(km.id, km.rsvp ?? km.source, "Ok");
+        return this.#env.respond(km.id, km.rsvp ?? km.source, "Ok");
       }
-      this.#verbose(`eth: got unsubscribe from ${key} but no subscription found`);
-      return this.#respond(km.id, km.source, { Err: "MalformedRequest" });
+      this.#env.verbose(`eth: got unsubscribe from ${key} but no subscription found`);
+      return this.#env.respond(km.id, km.source, { Err: "MalformedRequest" });
     }
     let resolved = subId;
     let sub = entry.subs.get(subId);
@@ -1061,14 +973,14 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
     if (sub) {
       dropMapping();
       this.#closeSub(resolved, sub, false);
-      this.#verbose(`eth: closed subscription ${subId} for ${km.source.node}`);
-      this.#respond(km.id, km.rsvp ?? km.source, "Ok");
+      this.#env.verbose(`eth: closed subscription ${subId} for ${km.source.node}`);
+      this.#env.respond(km.id, km.rsvp ?? km.source, "Ok");
     } else if (remoteId !== undefined) {
       dropMapping();
-      this.#respond(km.id, km.rsvp ?? km.source, "Ok");
+      this.#env.respond(km.id, km.rsvp ?? km.source, "Ok");
     } else {
-      this.#verbose(`eth: got unsubscribe from ${key} but no subscription ${subId} found`);
-      this.#respond(km.id, km.source, { Err: "MalformedRequest" });
+      this.#env.verbose(`eth: got unsubscribe from ${key} but no subscription ${subId} found`);
+      this.#env.respond(km.id, km.source, { Err: "MalformedRequest" });
     }
     if (entry.subs.size === 0) this.#subs.delete(key);
   }
@@ -1076,7 +988,7 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
   /** An update from a node provider for a subscription relayed for one of our processes. */
   #subResult(km: KernelMessage, result: EthSubResult) {
     if (!km.rsvp) {
-      this.#verbose("eth: got eth_sub_result with no rsvp, ignoring");
+      this.#env.verbose("eth: got eth_sub_result with no rsvp, ignoring");
       return;
     }
     const id = "Ok" in result ? result.Ok.id : result.Err.id;
@@ -1084,13 +996,13 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
     const sub = subs?.get(id);
     if (sub?.kind === "remote") {
       if (sub.providerNode === km.source.node) return sub.deliver(result);
-      this.#verbose("eth: got eth_sub_result but provider node did not match");
+      this.#env.verbose("eth: got eth_sub_result but provider node did not match");
       subs!.delete(id);
       return this.#closeSub(id, sub, true);
     }
     // tell the provider we don't have this subscription, so it stops sending
-    this.#verbose(`eth: got eth_sub_result but no matching sub ${id} found, unsubscribing`);
-    this.#sendRequest(
+    this.#env.verbose(`eth: got eth_sub_result but no matching sub ${id} found, unsubscribing`);
+    this.#env.sendRequest(
       km.id,
       km.source,
       encodeEth(ethActionToJson({ tag: "UnsubscribeLogs", subId: id })),
@@ -1104,13 +1016,13 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
     const entry = this.#subs.get(key);
     if (entry?.subs.has(subId)) return;
     if (entry && entry.subs.size === 0) this.#subs.delete(key);
-    this.#verbose(`eth: got sub_keepalive from ${key} but no matching sub found`);
-    this.#respond(km.id, km.source, { Err: { id: subId, error: "Subscription not found" } });
+    this.#env.verbose(`eth: got sub_keepalive from ${key} but no matching sub found`);
+    this.#env.respond(km.id, km.source, { Err: { id: subId, error: "Subscription not found" } });
   }
 
   /** A subscription update, as a Request to the subscriber. */
   #push(target: Address, rsvp: Address | undefined, r: EthSubResult) {
-    this.#sendRequest(this.#ctx.newMessageId(), target, encodeEth(r), { rsvp });
+    this.#env.sendRequest(this.#env.ctx.newMessageId(), target, encodeEth(r), { rsvp });
   }
 
   // ---------------------------------------------------------------------------
@@ -1125,19 +1037,19 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
   }
 
   async #configAction(action: EthConfigAction): Promise<EthConfigResponse> {
-    this.#verbose(`eth: handling eth_config_action ${action.tag}`);
+    this.#env.verbose(`eth: handling eth_config_action ${action.tag}`);
     let saveSettings = false;
     let saveProviders = false;
     let notFound = false;
     switch (action.tag) {
       case "AddProvider": {
-        const replaced = this.#providers.add(action.config);
+        const replaced = this.#env.providers.add(action.config);
         if (replaced) this.#release(replaced);
         saveProviders = true;
         break;
       }
       case "RemoveProvider":
-        if (this.#providers.remove(action.chainId, action.provider, (c) => this.#release(c))) {
+        if (this.#env.providers.remove(action.chainId, action.provider, (c) => this.#release(c))) {
           saveProviders = true;
         } else {
           notFound = true;
@@ -1165,36 +1077,36 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
         saveSettings = true;
         break;
       case "SetProviders": {
-        const old = this.#providers;
-        this.#providers = ProviderTable.from(action.configs);
+        const old = this.#env.providers;
+        this.#env.providers = ProviderTable.from(action.configs);
         for (const c of old.connections()) this.#release(c);
         saveProviders = true;
         break;
       }
       case "GetProviders":
-        return { Providers: this.#providers.toSavedConfigs() };
+        return { Providers: this.#env.providers.toSavedConfigs() };
       case "GetAccessSettings":
         return { AccessSettings: this.#accessSettings() };
       case "GetState":
         return { State: this.#state() };
     }
-    const home = this.#ctx.home;
+    const home = this.#env.ctx.home;
     if (saveSettings) {
       try {
         await Deno.writeTextFile(
           `${home}/${ACCESS_SETTINGS_FILE}`,
           accessSettingsText(this.#accessSettings()),
         );
-        this.#verbose("eth: saved new access settings");
+        this.#env.verbose("eth: saved new access settings");
       } catch { /* as Hyperdrive: unsaved, still in effect */ }
     }
     if (saveProviders) {
       try {
         await Deno.writeTextFile(
           `${home}/${PROVIDERS_FILE}`,
-          savedConfigsText(this.#providers.toSavedConfigs()),
+          savedConfigsText(this.#env.providers.toSavedConfigs()),
         );
-        this.#verbose("eth: saved new provider settings");
+        this.#env.verbose("eth: saved new provider settings");
       } catch { /* as above */ }
     }
     return notFound ? "ProviderNotFound" : "Ok";
@@ -1209,90 +1121,12 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
       }
       active_subscriptions[key] = m;
     }
-    return { active_subscriptions, outstanding_requests: [...this.#channels.keys()] };
-  }
-
-  // ---------------------------------------------------------------------------
-  // Plumbing
-
-  #verbose(text: string) {
-    this.#ctx.print(2, text);
-  }
-
-  /** A Response from eth:distro:sys (Hyperdrive's kernel_message with req = false). */
-  #respond(id: bigint, target: Address, body: Out | EthSubResult, rsvp?: Address) {
-    if (this.#down) return;
-    this.#ctx.sendToLoop({
-      id,
-      source: this.self,
-      target,
-      rsvp,
-      message: {
-        tag: "response",
-        val: [
-          { inherit: false, body: encodeEth(body), metadata: undefined, capabilities: [] },
-          undefined,
-        ],
-      },
-    });
-  }
-
-  #sendRequest(
-    id: bigint,
-    target: Address,
-    body: Uint8Array,
-    o: { rsvp?: Address; expects?: bigint },
-  ) {
-    if (this.#down) return;
-    this.#ctx.sendToLoop({
-      id,
-      source: this.self,
-      target,
-      rsvp: o.rsvp,
-      message: {
-        tag: "request",
-        val: {
-          inherit: false,
-          expectsResponse: o.expects,
-          body,
-          metadata: undefined,
-          capabilities: [],
-        },
-      },
-    });
-  }
-
-  #openChannel(id: bigint): Inbox {
-    const inbox: Inbox = new Inbox(this.#timers, () => {
-      if (this.#channels.get(id) === inbox.push) this.#channels.delete(id);
-    });
-    this.#channels.set(id, inbox.push);
-    return inbox;
-  }
-
-  #after(ms: number, f: () => void): Timer {
-    return this.#timers.after(ms, f);
-  }
-
-  #cancel(h: Timer | undefined) {
-    this.#timers.cancel(h);
-  }
-
-  #sleep(ms: number): Promise<void> {
-    return this.#timers.sleep(ms);
-  }
-
-  #within<T>(ms: number, f: (dl: Deadline) => Promise<T>): Promise<T | undefined> {
-    return this.#timers.within(ms, f);
+    return { active_subscriptions, outstanding_requests: [...this.#env.channels.keys()] };
   }
 
   shutdown(): void {
-    this.#down = true;
-    this.#timers.stop();
-    for (const c of this.#conns) c.close();
-    this.#conns.clear();
+    this.#env.stop();
     this.#queues.clear();
-    this.#channels.clear();
     this.#subs.clear();
   }
 }
@@ -1324,10 +1158,6 @@ class PendingItems {
 
 function isRpcError(e: EthError): e is { RpcError: unknown } {
   return typeof e === "object" && "RpcError" in e;
-}
-
-function describe(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }
 
 /**
