@@ -20,7 +20,6 @@ import {
 } from "../../wire/core.ts";
 import {
   type AccessSettings,
-  authorizationHeader,
   encodeEth,
   ETH_PROCESS_ID,
   ETH_ROOT_CAP_PARAMS,
@@ -51,20 +50,10 @@ import {
   PROVIDERS_FILE,
   savedConfigsText,
 } from "./config.ts";
-import {
-  type ActiveProviders,
-  type NodeProvider,
-  ProviderTable,
-  type UrlProvider,
-} from "./providers.ts";
-import {
-  connectRpc,
-  type RpcConnection,
-  RpcErrorReply,
-  type RpcReply,
-  type RpcSubscription,
-} from "./rpc.ts";
+import { type NodeProvider, ProviderTable } from "./providers.ts";
+import { type RpcConnection, RpcErrorReply, type RpcReply, type RpcSubscription } from "./rpc.ts";
 import { type Deadline, Inbox, type Timer } from "./timers.ts";
+import { ProviderHealth } from "./health.ts";
 import { describe, EthEnv, type EthModuleOptions, HYPERDRIVE_TIMING, type Out } from "./env.ts";
 
 export { ETH_PROCESS_ID };
@@ -126,6 +115,7 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
   readonly answerErrorsAlways = true;
   self!: Address;
   readonly #env: EthEnv;
+  readonly #health: ProviderHealth;
   readonly #opts: EthModuleOptions;
   #rootCap!: Capability;
   #access: { public: boolean; allow: Set<string>; deny: Set<string> } = {
@@ -139,11 +129,11 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
   #localToRemote = new Map<string, Map<bigint, bigint>>();
   #queues = new Map<string, NodeQueue>();
   #cache = new Map<string, { response: EthResponse; at: number }>();
-  #retries = new Set<string>();
 
   constructor(opts: EthModuleOptions) {
     this.#opts = opts;
     this.#env = new EthEnv({ ...HYPERDRIVE_TIMING, ...opts.timing });
+    this.#health = new ProviderHealth(this.#env);
   }
 
   async start(ctx: RuntimeModuleContext): Promise<void> {
@@ -396,7 +386,7 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
       }
       let conn: RpcConnection;
       try {
-        conn = await this.#activate(u);
+        conn = await this.#health.activate(u);
       } catch {
         if (dl.aborted) return undefined;
         this.#env.verbose(`eth: could not activate url provider ${u.url}`);
@@ -411,7 +401,7 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
         if (dl.aborted) return undefined;
         failures++;
         this.#env.verbose(`eth: got error from url provider ${u.url}: ${e}`);
-        this.#urlOffline(chainId, u);
+        this.#health.urlOffline(chainId, u);
         continue;
       }
       if (dl.aborted) return undefined;
@@ -423,7 +413,9 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
         );
         if (!u.failures.shouldSkip(method, params, Date.now(), this.#env.t.sendRawTxBlockMs)) {
           u.failures.markFailed(method, params, Date.now());
-          if (method !== "eth_sendRawTransaction") this.#retryUrlMethod(chainId, u, method, params);
+          if (method !== "eth_sendRawTransaction") {
+            this.#health.retryUrlMethod(chainId, u, method, params);
+          }
         }
         continue;
       }
@@ -463,11 +455,11 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
           if (!n.failures.shouldSkip(method, params, Date.now(), this.#env.t.sendRawTxBlockMs)) {
             n.failures.markFailed(method, params, Date.now());
             if (method !== "eth_sendRawTransaction") {
-              this.#retryNodeMethod(chainId, n, method, params);
+              this.#health.retryNodeMethod(chainId, n, method, params);
             }
           }
         } else {
-          this.#nodeOffline(chainId, n);
+          this.#health.nodeOffline(chainId, n);
         }
         continue;
       }
@@ -477,190 +469,6 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
     if (failures === 0) return { Err: "NoRpcForChain" };
     this.#env.verbose(`eth: all providers failed for chain ${chainId}`);
     return lastRpcError ? { Err: { RpcError: lastRpcError.value } } : { Err: "NoRpcForChain" };
-  }
-
-  /** The provider's connection, made on first use (Hyperdrive's activate_url_provider). */
-  async #activate(u: UrlProvider): Promise<RpcConnection> {
-    if (u.conn) return u.conn;
-    if (!u.connecting) {
-      const headers: Record<string, string> = u.auth
-        ? { Authorization: authorizationHeader(u.auth) }
-        : {};
-      u.connecting = connectRpc(u.url, headers, {
-        connectTimeoutMs: this.#env.t.connectTimeoutMs,
-        reconnectAttempts: this.#env.t.reconnectAttempts,
-        reconnectDelayMs: this.#env.t.reconnectDelayMs,
-        print: (v, t) => this.#env.ctx.print(v, t),
-      }).then((c) => {
-        if (this.#env.down) {
-          c.close();
-          throw new Error("eth: stopped");
-        }
-        for (const old of this.#env.conns) if (old.done) this.#env.conns.delete(old);
-        if (!c.done) this.#env.conns.add(c);
-        u.conn = c;
-        this.#env.verbose(`eth: activated url provider ${u.url}`);
-        return c;
-      }).finally(() => u.connecting = undefined);
-    }
-    return await u.connecting;
-  }
-
-  #release(c: RpcConnection) {
-    c.release();
-  }
-
-  /**
-   * A transport failure: the provider is skipped until a health check gets an answer.
-   * Hyperdrive starts a check only if the last one was over 30 s ago, which leaves a
-   * provider failing again within 30 s of recovering offline for good; here a check runs
-   * whenever none is running.
-   */
-  #urlOffline(chainId: bigint, u: UrlProvider) {
-    if (u.conn) this.#release(u.conn);
-    u.conn = undefined;
-    u.online = false;
-    if (!u.checking) {
-      this.#urlHealthCheck(chainId, u);
-      this.#env.verbose(`eth: spawned health check for offline provider ${u.url}`);
-    }
-  }
-
-  #stillListed(chainId: bigint, p: UrlProvider | NodeProvider): boolean {
-    const aps: ActiveProviders | undefined = this.#env.providers.get(chainId);
-    return !!aps && ((aps.urls as unknown[]).includes(p) || (aps.nodes as unknown[]).includes(p));
-  }
-
-  #urlHealthCheck(chainId: bigint, u: UrlProvider) {
-    u.checking = true;
-    void (async () => {
-      try {
-        while (!this.#env.down) {
-          await this.#env.sleep(this.#env.t.urlHealthCheckMs);
-          if (this.#env.down || !this.#stillListed(chainId, u)) return;
-          if (await this.#probeUrl(u, "eth_blockNumber", [])) {
-            u.online = true;
-            this.#env.verbose(`eth: provider ${u.url} is back online`);
-            return;
-          }
-        }
-      } finally {
-        u.checking = false;
-      }
-    })();
-  }
-
-  /** One request to a URL provider; true if it got a result. */
-  async #probeUrl(u: UrlProvider, method: string, params: unknown): Promise<boolean> {
-    try {
-      const conn = await this.#activate(u);
-      const r = await conn.request(method, params, this.#env.t.probeTimeoutMs);
-      return "result" in r;
-    } catch {
-      if (u.conn) this.#release(u.conn);
-      u.conn = undefined;
-      return false;
-    }
-  }
-
-  /** Retries a method that failed on a URL provider, with a doubling pause, until it answers. */
-  #retryUrlMethod(chainId: bigint, u: UrlProvider, method: string, params: unknown) {
-    const key = `url ${u.url} ${method}`;
-    if (this.#retries.has(key)) return;
-    this.#retries.add(key);
-    this.#env.verbose(`eth: spawned method retry for ${method} on ${u.url}`);
-    void (async () => {
-      let backoff = this.#env.t.methodRetryMs;
-      try {
-        while (!this.#env.down) {
-          await this.#env.sleep(backoff);
-          backoff = Math.min(backoff * 2, this.#env.t.maxBackoffMs);
-          if (this.#env.down || !this.#stillListed(chainId, u)) return;
-          if (await this.#probeUrl(u, method, params)) {
-            u.failures.clear(method);
-            this.#env.verbose(`eth: ${method} now working again for ${u.url}`);
-            return;
-          }
-        }
-      } finally {
-        this.#retries.delete(key);
-      }
-    })();
-  }
-
-  /** As #urlOffline, for a node provider that failed other than with an RPC error. */
-  #nodeOffline(chainId: bigint, n: NodeProvider) {
-    n.online = false;
-    n.usable = false;
-    if (!n.checking) {
-      this.#nodeHealthCheck(chainId, n);
-      this.#env.verbose(`eth: spawned health check for offline node provider ${n.hnsUpdate.name}`);
-    }
-  }
-
-  /** Sends one EthAction::Request to a node provider; true if any Response came back in time. */
-  async #probeNode(n: NodeProvider, chainId: bigint, method: string, params: unknown) {
-    const id = this.#env.ctx.newMessageId();
-    const inbox = this.#env.openChannel(id);
-    try {
-      this.#env.sendRequest(
-        id,
-        { node: n.hnsUpdate.name, process: ETH_PROCESS_ID },
-        encodeEth(ethActionToJson({ tag: "Request", chainId, method, params })),
-        { expects: BigInt(Math.ceil(this.#env.t.probeTimeoutMs / 1000)) },
-      );
-      const m = await inbox.next(this.#env.t.probeTimeoutMs);
-      return !!m && "km" in m && m.km.message.tag === "response";
-    } finally {
-      inbox.close();
-    }
-  }
-
-  #nodeHealthCheck(chainId: bigint, n: NodeProvider) {
-    n.checking = true;
-    void (async () => {
-      let backoff = this.#env.t.nodeHealthCheckMs;
-      try {
-        while (!this.#env.down) {
-          await this.#env.sleep(backoff);
-          backoff = Math.min(backoff * 2, this.#env.t.maxBackoffMs);
-          if (this.#env.down || !this.#stillListed(chainId, n)) return;
-          if (await this.#probeNode(n, chainId, "eth_blockNumber", [])) {
-            n.online = true;
-            n.usable = true;
-            this.#env.verbose(`eth: node provider ${n.hnsUpdate.name} is back online`);
-            return;
-          }
-          this.#env.verbose(`eth: health check failed for node provider ${n.hnsUpdate.name}`);
-        }
-      } finally {
-        n.checking = false;
-      }
-    })();
-  }
-
-  #retryNodeMethod(chainId: bigint, n: NodeProvider, method: string, params: unknown) {
-    const key = `node ${n.hnsUpdate.name} ${method}`;
-    if (this.#retries.has(key)) return;
-    this.#retries.add(key);
-    this.#env.verbose(`eth: spawned method retry for ${method} on node ${n.hnsUpdate.name}`);
-    void (async () => {
-      let backoff = this.#env.t.methodRetryMs;
-      try {
-        while (!this.#env.down) {
-          await this.#env.sleep(backoff);
-          backoff = Math.min(backoff * 2, this.#env.t.maxBackoffMs);
-          if (this.#env.down || !this.#stillListed(chainId, n)) return;
-          if (await this.#probeNode(n, chainId, method, params)) {
-            n.failures.clear(method);
-            this.#env.verbose(`eth: ${method} now working again for node ${n.hnsUpdate.name}`);
-            return;
-          }
-        }
-      } finally {
-        this.#retries.delete(key);
-      }
-    })();
   }
 
   /** Sends an EthAction to a node provider's eth module and waits for its EthResponse. */
@@ -777,7 +585,7 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
       const fresh = !u.conn;
       let conn: RpcConnection;
       try {
-        conn = await this.#activate(u);
+        conn = await this.#health.activate(u);
       } catch {
         this.#env.verbose(`eth: could not activate url provider ${u.url}`);
         continue;
@@ -791,7 +599,7 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
         this.#env.verbose(`eth: got error from url provider ${u.url}: ${describe(e)}`);
         if (!fresh && !(e instanceof RpcErrorReply) && u.conn === conn) {
           // this provider failed and needs a new connection
-          this.#release(conn);
+          this.#health.release(conn);
           u.conn = undefined;
         }
       }
@@ -1044,12 +852,18 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
     switch (action.tag) {
       case "AddProvider": {
         const replaced = this.#env.providers.add(action.config);
-        if (replaced) this.#release(replaced);
+        if (replaced) this.#health.release(replaced);
         saveProviders = true;
         break;
       }
       case "RemoveProvider":
-        if (this.#env.providers.remove(action.chainId, action.provider, (c) => this.#release(c))) {
+        if (
+          this.#env.providers.remove(
+            action.chainId,
+            action.provider,
+            (c) => this.#health.release(c),
+          )
+        ) {
           saveProviders = true;
         } else {
           notFound = true;
@@ -1079,7 +893,7 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
       case "SetProviders": {
         const old = this.#env.providers;
         this.#env.providers = ProviderTable.from(action.configs);
-        for (const c of old.connections()) this.#release(c);
+        for (const c of old.connections()) this.#health.release(c);
         saveProviders = true;
         break;
       }
