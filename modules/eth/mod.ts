@@ -27,17 +27,13 @@ import {
   ethActionToJson,
   type EthConfigAction,
   type EthConfigResponse,
-  type EthError,
   EthFailure,
-  type EthResponse,
   type EthSubResult,
   type IncomingReq,
-  parseEthResponse,
   parseIncomingReq,
   type ProviderConfig,
   serdeValue,
 } from "../../wire/eth.ts";
-import { decodeUtf8Strict } from "../../wire/json.ts";
 import type { HnsUpdate } from "../../wire/net.ts";
 import { encodeNetAction } from "../../net/codec.ts";
 import type { RuntimeModule, RuntimeModuleContext } from "../../kernel/module.ts";
@@ -50,37 +46,15 @@ import {
   PROVIDERS_FILE,
   savedConfigsText,
 } from "./config.ts";
-import { type NodeProvider, ProviderTable } from "./providers.ts";
-import { type RpcConnection, RpcErrorReply, type RpcReply, type RpcSubscription } from "./rpc.ts";
-import { type Deadline, Inbox, type Timer } from "./timers.ts";
+import { ProviderTable } from "./providers.ts";
+import { type RpcConnection, RpcErrorReply, type RpcSubscription } from "./rpc.ts";
+import type { Deadline, Timer } from "./timers.ts";
 import { ProviderHealth } from "./health.ts";
+import { METHODS, relay, Requests } from "./request.ts";
 import { describe, EthEnv, type EthModuleOptions, HYPERDRIVE_TIMING, type Out } from "./env.ts";
 
-export { ETH_PROCESS_ID };
+export { ETH_PROCESS_ID, METHODS };
 export { type EthModuleOptions, type EthTiming, HYPERDRIVE_TIMING } from "./env.ts";
-
-/** The JSON-RPC methods eth:distro:sys passes on (Hyperdrive's valid_method). */
-export const METHODS: ReadonlySet<string> = new Set([
-  "eth_getBalance",
-  "eth_sendRawTransaction",
-  "eth_call",
-  "eth_chainId",
-  "eth_getTransactionReceipt",
-  "eth_getTransactionCount",
-  "eth_estimateGas",
-  "eth_blockNumber",
-  "eth_getBlockByHash",
-  "eth_getBlockByNumber",
-  "eth_getTransactionByHash",
-  "eth_getCode",
-  "eth_getStorageAt",
-  "eth_gasPrice",
-  "eth_accounts",
-  "eth_hashrate",
-  "eth_getLogs",
-  "eth_subscribe",
-  "eth_unsubscribe",
-]);
 
 /** Raised by check(): an EthConfigAction from a source without authority. */
 class ConfigDenied extends Error {}
@@ -116,6 +90,7 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
   self!: Address;
   readonly #env: EthEnv;
   readonly #health: ProviderHealth;
+  readonly #requests: Requests;
   readonly #opts: EthModuleOptions;
   #rootCap!: Capability;
   #access: { public: boolean; allow: Set<string>; deny: Set<string> } = {
@@ -128,12 +103,12 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
   /** subscriber address -> its sub id -> the id we gave the node provider */
   #localToRemote = new Map<string, Map<bigint, bigint>>();
   #queues = new Map<string, NodeQueue>();
-  #cache = new Map<string, { response: EthResponse; at: number }>();
 
   constructor(opts: EthModuleOptions) {
     this.#opts = opts;
     this.#env = new EthEnv({ ...HYPERDRIVE_TIMING, ...opts.timing });
     this.#health = new ProviderHealth(this.#env);
+    this.#requests = new Requests(this.#env, this.#health);
   }
 
   async start(ctx: RuntimeModuleContext): Promise<void> {
@@ -322,184 +297,8 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
       case "UnsubscribeLogs":
         return this.#unsubscribe(km, action.subId);
       case "Request":
-        return this.#request(km, action, timeoutMs);
+        return this.#requests.request(km, action, timeoutMs);
     }
-  }
-
-  #request(km: KernelMessage, action: Extract<EthAction, { tag: "Request" }>, timeoutMs: number) {
-    const inbox = this.#env.openChannel(km.id);
-    void (async () => {
-      try {
-        let res = await this.#env.within(
-          timeoutMs,
-          (dl) => this.#fulfill(km.id, action, inbox, dl),
-        );
-        if (res !== undefined && typeof res === "object" && "Err" in res && isRpcError(res.Err)) {
-          // once more after a pause, in case the provider was rate limiting
-          await this.#env.sleep(this.#env.t.rpcErrorRetryMs);
-          if (this.#env.down) return;
-          res = await this.#env.within(timeoutMs, (dl) => this.#fulfill(km.id, action, inbox, dl));
-        }
-        if (this.#env.down) return;
-        if (res === undefined) this.#env.respond(km.id, km.source, { Err: "RpcTimeout" });
-        else this.#env.respond(km.id, km.rsvp ?? km.source, res);
-      } catch (e) {
-        this.#env.ctx.print(0, `eth: request failed: ${describe(e)}`);
-        this.#env.respond(km.id, km.rsvp ?? km.source, { Err: "NoRpcForChain" });
-      } finally {
-        inbox.close();
-      }
-    })();
-  }
-
-  /** The request answered by the first provider that can: URL providers, then node providers. */
-  async #fulfill(
-    kmId: bigint,
-    action: Extract<EthAction, { tag: "Request" }>,
-    inbox: Inbox,
-    dl: Deadline,
-  ): Promise<EthResponse | undefined> {
-    const key = decodeUtf8Strict(encodeEth(ethActionToJson(action)));
-    const hit = this.#cache.get(key);
-    if (hit) {
-      this.#cache.delete(key);
-      if (Date.now() - hit.at < this.#env.t.cacheMs) {
-        this.#cache.set(key, hit);
-        return hit.response;
-      }
-    }
-    const { chainId, method, params } = action;
-    if (!METHODS.has(method)) return { Err: { InvalidMethod: method } };
-    const aps = this.#env.providers.get(chainId);
-    if (!aps) return { Err: "NoRpcForChain" };
-
-    let failures = 0;
-    let lastRpcError: { value: unknown } | undefined;
-    for (const u of [...aps.urls]) {
-      if (!u.online) {
-        this.#env.verbose(`eth: skipping offline url provider ${u.url}`);
-        continue;
-      }
-      if (u.failures.shouldSkip(method, params, Date.now(), this.#env.t.sendRawTxBlockMs)) {
-        this.#env.verbose(`eth: skipping url provider ${u.url} due to previous ${method} failure`);
-        continue;
-      }
-      let conn: RpcConnection;
-      try {
-        conn = await this.#health.activate(u);
-      } catch {
-        if (dl.aborted) return undefined;
-        this.#env.verbose(`eth: could not activate url provider ${u.url}`);
-        continue;
-      }
-      if (dl.aborted) return undefined;
-      let reply: RpcReply;
-      try {
-        // the request's own deadline fires first; this only bounds a hung socket
-        reply = await conn.request(method, params, dl.at - Date.now() + 1_000);
-      } catch (e) {
-        if (dl.aborted) return undefined;
-        failures++;
-        this.#env.verbose(`eth: got error from url provider ${u.url}: ${e}`);
-        this.#health.urlOffline(chainId, u);
-        continue;
-      }
-      if (dl.aborted) return undefined;
-      if ("error" in reply) {
-        failures++;
-        lastRpcError = { value: serdeValue(reply.error) };
-        this.#env.verbose(
-          `eth: got error from url provider ${u.url}: ${JSON.stringify(reply.error)}`,
-        );
-        if (!u.failures.shouldSkip(method, params, Date.now(), this.#env.t.sendRawTxBlockMs)) {
-          u.failures.markFailed(method, params, Date.now());
-          if (method !== "eth_sendRawTransaction") {
-            this.#health.retryUrlMethod(chainId, u, method, params);
-          }
-        }
-        continue;
-      }
-      u.failures.clear(method);
-      const response: EthResponse = { Response: serdeValue(reply.result) };
-      if (this.#cache.size >= 500) {
-        // drop the oldest tenth
-        let n = 50;
-        for (const k of this.#cache.keys()) {
-          if (n-- <= 0) break;
-          this.#cache.delete(k);
-        }
-      }
-      this.#cache.set(key, { response, at: Date.now() });
-      return response;
-    }
-
-    const nodes = this.#env.providers.get(chainId)?.nodes;
-    if (!nodes) return { Err: "NoRpcForChain" };
-    for (const n of [...nodes]) {
-      const name = n.hnsUpdate.name;
-      if (!n.online || !n.usable) {
-        this.#env.verbose(`eth: skipping offline/unusable node provider ${name}`);
-        continue;
-      }
-      if (n.failures.shouldSkip(method, params, Date.now(), this.#env.t.sendRawTxBlockMs)) {
-        this.#env.verbose(`eth: skipping node provider ${name} due to previous ${method} failure`);
-        continue;
-      }
-      this.#env.verbose(`eth: attempting to fulfill via ${name}`);
-      const response = await this.#relay(kmId, undefined, n, action, inbox, dl);
-      if (dl.aborted) return undefined;
-      if (typeof response === "object" && "Err" in response) {
-        failures++;
-        if (isRpcError(response.Err)) {
-          lastRpcError = { value: response.Err.RpcError };
-          if (!n.failures.shouldSkip(method, params, Date.now(), this.#env.t.sendRawTxBlockMs)) {
-            n.failures.markFailed(method, params, Date.now());
-            if (method !== "eth_sendRawTransaction") {
-              this.#health.retryNodeMethod(chainId, n, method, params);
-            }
-          }
-        } else {
-          this.#health.nodeOffline(chainId, n);
-        }
-        continue;
-      }
-      n.failures.clear(method);
-      return response;
-    }
-    if (failures === 0) return { Err: "NoRpcForChain" };
-    this.#env.verbose(`eth: all providers failed for chain ${chainId}`);
-    return lastRpcError ? { Err: { RpcError: lastRpcError.value } } : { Err: "NoRpcForChain" };
-  }
-
-  /** Sends an EthAction to a node provider's eth module and waits for its EthResponse. */
-  async #relay(
-    kmId: bigint,
-    rsvp: Address | undefined,
-    n: NodeProvider,
-    action: EthAction,
-    inbox: Inbox,
-    dl?: Deadline,
-  ): Promise<EthResponse> {
-    if (!n.usable || n.hnsUpdate.name === this.#env.ctx.our) return { Err: "PermissionDenied" };
-    inbox.drain();
-    this.#env.sendRequest(
-      kmId,
-      { node: n.hnsUpdate.name, process: ETH_PROCESS_ID },
-      encodeEth(ethActionToJson(action)),
-      { rsvp, expects: 60n },
-    );
-    const wait = dl
-      ? Math.min(this.#env.t.relayTimeoutMs, dl.at - Date.now() + 1_000)
-      : this.#env.t.relayTimeoutMs;
-    const m = await inbox.next(wait);
-    if (!m || "error" in m) return { Err: "RpcTimeout" };
-    if (m.km.message.tag === "response") {
-      try {
-        return parseEthResponse(m.km.message.val[0].body);
-      } catch { /* below */ }
-    }
-    // they sent a malformed response
-    return { Err: "RpcMalformedResponse" };
   }
 
   // ---------------------------------------------------------------------------
@@ -612,13 +411,13 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
       if (!nodes) throw new EthFailure("NoRpcForChain");
       for (const n of [...nodes]) {
         this.#env.verbose(`eth: attempting to fulfill via ${n.hnsUpdate.name}`);
-        const r = await this.#relay(
-          kmId,
-          target,
-          n,
-          { tag: "SubscribeLogs", subId: remoteSubId, chainId, kind, params },
-          inbox,
-        );
+        const r = await relay(this.#env, kmId, target, n, {
+          tag: "SubscribeLogs",
+          subId: remoteSubId,
+          chainId,
+          kind,
+          params,
+        }, inbox);
         if (dl.aborted) throw new EthFailure("RpcTimeout");
         if (r === "Ok") return { kind: "remote", node: n.hnsUpdate.name, remoteSubId };
         // the answer to SubscribeLogs must be Ok; nonsense makes the node unusable
@@ -968,10 +767,6 @@ class PendingItems {
     for (const r of this.#items.splice(0)) to.onItem(r);
     if (this.#closed !== undefined) to.onClosed(this.#closed);
   }
-}
-
-function isRpcError(e: EthError): e is { RpcError: unknown } {
-  return typeof e === "object" && "RpcError" in e;
 }
 
 /**
