@@ -19,13 +19,10 @@ import {
   type WrappedSendError,
 } from "../../wire/core.ts";
 import {
-  type AccessSettings,
   encodeEth,
   ETH_PROCESS_ID,
   ETH_ROOT_CAP_PARAMS,
   type EthAction,
-  type EthConfigAction,
-  type EthConfigResponse,
   EthFailure,
   type IncomingReq,
   parseIncomingReq,
@@ -35,16 +32,10 @@ import type { HnsUpdate } from "../../wire/net.ts";
 import { encodeNetAction } from "../../net/codec.ts";
 import type { RuntimeModule, RuntimeModuleContext } from "../../kernel/module.ts";
 import { type Answer, isKernel, type RequestHandler, serve } from "../shared/runtime.ts";
-import {
-  ACCESS_SETTINGS_FILE,
-  accessSettingsText,
-  loadAccessSettings,
-  loadProviderConfigs,
-  PROVIDERS_FILE,
-  savedConfigsText,
-} from "./config.ts";
+import { accessSettingsText, loadAccessSettings, loadProviderConfigs } from "./config.ts";
 import { ProviderTable } from "./providers.ts";
 import type { Timer } from "./timers.ts";
+import { ConfigActions } from "./config_actions.ts";
 import { ProviderHealth } from "./health.ts";
 import { METHODS, Requests } from "./request.ts";
 import { Subscriptions } from "./subscriptions.ts";
@@ -74,13 +65,9 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
   readonly #health: ProviderHealth;
   readonly #requests: Requests;
   readonly #subscriptions: Subscriptions;
+  readonly #config: ConfigActions;
   readonly #opts: EthModuleOptions;
   #rootCap!: Capability;
-  #access: { public: boolean; allow: Set<string>; deny: Set<string> } = {
-    public: false,
-    allow: new Set(),
-    deny: new Set(),
-  };
   #queues = new Map<string, NodeQueue>();
 
   constructor(opts: EthModuleOptions) {
@@ -89,6 +76,7 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
     this.#health = new ProviderHealth(this.#env);
     this.#requests = new Requests(this.#env, this.#health);
     this.#subscriptions = new Subscriptions(this.#env, this.#health);
+    this.#config = new ConfigActions(this.#env, this.#health, this.#subscriptions);
   }
 
   async start(ctx: RuntimeModuleContext): Promise<void> {
@@ -96,12 +84,10 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
     this.self = this.#env.self;
     this.#rootCap = { issuer: this.self, params: ETH_ROOT_CAP_PARAMS };
     const access = await loadAccessSettings(ctx.home);
-    this.#access = {
-      public: access.public,
-      allow: new Set(access.allow),
-      deny: new Set(access.deny),
-    };
-    this.#env.verbose(`eth: access settings loaded: ${accessSettingsText(this.#accessSettings())}`);
+    this.#config.setAccess(access);
+    this.#env.verbose(
+      `eth: access settings loaded: ${accessSettingsText(this.#config.accessSettings())}`,
+    );
     const configs = await loadProviderConfigs(ctx.home, this.#opts, (v, t) => ctx.print(v, t));
     this.#env.providers = ProviderTable.from(configs);
     this.#env.verbose("eth: provider initialized");
@@ -154,7 +140,7 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
   check(km: KernelMessage, incoming: IncomingReq): void {
     if (incoming.tag === "EthAction" && km.source.node !== this.#env.ctx.our) {
       const node = km.source.node;
-      if (this.#access.deny.has(node) || (!this.#access.public && !this.#access.allow.has(node))) {
+      if (!this.#config.admits(node)) {
         this.#env.verbose("eth: got eth_action from unauthorized remote source");
         throw new EthFailure("PermissionDenied");
       }
@@ -183,7 +169,7 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
         return undefined;
       }
       case "EthConfigAction":
-        return this.#configAction(incoming.action).then((response) => ({ response }));
+        return this.#config.act(incoming.action).then((response) => ({ response }));
       case "EthSubResult":
         this.#subscriptions.subResult(km, incoming.result);
         return undefined;
@@ -271,104 +257,6 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
       case "Request":
         return this.#requests.request(km, action, timeoutMs);
     }
-  }
-
-  // ---------------------------------------------------------------------------
-  // EthConfigAction
-
-  #accessSettings(): AccessSettings {
-    return {
-      public: this.#access.public,
-      allow: [...this.#access.allow],
-      deny: [...this.#access.deny],
-    };
-  }
-
-  async #configAction(action: EthConfigAction): Promise<EthConfigResponse> {
-    this.#env.verbose(`eth: handling eth_config_action ${action.tag}`);
-    let saveSettings = false;
-    let saveProviders = false;
-    let notFound = false;
-    switch (action.tag) {
-      case "AddProvider": {
-        const replaced = this.#env.providers.add(action.config);
-        if (replaced) this.#health.release(replaced);
-        saveProviders = true;
-        break;
-      }
-      case "RemoveProvider":
-        if (
-          this.#env.providers.remove(
-            action.chainId,
-            action.provider,
-            (c) => this.#health.release(c),
-          )
-        ) {
-          saveProviders = true;
-        } else {
-          notFound = true;
-        }
-        break;
-      case "SetPublic":
-      case "SetPrivate":
-        this.#access.public = action.tag === "SetPublic";
-        saveSettings = true;
-        break;
-      case "AllowNode":
-        this.#access.allow.add(action.node);
-        saveSettings = true;
-        break;
-      case "UnallowNode":
-        this.#access.allow.delete(action.node);
-        saveSettings = true;
-        break;
-      case "DenyNode":
-        this.#access.deny.add(action.node);
-        saveSettings = true;
-        break;
-      case "UndenyNode":
-        this.#access.deny.delete(action.node);
-        saveSettings = true;
-        break;
-      case "SetProviders": {
-        const old = this.#env.providers;
-        this.#env.providers = ProviderTable.from(action.configs);
-        for (const c of old.connections()) this.#health.release(c);
-        saveProviders = true;
-        break;
-      }
-      case "GetProviders":
-        return { Providers: this.#env.providers.toSavedConfigs() };
-      case "GetAccessSettings":
-        return { AccessSettings: this.#accessSettings() };
-      case "GetState":
-        return { State: this.#state() };
-    }
-    const home = this.#env.ctx.home;
-    if (saveSettings) {
-      try {
-        await Deno.writeTextFile(
-          `${home}/${ACCESS_SETTINGS_FILE}`,
-          accessSettingsText(this.#accessSettings()),
-        );
-        this.#env.verbose("eth: saved new access settings");
-      } catch { /* as Hyperdrive: unsaved, still in effect */ }
-    }
-    if (saveProviders) {
-      try {
-        await Deno.writeTextFile(
-          `${home}/${PROVIDERS_FILE}`,
-          savedConfigsText(this.#env.providers.toSavedConfigs()),
-        );
-        this.#env.verbose("eth: saved new provider settings");
-      } catch { /* as above */ }
-    }
-    return notFound ? "ProviderNotFound" : "Ok";
-  }
-
-  #state() {
-    const active_subscriptions = this.#subscriptions.active();
-    return { active_subscriptions, outstanding_requests: [...this.#env.channels.keys()] };
   }
 
   shutdown(): void {
