@@ -9,6 +9,9 @@
 // EthConfigAction: our node and eth's root capability) -> act. Requests and subscriptions
 // run detached and answer when done (within expects_response, default 60 s), so one slow
 // provider never holds up the mailbox.
+//
+// The parts (README): request.ts, health.ts, subscriptions.ts and config_actions.ts do the
+// work; they share state only through env.ts's EthEnv.
 
 import {
   type Address,
