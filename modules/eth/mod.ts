@@ -9,6 +9,9 @@
 // EthConfigAction: our node and eth's root capability) -> act. Requests and subscriptions
 // run detached and answer when done (within expects_response, default 60 s), so one slow
 // provider never holds up the mailbox.
+//
+// The parts (README): request.ts, health.ts, subscriptions.ts and config_actions.ts do the
+// work; they share state only through env.ts's EthEnv.
 
 import {
   type Address,
@@ -19,183 +22,33 @@ import {
   type WrappedSendError,
 } from "../../wire/core.ts";
 import {
-  type AccessSettings,
-  authorizationHeader,
   encodeEth,
   ETH_PROCESS_ID,
   ETH_ROOT_CAP_PARAMS,
   type EthAction,
-  ethActionToJson,
-  type EthConfigAction,
-  type EthConfigResponse,
-  type EthError,
   EthFailure,
-  type EthResponse,
-  type EthSubResult,
   type IncomingReq,
-  parseEthResponse,
   parseIncomingReq,
   type ProviderConfig,
-  serdeValue,
 } from "../../wire/eth.ts";
-import { decodeUtf8Strict } from "../../wire/json.ts";
 import type { HnsUpdate } from "../../wire/net.ts";
 import { encodeNetAction } from "../../net/codec.ts";
 import type { RuntimeModule, RuntimeModuleContext } from "../../kernel/module.ts";
 import { type Answer, isKernel, type RequestHandler, serve } from "../shared/runtime.ts";
-import {
-  ACCESS_SETTINGS_FILE,
-  accessSettingsText,
-  loadAccessSettings,
-  loadProviderConfigs,
-  PROVIDERS_FILE,
-  savedConfigsText,
-} from "./config.ts";
-import {
-  type ActiveProviders,
-  type NodeProvider,
-  ProviderTable,
-  type UrlProvider,
-} from "./providers.ts";
-import {
-  connectRpc,
-  type RpcConnection,
-  RpcErrorReply,
-  type RpcReply,
-  type RpcSubscription,
-} from "./rpc.ts";
-import { type ChannelMsg, type Deadline, Inbox, type Timer, Timers } from "./timers.ts";
+import { accessSettingsText, loadAccessSettings, loadProviderConfigs } from "./config.ts";
+import { ProviderTable } from "./providers.ts";
+import type { Timer } from "./timers.ts";
+import { ConfigActions } from "./config_actions.ts";
+import { ProviderHealth } from "./health.ts";
+import { METHODS, Requests } from "./request.ts";
+import { Subscriptions } from "./subscriptions.ts";
+import { EthEnv, type EthModuleOptions, HYPERDRIVE_TIMING, type Out } from "./env.ts";
 
-export { ETH_PROCESS_ID };
-
-/** The JSON-RPC methods eth:distro:sys passes on (Hyperdrive's valid_method). */
-export const METHODS: ReadonlySet<string> = new Set([
-  "eth_getBalance",
-  "eth_sendRawTransaction",
-  "eth_call",
-  "eth_chainId",
-  "eth_getTransactionReceipt",
-  "eth_getTransactionCount",
-  "eth_estimateGas",
-  "eth_blockNumber",
-  "eth_getBlockByHash",
-  "eth_getBlockByNumber",
-  "eth_getTransactionByHash",
-  "eth_getCode",
-  "eth_getStorageAt",
-  "eth_gasPrice",
-  "eth_accounts",
-  "eth_hashrate",
-  "eth_getLogs",
-  "eth_subscribe",
-  "eth_unsubscribe",
-]);
-
-/** Hyperdrive's timings; tests shorten some. */
-export interface EthTiming {
-  /** A successful URL-provider answer is reused for the identical request this long. */
-  cacheMs: number;
-  /** Wait before the one retry of a request that ended in an RPC error. */
-  rpcErrorRetryMs: number;
-  /** A request's deadline when its expects_response is unset. */
-  defaultRequestTimeoutMs: number;
-  /** How long a relay waits for a node provider's answer. */
-  relayTimeoutMs: number;
-  /** How long setting up a subscription may take. */
-  subscribeTimeoutMs: number;
-  /** Opening a ws(s) provider connection. */
-  connectTimeoutMs: number;
-  /** Reconnecting a dropped ws(s) connection that carries subscriptions. */
-  reconnectAttempts: number;
-  /** Between two reconnect attempts. */
-  reconnectDelayMs: number;
-  /** Between checks that an offline URL provider answers again. */
-  urlHealthCheckMs: number;
-  /** First wait before checking an offline node provider again (doubles up to maxBackoffMs). */
-  nodeHealthCheckMs: number;
-  /** First wait before retrying a method that failed on a provider (doubles up to maxBackoffMs). */
-  methodRetryMs: number;
-  /** The longest wait the doubling backoffs reach. */
-  maxBackoffMs: number;
-  /** A provider whose eth_sendRawTransaction failed is skipped for it this long. */
-  sendRawTxBlockMs: number;
-  /** Timeout of one health-check or method-retry probe. */
-  probeTimeoutMs: number;
-  /** Keepalive interval of a subscription relayed through a node provider. */
-  keepaliveMs: number;
-  /** A relayed subscription with no update this long is considered dead. */
-  remoteSubIdleMs: number;
-  /** Minimum spacing of handled messages from one remote node. */
-  remoteRequestDelayMs: number;
-  /** A remote node's queue is dropped after this long without messages. */
-  remoteQueueIdleMs: number;
-  /** Messages waiting per remote node before RateLimited. */
-  remoteQueueCapacity: number;
-}
-
-export const HYPERDRIVE_TIMING: Readonly<EthTiming> = {
-  cacheMs: 1_000,
-  rpcErrorRetryMs: 1_000,
-  defaultRequestTimeoutMs: 60_000,
-  relayTimeoutMs: 30_000,
-  subscribeTimeoutMs: 30_000,
-  connectTimeoutMs: 10_000,
-  reconnectAttempts: 10,
-  reconnectDelayMs: 3_000,
-  urlHealthCheckMs: 120_000,
-  nodeHealthCheckMs: 60_000,
-  methodRetryMs: 60_000,
-  maxBackoffMs: 3_600_000,
-  sendRawTxBlockMs: 3_600_000,
-  probeTimeoutMs: 10_000,
-  keepaliveMs: 30_000,
-  remoteSubIdleMs: 2 * 3_600_000,
-  remoteRequestDelayMs: 200,
-  remoteQueueIdleMs: 5_000,
-  remoteQueueCapacity: 100,
-};
-
-/** How eth:distro:sys is set up at boot (the CLI's --rpc, --rpc-config and fake-node flags). */
-export interface EthModuleOptions {
-  /** --rpc: an RPC URL (ws(s); http(s) serves requests only) added first for the node's chain. */
-  rpc?: string;
-  /** --rpc-config: a JSON file listing `{"url", "auth"?}`, the first entry first. */
-  rpcConfig?: string;
-  /**
-   * Hyperdrive's simulation build (kit's fake nodes): --rpc/--rpc-config go to chain 31337,
-   * and ws://localhost:<fakechainPort, default 8545> is put first for it (not saved).
-   */
-  simulation?: boolean;
-  /** --fakechain-port (with simulation). */
-  fakechainPort?: number;
-  /**
-   * Tell net the node providers' HnsUpdate records at start, as Hyperdrive's kernel does at
-   * boot. Default true.
-   */
-  bootstrapPki?: boolean;
-  /** Hyperdrive's timings unless overridden (tests). */
-  timing?: Partial<EthTiming>;
-}
+export { ETH_PROCESS_ID, METHODS };
+export { type EthModuleOptions, type EthTiming, HYPERDRIVE_TIMING } from "./env.ts";
 
 /** Raised by check(): an EthConfigAction from a source without authority. */
 class ConfigDenied extends Error {}
-
-type Out = EthResponse | EthConfigResponse;
-
-interface LocalSub {
-  kind: "local";
-  close(isError: boolean): void;
-}
-
-interface RemoteSub {
-  kind: "remote";
-  providerNode: string;
-  deliver(r: EthSubResult): void;
-  /** Stop without a word to the subscriber. */
-  abort(): void;
-}
-
-type ActiveSub = LocalSub | RemoteSub;
 
 interface NodeQueue {
   items: KernelMessage[];
@@ -211,48 +64,36 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
   readonly remote = true;
   readonly answerErrorsAlways = true;
   self!: Address;
-  #ctx!: RuntimeModuleContext;
+  readonly #env: EthEnv;
+  readonly #health: ProviderHealth;
+  readonly #requests: Requests;
+  readonly #subscriptions: Subscriptions;
+  readonly #config: ConfigActions;
   readonly #opts: EthModuleOptions;
-  readonly #t: EthTiming;
   #rootCap!: Capability;
-  #access: { public: boolean; allow: Set<string>; deny: Set<string> } = {
-    public: false,
-    allow: new Set(),
-    deny: new Set(),
-  };
-  #providers = new ProviderTable();
-  /** subscriber (or relaying eth module) address -> sub id -> subscription */
-  #subs = new Map<string, { address: Address; subs: Map<bigint, ActiveSub> }>();
-  /** subscriber address -> its sub id -> the id we gave the node provider */
-  #localToRemote = new Map<string, Map<bigint, bigint>>();
-  /** message id -> who waits for an answer or send error to it (Hyperdrive's response_channels) */
-  #channels = new Map<bigint, (m: ChannelMsg) => void>();
   #queues = new Map<string, NodeQueue>();
-  #cache = new Map<string, { response: EthResponse; at: number }>();
-  readonly #timers = new Timers();
-  #conns = new Set<RpcConnection>();
-  #retries = new Set<string>();
-  #down = false;
 
   constructor(opts: EthModuleOptions) {
     this.#opts = opts;
-    this.#t = { ...HYPERDRIVE_TIMING, ...opts.timing };
+    this.#env = new EthEnv({ ...HYPERDRIVE_TIMING, ...opts.timing });
+    this.#health = new ProviderHealth(this.#env);
+    this.#requests = new Requests(this.#env, this.#health);
+    this.#subscriptions = new Subscriptions(this.#env, this.#health);
+    this.#config = new ConfigActions(this.#env, this.#health, this.#subscriptions);
   }
 
   async start(ctx: RuntimeModuleContext): Promise<void> {
-    this.#ctx = ctx;
-    this.self = { node: ctx.our, process: ETH_PROCESS_ID };
+    this.#env.start(ctx);
+    this.self = this.#env.self;
     this.#rootCap = { issuer: this.self, params: ETH_ROOT_CAP_PARAMS };
     const access = await loadAccessSettings(ctx.home);
-    this.#access = {
-      public: access.public,
-      allow: new Set(access.allow),
-      deny: new Set(access.deny),
-    };
-    this.#verbose(`eth: access settings loaded: ${accessSettingsText(this.#accessSettings())}`);
+    this.#config.setAccess(access);
+    this.#env.verbose(
+      `eth: access settings loaded: ${accessSettingsText(this.#config.accessSettings())}`,
+    );
     const configs = await loadProviderConfigs(ctx.home, this.#opts, (v, t) => ctx.print(v, t));
-    this.#providers = ProviderTable.from(configs);
-    this.#verbose("eth: provider initialized");
+    this.#env.providers = ProviderTable.from(configs);
+    this.#env.verbose("eth: provider initialized");
     if (this.#opts.bootstrapPki !== false) this.#bootstrapPki(configs);
   }
 
@@ -261,10 +102,10 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
     const records: HnsUpdate[] = [];
     for (const c of configs) if ("Node" in c.provider) records.push(c.provider.Node.hns_update);
     if (records.length === 0) return;
-    this.#ctx.sendToLoop({
-      id: this.#ctx.newMessageId(),
+    this.#env.ctx.sendToLoop({
+      id: this.#env.ctx.newMessageId(),
       source: this.self,
-      target: { node: this.#ctx.our, process: NET_PROCESS_ID },
+      target: { node: this.#env.ctx.our, process: NET_PROCESS_ID },
       message: {
         tag: "request",
         val: {
@@ -279,25 +120,17 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
   }
 
   handleMessage(km: KernelMessage): void | Promise<void> {
-    if (this.#down) return;
-    if (km.source.node !== this.#ctx.our) return this.#enqueueRemote(km);
-    return serve(this.#ctx, this, km);
+    if (this.#env.down) return;
+    if (km.source.node !== this.#env.ctx.our) return this.#enqueueRemote(km);
+    return serve(this.#env.ctx, this, km);
   }
 
   handleSendError(err: WrappedSendError): void {
-    if (this.#down) return;
-    this.#verbose(`eth: got network error from ${addressToString(err.error.target)}`);
+    if (this.#env.down) return;
+    this.#env.verbose(`eth: got network error from ${addressToString(err.error.target)}`);
     // a node we push subscription updates to is gone: close its subscriptions
-    const key = addressToString(err.error.target);
-    const entry = this.#subs.get(key);
-    if (entry) {
-      this.#subs.delete(key);
-      for (const [id, sub] of entry.subs) {
-        this.#verbose(`eth: closed subscription ${id} in response to network error`);
-        this.#closeSub(id, sub, true);
-      }
-    }
-    this.#channels.get(err.id)?.({ error: err });
+    this.#subscriptions.closeAllOf(err.error.target);
+    this.#env.channels.get(err.id)?.({ error: err });
   }
 
   // ---------------------------------------------------------------------------
@@ -308,20 +141,20 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
   }
 
   check(km: KernelMessage, incoming: IncomingReq): void {
-    if (incoming.tag === "EthAction" && km.source.node !== this.#ctx.our) {
+    if (incoming.tag === "EthAction" && km.source.node !== this.#env.ctx.our) {
       const node = km.source.node;
-      if (this.#access.deny.has(node) || (!this.#access.public && !this.#access.allow.has(node))) {
-        this.#verbose("eth: got eth_action from unauthorized remote source");
+      if (!this.#config.admits(node)) {
+        this.#env.verbose("eth: got eth_action from unauthorized remote source");
         throw new EthFailure("PermissionDenied");
       }
     }
     if (incoming.tag === "EthConfigAction") {
-      if (km.source.node !== this.#ctx.our) {
-        this.#verbose("eth: got eth_config_action from unauthorized remote source");
+      if (km.source.node !== this.#env.ctx.our) {
+        this.#env.verbose("eth: got eth_config_action from unauthorized remote source");
         throw new ConfigDenied();
       }
-      if (!isKernel(km.source) && !this.#ctx.hasCapability(km.source.process, this.#rootCap)) {
-        this.#verbose("eth: got eth_config_action from unauthorized local source");
+      if (!isKernel(km.source) && !this.#env.ctx.hasCapability(km.source.process, this.#rootCap)) {
+        this.#env.verbose("eth: got eth_config_action from unauthorized local source");
         throw new ConfigDenied();
       }
     }
@@ -333,18 +166,18 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
         const req = km.message.tag === "request" ? km.message.val : undefined;
         const seconds = req?.expectsResponse;
         const timeoutMs = seconds === undefined
-          ? this.#t.defaultRequestTimeoutMs
+          ? this.#env.t.defaultRequestTimeoutMs
           : Number(seconds) * 1000;
         this.#ethAction(km, incoming.action, timeoutMs);
         return undefined;
       }
       case "EthConfigAction":
-        return this.#configAction(incoming.action).then((response) => ({ response }));
+        return this.#config.act(incoming.action).then((response) => ({ response }));
       case "EthSubResult":
-        this.#subResult(km, incoming.result);
+        this.#subscriptions.subResult(km, incoming.result);
         return undefined;
       case "SubKeepalive":
-        this.#keepalive(km, incoming.subId);
+        this.#subscriptions.keepalive(km, incoming.subId);
         return undefined;
     }
   }
@@ -360,9 +193,9 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
   }
 
   onResponse(km: KernelMessage): void {
-    const ch = this.#channels.get(km.id);
+    const ch = this.#env.channels.get(km.id);
     if (ch) ch({ km });
-    else this.#verbose("eth: got response but no matching channel found");
+    else this.#env.verbose("eth: got response but no matching channel found");
   }
 
   // ---------------------------------------------------------------------------
@@ -372,23 +205,23 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
     const node = km.source.node;
     let q = this.#queues.get(node);
     if (!q) this.#queues.set(node, q = { items: [], nextAllowed: 0, busy: false });
-    if (q.items.length >= this.#t.remoteQueueCapacity) {
+    if (q.items.length >= this.#env.t.remoteQueueCapacity) {
       if (km.message.tag === "request") {
-        this.#respond(km.id, km.rsvp ?? km.source, { Err: "RateLimited" });
+        this.#env.respond(km.id, km.rsvp ?? km.source, { Err: "RateLimited" });
       }
       return;
     }
     q.items.push(km);
-    this.#cancel(q.idle);
+    this.#env.cancel(q.idle);
     q.idle = undefined;
     this.#pump(node, q);
   }
 
   #pump(node: string, q: NodeQueue): void {
-    if (q.busy || this.#down) return;
+    if (q.busy || this.#env.down) return;
     const km = q.items.shift();
     if (!km) {
-      q.idle = this.#after(this.#t.remoteQueueIdleMs, () => {
+      q.idle = this.#env.after(this.#env.t.remoteQueueIdleMs, () => {
         if (this.#queues.get(node) === q && q.items.length === 0 && !q.busy) {
           this.#queues.delete(node);
         }
@@ -396,14 +229,14 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
       return;
     }
     q.busy = true;
-    this.#after(Math.max(0, q.nextAllowed - Date.now()), () => {
+    this.#env.after(Math.max(0, q.nextAllowed - Date.now()), () => {
       q.busy = false;
-      q.nextAllowed = Date.now() + this.#t.remoteRequestDelayMs;
+      q.nextAllowed = Date.now() + this.#env.t.remoteRequestDelayMs;
       try {
-        const r = serve(this.#ctx, this, km);
-        if (r instanceof Promise) r.catch((e) => this.#verbose(`eth: ${e}`));
+        const r = serve(this.#env.ctx, this, km);
+        if (r instanceof Promise) r.catch((e) => this.#env.verbose(`eth: ${e}`));
       } catch (e) {
-        this.#verbose(`eth: ${e}`);
+        this.#env.verbose(`eth: ${e}`);
       }
       this.#pump(node, q);
     });
@@ -418,916 +251,22 @@ class EthModule implements RuntimeModule, RequestHandler<IncomingReq, Out> {
       : action.tag === "SubscribeLogs"
       ? "subscribe"
       : "unsubscribe";
-    this.#verbose(`eth: handling ${what} from ${addressToString(km.source)}`);
+    this.#env.verbose(`eth: handling ${what} from ${addressToString(km.source)}`);
     switch (action.tag) {
       case "SubscribeLogs":
-        return this.#subscribe(km.id, km.source, km.rsvp, action);
+        return this.#subscriptions.subscribe(km.id, km.source, km.rsvp, action);
       case "UnsubscribeLogs":
-        return this.#unsubscribe(km, action.subId);
+        return this.#subscriptions.unsubscribe(km, action.subId);
       case "Request":
-        return this.#request(km, action, timeoutMs);
+        return this.#requests.request(km, action, timeoutMs);
     }
-  }
-
-  #request(km: KernelMessage, action: Extract<EthAction, { tag: "Request" }>, timeoutMs: number) {
-    const inbox = this.#openChannel(km.id);
-    void (async () => {
-      try {
-        let res = await this.#within(timeoutMs, (dl) => this.#fulfill(km.id, action, inbox, dl));
-        if (res !== undefined && typeof res === "object" && "Err" in res && isRpcError(res.Err)) {
-          // once more after a pause, in case the provider was rate limiting
-          await this.#sleep(this.#t.rpcErrorRetryMs);
-          if (this.#down) return;
-          res = await this.#within(timeoutMs, (dl) => this.#fulfill(km.id, action, inbox, dl));
-        }
-        if (this.#down) return;
-        if (res === undefined) this.#respond(km.id, km.source, { Err: "RpcTimeout" });
-        else this.#respond(km.id, km.rsvp ?? km.source, res);
-      } catch (e) {
-        this.#ctx.print(0, `eth: request failed: ${describe(e)}`);
-        this.#respond(km.id, km.rsvp ?? km.source, { Err: "NoRpcForChain" });
-      } finally {
-        inbox.close();
-      }
-    })();
-  }
-
-  /** The request answered by the first provider that can: URL providers, then node providers. */
-  async #fulfill(
-    kmId: bigint,
-    action: Extract<EthAction, { tag: "Request" }>,
-    inbox: Inbox,
-    dl: Deadline,
-  ): Promise<EthResponse | undefined> {
-    const key = decodeUtf8Strict(encodeEth(ethActionToJson(action)));
-    const hit = this.#cache.get(key);
-    if (hit) {
-      this.#cache.delete(key);
-      if (Date.now() - hit.at < this.#t.cacheMs) {
-        this.#cache.set(key, hit);
-        return hit.response;
-      }
-    }
-    const { chainId, method, params } = action;
-    if (!METHODS.has(method)) return { Err: { InvalidMethod: method } };
-    const aps = this.#providers.get(chainId);
-    if (!aps) return { Err: "NoRpcForChain" };
-
-    let failures = 0;
-    let lastRpcError: { value: unknown } | undefined;
-    for (const u of [...aps.urls]) {
-      if (!u.online) {
-        this.#verbose(`eth: skipping offline url provider ${u.url}`);
-        continue;
-      }
-      if (u.failures.shouldSkip(method, params, Date.now(), this.#t.sendRawTxBlockMs)) {
-        this.#verbose(`eth: skipping url provider ${u.url} due to previous ${method} failure`);
-        continue;
-      }
-      let conn: RpcConnection;
-      try {
-        conn = await this.#activate(u);
-      } catch {
-        if (dl.aborted) return undefined;
-        this.#verbose(`eth: could not activate url provider ${u.url}`);
-        continue;
-      }
-      if (dl.aborted) return undefined;
-      let reply: RpcReply;
-      try {
-        // the request's own deadline fires first; this only bounds a hung socket
-        reply = await conn.request(method, params, dl.at - Date.now() + 1_000);
-      } catch (e) {
-        if (dl.aborted) return undefined;
-        failures++;
-        this.#verbose(`eth: got error from url provider ${u.url}: ${e}`);
-        this.#urlOffline(chainId, u);
-        continue;
-      }
-      if (dl.aborted) return undefined;
-      if ("error" in reply) {
-        failures++;
-        lastRpcError = { value: serdeValue(reply.error) };
-        this.#verbose(`eth: got error from url provider ${u.url}: ${JSON.stringify(reply.error)}`);
-        if (!u.failures.shouldSkip(method, params, Date.now(), this.#t.sendRawTxBlockMs)) {
-          u.failures.markFailed(method, params, Date.now());
-          if (method !== "eth_sendRawTransaction") this.#retryUrlMethod(chainId, u, method, params);
-        }
-        continue;
-      }
-      u.failures.clear(method);
-      const response: EthResponse = { Response: serdeValue(reply.result) };
-      if (this.#cache.size >= 500) {
-        // drop the oldest tenth
-        let n = 50;
-        for (const k of this.#cache.keys()) {
-          if (n-- <= 0) break;
-          this.#cache.delete(k);
-        }
-      }
-      this.#cache.set(key, { response, at: Date.now() });
-      return response;
-    }
-
-    const nodes = this.#providers.get(chainId)?.nodes;
-    if (!nodes) return { Err: "NoRpcForChain" };
-    for (const n of [...nodes]) {
-      const name = n.hnsUpdate.name;
-      if (!n.online || !n.usable) {
-        this.#verbose(`eth: skipping offline/unusable node provider ${name}`);
-        continue;
-      }
-      if (n.failures.shouldSkip(method, params, Date.now(), this.#t.sendRawTxBlockMs)) {
-        this.#verbose(`eth: skipping node provider ${name} due to previous ${method} failure`);
-        continue;
-      }
-      this.#verbose(`eth: attempting to fulfill via ${name}`);
-      const response = await this.#relay(kmId, undefined, n, action, inbox, dl);
-      if (dl.aborted) return undefined;
-      if (typeof response === "object" && "Err" in response) {
-        failures++;
-        if (isRpcError(response.Err)) {
-          lastRpcError = { value: response.Err.RpcError };
-          if (!n.failures.shouldSkip(method, params, Date.now(), this.#t.sendRawTxBlockMs)) {
-            n.failures.markFailed(method, params, Date.now());
-            if (method !== "eth_sendRawTransaction") {
-              this.#retryNodeMethod(chainId, n, method, params);
-            }
-          }
-        } else {
-          this.#nodeOffline(chainId, n);
-        }
-        continue;
-      }
-      n.failures.clear(method);
-      return response;
-    }
-    if (failures === 0) return { Err: "NoRpcForChain" };
-    this.#verbose(`eth: all providers failed for chain ${chainId}`);
-    return lastRpcError ? { Err: { RpcError: lastRpcError.value } } : { Err: "NoRpcForChain" };
-  }
-
-  /** The provider's connection, made on first use (Hyperdrive's activate_url_provider). */
-  async #activate(u: UrlProvider): Promise<RpcConnection> {
-    if (u.conn) return u.conn;
-    if (!u.connecting) {
-      const headers: Record<string, string> = u.auth
-        ? { Authorization: authorizationHeader(u.auth) }
-        : {};
-      u.connecting = connectRpc(u.url, headers, {
-        connectTimeoutMs: this.#t.connectTimeoutMs,
-        reconnectAttempts: this.#t.reconnectAttempts,
-        reconnectDelayMs: this.#t.reconnectDelayMs,
-        print: (v, t) => this.#ctx.print(v, t),
-      }).then((c) => {
-        if (this.#down) {
-          c.close();
-          throw new Error("eth: stopped");
-        }
-        for (const old of this.#conns) if (old.done) this.#conns.delete(old);
-        if (!c.done) this.#conns.add(c);
-        u.conn = c;
-        this.#verbose(`eth: activated url provider ${u.url}`);
-        return c;
-      }).finally(() => u.connecting = undefined);
-    }
-    return await u.connecting;
-  }
-
-  #release(c: RpcConnection) {
-    c.release();
-  }
-
-  /**
-   * A transport failure: the provider is skipped until a health check gets an answer.
-   * Hyperdrive starts a check only if the last one was over 30 s ago, which leaves a
-   * provider failing again within 30 s of recovering offline for good; here a check runs
-   * whenever none is running.
-   */
-  #urlOffline(chainId: bigint, u: UrlProvider) {
-    if (u.conn) this.#release(u.conn);
-    u.conn = undefined;
-    u.online = false;
-    if (!u.checking) {
-      this.#urlHealthCheck(chainId, u);
-      this.#verbose(`eth: spawned health check for offline provider ${u.url}`);
-    }
-  }
-
-  #stillListed(chainId: bigint, p: UrlProvider | NodeProvider): boolean {
-    const aps: ActiveProviders | undefined = this.#providers.get(chainId);
-    return !!aps && ((aps.urls as unknown[]).includes(p) || (aps.nodes as unknown[]).includes(p));
-  }
-
-  #urlHealthCheck(chainId: bigint, u: UrlProvider) {
-    u.checking = true;
-    void (async () => {
-      try {
-        while (!this.#down) {
-          await this.#sleep(this.#t.urlHealthCheckMs);
-          if (this.#down || !this.#stillListed(chainId, u)) return;
-          if (await this.#probeUrl(u, "eth_blockNumber", [])) {
-            u.online = true;
-            this.#verbose(`eth: provider ${u.url} is back online`);
-            return;
-          }
-        }
-      } finally {
-        u.checking = false;
-      }
-    })();
-  }
-
-  /** One request to a URL provider; true if it got a result. */
-  async #probeUrl(u: UrlProvider, method: string, params: unknown): Promise<boolean> {
-    try {
-      const conn = await this.#activate(u);
-      const r = await conn.request(method, params, this.#t.probeTimeoutMs);
-      return "result" in r;
-    } catch {
-      if (u.conn) this.#release(u.conn);
-      u.conn = undefined;
-      return false;
-    }
-  }
-
-  /** Retries a method that failed on a URL provider, with a doubling pause, until it answers. */
-  #retryUrlMethod(chainId: bigint, u: UrlProvider, method: string, params: unknown) {
-    const key = `url ${u.url} ${method}`;
-    if (this.#retries.has(key)) return;
-    this.#retries.add(key);
-    this.#verbose(`eth: spawned method retry for ${method} on ${u.url}`);
-    void (async () => {
-      let backoff = this.#t.methodRetryMs;
-      try {
-        while (!this.#down) {
-          await this.#sleep(backoff);
-          backoff = Math.min(backoff * 2, this.#t.maxBackoffMs);
-          if (this.#down || !this.#stillListed(chainId, u)) return;
-          if (await this.#probeUrl(u, method, params)) {
-            u.failures.clear(method);
-            this.#verbose(`eth: ${method} now working again for ${u.url}`);
-            return;
-          }
-        }
-      } finally {
-        this.#retries.delete(key);
-      }
-    })();
-  }
-
-  /** As #urlOffline, for a node provider that failed other than with an RPC error. */
-  #nodeOffline(chainId: bigint, n: NodeProvider) {
-    n.online = false;
-    n.usable = false;
-    if (!n.checking) {
-      this.#nodeHealthCheck(chainId, n);
-      this.#verbose(`eth: spawned health check for offline node provider ${n.hnsUpdate.name}`);
-    }
-  }
-
-  /** Sends one EthAction::Request to a node provider; true if any Response came back in time. */
-  async #probeNode(n: NodeProvider, chainId: bigint, method: string, params: unknown) {
-    const id = this.#ctx.newMessageId();
-    const inbox = this.#openChannel(id);
-    try {
-      this.#sendRequest(
-        id,
-        { node: n.hnsUpdate.name, process: ETH_PROCESS_ID },
-        encodeEth(ethActionToJson({ tag: "Request", chainId, method, params })),
-        { expects: BigInt(Math.ceil(this.#t.probeTimeoutMs / 1000)) },
-      );
-      const m = await inbox.next(this.#t.probeTimeoutMs);
-      return !!m && "km" in m && m.km.message.tag === "response";
-    } finally {
-      inbox.close();
-    }
-  }
-
-  #nodeHealthCheck(chainId: bigint, n: NodeProvider) {
-    n.checking = true;
-    void (async () => {
-      let backoff = this.#t.nodeHealthCheckMs;
-      try {
-        while (!this.#down) {
-          await this.#sleep(backoff);
-          backoff = Math.min(backoff * 2, this.#t.maxBackoffMs);
-          if (this.#down || !this.#stillListed(chainId, n)) return;
-          if (await this.#probeNode(n, chainId, "eth_blockNumber", [])) {
-            n.online = true;
-            n.usable = true;
-            this.#verbose(`eth: node provider ${n.hnsUpdate.name} is back online`);
-            return;
-          }
-          this.#verbose(`eth: health check failed for node provider ${n.hnsUpdate.name}`);
-        }
-      } finally {
-        n.checking = false;
-      }
-    })();
-  }
-
-  #retryNodeMethod(chainId: bigint, n: NodeProvider, method: string, params: unknown) {
-    const key = `node ${n.hnsUpdate.name} ${method}`;
-    if (this.#retries.has(key)) return;
-    this.#retries.add(key);
-    this.#verbose(`eth: spawned method retry for ${method} on node ${n.hnsUpdate.name}`);
-    void (async () => {
-      let backoff = this.#t.methodRetryMs;
-      try {
-        while (!this.#down) {
-          await this.#sleep(backoff);
-          backoff = Math.min(backoff * 2, this.#t.maxBackoffMs);
-          if (this.#down || !this.#stillListed(chainId, n)) return;
-          if (await this.#probeNode(n, chainId, method, params)) {
-            n.failures.clear(method);
-            this.#verbose(`eth: ${method} now working again for node ${n.hnsUpdate.name}`);
-            return;
-          }
-        }
-      } finally {
-        this.#retries.delete(key);
-      }
-    })();
-  }
-
-  /** Sends an EthAction to a node provider's eth module and waits for its EthResponse. */
-  async #relay(
-    kmId: bigint,
-    rsvp: Address | undefined,
-    n: NodeProvider,
-    action: EthAction,
-    inbox: Inbox,
-    dl?: Deadline,
-  ): Promise<EthResponse> {
-    if (!n.usable || n.hnsUpdate.name === this.#ctx.our) return { Err: "PermissionDenied" };
-    inbox.drain();
-    this.#sendRequest(
-      kmId,
-      { node: n.hnsUpdate.name, process: ETH_PROCESS_ID },
-      encodeEth(ethActionToJson(action)),
-      { rsvp, expects: 60n },
-    );
-    const wait = dl
-      ? Math.min(this.#t.relayTimeoutMs, dl.at - Date.now() + 1_000)
-      : this.#t.relayTimeoutMs;
-    const m = await inbox.next(wait);
-    if (!m || "error" in m) return { Err: "RpcTimeout" };
-    if (m.km.message.tag === "response") {
-      try {
-        return parseEthResponse(m.km.message.val[0].body);
-      } catch { /* below */ }
-    }
-    // they sent a malformed response
-    return { Err: "RpcMalformedResponse" };
-  }
-
-  // ---------------------------------------------------------------------------
-  // Subscriptions
-
-  #subscribe(
-    kmId: bigint,
-    target: Address,
-    rsvp: Address | undefined,
-    action: Extract<EthAction, { tag: "SubscribeLogs" }>,
-  ) {
-    void (async () => {
-      const built = await this.#within(this.#t.subscribeTimeoutMs, async (dl) => {
-        try {
-          const b = await this.#buildSubscription(kmId, target, action, dl);
-          // set up after the deadline: nobody will use it
-          if (dl.aborted || this.#down) this.#disposeBuilt(b);
-          return b;
-        } catch (e) {
-          if (e instanceof EthFailure) return e;
-          this.#verbose(`eth: subscribe failed: ${describe(e)}`);
-          return new EthFailure("NoRpcForChain");
-        }
-      });
-      if (this.#down) return;
-      if (built === undefined) return this.#respond(kmId, target, { Err: "RpcTimeout" });
-      if (built instanceof EthFailure) return this.#respond(kmId, target, { Err: built.error });
-      this.#respond(kmId, target, "Ok", rsvp);
-      const subs = this.#subsOf(target);
-      const { subId } = action;
-      if (built.kind === "local") {
-        const previous = subs.get(subId);
-        if (previous) this.#closeSub(subId, previous, false);
-        subs.set(subId, built.start(subId, target, rsvp));
-      } else {
-        let map = this.#localToRemote.get(addressToString(target));
-        if (!map) this.#localToRemote.set(addressToString(target), map = new Map());
-        map.set(subId, built.remoteSubId);
-        subs.set(
-          built.remoteSubId,
-          this.#remoteSub(built.node, built.remoteSubId, subId, target),
-        );
-      }
-    })();
-  }
-
-  #subsOf(target: Address): Map<bigint, ActiveSub> {
-    const key = addressToString(target);
-    let entry = this.#subs.get(key);
-    if (!entry) this.#subs.set(key, entry = { address: target, subs: new Map() });
-    return entry.subs;
-  }
-
-  #disposeBuilt(b: Built) {
-    if (b.kind === "local") b.rpcSub.unsubscribe();
-    else {
-      this.#sendRequest(
-        this.#ctx.newMessageId(),
-        { node: b.node, process: ETH_PROCESS_ID },
-        encodeEth(ethActionToJson({ tag: "UnsubscribeLogs", subId: b.remoteSubId })),
-        {},
-      );
-    }
-  }
-
-  /** eth_subscribe at the first URL provider that takes it, else through a node provider. */
-  async #buildSubscription(
-    kmId: bigint,
-    target: Address,
-    action: Extract<EthAction, { tag: "SubscribeLogs" }>,
-    dl: Deadline,
-  ): Promise<Built> {
-    const { chainId, kind, params } = action;
-    if (kind === "newHeads") {
-      this.#ctx.print(
-        0,
-        `warning: newHeads subscription (expensive!) requested by ${addressToString(target)}`,
-      );
-    }
-    const aps = this.#providers.get(chainId);
-    if (!aps) throw new EthFailure("NoRpcForChain");
-    for (const u of [...aps.urls]) {
-      const fresh = !u.conn;
-      let conn: RpcConnection;
-      try {
-        conn = await this.#activate(u);
-      } catch {
-        this.#verbose(`eth: could not activate url provider ${u.url}`);
-        continue;
-      }
-      if (dl.aborted) throw new EthFailure("RpcTimeout");
-      const pending = new PendingItems();
-      try {
-        const rpcSub = await conn.subscribe([kind, serdeValue(params)], pending.handlers);
-        return this.#localBuilt(rpcSub, pending);
-      } catch (e) {
-        this.#verbose(`eth: got error from url provider ${u.url}: ${describe(e)}`);
-        if (!fresh && !(e instanceof RpcErrorReply) && u.conn === conn) {
-          // this provider failed and needs a new connection
-          this.#release(conn);
-          u.conn = undefined;
-        }
-      }
-    }
-    const inbox = this.#openChannel(kmId);
-    try {
-      // our own id: at the provider, all our subscriptions are under our eth module's address
-      const remoteSubId = this.#ctx.newMessageId();
-      const nodes = this.#providers.get(chainId)?.nodes;
-      if (!nodes) throw new EthFailure("NoRpcForChain");
-      for (const n of [...nodes]) {
-        this.#verbose(`eth: attempting to fulfill via ${n.hnsUpdate.name}`);
-        const r = await this.#relay(
-          kmId,
-          target,
-          n,
-          { tag: "SubscribeLogs", subId: remoteSubId, chainId, kind, params },
-          inbox,
-        );
-        if (dl.aborted) throw new EthFailure("RpcTimeout");
-        if (r === "Ok") return { kind: "remote", node: n.hnsUpdate.name, remoteSubId };
-        // the answer to SubscribeLogs must be Ok; nonsense makes the node unusable
-        if ("Response" in r || r.Err === "RpcMalformedResponse") {
-          n.usable = false;
-        }
-      }
-      throw new EthFailure("NoRpcForChain");
-    } finally {
-      inbox.close();
-    }
-  }
-
-  #localBuilt(rpcSub: RpcSubscription, pending: PendingItems): Built {
-    return {
-      kind: "local",
-      rpcSub,
-      start: (subId, target, rsvp) => {
-        let open = true;
-        const sub: LocalSub = {
-          kind: "local",
-          close: (isError) => {
-            if (!open) return;
-            open = false;
-            rpcSub.unsubscribe();
-            if (isError) {
-              this.#push(target, rsvp, {
-                Err: { id: subId, error: "subscription closed due to network error" },
-              });
-            }
-          },
-        };
-        pending.attach({
-          onItem: (result) => {
-            if (open) this.#push(target, rsvp, { Ok: { id: subId, result: serdeValue(result) } });
-          },
-          onClosed: (reason) => {
-            if (!open) return;
-            open = false;
-            const subs = this.#subs.get(addressToString(target))?.subs;
-            if (subs?.get(subId) === sub) subs.delete(subId);
-            const error = `subscription (${
-              addressToString(target)
-            }) closed unexpectedly: ${reason}`;
-            this.#verbose(`eth: closed local subscription due to error ${error}`);
-            this.#push(target, rsvp, { Err: { id: subId, error } });
-          },
-        });
-        return sub;
-      },
-    };
-  }
-
-  /** A subscription a node provider serves: forward its updates, keep it alive, notice its end. */
-  #remoteSub(provider: string, remoteSubId: bigint, subId: bigint, target: Address): RemoteSub {
-    const keepaliveId = this.#ctx.newMessageId();
-    const providerAddress = { node: provider, process: ETH_PROCESS_ID };
-    let ended = false;
-    let idle: Timer | undefined;
-    let tick: Timer | undefined;
-    const stop = () => {
-      ended = true;
-      this.#cancel(idle);
-      this.#cancel(tick);
-      if (this.#channels.get(keepaliveId) === onChannel) this.#channels.delete(keepaliveId);
-    };
-    const end = (error: string) => {
-      if (ended) return;
-      stop();
-      this.#verbose(`eth: closed subscription with provider node due to error ${error}`);
-      // in case the provider did not close it on its side
-      this.#sendRequest(
-        this.#ctx.newMessageId(),
-        providerAddress,
-        encodeEth(ethActionToJson({ tag: "UnsubscribeLogs", subId: remoteSubId })),
-        {},
-      );
-      const subs = this.#subs.get(addressToString(target))?.subs;
-      if (subs?.get(remoteSubId) === sub) subs.delete(remoteSubId);
-      const map = this.#localToRemote.get(addressToString(target));
-      if (map?.get(subId) === remoteSubId) {
-        map.delete(subId);
-        if (map.size === 0) this.#localToRemote.delete(addressToString(target));
-      }
-      this.#push(target, undefined, { Err: { id: subId, error } });
-    };
-    const armIdle = () => {
-      this.#cancel(idle);
-      idle = this.#after(
-        this.#t.remoteSubIdleMs,
-        () => end("No updates received for 2 hours, subscription considered dead."),
-      );
-    };
-    const keepalive = () => {
-      if (ended) return;
-      this.#sendRequest(keepaliveId, providerAddress, encodeEth(remoteSubId), { expects: 30n });
-      tick = this.#after(this.#t.keepaliveMs, keepalive);
-    };
-    // any answer to a keepalive, or a send error, means the provider lost the subscription
-    const onChannel = () => end("subscription node-provider failed keepalive");
-    this.#channels.set(keepaliveId, onChannel);
-    const sub: RemoteSub = {
-      kind: "remote",
-      providerNode: provider,
-      deliver: (r) => {
-        if (ended) return;
-        if ("Ok" in r) {
-          armIdle();
-          this.#push(target, undefined, { Ok: { id: subId, result: serdeValue(r.Ok.result) } });
-        } else {
-          end(r.Err.error);
-        }
-      },
-      abort: stop,
-    };
-    armIdle();
-    keepalive();
-    return sub;
-  }
-
-  /** Closes a subscription taken out of the map (Hyperdrive's ActiveSub::close). */
-  #closeSub(id: bigint, sub: ActiveSub, isError: boolean) {
-    if (sub.kind === "local") return sub.close(isError);
-    // tell the provider node we don't need their services anymore
-    this.#sendRequest(
-      this.#ctx.newMessageId(),
-      { node: sub.providerNode, process: ETH_PROCESS_ID },
-      encodeEth(ethActionToJson({ tag: "UnsubscribeLogs", subId: id })),
-      {},
-    );
-    sub.abort();
-  }
-
-  #unsubscribe(km: KernelMessage, subId: bigint) {
-    const key = addressToString(km.source);
-    const entry = this.#subs.get(key);
-    const mapping = this.#localToRemote.get(key);
-    const dropMapping = () => {
-      if (!mapping) return;
-      mapping.delete(subId);
-      if (mapping.size === 0) this.#localToRemote.delete(key);
-    };
-    if (!entry) {
-      if (mapping) {
-        dropMapping();
-        return this.#respond(km.id, km.rsvp ?? km.source, "Ok");
-      }
-      this.#verbose(`eth: got unsubscribe from ${key} but no subscription found`);
-      return this.#respond(km.id, km.source, { Err: "MalformedRequest" });
-    }
-    let resolved = subId;
-    let sub = entry.subs.get(subId);
-    const remoteId = mapping?.get(subId);
-    if (sub) entry.subs.delete(subId);
-    else if (remoteId !== undefined) {
-      resolved = remoteId;
-      sub = entry.subs.get(remoteId);
-      entry.subs.delete(remoteId);
-    }
-    if (sub) {
-      dropMapping();
-      this.#closeSub(resolved, sub, false);
-      this.#verbose(`eth: closed subscription ${subId} for ${km.source.node}`);
-      this.#respond(km.id, km.rsvp ?? km.source, "Ok");
-    } else if (remoteId !== undefined) {
-      dropMapping();
-      this.#respond(km.id, km.rsvp ?? km.source, "Ok");
-    } else {
-      this.#verbose(`eth: got unsubscribe from ${key} but no subscription ${subId} found`);
-      this.#respond(km.id, km.source, { Err: "MalformedRequest" });
-    }
-    if (entry.subs.size === 0) this.#subs.delete(key);
-  }
-
-  /** An update from a node provider for a subscription relayed for one of our processes. */
-  #subResult(km: KernelMessage, result: EthSubResult) {
-    if (!km.rsvp) {
-      this.#verbose("eth: got eth_sub_result with no rsvp, ignoring");
-      return;
-    }
-    const id = "Ok" in result ? result.Ok.id : result.Err.id;
-    const subs = this.#subs.get(addressToString(km.rsvp))?.subs;
-    const sub = subs?.get(id);
-    if (sub?.kind === "remote") {
-      if (sub.providerNode === km.source.node) return sub.deliver(result);
-      this.#verbose("eth: got eth_sub_result but provider node did not match");
-      subs!.delete(id);
-      return this.#closeSub(id, sub, true);
-    }
-    // tell the provider we don't have this subscription, so it stops sending
-    this.#verbose(`eth: got eth_sub_result but no matching sub ${id} found, unsubscribing`);
-    this.#sendRequest(
-      km.id,
-      km.source,
-      encodeEth(ethActionToJson({ tag: "UnsubscribeLogs", subId: id })),
-      {},
-    );
-  }
-
-  /** A relaying node checks that we still serve its subscription; silence means yes. */
-  #keepalive(km: KernelMessage, subId: bigint) {
-    const key = addressToString(km.source);
-    const entry = this.#subs.get(key);
-    if (entry?.subs.has(subId)) return;
-    if (entry && entry.subs.size === 0) this.#subs.delete(key);
-    this.#verbose(`eth: got sub_keepalive from ${key} but no matching sub found`);
-    this.#respond(km.id, km.source, { Err: { id: subId, error: "Subscription not found" } });
-  }
-
-  /** A subscription update, as a Request to the subscriber. */
-  #push(target: Address, rsvp: Address | undefined, r: EthSubResult) {
-    this.#sendRequest(this.#ctx.newMessageId(), target, encodeEth(r), { rsvp });
-  }
-
-  // ---------------------------------------------------------------------------
-  // EthConfigAction
-
-  #accessSettings(): AccessSettings {
-    return {
-      public: this.#access.public,
-      allow: [...this.#access.allow],
-      deny: [...this.#access.deny],
-    };
-  }
-
-  async #configAction(action: EthConfigAction): Promise<EthConfigResponse> {
-    this.#verbose(`eth: handling eth_config_action ${action.tag}`);
-    let saveSettings = false;
-    let saveProviders = false;
-    let notFound = false;
-    switch (action.tag) {
-      case "AddProvider": {
-        const replaced = this.#providers.add(action.config);
-        if (replaced) this.#release(replaced);
-        saveProviders = true;
-        break;
-      }
-      case "RemoveProvider":
-        if (this.#providers.remove(action.chainId, action.provider, (c) => this.#release(c))) {
-          saveProviders = true;
-        } else {
-          notFound = true;
-        }
-        break;
-      case "SetPublic":
-      case "SetPrivate":
-        this.#access.public = action.tag === "SetPublic";
-        saveSettings = true;
-        break;
-      case "AllowNode":
-        this.#access.allow.add(action.node);
-        saveSettings = true;
-        break;
-      case "UnallowNode":
-        this.#access.allow.delete(action.node);
-        saveSettings = true;
-        break;
-      case "DenyNode":
-        this.#access.deny.add(action.node);
-        saveSettings = true;
-        break;
-      case "UndenyNode":
-        this.#access.deny.delete(action.node);
-        saveSettings = true;
-        break;
-      case "SetProviders": {
-        const old = this.#providers;
-        this.#providers = ProviderTable.from(action.configs);
-        for (const c of old.connections()) this.#release(c);
-        saveProviders = true;
-        break;
-      }
-      case "GetProviders":
-        return { Providers: this.#providers.toSavedConfigs() };
-      case "GetAccessSettings":
-        return { AccessSettings: this.#accessSettings() };
-      case "GetState":
-        return { State: this.#state() };
-    }
-    const home = this.#ctx.home;
-    if (saveSettings) {
-      try {
-        await Deno.writeTextFile(
-          `${home}/${ACCESS_SETTINGS_FILE}`,
-          accessSettingsText(this.#accessSettings()),
-        );
-        this.#verbose("eth: saved new access settings");
-      } catch { /* as Hyperdrive: unsaved, still in effect */ }
-    }
-    if (saveProviders) {
-      try {
-        await Deno.writeTextFile(
-          `${home}/${PROVIDERS_FILE}`,
-          savedConfigsText(this.#providers.toSavedConfigs()),
-        );
-        this.#verbose("eth: saved new provider settings");
-      } catch { /* as above */ }
-    }
-    return notFound ? "ProviderNotFound" : "Ok";
-  }
-
-  #state() {
-    const active_subscriptions: Record<string, Record<string, string | null>> = {};
-    for (const [key, entry] of this.#subs) {
-      const m: Record<string, string | null> = {};
-      for (const [id, sub] of entry.subs) {
-        m[`${id}`] = sub.kind === "local" ? null : sub.providerNode;
-      }
-      active_subscriptions[key] = m;
-    }
-    return { active_subscriptions, outstanding_requests: [...this.#channels.keys()] };
-  }
-
-  // ---------------------------------------------------------------------------
-  // Plumbing
-
-  #verbose(text: string) {
-    this.#ctx.print(2, text);
-  }
-
-  /** A Response from eth:distro:sys (Hyperdrive's kernel_message with req = false). */
-  #respond(id: bigint, target: Address, body: Out | EthSubResult, rsvp?: Address) {
-    if (this.#down) return;
-    this.#ctx.sendToLoop({
-      id,
-      source: this.self,
-      target,
-      rsvp,
-      message: {
-        tag: "response",
-        val: [
-          { inherit: false, body: encodeEth(body), metadata: undefined, capabilities: [] },
-          undefined,
-        ],
-      },
-    });
-  }
-
-  #sendRequest(
-    id: bigint,
-    target: Address,
-    body: Uint8Array,
-    o: { rsvp?: Address; expects?: bigint },
-  ) {
-    if (this.#down) return;
-    this.#ctx.sendToLoop({
-      id,
-      source: this.self,
-      target,
-      rsvp: o.rsvp,
-      message: {
-        tag: "request",
-        val: {
-          inherit: false,
-          expectsResponse: o.expects,
-          body,
-          metadata: undefined,
-          capabilities: [],
-        },
-      },
-    });
-  }
-
-  #openChannel(id: bigint): Inbox {
-    const inbox: Inbox = new Inbox(this.#timers, () => {
-      if (this.#channels.get(id) === inbox.push) this.#channels.delete(id);
-    });
-    this.#channels.set(id, inbox.push);
-    return inbox;
-  }
-
-  #after(ms: number, f: () => void): Timer {
-    return this.#timers.after(ms, f);
-  }
-
-  #cancel(h: Timer | undefined) {
-    this.#timers.cancel(h);
-  }
-
-  #sleep(ms: number): Promise<void> {
-    return this.#timers.sleep(ms);
-  }
-
-  #within<T>(ms: number, f: (dl: Deadline) => Promise<T>): Promise<T | undefined> {
-    return this.#timers.within(ms, f);
   }
 
   shutdown(): void {
-    this.#down = true;
-    this.#timers.stop();
-    for (const c of this.#conns) c.close();
-    this.#conns.clear();
+    this.#env.stop();
     this.#queues.clear();
-    this.#channels.clear();
-    this.#subs.clear();
+    this.#subscriptions.clear();
   }
-}
-
-type Built =
-  | {
-    kind: "local";
-    rpcSub: RpcSubscription;
-    start(subId: bigint, target: Address, rsvp: Address | undefined): LocalSub;
-  }
-  | { kind: "remote"; node: string; remoteSubId: bigint };
-
-/** Items a fresh subscription receives before it is registered: kept, then handed over. */
-class PendingItems {
-  #items: unknown[] = [];
-  #closed: string | undefined;
-  #to: { onItem(r: unknown): void; onClosed(reason: string): void } | undefined;
-  readonly handlers = {
-    onItem: (r: unknown) => this.#to ? this.#to.onItem(r) : void this.#items.push(r),
-    onClosed: (reason: string) =>
-      this.#to ? this.#to.onClosed(reason) : void (this.#closed = reason),
-  };
-  attach(to: { onItem(r: unknown): void; onClosed(reason: string): void }) {
-    this.#to = to;
-    for (const r of this.#items.splice(0)) to.onItem(r);
-    if (this.#closed !== undefined) to.onClosed(this.#closed);
-  }
-}
-
-function isRpcError(e: EthError): e is { RpcError: unknown } {
-  return typeof e === "object" && "RpcError" in e;
-}
-
-function describe(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }
 
 /**
