@@ -57,9 +57,16 @@ Deno.test("eth requests: a node's process API against anvil", async (t) => {
             Response: Hex;
           };
           assert(/^0x[0-9a-f]{64}$/.test(sent.Response), JSON.stringify(sent));
-          const receipt = await n.eth(
-            request(C, "eth_getTransactionReceipt", [sent.Response]),
-          ) as { Response: { contractAddress: Hex; status: string } };
+          // anvil can answer null just after the send; the module caches an answer for 1 s
+          // (as Hyperdrive), so poll past that until the receipt is there
+          const receipt = await eventually(async () => {
+            const r = await n.eth(
+              request(C, "eth_getTransactionReceipt", [sent.Response]),
+            ) as { Response: { contractAddress: Hex; status: string } | null };
+            return r.Response
+              ? r as { Response: { contractAddress: Hex; status: string } }
+              : undefined;
+          });
           assertEquals(receipt.Response.status, "0x1");
           echo = receipt.Response.contractAddress;
           const direct = await viem.getTransactionReceipt({ hash: sent.Response });
