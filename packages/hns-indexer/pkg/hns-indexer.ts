@@ -173,11 +173,23 @@ export function toHex(bytes: Uint8Array): string {
   return s;
 }
 
+const NIBBLE = new Int8Array(128).fill(-1);
+for (let i = 0; i < 16; i++) {
+  NIBBLE["0123456789abcdef".charCodeAt(i)] = i;
+  NIBBLE["0123456789ABCDEF".charCodeAt(i)] = i;
+}
+
 export function fromHex(hex: string): Uint8Array {
-  const h = hex.startsWith("0x") || hex.startsWith("0X") ? hex.slice(2) : hex;
-  if (h.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(h)) throw new Error(`not hex: ${hex}`);
-  const out = new Uint8Array(h.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(h.slice(2 * i, 2 * i + 2), 16);
+  const start = hex.startsWith("0x") || hex.startsWith("0X") ? 2 : 0;
+  const n = hex.length - start;
+  if (n % 2 !== 0) throw new Error(`not hex: ${hex.slice(0, 80)}`);
+  const out = new Uint8Array(n / 2);
+  for (let i = 0, j = start; i < out.length; i++, j += 2) {
+    const hi = NIBBLE[hex.charCodeAt(j)] ?? -1;
+    const lo = NIBBLE[hex.charCodeAt(j + 1)] ?? -1;
+    if (hi < 0 || lo < 0) throw new Error(`not hex: ${hex.slice(0, 80)}`);
+    out[i] = (hi << 4) | lo;
+  }
   return out;
 }
 
@@ -277,21 +289,28 @@ export function validNote(note: string): boolean {
 // ---------------------------------------------------------------------------
 // ABI: the `bytes` fields of Mint/Note log data, Hypermap.get's return
 
-/** Decodes `count` dynamic `bytes` values of an ABI-encoded tuple (head: offsets). */
-export function abiBytes(data: Uint8Array, count: number, headWords = count): Uint8Array[] {
+/**
+ * Decodes `count` dynamic `bytes` values of an ABI-encoded tuple given as hex (the last `count`
+ * of its `headWords` head words are their offsets), reading only the words it needs.
+ */
+export function abiBytes(data: string, count: number, headWords = count): Uint8Array[] {
+  const base = data.startsWith("0x") ? 2 : 0;
+  const words = (data.length - base) / 64;
   const word = (at: number) => {
-    if (at + 32 > data.length) throw new Error("ABI data too short");
-    let n = 0;
-    for (let i = at; i < at + 24; i++) if (data[i] !== 0) throw new Error("ABI word too large");
-    for (let i = at + 24; i < at + 32; i++) n = n * 256 + data[i];
-    return n;
+    // at: a word index; a length or offset must fit in 48 bits
+    if (at + 1 > words) throw new Error("ABI data too short");
+    const w = data.slice(base + 64 * at, base + 64 * at + 64);
+    if (!/^0{52}[0-9a-fA-F]{12}$/.test(w)) throw new Error("ABI word too large");
+    return parseInt(w.slice(52), 16);
   };
   const out: Uint8Array[] = [];
   for (let i = headWords - count; i < headWords; i++) {
-    const offset = word(32 * i);
-    const len = word(offset);
-    if (offset + 32 + len > data.length) throw new Error("ABI bytes out of range");
-    out.push(data.slice(offset + 32, offset + 32 + len));
+    const offset = word(i);
+    if (offset % 32 !== 0) throw new Error("ABI offset not word-aligned");
+    const len = word(offset / 32);
+    const start = base + 2 * (offset + 32);
+    if (start + 2 * len > data.length) throw new Error("ABI bytes out of range");
+    out.push(fromHex(data.slice(start, start + 2 * len)));
   }
   return out;
 }
@@ -584,7 +603,7 @@ export class Index {
     const parent = log.topics[1]?.toLowerCase();
     const child = log.topics[2]?.toLowerCase();
     if (!parent || !child) throw new Error("Mint without its hashes");
-    const [labelBytes] = abiBytes(fromHex(log.data), 1);
+    const [labelBytes] = abiBytes(log.data, 1);
     const label = strictUtf8.decode(labelBytes);
     if (!validName(label)) throw new Error(`invalid name: ${label}`);
     const parentName = this.names.get(parent);
@@ -601,7 +620,7 @@ export class Index {
   #note(log: EthLog, live: boolean): boolean {
     const parent = log.topics[1]?.toLowerCase();
     if (!parent) throw new Error("Note without its parent hash");
-    const [labelBytes, data] = abiBytes(fromHex(log.data), 2);
+    const [labelBytes, data] = abiBytes(log.data, 2);
     const note = strictUtf8.decode(labelBytes);
     if (!validNote(note)) throw new Error(`invalid note: ${note}`);
     const name = this.names.get(parent);
@@ -687,7 +706,9 @@ export class Index {
     const ready: HnsUpdate[] = [];
     for (const name of this.#dirty) {
       const n = this.nodes.get(name);
-      if (n && isComplete(n)) ready.push(structuredClone(n));
+      if (n && isComplete(n)) {
+        ready.push({ ...n, ips: [...n.ips], ports: { ...n.ports }, routers: [...n.routers] });
+      }
     }
     this.#dirty.clear();
     if (ready.length > 0) this.out.net(ready, batch || ready.length > 1);
@@ -723,8 +744,9 @@ export class Index {
         );
         continue;
       }
-      logs.sort((a, b) => (blockOf(a) ?? 0) - (blockOf(b) ?? 0) || indexOf(a) - indexOf(b));
-      for (const log of logs) {
+      const order = logs.map((log) => ({ log, block: blockOf(log) ?? 0, index: indexOf(log) }));
+      order.sort((a, b) => a.block - b.block || a.index - b.index);
+      for (const { log } of order) {
         if (log.removed || this.#seen.has(logKey(log))) continue;
         this.#apply(log, false);
       }
@@ -783,7 +805,7 @@ export class Index {
   fetchNode(name: string, timeoutS: number): HnsUpdate | null {
     const get = (path: string) => {
       const ret = this.io.call(`${GET_SELECTOR}${namehash(path).slice(2)}`, timeoutS);
-      const [data] = abiBytes(ret, 1, 3);
+      const [data] = abiBytes(toHex(ret), 1, 3);
       return data.length > 0 ? data : undefined;
     };
     try {
