@@ -4,7 +4,14 @@
 
 import { assert, assertEquals, assertMatch } from "../assert.ts";
 import { readNode } from "../../chain/mod.ts";
-import { type CliProcess, eventually, spawnCli, withChain, withTempDir } from "./helpers.ts";
+import {
+  type CliProcess,
+  eventually,
+  freePort,
+  spawnCli,
+  withChain,
+  withTempDir,
+} from "./helpers.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
@@ -53,6 +60,8 @@ async function fakeNode(home: string, name: string, port: number, extra: string[
     "0",
     "--expose-local",
     "--detached",
+    "--ws-port",
+    `${freePort()}`,
     ...extra,
   ]);
   try {
@@ -142,9 +151,7 @@ Deno.test({
 
 Deno.test("cli: no chain on --fakechain-port is a clear error, exit 1", async () => {
   await withTempDir(async (dir) => {
-    const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const port = (l.addr as Deno.NetAddr).port;
-    l.close();
+    const port = freePort();
     const t0 = Date.now();
     const out = await new Deno.Command(Deno.execPath(), {
       args: [

@@ -63,6 +63,7 @@ export async function bootFakeNode(
     home,
     name,
     httpPort: false,
+    wsPort: 0,
     fakeChain: { port },
     eth: { timing: FAST_ETH },
     hnsIndexer: FAST_HNS,
@@ -174,6 +175,14 @@ export async function runScript(
     timeoutSeconds: opts.timeoutSeconds ?? 15,
   });
   return dec.decode(answer.body);
+}
+
+/** A free loopback port (for a CLI node's --ws-port, so parallel tests do not race for 9000+). */
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
 }
 
 /** A temporary directory, removed after `f`. */
