@@ -26,7 +26,10 @@ Options:
       --expose-local              serve local-only paths and kit's RPC (loopback clients only)
       --rpc <RPC>                 add a WebSockets RPC URL at boot
       --rpc-config <PATH>         add the WebSockets RPC URLs listed in a JSON file at boot
-      --fakechain-port <PORT>     the local chain of a fake node [default: 8545]
+      --fakechain-port <PORT>     a fake node: mint --fake-node-name (<label>.os; ".os" is
+                                  added to a name without a dot) on the local Hypermap chain
+                                  at localhost:<PORT> with a new networking key, WS only
+                                  (password default "secret"), and index that chain
   -l, --logging-off, --reveal-ip, --max-log-size, --number-log-files, --soft-ulimit
                                   Hyperdrive's; accepted and reported "not yet supported"
       --max-peers <N>             max open peer connections [default: 32]
@@ -153,6 +156,8 @@ export interface RunConfig {
   fakechain: boolean;
   /** --fakechain-port's value. */
   fakechainPort?: number;
+  /** A fake node with --fake-node-name on the local chain: a new networking key this boot. */
+  freshKey: boolean;
   /** --rpc. */
   rpc?: string;
   /** --rpc-config file path. */
@@ -215,13 +220,28 @@ export function parseCli(args: string[]): CliConfig {
       throw new UsageError(`--process-verbosity: ${errorText(e)}`);
     }
   }
-  const name = v["fake-node-name"];
+  let name = v["fake-node-name"];
   if (name !== undefined && !isHypermapSafe(name)) {
     throw new UsageError(`--fake-node-name ${name}: can only contain a-z, 0-9, \`-\`, \`.\``);
   }
-  const tcpPort = transportOption("tcp-port", v["tcp-port"]);
+  const fakechain = v["fakechain-port"] !== undefined;
+  let tcpPort = transportOption("tcp-port", v["tcp-port"]);
   const wsPort = transportOption("ws-port", v["ws-port"]);
-  if (tcpPort === false && wsPort === false) {
+  if (fakechain) {
+    // kit's boot-fake-node: a name without a dot is <name>.os
+    if (name !== undefined && !name.includes(".")) name = `${name}.os`;
+    if (name !== undefined && !/^[a-z0-9-]+\.os$/.test(name)) {
+      throw new UsageError(
+        `--fake-node-name ${name}: a fake node on the local chain is named <label>.os`,
+      );
+    }
+    if (wsPort === false) {
+      throw new UsageError("--ws-port 0: a fake node on the local chain speaks WebSockets only");
+    }
+    // as Hyperdrive's simulation mode: no TCP transport
+    tcpPort = false;
+  }
+  if (tcpPort === false && wsPort === false && !fakechain) {
     throw new UsageError("--tcp-port 0 and --ws-port 0 turn off both networking transports");
   }
   const unsupported = NOT_YET.filter((k) => (v as Record<string, unknown>)[k] !== undefined);
@@ -241,8 +261,9 @@ export function parseCli(args: string[]): CliConfig {
     httpPort: portOption("port", v.port),
     password: v.password,
     exposeLocal: !!v["expose-local"],
-    fakechain: v["fakechain-port"] !== undefined,
+    fakechain,
     fakechainPort: portOption("fakechain-port", v["fakechain-port"]),
+    freshKey: fakechain && name !== undefined,
     rpc: v.rpc,
     rpcConfig: v["rpc-config"],
   };
@@ -284,7 +305,15 @@ export async function runCli(args: string[]): Promise<number> {
   Deno.addSignalListener("SIGTERM", () => stop());
   let keyfile: LoadedKeyfile | undefined;
   let httpPort = cfg.httpPort;
-  if (cfg.password === undefined) {
+  // Hyperdrive's fake nodes: the password defaults to "secret", no password page
+  const password = cfg.password ?? (cfg.fakechain ? "secret" : undefined);
+  if (cfg.fakechain && cfg.name === undefined && !(await storedName(cfg.home))) {
+    console.error(
+      "error: --fakechain-port on a new home needs --fake-node-name (the name to mint)",
+    );
+    return 2;
+  }
+  if (password === undefined) {
     const hasKeyfile = (await readKeyfile(cfg.home).catch(() => undefined)) !== undefined;
     if (cfg.detached && hasKeyfile) {
       console.error("error: --detached needs --password to open this node's keyfile");
@@ -316,7 +345,7 @@ export async function runCli(args: string[]): Promise<number> {
     node = await bootNode({
       home: cfg.home,
       httpPort,
-      password: cfg.password,
+      password,
       keyfile,
       exposeLocal: cfg.exposeLocal,
       // a fake node (how kit boots nodes) waits as Hyperdrive's simulation build does
@@ -331,6 +360,7 @@ export async function runCli(args: string[]): Promise<number> {
       maxPeers: cfg.maxPeers,
       maxPassthroughs: cfg.maxPassthroughs,
       pki,
+      fakeChain: cfg.fakechain ? { port: cfg.fakechainPort, freshKey: cfg.freshKey } : undefined,
       eth: {
         rpc: cfg.rpc,
         rpcConfig: cfg.rpcConfig,

@@ -30,16 +30,24 @@ import { createHttpClient } from "./modules/http_client/mod.ts";
 import { createEthModule, type EthModuleOptions } from "./modules/eth/mod.ts";
 import {
   ed25519FromPkcs8,
+  KEYFILE_NAME,
   type LoadedKeyfile,
   loadOrCreateKeyfile,
   readKeyfile,
 } from "./modules/keyfile/mod.ts";
+import { answersJsonRpc } from "./chain/anvil.ts";
+import { entryTba } from "./chain/deploy.ts";
+import { fakeNodeNotes, hasNotes, mintOrResetFakeNode } from "./chain/fakenode.ts";
+import { namehash } from "./chain/abi.ts";
 
 /** hyperdeno's version, as `--version` prints it. */
 export const VERSION = "0.1.0";
 
 /** Receives a print that passed the verbosity filters: its level and its text. */
 export type PrintHandler = (level: number, text: string) => void;
+
+/** Where the node tells hns-indexer which chain to index (its initfiles drive). */
+export const HNS_INDEXER_CHAIN_FILE = "vfs/hns-indexer:sys/initfiles/chain.json";
 
 /** How to boot a node. Only `home` is required. */
 export interface BootOptions {
@@ -78,8 +86,31 @@ export interface BootOptions {
    * peers ignore the offer). false: Hyperdrive's exact bytes with every peer.
    */
   wireExtensions?: boolean;
-  /** PKI records (HnsUpdate) known at boot, until chain indexing exists. */
+  /** PKI records (HnsUpdate) known at boot (besides what hns-indexer finds on chain). */
   pki?: HnsUpdate[];
+  /**
+   * A fake node on a local Hypermap chain (Hyperdrive's simulation mode, how kit boots fake
+   * nodes): at boot the node's name, `<label>.os`, is minted on the chain (or its notes
+   * rewritten unless they already match) with its networking key and routing: `~ip` 127.0.0.1,
+   * `~ws-port` and `~net-key` for a direct node (WebSockets only, as Hyperdrive's fake nodes),
+   * `~net-key` and `~routers` with `routers`. The chain becomes eth:distro:sys's provider for
+   * chain 31337, and hns-indexer indexes it. No chain there: boot fails with a clear error.
+   */
+  fakeChain?: {
+    /** The chain's port on localhost (--fakechain-port). Default 8545. */
+    port?: number;
+    /**
+     * A new networking key (and keyfile) this boot, as Hyperdrive's simulation build makes at
+     * every boot with --fake-node-name. Default false: the node's key is kept.
+     */
+    freshKey?: boolean;
+  };
+  /**
+   * hns-indexer:sys settings, written to its initfiles at boot: overrides of its timings
+   * (`sync_ms`, `pending_ms`, `checkpoint_ms`, `resubscribe_ms`, `logs_range`,
+   * `max_logs_range`, `eth_timeout_s`, `cycle_budget_ms`; see packages/hns-indexer). Tests.
+   */
+  hnsIndexer?: { timing?: Record<string, number> };
   /** Install the distro packages (./packages/*) not yet installed. CLI: on. Default off. */
   distro?: boolean;
   /** HTTP port; 0 = any free; false = no listener. Default: first free at or above 8080. */
@@ -216,6 +247,14 @@ export async function bootNode(opts: BootOptions): Promise<HyperdenoNode> {
     const limit = override ?? verbosity;
     if (level <= limit) out(level, text);
   };
+  const fake = opts.fakeChain;
+  const chainUrl = fake ? await checkFakeChain(our, fake, opts) : undefined;
+  if (fake?.freshKey) {
+    // Hyperdrive's fake boot: a new networking key every time (the chain notes follow it)
+    for (const f of [KEYFILE_NAME, NETWORKING_KEY_FILE]) {
+      await Deno.remove(`${home}/${f}`).catch(() => {});
+    }
+  }
   const keys = await openKeys(home, our, opts);
   const key = keys.networkingKey;
   const http =
@@ -230,11 +269,15 @@ export async function bootNode(opts: BootOptions): Promise<HyperdenoNode> {
         selfImposedTimeoutSeconds: opts.httpTimeoutSeconds,
       });
   // built first: a bad --rpc/--rpc-config refuses the boot before anything listens
-  const eth = createEthModule(opts.eth ?? {});
+  const ethOptions: EthModuleOptions = fake
+    ? { ...opts.eth, simulation: true, fakechainPort: fake.port ?? 8545 }
+    : opts.eth ?? {};
+  const eth = createEthModule(ethOptions);
   const net = createNetModule({
     our,
     networkingKey: key,
-    tcpPort: opts.tcpPort,
+    // as Hyperdrive's simulation mode: fake nodes speak WebSockets only
+    tcpPort: fake ? false : opts.tcpPort,
     wsPort: opts.wsPort,
     routers: opts.routers,
     maxPassthroughs: opts.maxPassthroughs,
@@ -242,6 +285,21 @@ export async function bootNode(opts: BootOptions): Promise<HyperdenoNode> {
     pki: opts.pki,
     wireExtensions: opts.wireExtensions,
   });
+  if (chainUrl) {
+    try {
+      await registerFakeNode(
+        chainUrl,
+        our,
+        net.identity,
+        net.publicKey,
+        (t) => print(1, t, DISTRO_KERNEL),
+      );
+    } catch (e) {
+      await net.shutdown();
+      throw e;
+    }
+  }
+  await writeHnsIndexerSettings(home, ethOptions.simulation === true, opts.hnsIndexer);
   const kernel = new Kernel({
     our,
     home,
@@ -327,6 +385,67 @@ export async function bootNode(opts: BootOptions): Promise<HyperdenoNode> {
   kernel.setShutdownHandler(() => void node.shutdown());
   if (opts.distro) await installDistro(kernel, node, print);
   return node;
+}
+
+/** The fake node's chain answers and has Hypermap; its JSON-RPC URL. */
+async function checkFakeChain(
+  our: string,
+  fake: NonNullable<BootOptions["fakeChain"]>,
+  opts: BootOptions,
+): Promise<string> {
+  if (!/^[a-z0-9-]+\.os$/.test(our)) {
+    throw new Error(`a fake node on the local chain is named <label>.os, not ${our}`);
+  }
+  if (opts.wsPort === false) {
+    throw new Error("a fake node on the local chain needs its WebSockets port (it is WS-only)");
+  }
+  const port = fake.port ?? 8545;
+  const url = `http://localhost:${port}`;
+  if (!(await answersJsonRpc(url))) {
+    throw new Error(
+      `no chain answers JSON-RPC at ${url} (--fakechain-port ${port}): ` +
+        `start one with \`deno task chain --port ${port}\` (or kit chain)`,
+    );
+  }
+  if (/^0x0{40}$/i.test(await entryTba(url, namehash("os")))) {
+    throw new Error(
+      `the chain at ${url} has no Hypermap with .os: start it with \`deno task chain\``,
+    );
+  }
+  return url;
+}
+
+/** Mints our name on the local chain, or rewrites its notes unless they already match. */
+async function registerFakeNode(
+  url: string,
+  our: string,
+  identity: HnsUpdate,
+  publicKey: Uint8Array,
+  log: (text: string) => void,
+): Promise<void> {
+  const routing = identity.routers.length > 0
+    ? { routers: identity.routers }
+    : { ip: identity.ips[0], wsPort: identity.ports.ws };
+  const notes = fakeNodeNotes({ netKey: publicKey, ...routing });
+  if (await hasNotes(url, our, notes)) {
+    log(`${our}: the local chain already holds this node's notes`);
+    return;
+  }
+  const r = await mintOrResetFakeNode({ url, name: our, netKey: publicKey, ...routing });
+  log(`${our}: ${r.reset ? "notes rewritten" : "minted"} on the local chain (tx ${r.txHash})`);
+}
+
+/** hns-indexer's initfile: which chain to index (simulation: the local one) and test timings. */
+async function writeHnsIndexerSettings(
+  home: string,
+  simulation: boolean,
+  opts: BootOptions["hnsIndexer"],
+): Promise<void> {
+  const path = `${home}/${HNS_INDEXER_CHAIN_FILE}`;
+  await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
+  const settings: Record<string, unknown> = { simulation };
+  if (opts?.timing) settings.timing = opts.timing;
+  await Deno.writeTextFile(path, JSON.stringify(settings));
 }
 
 interface NodeKeys {

@@ -29,12 +29,17 @@ export interface FakeNodeOptions {
   name: string;
   /** IPv4 or IPv6 address for `~ip` (default 127.0.0.1, as fakenet) */
   ip?: string;
-  /** `~ws-port` */
-  wsPort: number;
+  /** `~ws-port` (a direct node; required unless `routers` is given) */
+  wsPort?: number;
   /** the node's Ed25519 networking public key (32 bytes, or its hex) for `~net-key` */
   netKey: Uint8Array | string;
   /** when given, also a `~tcp-port` note (fakenet writes none) */
   tcpPort?: number;
+  /**
+   * An indirect node: `~net-key` and `~routers` (the routers' namehashes, concatenated) instead
+   * of `~ip`/`~ws-port` (fakenet mints only direct nodes).
+   */
+  routers?: string[];
 }
 
 export interface FakeNodeResult {
@@ -47,8 +52,16 @@ export interface FakeNodeResult {
   txHash: Hash;
 }
 
-/** The notes fakenet writes, in its order (then `~tcp-port` if given), as [label, data]. */
+/**
+ * The notes fakenet writes, in its order (then `~tcp-port` if given), as [label, data]; for an
+ * indirect node (`routers`), `~net-key` and `~routers`.
+ */
 export function fakeNodeNotes(options: Omit<FakeNodeOptions, "url" | "name">): [string, Hex][] {
+  if (options.routers !== undefined) {
+    if (options.routers.length === 0) throw new Error("an indirect node needs at least one router");
+    return [["~net-key", netKeyHex(options.netKey)], ["~routers", routersBytes(options.routers)]];
+  }
+  if (options.wsPort === undefined) throw new Error("a direct fake node needs its wsPort");
   const notes: [string, Hex][] = [
     ["~ip", bytesToHex(ipBytes(options.ip ?? "127.0.0.1"))],
     ["~ws-port", portBytes(options.wsPort)],
@@ -80,8 +93,34 @@ export function notesExecuteCalldata(notes: [string, Hex][]): Hex {
   });
 }
 
+/** `~routers` data: the routers' namehashes, concatenated. */
+export function routersBytes(routers: string[]): Hex {
+  return `0x${routers.map((r) => namehash(r).slice(2)).join("")}`;
+}
+
 /** Mints `<label>.os` for a fake node, or rewrites the notes of an existing one. */
-export async function mintOrResetFakeNode(options: FakeNodeOptions): Promise<FakeNodeResult> {
+export function mintOrResetFakeNode(options: FakeNodeOptions): Promise<FakeNodeResult> {
+  return mintOrWriteNotes(options.url, options.name, fakeNodeNotes(options));
+}
+
+/**
+ * Writes notes under `name` (a `<label>.os` the owner account minted) through its TBA, as
+ * fakenet resets a node; mints the name first (with the notes) if it does not exist.
+ */
+export function writeNotes(
+  url: string,
+  name: string,
+  notes: [string, Hex][],
+): Promise<FakeNodeResult> {
+  return mintOrWriteNotes(url, name, notes);
+}
+
+async function mintOrWriteNotes(
+  url: string,
+  name: string,
+  notes: [string, Hex][],
+): Promise<FakeNodeResult> {
+  const options = { url, name };
   const label = fakeNodeLabel(options.name);
   const hash = namehash(options.name);
   const c = clients(options.url);
@@ -95,7 +134,7 @@ export async function mintOrResetFakeNode(options: FakeNodeOptions): Promise<Fak
     args: [hash],
   });
   const reset = !isAddressEqual(existing, zeroAddress);
-  const execute = notesExecuteCalldata(fakeNodeNotes(options));
+  const execute = notesExecuteCalldata(notes);
   const [to, data] = reset ? [existing, execute] : [
     ADDRESSES.dotOsTba,
     encodeFunctionData({
@@ -107,23 +146,25 @@ export async function mintOrResetFakeNode(options: FakeNodeOptions): Promise<Fak
 
   // fakenet's transaction parameters
   const fees = { maxPriorityFeePerGas: parseGwei("200"), maxFeePerGas: parseGwei("300") };
-  const txHash = await wallet.sendTransaction({
-    account,
-    to,
-    data,
-    nonce: await c.public.getTransactionCount({ address: account.address }),
-    gas: 1_200_000n,
-    ...fees,
-  });
+  // several fake nodes booting at once all send from the owner account: on a nonce clash,
+  // take the next nonce and send again
+  const send = async (tx: { to: Address; data?: Hex; value?: bigint; gas: bigint }) => {
+    for (let attempt = 1;; attempt++) {
+      const nonce = await c.public.getTransactionCount({
+        address: account.address,
+        blockTag: "pending",
+      });
+      try {
+        return await wallet.sendTransaction({ account, nonce, ...tx, ...fees });
+      } catch (e) {
+        if (attempt >= 8 || !/nonce|already known|replacement/i.test(String(e))) throw e;
+        await new Promise((r) => setTimeout(r, 20 + Math.random() * 200));
+      }
+    }
+  };
+  const txHash = await send({ to, data, gas: 1_200_000n });
   await receiptOf(c.public, txHash, `${reset ? "reset" : "mint"} ${options.name}`);
-  const nudge = await wallet.sendTransaction({
-    account,
-    to: zeroAddress,
-    value: 10n,
-    nonce: await c.public.getTransactionCount({ address: account.address }),
-    gas: 21_000n,
-    ...fees,
-  });
+  const nudge = await send({ to: zeroAddress, value: 10n, gas: 21_000n });
   await receiptOf(c.public, nudge, "fakenet's follow-up transfer");
 
   const [tba] = await c.public.readContract({
@@ -133,6 +174,17 @@ export async function mintOrResetFakeNode(options: FakeNodeOptions): Promise<Fak
     args: [hash],
   });
   return { name: options.name, namehash: hash, tba, reset, txHash };
+}
+
+/** Whether `name` exists and holds exactly these notes. */
+export async function hasNotes(
+  url: string,
+  name: string,
+  notes: [string, Hex][],
+): Promise<boolean> {
+  const record = await readNode(url, name);
+  return !!record &&
+    notes.every(([label, data]) => record.notes[label]?.toLowerCase() === data.toLowerCase());
 }
 
 /** The HNS notes read back from Hypermap. */

@@ -10,7 +10,16 @@ export { anvilBinary, startAnvil } from "./anvil.ts";
 export type { Anvil, AnvilOptions } from "./anvil.ts";
 export { deployHypermap } from "./deploy.ts";
 export type { DeployResult } from "./deploy.ts";
-export { mintOrResetFakeNode, readNode } from "./fakenode.ts";
+export {
+  fakeNodeNotes,
+  hasNotes,
+  mintOrResetFakeNode,
+  readNode,
+  routersBytes,
+  writeNotes,
+} from "./fakenode.ts";
+export { bulkMintFakeNodes } from "./bulk.ts";
+export type { BulkMintOptions, BulkMintResult } from "./bulk.ts";
 export type { FakeNodeOptions, FakeNodeResult, NodeRecord } from "./fakenode.ts";
 
 export interface ChainOptions {
@@ -22,6 +31,13 @@ export interface ChainOptions {
   log?: (message: string) => void;
   /** anvil's own output, line by line */
   anvilOutput?: (line: string) => void;
+  /**
+   * anvil's `--state <file>`: the chain is loaded from it if it exists and saved to it when
+   * anvil stops (SIGTERM), so a restarted chain goes on where it was
+   */
+  statePath?: string;
+  /** extra anvil arguments */
+  args?: string[];
 }
 
 export interface Chain extends Anvil {
@@ -35,6 +51,10 @@ export async function startChain(options: ChainOptions = {}): Promise<Chain> {
     port: options.port,
     host: options.host,
     output: options.anvilOutput,
+    args: [
+      ...(options.statePath ? ["--state", options.statePath] : []),
+      ...(options.args ?? []),
+    ],
   });
   log(`anvil ${anvil.pid} answering at ${anvil.url} (chain id 31337)`);
   try {

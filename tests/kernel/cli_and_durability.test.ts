@@ -2,6 +2,7 @@
 // surviving kill -9, each in a real child process.
 
 import { assert, assertEquals, assertMatch } from "../assert.ts";
+import { startChain } from "../../chain/mod.ts";
 import { bootTestNode, makePackage, runCliNode, withTempDir } from "./helpers.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
@@ -123,30 +124,35 @@ Deno.test("process state survives kill -9 of the node", async () => {
 });
 
 Deno.test("cli: kit's fake-node flags boot the node; flags for later work are reported", async () => {
-  await withTempDir(async (home) => {
-    const node = await runCliNode([
-      home,
-      "--detached",
-      "--password",
-      "secret",
-      "--port",
-      "0",
-      "--tcp-port",
-      "0",
-      "--fake-node-name",
-      "kit.dev",
-      "--fakechain-port",
-      "8545",
-      "--rpc",
-      "ws://127.0.0.1:8545",
-      "-l",
-    ]);
-    const { stderr, code } = await node.stop();
-    assertEquals(code, 0);
-    assertMatch(node.booted, /kit\.dev booted/);
-    // --rpc and --fakechain-port configure eth:distro:sys now (tests/eth covers what they do)
-    assert(!/--fakechain-port: not yet supported/.test(stderr), stderr);
-    assert(!/--rpc: not yet supported/.test(stderr), stderr);
-    assertMatch(stderr, /--logging-off: not yet supported; ignored/);
-  });
+  const chain = await startChain({ port: 0 });
+  try {
+    await withTempDir(async (home) => {
+      const node = await runCliNode([
+        home,
+        "--detached",
+        "--password",
+        "secret",
+        "--port",
+        "0",
+        "--tcp-port",
+        "0",
+        "--fake-node-name",
+        "kit",
+        "--fakechain-port",
+        String(chain.port),
+        "--rpc",
+        `ws://127.0.0.1:${chain.port}`,
+        "-l",
+      ]);
+      const { stderr, code } = await node.stop();
+      assertEquals(code, 0);
+      // kit appends .os to a name without a dot; the node minted itself on the chain
+      assertMatch(node.booted, /kit\.os booted/);
+      assert(!/--fakechain-port: not yet supported/.test(stderr), stderr);
+      assert(!/--rpc: not yet supported/.test(stderr), stderr);
+      assertMatch(stderr, /--logging-off: not yet supported; ignored/);
+    });
+  } finally {
+    await chain.stop();
+  }
 });
