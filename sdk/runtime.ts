@@ -21,14 +21,8 @@ import {
   type WitRequest,
   type WitSendError,
 } from "./std.ts";
-import {
-  decodeCall,
-  type HttpMethod,
-  type HyperApp,
-  Malformed,
-  type MethodDef,
-  type SaveOption,
-} from "./app.ts";
+import type { HyperApp, SaveOption } from "./app.ts";
+import { decodeCall, type HttpMethod, Malformed, type MethodDef, sendErrorBody } from "./wire.ts";
 import type { ResultType } from "./types.ts";
 
 /** The live app, handed to every handler: state, who is calling, and helpers. */
@@ -383,29 +377,21 @@ class Runtime<S> implements Context<S> {
     std.sendResponse(response(enc.encode(JSON.stringify(value))), undefined);
   }
 
-  /**
-   * What hyperapp answers a call it will not serve: a SendError (kind Timeout) about the
-   * request, serde JSON, which process_lib's send() reads as an error.
-   */
+  /** hyperapp's answer to a call it will not serve (wire.ts's sendErrorBody). */
   private answerSendError(source: Address, req: WitRequest): void {
-    this.answer(req, {
-      kind: "Timeout",
-      target: addressString(source),
-      message: {
-        Request: {
-          source: addressString(source),
-          expects_response: req.expectsResponse === undefined ? null : Number(req.expectsResponse),
-          body: [...req.body],
-          metadata: req.metadata ?? null,
-          capabilities: req.capabilities.map((c) => ({
-            issuer: addressString(c.issuer),
-            params: c.params,
-          })),
-        },
-      },
-      lazy_load_blob: null,
-      context: null,
-    });
+    this.answer(
+      req,
+      sendErrorBody({
+        source: addressString(source),
+        expectsResponse: req.expectsResponse,
+        body: req.body,
+        metadata: req.metadata,
+        capabilities: req.capabilities.map((c) => ({
+          issuer: addressString(c.issuer),
+          params: c.params,
+        })),
+      }),
+    );
   }
 
   // -------------------------------------------------------------------------
