@@ -615,6 +615,9 @@ type SettingsRequest =
   | { KillProcess: string }
   | { SetStylesheet: string };
 
+/** What to do once the current message is answered. */
+const afterAnswer: (() => void)[] = [];
+
 /** A request we refuse before acting: MalformedRequest, with the reason for people. */
 class Malformed extends Error {}
 
@@ -764,6 +767,8 @@ function parseSettingsRequest(bytes: Uint8Array): SettingsRequest {
     case "Hi": {
       if (!isObj(val)) throw new Malformed("Hi takes {node, content, timeout}");
       const node = checkNode(val.node, "Hi's node");
+      // our own net never answers a hello (Hyperdrive's waits out the timeout)
+      if (node === me.node) throw new Malformed(`${node} is this node: say hi to another one`);
       if (typeof val.content !== "string") throw new Malformed("Hi's content must be a string");
       const t = val.timeout;
       if (typeof t !== "number" || !Number.isInteger(t) || t < 1 || t > MAX_HI_TIMEOUT) {
@@ -826,7 +831,8 @@ function ethAction(r: EthConfigRequest): unknown {
 function handleSettingsRequest(state: State, r: SettingsRequest): Outcome {
   if (r === "Shutdown") {
     log(0, "shutting the node down, as asked");
-    tell(KERNEL, "Shutdown");
+    // after our answer is on its way, so the asker hears it
+    afterAnswer.push(() => tell(KERNEL, "Shutdown"));
     return { ok: null };
   }
   if (r === "Reset") {
@@ -1195,17 +1201,17 @@ function makeWidget(sum: ReturnType<State["summary"]>): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <link rel="stylesheet" href="/hyperware.css">
 <style>
-body{margin:0;padding:16px 18px;background:transparent;font-family:var(--font-family-main);color:var(--hw-text)}
+body{margin:0;padding:18px 20px;background:transparent;font-family:var(--font-family-main);color:var(--hw-text)}
 .who{display:flex;align-items:center;gap:10px;min-width:0}
 .dot{flex:none;width:9px;height:9px;border-radius:50%;background:#2fbf71;box-shadow:0 0 0 3px color-mix(in srgb,#2fbf71 22%,transparent)}
 .name{font-weight:700;font-size:17px;letter-spacing:-.01em;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
 .where{margin:2px 0 0 19px;font-size:13px;color:var(--hw-muted);overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
-.stats{display:grid;grid-template-columns:repeat(3,1fr);gap:8px;margin:16px 0 0}
-.stat{display:flex;flex-direction:column;gap:2px;padding:10px 12px;border-radius:12px;background:var(--hw-surface-2);color:inherit;text-decoration:none;transition:filter .12s}
+.stats{display:grid;grid-template-columns:repeat(3,1fr);gap:8px;margin:18px 0 0}
+.stat{display:flex;flex-direction:column;gap:4px;padding:12px 14px;border-radius:12px;background:var(--hw-surface-2);color:inherit;text-decoration:none;transition:filter .12s}
 .stat:hover{filter:brightness(.97)}
 .stat b{font-size:22px;letter-spacing:-.02em;line-height:1.1}
 .stat span{font-size:12px;color:var(--hw-muted)}
-.foot{display:flex;justify-content:space-between;align-items:center;margin-top:14px;font-size:12px;color:var(--hw-muted)}
+.foot{display:flex;justify-content:space-between;align-items:center;margin-top:18px;font-size:12px;color:var(--hw-muted)}
 .foot a{color:var(--hw-accent);font-weight:600;text-decoration:none}
 </style></head><body>
 <div class="who"><span class="dot" aria-hidden="true"></span><span class="name">${
@@ -1297,7 +1303,9 @@ export function init(_our: string): void {
     try {
       if (fromHttp) handleFromHttpServer(state, req);
       else handleRequest(state, source, req);
+      for (const f of afterAnswer.splice(0)) f();
     } catch (e) {
+      afterAnswer.length = 0;
       // keep serving: one bad message must not take settings down
       log(0, `error handling a request from ${pidString(source.process)}: ${errorText(e)}`);
       if (req.expectsResponse === undefined) continue;

@@ -668,9 +668,12 @@
   // processes
 
   async function killProcess(id, button) {
+    const system = id.endsWith(":sys")
+      ? " It is part of the node's own software: parts of the node may stop working."
+      : "";
     const ok = await confirmDialog(
       `Stop ${id}?`,
-      "It stops now and is removed from this node, capabilities and all. It does not come back until its package is installed again.",
+      `It stops now and is removed from this node, capabilities and all. It does not come back until its package is installed again.${system}`,
       "Stop",
     );
     if (!ok) return;
@@ -695,7 +698,7 @@
       await withButton($("css-save"), () => ask({ SetStylesheet: css }));
       cssDirty = false;
       $("css-status").textContent = "Saved. Reload other pages to see it.";
-      refreshStylesheetLink();
+      refreshStylesheetLink(css);
       toast("Stylesheet saved");
     } catch (e) {
       $("css-status").textContent = "";
@@ -703,10 +706,21 @@
     }
   }
 
-  /** This page links /hyperware.css too: show the change here at once. */
-  function refreshStylesheetLink() {
+  /**
+   * This page links /hyperware.css too: show the change here as soon as the homepage
+   * serves it (it applies SetStylesheet after settings has answered).
+   */
+  async function refreshStylesheetLink(css) {
     const link = document.querySelector('link[href^="/hyperware.css"]');
-    if (link) link.href = `/hyperware.css?v=${Date.now()}`;
+    if (!link) return;
+    for (let i = 0; i < 20; i++) {
+      try {
+        const res = await fetch("/hyperware.css", { cache: "no-store" });
+        if ((await res.text()) === css) break;
+      } catch { /* try again */ }
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    link.href = `/hyperware.css?v=${Date.now()}`;
   }
 
   $("css-default").addEventListener("click", async () => {
