@@ -205,6 +205,11 @@ Deno.test({
           dec.decode((await n.node.request("our@eth:distro:sys", '"GetAccessSettings"')).body),
         ).AccessSettings;
         assertEquals(access, { public: true, allow: [], deny: ["pest.dev"] });
+        // a change made elsewhere arrives over the WebSocket, well before the next poll
+        const t0 = Date.now();
+        await n.ask({ EthConfig: { AllowNode: "friend.dev" } });
+        await page.waitForSelector('#allow-list .chip:has-text("friend.dev")', { timeout: 5000 });
+        assert(Date.now() - t0 < 5000, "pushed");
         await page.locator("#ethereum").screenshot({ path: `${ARTIFACTS}06-ethereum.png` });
         await page.click(`${row} button`);
         await page.waitForSelector("#confirm[open]");
