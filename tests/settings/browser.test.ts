@@ -91,12 +91,12 @@ Deno.test({
         httpPort: false,
         tcpPort: 0,
         wsPort: false,
+        pki: [n.node.identity],
         onPrint: () => {},
       });
       const browser = await launch();
       try {
         await teach(n.node, peer.identity);
-        await teach(peer, n.node.identity);
         const hi = await n.ask({ Hi: { node: "peer.dev", content: "hello", timeout: 5 } });
         assertEquals(hi.status, 200);
 
@@ -142,6 +142,19 @@ Deno.test({
         // peers
         await page.waitForSelector('#peers [data-peer="peer.dev"]');
         assertEquals(await page.textContent("#peer-count"), "1");
+        // look a node up; say hi to one nobody knows
+        await page.fill("#lookup-node", "peer.dev");
+        await page.click("#lookup-form button");
+        await page.waitForSelector("#lookup-result.ok");
+        assert((await page.textContent("#lookup-result"))!.includes(peer.identity.public_key));
+        await page.fill("#hi-node", "nobody.dev");
+        await page.click("#hi-form button");
+        await page.waitForSelector("#hi-result.bad");
+        assertEquals(
+          await page.textContent("#hi-result"),
+          "nobody.dev is offline or does not exist",
+        );
+        await page.locator("#network").screenshot({ path: `${ARTIFACTS}02b-network.png` });
         // providers: what eth has
         const before = await ethProviders(n);
         assertEquals(await page.locator("#providers > li").count(), before.length);

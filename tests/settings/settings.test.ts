@@ -127,11 +127,12 @@ Deno.test({
         httpPort: false,
         tcpPort: 0,
         wsPort: false,
+        // it knows us from its PKI at boot; we learn it as the hns-indexer would tell us
+        pki: [n.node.identity],
         onPrint: (_l, t) => prints.push(t),
       });
       try {
         await teach(n.node, peer.identity);
-        await teach(peer, n.node.identity);
         const hi = await n.ask({
           Hi: { node: "peer.dev", content: "hello from settings", timeout: 5 },
         });
