@@ -111,8 +111,11 @@ export interface BootOptions {
    * `max_logs_range`, `eth_timeout_s`, `cycle_budget_ms`; see packages/hns-indexer). Tests.
    */
   hnsIndexer?: { timing?: Record<string, number> };
-  /** Install the distro packages (./packages/*) not yet installed. CLI: on. Default off. */
-  distro?: boolean;
+  /**
+   * Install the distro packages (./packages/*) not yet installed: true for all, or the package
+   * folder names to install (tests). CLI: all. Default off.
+   */
+  distro?: boolean | string[];
   /** HTTP port; 0 = any free; false = no listener. Default: first free at or above 8080. */
   httpPort?: number | false;
   /**
@@ -383,7 +386,9 @@ export async function bootNode(opts: BootOptions): Promise<HyperdenoNode> {
     },
   };
   kernel.setShutdownHandler(() => void node.shutdown());
-  if (opts.distro) await installDistro(kernel, node, print);
+  if (opts.distro) {
+    await installDistro(kernel, node, print, Array.isArray(opts.distro) ? opts.distro : undefined);
+  }
   return node;
 }
 
@@ -494,15 +499,17 @@ async function installDistro(
   kernel: Kernel,
   node: HyperdenoNode,
   print: (level: number, text: string, source: ProcessId) => void,
+  only?: string[],
 ) {
   const installed = kernel.processIds();
   const names: string[] = [];
-  for await (const e of Deno.readDir(DISTRO_DIR)) if (e.isDirectory) names.push(e.name);
+  for await (const e of Deno.readDir(DISTRO_DIR)) {
+    if (e.isDirectory && (!only || only.includes(e.name))) names.push(e.name);
+  }
   // the homepage first: other packages' processes Add themselves to it at init
   names.sort((a, b) => Number(b === "homepage") - Number(a === "homepage") || a.localeCompare(b));
   for (const name of names) {
-    const e = { name };
-    const dir = new URL(`${e.name}/`, DISTRO_DIR).pathname;
+    const dir = new URL(`${name}/`, DISTRO_DIR).pathname;
     try {
       const meta = JSON.parse(await Deno.readTextFile(`${dir}metadata.json`));
       const pkg = `${meta.properties.package_name}:${meta.properties.publisher}`;
@@ -510,7 +517,7 @@ async function installDistro(
       print(0, `installing distro package ${pkg}...`, DISTRO_KERNEL);
       await node.installPackage(dir.replace(/\/$/, ""));
     } catch (err) {
-      print(0, `distro package ${e.name}: ${errorText(err)}`, DISTRO_KERNEL);
+      print(0, `distro package ${name}: ${errorText(err)}`, DISTRO_KERNEL);
     }
   }
 }

@@ -76,7 +76,8 @@ export async function bootHomeNode(home: string): Promise<HomeNode> {
     onPrint: (_level, text) => prints.push(text),
     keyfile: loaded,
     modules: [http],
-    distro: true,
+    // only the homepage: other distro apps (settings) would add their own tiles
+    distro: ["homepage"],
     tcpPort: 0,
     wsPort: false,
   });
