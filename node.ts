@@ -302,7 +302,14 @@ export async function bootNode(opts: BootOptions): Promise<HyperdenoNode> {
       throw e;
     }
   }
-  await writeHnsIndexerSettings(home, ethOptions.simulation === true, opts.hnsIndexer);
+  // only for a node that runs (or is about to install) hns-indexer: the file would
+  // otherwise create that package's vfs directory on every node
+  const wantsIndexer = opts.distro === true ||
+    (Array.isArray(opts.distro) && opts.distro.includes("hns-indexer")) ||
+    (await exists(`${home}/vfs/hns-indexer:sys`));
+  if (wantsIndexer) {
+    await writeHnsIndexerSettings(home, ethOptions.simulation === true, opts.hnsIndexer);
+  }
   const kernel = new Kernel({
     our,
     home,
@@ -438,6 +445,15 @@ async function registerFakeNode(
   }
   const r = await mintOrResetFakeNode({ url, name: our, netKey: publicKey, ...routing });
   log(`${our}: ${r.reset ? "notes rewritten" : "minted"} on the local chain (tx ${r.txHash})`);
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** hns-indexer's initfile: which chain to index (simulation: the local one) and test timings. */

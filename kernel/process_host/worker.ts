@@ -73,6 +73,13 @@ function postSends(msgs: OutgoingMessage[]) {
   post({ t: "send", msgs });
 }
 
+/**
+ * A request times out this long after its expects_response seconds. An answer that races its
+ * deadline (process_lib's set_and_await_timer(999) waits 1 s for a timer that pops at 998 ms)
+ * still wins when the machine is loaded; seconds-granular timeouts cannot tell the difference.
+ */
+const TIMEOUT_GRACE_MS = 50;
+
 class ProcessState {
   private readonly queue: Incoming[] = [];
   private readonly contexts = new Map<
@@ -86,6 +93,7 @@ class ProcessState {
   private readonly signal: Int32Array;
   private onExit: OnExit;
   /** request id -> when it times out, and the error it then delivers */
+  /** requests awaiting an answer: when they time out */
   private readonly deadlines = new Map<bigint, { at: number; err: WrappedSendError }>();
   /** direct channels into other processes' inboxes, by target process id */
   private readonly outbox = new Map<string, { port: MessagePort; signal: Int32Array }>();
@@ -374,7 +382,7 @@ class ProcessState {
       this.contexts.set(id, { prompting: this.prompting, context });
       const ms = Math.min(Number(request.expectsResponse) * 1000, 2 ** 31 - 1);
       this.deadlines.set(id, {
-        at: wallClock() + ms,
+        at: wallClock() + ms + TIMEOUT_GRACE_MS,
         err: {
           id,
           source: target,
