@@ -8,20 +8,35 @@
 // returns; the connection then closes, rolling back whatever it had not committed. The
 // database gets a fresh Worker and connection for the next request, so it stays usable.
 
-import type { Statement, WorkerError, WorkerReply, WorkerRequest } from "./protocol.ts";
+import { receiveMessageOnPort } from "node:worker_threads";
+import {
+  ABANDONED,
+  decodeReply,
+  encodeJob,
+  FRAME_BYTES,
+  type Job,
+  REP_LEN,
+  REP_SEQ,
+  REPLIED,
+  type Reply,
+  REQ_LEN,
+  REQ_SEQ,
+  RUNNING,
+  SIGNAL_WORDS,
+  STATE,
+  STOP,
+  type WorkerError,
+  type WorkerEvent,
+  type WorkerInit,
+} from "./protocol.ts";
 import { SqliteFailure } from "../../wire/sqlite.ts";
 import type { ByteBudget } from "../shared/db.ts";
+
+export type { Job } from "./protocol.ts";
 
 const WORKER_URL = new URL("./worker.ts", import.meta.url);
 /** Starting a db's Worker and opening its file, apart from the request's own limit. */
 export const DB_OPEN_TIMEOUT_MS = 10_000;
-
-/** What a request sends to the Worker (ids are the host's). */
-export type Job =
-  | { op: "query"; sql: string; params?: Uint8Array; maxBytes: number }
-  | { op: "write"; sql: string; params?: Uint8Array }
-  | { op: "params"; params?: Uint8Array }
-  | { op: "commit"; statements: Statement[] };
 
 /** What the module gives each host. */
 export interface HostEnv {
@@ -30,7 +45,7 @@ export interface HostEnv {
   /** a Worker given up on for `blame` (a package) still runs: +1, then -1 when it ends */
   runaway(blame: string, delta: 1 | -1): void;
   /** every Worker not yet ended, for shutdown */
-  workers: Set<{ terminate(): void }>;
+  workers: Set<EndableWorker>;
 }
 
 interface Pending {
@@ -44,101 +59,147 @@ function toError(e: WorkerError): Error {
   return "failure" in e ? new SqliteFailure(e.failure) : new Error(e.message);
 }
 
-/** A Worker holding one connection to the database file. */
-class DbWorker {
+type NodePort = Parameters<typeof receiveMessageOnPort>[0];
+
+/** What shutdown needs of a db Worker. */
+export interface EndableWorker {
+  /** resolves when the Worker has ended */
+  readonly gone: Promise<void>;
+  /** closes the connection once idle, which ends the Worker */
+  close(): void;
+  terminate(): void;
+}
+
+/** A Worker holding one connection to the database file (the channel: protocol.ts). */
+class DbWorker implements EndableWorker {
   readonly worker: Worker;
-  readonly cancel = new Int32Array(new SharedArrayBuffer(4));
+  readonly gone: Promise<void>;
+  #gone!: () => void;
+  readonly signal = new Int32Array(new SharedArrayBuffer(SIGNAL_WORDS * 4));
+  readonly data = new Uint8Array(new SharedArrayBuffer(FRAME_BYTES));
+  readonly port: MessagePort;
+  /** resolves once the connection is open; rejects if it could not be */
   readonly opened: Promise<void>;
-  #reply?: { id: number; done: (r: WorkerReply) => void };
+  #openDone!: (error?: WorkerError) => void;
+  /** the send() waiting for a reply; any other wakes up to nothing */
+  #current?: object;
+  /** settles a reply wait early: the Worker died, or the reply was taken elsewhere */
+  #died?: () => void;
   #abandoned?: string;
   #ended = false;
+  /** the connection is open (opened resolved) */
+  isOpen = false;
+
+  constructor(file: string, private readonly env: HostEnv, name: string) {
+    this.worker = new Worker(WORKER_URL, { type: "module", name });
+    this.gone = new Promise((resolve) => this.#gone = resolve);
+    env.workers.add(this);
+    this.opened = new Promise((resolve, reject) => {
+      this.#openDone = (error) => error ? reject(toError(error)) : resolve();
+    });
+    this.opened.catch(() => this.terminate());
+    this.worker.onmessage = (e: MessageEvent<WorkerEvent>) => {
+      const ev = e.data;
+      if ("opened" in ev) {
+        this.isOpen = true;
+        this.#openDone();
+      } else if ("openError" in ev) this.#openDone(ev.openError);
+      else this.terminate();
+    };
+    this.worker.onerror = (e) => {
+      e.preventDefault();
+      this.#openDone({ message: e.message });
+      this.terminate();
+    };
+    const { port1, port2 } = new MessageChannel();
+    this.port = port1;
+    const init: WorkerInit = {
+      file,
+      signal: this.signal.buffer,
+      data: this.data.buffer as SharedArrayBuffer,
+      port: port2,
+      held: env.budget.shared.buffer as SharedArrayBuffer,
+      heldLimit: env.budget.limit,
+    };
+    this.worker.postMessage(init, [port2]);
+  }
 
   /** Whether the Worker is gone (closed, crashed or terminated). */
   get ended(): boolean {
     return this.#ended;
   }
 
-  constructor(file: string, private readonly env: HostEnv, name: string) {
-    this.worker = new Worker(WORKER_URL, { type: "module", name });
-    env.workers.add(this);
-    this.opened = new Promise((resolve, reject) => {
-      this.#reply = {
-        id: 0,
-        done: (r) =>
-          "ok" in r && r.ok ? resolve() : reject(toError((r as { error: WorkerError }).error)),
-      };
-    });
-    this.opened.catch(() => this.terminate());
-    this.worker.onmessage = (e: MessageEvent<WorkerReply>) => this.#onReply(e.data);
-    this.worker.onerror = (e) => {
-      e.preventDefault();
-      this.#crashed(e.message);
-    };
-    this.worker.onmessageerror = () => this.#crashed("unreadable message from the db Worker");
-    const open: WorkerRequest = {
-      op: "open",
-      file,
-      cancel: this.cancel.buffer as SharedArrayBuffer,
-      held: env.budget.shared,
-      heldLimit: env.budget.limit,
-    };
-    this.worker.postMessage(open);
+  /** Sends one job; resolves with the reply, or undefined if the Worker died first. */
+  async send(job: Job): Promise<Reply | undefined> {
+    const token = {};
+    this.#current = token;
+    const frame = encodeJob(job);
+    const seen = Atomics.load(this.signal, REP_SEQ);
+    Atomics.store(this.signal, STATE, RUNNING);
+    if (frame.length <= this.data.length) {
+      this.data.set(frame);
+      Atomics.store(this.signal, REQ_LEN, frame.length);
+    } else {
+      this.port.postMessage(frame.buffer, [frame.buffer]);
+      Atomics.store(this.signal, REQ_LEN, -1);
+    }
+    Atomics.add(this.signal, REQ_SEQ, 1);
+    Atomics.notify(this.signal, REQ_SEQ);
+    const died = new Promise<"died">((resolve) => this.#died = () => resolve("died"));
+    while (Atomics.load(this.signal, REP_SEQ) === seen) {
+      if (this.#ended || this.#current !== token) return undefined;
+      const w = Atomics.waitAsync(this.signal, REP_SEQ, seen);
+      if (w.async && await Promise.race([w.value, died]) === "died") return undefined;
+    }
+    if (this.#current !== token) return undefined;
+    this.#current = undefined;
+    this.#died = undefined;
+    return this.#takeReply();
   }
 
-  /** Sends one request; resolves with the Worker's reply to it. */
-  send(req: WorkerRequest & { id: number }): Promise<WorkerReply> {
-    return new Promise((resolve) => {
-      this.#reply = { id: req.id, done: resolve };
-      this.worker.postMessage(req);
-    });
-  }
-
-  #onReply(r: WorkerReply) {
-    if ("closed" in r) {
-      this.terminate();
-      return;
-    }
-    if ("held" in r && r.held && (this.#abandoned !== undefined || this.#reply?.id !== r.id)) {
-      this.env.budget.give(r.held); // nobody will take this answer
-    }
-    const waiting = this.#reply;
-    if (waiting && waiting.id === r.id) {
-      this.#reply = undefined;
-      waiting.done(r);
-    }
-  }
-
-  #crashed(message: string) {
-    const waiting = this.#reply;
-    this.#reply = undefined;
-    waiting?.done({ id: waiting.id, ok: false, error: { message } });
-    this.terminate();
+  #takeReply(): Reply {
+    const len = Atomics.load(this.signal, REP_LEN);
+    if (len >= 0) return decodeReply(this.data.subarray(0, len));
+    const m = receiveMessageOnPort(this.port as unknown as NodePort);
+    return decodeReply(new Uint8Array(m!.message as ArrayBuffer));
   }
 
   /**
-   * Gives up on the request in flight: the Worker stops at its next check, closes its
-   * connection and ends; until it does it counts as a runaway of `blame`.
+   * Gives up on the request in flight, unless its reply is in already (then that is
+   * returned). Given up, the Worker stops at its next check, closes its connection and
+   * ends; until then it counts as a runaway of `blame`.
    */
-  abandon(blame: string): void {
-    this.#reply = undefined;
+  abandon(blame: string): Reply | undefined {
+    this.#current = undefined;
+    this.#died?.();
+    if (Atomics.compareExchange(this.signal, STATE, RUNNING, ABANDONED) === REPLIED) {
+      return this.#takeReply();
+    }
     this.#abandoned = blame;
     this.env.runaway(blame, 1);
-    Atomics.store(this.cancel, 0, 1);
-    this.worker.postMessage({ op: "close" } satisfies WorkerRequest);
+    return undefined;
   }
 
-  /** Closes the connection once the Worker is idle (it is, when this is called). */
+  /** Closes the connection once the Worker is idle, which ends it. */
   close(): void {
     if (this.#ended) return;
-    this.worker.postMessage({ op: "close" } satisfies WorkerRequest);
+    Atomics.store(this.signal, STOP, 1);
+    Atomics.add(this.signal, REQ_SEQ, 0);
+    Atomics.notify(this.signal, REQ_SEQ);
   }
 
   terminate(): void {
     if (this.#ended) return;
     this.#ended = true;
     this.env.workers.delete(this);
+    // terminate() does not wake a Worker parked in Atomics.wait: stop it first
+    Atomics.store(this.signal, STOP, 1);
+    Atomics.notify(this.signal, REQ_SEQ);
     this.worker.terminate();
+    this.port.close();
+    this.#died?.();
     if (this.#abandoned !== undefined) this.env.runaway(this.#abandoned, -1);
+    this.#gone();
   }
 }
 
@@ -149,7 +210,6 @@ export class DbHost {
   #busy = false;
   /** settles the request in flight early (shutdown) */
   #stop?: () => void;
-  #nextId = 1;
   #retired = false;
   #onClosed?: () => void;
   /** performance.now() of the last request's end */
@@ -180,12 +240,12 @@ export class DbHost {
     if (this.idle) this.#closeWorker();
   }
 
-  /** At shutdown: the Worker ends now; the request in flight and queued ones fail. */
-  terminate(): void {
+  /** At shutdown: the request in flight and queued ones fail; the Worker is closing. */
+  stop(): void {
     this.#retired = true;
     for (const p of this.#queue.splice(0)) p.reject(new Error("sqlite is shutting down"));
     this.#stop?.();
-    this.#worker?.terminate();
+    this.#worker?.close();
     this.#worker = undefined;
   }
 
@@ -216,57 +276,51 @@ export class DbHost {
     if (this.#worker?.ended) this.#worker = undefined;
     const worker = this.#worker ??= new DbWorker(this.file, this.env, this.name);
     // starting a Worker and opening the file is not the request's time: its own limit
-    let limit = this.#limit(DB_OPEN_TIMEOUT_MS);
+    let limit = worker.isOpen ? undefined : this.#limit(DB_OPEN_TIMEOUT_MS);
     try {
-      const opened = await Promise.race([worker.opened.then(() => "open" as const), limit.done]);
+      const opened = limit
+        ? await Promise.race([worker.opened.then(() => "open" as const), limit.done])
+        : "open";
       if (opened === "open") {
-        limit.clear();
+        limit?.clear();
         limit = this.#limit(this.env.timeoutMs);
-        const r = await Promise.race([
-          worker.send({ ...p.job, id: this.#nextId++ } as WorkerRequest & { id: number }),
-          limit.done,
-        ]);
-        if (r === "stop") {
-          p.reject(new Error("sqlite is shutting down"));
-        } else if (r === "timeout") {
-          this.#giveUp(worker, p.blame);
-          p.reject(
-            new SqliteFailure({
+        let r = await Promise.race([worker.send(p.job), limit.done]);
+        if (r === "timeout") {
+          r = worker.abandon(p.blame);
+          if (!r) {
+            if (this.#worker === worker) this.#worker = undefined;
+            throw new SqliteFailure({
               RusqliteError: `interrupted: past sqlite's time limit of ${this.env.timeoutMs} ms; ` +
                 "the statement was stopped and an open transaction rolled back",
-            }),
-          );
-        } else if ("ok" in r && r.ok) {
-          if ("held" in r && r.held) this.env.budget.give(r.held);
-          p.resolve("blob" in r ? r.blob : undefined);
+            });
+          }
+        }
+        if (r === "stop") throw new Error("sqlite is shutting down");
+        if (r === undefined) throw new Error("the database's Worker ended unexpectedly");
+        if (r.ok) {
+          if (r.held) this.env.budget.give(r.held);
+          p.resolve(r.blob);
         } else {
-          p.reject(toError((r as { error: WorkerError }).error));
+          p.reject(toError(r.error));
         }
       } else if (opened === "stop") {
         p.reject(new Error("sqlite is shutting down"));
       } else {
-        this.#giveUp(worker, p.blame);
-        p.reject(
-          new SqliteFailure({
-            RusqliteError: `database is locked: opening it took over ${DB_OPEN_TIMEOUT_MS} ms`,
-          }),
-        );
+        worker.terminate();
+        throw new SqliteFailure({
+          RusqliteError: `database is locked: opening it took over ${DB_OPEN_TIMEOUT_MS} ms`,
+        });
       }
     } catch (e) {
-      // the Worker failed to open the database
-      if (this.#worker === worker) this.#worker = undefined;
+      // a time-out, or the Worker failed to open the database or died
+      if (worker.ended && this.#worker === worker) this.#worker = undefined;
       p.reject(e instanceof Error ? e : new Error(String(e)));
     } finally {
-      limit.clear();
+      limit?.clear();
       this.#stop = undefined;
       this.#busy = false;
       this.lastUsed = performance.now();
     }
     this.#pump();
-  }
-
-  #giveUp(worker: DbWorker, blame: string) {
-    worker.abandon(blame);
-    if (this.#worker === worker) this.#worker = undefined;
   }
 }

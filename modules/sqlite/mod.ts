@@ -45,7 +45,7 @@ import {
   type SqliteResponse,
   WRITE_KEYWORDS,
 } from "../../wire/sqlite.ts";
-import { DbHost, type Job } from "./host.ts";
+import { DbHost, type EndableWorker, type Job } from "./host.ts";
 import type { Statement } from "./protocol.ts";
 
 export * from "../../wire/sqlite.ts";
@@ -55,6 +55,8 @@ export { decodeCanonicalBase64, formatReal } from "./values.ts";
 export const MAX_OPEN_DBS = 32;
 /** A database idle this long has its Worker closed (reopened on the next request). */
 export const DB_IDLE_CLOSE_MS = 60_000;
+/** How long shutdown waits for connections to close. */
+const SHUTDOWN_GRACE_MS = 2000;
 /** Time limit of one request, from when it reaches its database's Worker. */
 export const REQUEST_TIMEOUT_MS = 30_000;
 /** A request body (the JSON with the SQL text) larger than this is MalformedRequest. */
@@ -132,7 +134,7 @@ class SqliteModule implements RuntimeModule, RequestHandler<SqliteRequest, Sqlit
   #runaways = new Map<string, number>();
   #runawayTotal = 0;
   /** every db Worker not yet ended: current, retiring and given up on */
-  #workers = new Set<{ terminate(): void }>();
+  #workers = new Set<EndableWorker>();
   /** hosts closed (LRU, idle, RemoveDb) while requests were still queued on them */
   #retired = new Set<DbHost>();
   #sweep?: ReturnType<typeof setInterval>;
@@ -163,12 +165,24 @@ class SqliteModule implements RuntimeModule, RequestHandler<SqliteRequest, Sqlit
     return serve(this.#ctx, this, km);
   }
 
-  shutdown(): void {
+  /**
+   * Every connection closes (a Worker still inside a statement past its limit gets
+   * SHUTDOWN_GRACE_MS to return, then is terminated; its thread ends with the process).
+   */
+  async shutdown(): Promise<void> {
     clearInterval(this.#sweep);
-    for (const host of [...this.#hosts.values(), ...this.#retired]) host.terminate();
+    for (const host of [...this.#hosts.values(), ...this.#retired]) host.stop();
     this.#hosts.clear();
     this.#retired.clear();
-    for (const w of [...this.#workers]) w.terminate();
+    const workers = [...this.#workers];
+    for (const w of workers) w.close();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.all(workers.map((w) => w.gone)),
+      new Promise((resolve) => timer = setTimeout(resolve, SHUTDOWN_GRACE_MS)),
+    ]);
+    clearTimeout(timer);
+    for (const w of workers) w.terminate();
   }
 
   parse(_km: KernelMessage, req: Request): SqliteRequest {

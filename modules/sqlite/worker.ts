@@ -1,24 +1,43 @@
 // A sqlite database's Worker: holds its node:sqlite connection (WAL mode) and runs one
-// request at a time, off the kernel's thread. node:sqlite has no interrupt, so the
-// module's time limit reaches in here only between rows of a query and between the
-// statements of a transaction (the `cancel` flag); a single step that never returns
-// (an endless aggregate) keeps this thread busy until it does, then the connection
-// closes and any open transaction rolls back (see mod.ts).
+// request at a time, off the kernel's thread (the channel: protocol.ts). node:sqlite
+// has no interrupt, so the module's time limit reaches in here only between rows of a
+// query and between the statements of a transaction; a single step that never returns
+// (an endless aggregate) keeps this thread until it does, then the connection closes,
+// rolling back whatever it had not committed (see host.ts).
 
 /// <reference lib="deno.worker" />
 
 import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { receiveMessageOnPort } from "node:worker_threads";
 import { SqliteFailure } from "../../wire/sqlite.ts";
 import { parseParams, rowEncoder, type SqlParam } from "./values.ts";
-import type { Statement, WorkerError, WorkerReply, WorkerRequest } from "./protocol.ts";
+import {
+  ABANDONED,
+  decodeJob,
+  encodeReply,
+  type Job,
+  REP_LEN,
+  REP_SEQ,
+  REPLIED,
+  type Reply,
+  REQ_LEN,
+  REQ_SEQ,
+  RUNNING,
+  STATE,
+  type Statement,
+  STOP,
+  type WorkerError,
+  type WorkerEvent,
+  type WorkerInit,
+} from "./protocol.ts";
 
 const STATEMENT_CACHE = 256;
-/** Rows read between two looks at the cancel flag. */
+/** Rows read between two looks at the cancel state. */
 const CANCEL_CHECK_ROWS = 64;
 
-let db: DatabaseSync | undefined;
-let cancel: Int32Array<ArrayBufferLike> = new Int32Array(1);
-let held: Int32Array<ArrayBufferLike> = new Int32Array(1);
+let db: DatabaseSync;
+let signal: Int32Array<SharedArrayBuffer>;
+let held: Int32Array<SharedArrayBuffer>;
 let heldLimit = 0;
 const statements = new Map<string, StatementSync>();
 const encoder = new TextEncoder();
@@ -30,13 +49,13 @@ class Interrupted extends Error {
 }
 
 function checkCancel(): void {
-  if (Atomics.load(cancel, 0) !== 0) throw new Interrupted();
+  if (Atomics.load(signal, STATE) === ABANDONED) throw new Interrupted();
 }
 
 function statement(sql: string): StatementSync {
   let s = statements.get(sql);
   if (!s) {
-    s = db!.prepare(sql);
+    s = db.prepare(sql);
     s.setReadBigInts(true); // INTEGER comes back exact, REAL as number
     if (statements.size >= STATEMENT_CACHE) statements.clear();
     statements.set(sql, s);
@@ -63,8 +82,8 @@ function budgetSpent(): SqliteFailure {
   });
 }
 
-/** Rows as the Query blob, read row by row: the size cap and cancel flag apply as it goes. */
-function query(sql: string, blob: Uint8Array | undefined, maxBytes: number): WorkerReply {
+/** Rows as the Query blob, read row by row: the size cap and cancel state apply as it goes. */
+function query(sql: string, blob: Uint8Array | undefined, maxBytes: number): Reply {
   const stmt = statement(sql);
   const p = params(blob);
   stmt.setReturnArrays(true);
@@ -88,7 +107,7 @@ function query(sql: string, blob: Uint8Array | undefined, maxBytes: number): Wor
     if (bytes.length > maxBytes) throw tooLarge(maxBytes);
     Atomics.add(held, 0, bytes.length - added);
     added = bytes.length;
-    return { id: 0, ok: true, blob: bytes, held: added };
+    return { ok: true, blob: bytes, held: added };
   } catch (e) {
     Atomics.sub(held, 0, added);
     throw e;
@@ -96,33 +115,33 @@ function query(sql: string, blob: Uint8Array | undefined, maxBytes: number): Wor
 }
 
 function commit(list: Statement[]): void {
-  db!.exec("BEGIN");
+  db.exec("BEGIN");
   try {
     for (const s of list) {
       checkCancel();
       statement(s.sql).run(...params(s.params));
     }
     checkCancel();
-    db!.exec("COMMIT");
+    db.exec("COMMIT");
   } catch (e) {
-    if (db!.isTransaction) db!.exec("ROLLBACK");
+    if (db.isTransaction) db.exec("ROLLBACK");
     throw e;
   }
 }
 
-function run(m: Exclude<WorkerRequest, { op: "open" | "close" }>): WorkerReply {
-  switch (m.op) {
+function run(job: Job): Reply {
+  switch (job.op) {
     case "query":
-      return { ...query(m.sql, m.params, m.maxBytes), id: m.id };
+      return query(job.sql, job.params, job.maxBytes);
     case "write":
-      statement(m.sql).run(...params(m.params));
-      return { id: m.id, ok: true };
+      statement(job.sql).run(...params(job.params));
+      return { ok: true };
     case "params":
-      params(m.params);
-      return { id: m.id, ok: true };
+      params(job.params);
+      return { ok: true };
     case "commit":
-      commit(m.statements);
-      return { id: m.id, ok: true };
+      commit(job.statements);
+      return { ok: true };
   }
 }
 
@@ -131,36 +150,68 @@ function errorOf(e: unknown): WorkerError {
   return { message: e instanceof Error ? e.message : String(e) };
 }
 
-self.onmessage = (ev: MessageEvent<WorkerRequest>) => {
-  const m = ev.data;
-  if (m.op === "close") {
-    statements.clear();
-    try {
-      db?.close();
-    } catch { /* already closed */ }
-    self.postMessage({ closed: true } satisfies WorkerReply);
-    self.close();
-    return;
-  }
-  if (m.op === "open") {
-    cancel = new Int32Array(m.cancel);
-    held = m.held;
-    heldLimit = m.heldLimit;
-    try {
-      db = new DatabaseSync(m.file);
-      db.exec("PRAGMA journal_mode=WAL");
-      self.postMessage({ id: 0, ok: true } satisfies WorkerReply);
-    } catch (e) {
-      self.postMessage({ id: 0, ok: false, error: errorOf(e) } satisfies WorkerReply);
+function post(e: WorkerEvent) {
+  self.postMessage(e);
+}
+
+/** Takes requests until told to stop (or given up on); then closes the connection. */
+function serveRequests(data: Uint8Array, port: MessagePort): void {
+  const nodePort = port as unknown as Parameters<typeof receiveMessageOnPort>[0];
+  let handled = 0;
+  for (;;) {
+    const seq = Atomics.load(signal, REQ_SEQ);
+    if (seq === handled) {
+      if (Atomics.load(signal, STOP) !== 0) return;
+      Atomics.wait(signal, REQ_SEQ, seq);
+      continue;
     }
+    handled = seq;
+    const len = Atomics.load(signal, REQ_LEN);
+    let bytes: Uint8Array;
+    if (len >= 0) bytes = data.slice(0, len);
+    else bytes = new Uint8Array(receiveMessageOnPort(nodePort)!.message as ArrayBuffer);
+    let reply: Reply;
+    try {
+      reply = run(decodeJob(bytes));
+    } catch (e) {
+      reply = { ok: false, error: errorOf(e) };
+    }
+    const out = encodeReply(reply);
+    if (Atomics.compareExchange(signal, STATE, RUNNING, REPLIED) !== RUNNING) {
+      // the module gave up on this request: nobody reads the reply
+      if (reply.ok && reply.held) Atomics.sub(held, 0, reply.held);
+      return;
+    }
+    if (out.length <= data.length) {
+      data.set(out);
+      Atomics.store(signal, REP_LEN, out.length);
+    } else {
+      port.postMessage(out.buffer, [out.buffer]);
+      Atomics.store(signal, REP_LEN, -1);
+    }
+    Atomics.add(signal, REP_SEQ, 1);
+    Atomics.notify(signal, REP_SEQ);
+  }
+}
+
+self.onmessage = (ev: MessageEvent<WorkerInit>) => {
+  const init = ev.data;
+  signal = new Int32Array(init.signal);
+  held = new Int32Array(init.held);
+  heldLimit = init.heldLimit;
+  try {
+    db = new DatabaseSync(init.file);
+    db.exec("PRAGMA journal_mode=WAL");
+  } catch (e) {
+    post({ openError: errorOf(e) });
     return;
   }
-  let reply: WorkerReply;
+  post({ opened: true });
+  serveRequests(new Uint8Array(init.data), init.port);
+  statements.clear();
   try {
-    reply = run(m);
-  } catch (e) {
-    reply = { id: m.id, ok: false, error: errorOf(e) };
-  }
-  const blob = "blob" in reply ? reply.blob : undefined;
-  self.postMessage(reply, blob ? [blob.buffer as ArrayBuffer] : []);
+    db.close();
+  } catch { /* already closed */ }
+  post({ closed: true });
+  self.close();
 };
