@@ -91,6 +91,13 @@ export class Deadline {
   get passed(): boolean {
     return performance.now() > this.at;
   }
+  /** ms left (negative once passed) */
+  get remaining(): number {
+    return this.at - performance.now();
+  }
+  timedOutError(): Error {
+    return this.timedOut();
+  }
   /** Throws the time-out error once the deadline has passed. */
   check(): void {
     if (this.passed) throw this.timedOut();
