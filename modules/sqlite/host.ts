@@ -291,7 +291,7 @@ export class DbHost {
             if (this.#worker === worker) this.#worker = undefined;
             throw new SqliteFailure({
               RusqliteError: `interrupted: past sqlite's time limit of ${this.env.timeoutMs} ms; ` +
-                "the statement was stopped and an open transaction rolled back",
+                "the statement was stopped and its transaction rolled back",
             });
           }
         }

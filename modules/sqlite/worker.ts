@@ -9,7 +9,7 @@
 
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { receiveMessageOnPort } from "node:worker_threads";
-import { SqliteFailure } from "../../wire/sqlite.ts";
+import { firstKeyword, SqliteFailure } from "../../wire/sqlite.ts";
 import { parseParams, rowEncoder, type SqlParam } from "./values.ts";
 import {
   ABANDONED,
@@ -32,8 +32,7 @@ import {
 } from "./protocol.ts";
 
 const STATEMENT_CACHE = 256;
-/** Rows read between two looks at the cancel state. */
-const CANCEL_CHECK_ROWS = 64;
+const BUSY_TIMEOUT_MS = 5000;
 
 let db: DatabaseSync;
 let signal: Int32Array<SharedArrayBuffer>;
@@ -92,7 +91,6 @@ function query(sql: string, blob: Uint8Array | undefined, maxBytes: number): Rep
   let size = 2;
   let added = 0;
   try {
-    let n = 0;
     for (const row of stmt.iterate(...p)) {
       const s = encode(row as unknown as unknown[]);
       size += s.length + 1;
@@ -100,7 +98,7 @@ function query(sql: string, blob: Uint8Array | undefined, maxBytes: number): Rep
       added += s.length;
       if (Atomics.add(held, 0, s.length) + s.length > heldLimit) throw budgetSpent();
       parts.push(s);
-      if (++n % CANCEL_CHECK_ROWS === 0) checkCancel();
+      checkCancel();
     }
     checkCancel();
     const bytes = encoder.encode(`[${parts.join(",")}]`);
@@ -129,12 +127,38 @@ function commit(list: Statement[]): void {
   }
 }
 
+/** Statements that end or nest transactions, or cannot run inside one. */
+const UNWRAPPED = new Set(["COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE", "VACUUM"]);
+
+/**
+ * A Write outside a transaction runs in one of its own, so that a Write which outlives
+ * its time limit rolls back instead of landing after the requester was told it failed.
+ * Inside a transaction a process opened itself, or for transaction control, it runs as is.
+ */
+function write(sql: string, blob: Uint8Array | undefined): void {
+  const stmt = statement(sql);
+  const p = params(blob);
+  if (db.isTransaction || UNWRAPPED.has(firstKeyword(sql))) {
+    stmt.run(...p);
+    return;
+  }
+  db.exec("BEGIN");
+  try {
+    stmt.run(...p);
+    checkCancel();
+    db.exec("COMMIT");
+  } catch (e) {
+    if (db.isTransaction) db.exec("ROLLBACK");
+    throw e;
+  }
+}
+
 function run(job: Job): Reply {
   switch (job.op) {
     case "query":
       return query(job.sql, job.params, job.maxBytes);
     case "write":
-      statement(job.sql).run(...params(job.params));
+      write(job.sql, job.params);
       return { ok: true };
     case "params":
       params(job.params);
@@ -202,6 +226,8 @@ self.onmessage = (ev: MessageEvent<WorkerInit>) => {
   try {
     db = new DatabaseSync(init.file);
     db.exec("PRAGMA journal_mode=WAL");
+    // rusqlite's default (Hyperdrive's): a connection given up on may hold the write lock
+    db.exec(`PRAGMA busy_timeout=${BUSY_TIMEOUT_MS}`);
   } catch (e) {
     post({ openError: errorOf(e) });
     return;
