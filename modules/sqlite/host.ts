@@ -2,11 +2,13 @@
 // time by the database's Worker (worker.ts), each under the module's time limit.
 //
 // Past the limit the request is answered with an error at once and its Worker is given
-// up: its cancel flag is set (a query stops at its next rows, a transaction before its
-// next statement and before COMMIT, rolling back) and it is told to close. A step
-// SQLite cannot leave (an endless aggregate) keeps that Worker's thread until it
-// returns; the connection then closes, rolling back whatever it had not committed. The
-// database gets a fresh Worker and connection for the next request, so it stays usable.
+// up: its STATE becomes ABANDONED (a query stops at its next row; a Write or a
+// transaction rolls back before its next statement or COMMIT) and it closes its
+// connection once the request returns. A step SQLite cannot leave (an endless
+// aggregate) keeps that Worker's thread until it returns (node:sqlite has no interrupt,
+// and terminating a Worker does not stop native code); the connection then closes,
+// rolling back whatever it had not committed. The database gets a fresh Worker and
+// connection for the next request, so it stays usable.
 
 import { receiveMessageOnPort } from "node:worker_threads";
 import {
@@ -184,7 +186,6 @@ class DbWorker implements EndableWorker {
   close(): void {
     if (this.#ended) return;
     Atomics.store(this.signal, STOP, 1);
-    Atomics.add(this.signal, REQ_SEQ, 0);
     Atomics.notify(this.signal, REQ_SEQ);
   }
 

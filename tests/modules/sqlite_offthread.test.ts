@@ -18,8 +18,6 @@ const countTo = (n: number) =>
 
 Deno.test({
   name: "sqlite: a long query leaves other processes' sqlite and GET /our answering",
-  sanitizeResources: false,
-  sanitizeOps: false,
   async fn() {
     const root = await Deno.makeTempDir({ prefix: "hd-sqlite-offthread-" });
     const n = await bootStorageNode(`${root}/home`);
