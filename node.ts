@@ -138,7 +138,7 @@ export interface BootOptions {
 
 /** Options of `HyperdenoNode.request` and `HyperdenoNode.send`. */
 export interface RequestOptions {
-  /** How long `request` waits for the response (default 5 s). */
+  /** How long `request` waits for the response (default 5 s; 0 .. 2147483, else RangeError). */
   timeoutSeconds?: number;
   /** A blob (LazyLoadBlob) sent with the message. */
   blob?: Uint8Array;
@@ -202,6 +202,8 @@ export class NodeSendError extends Error {
 }
 
 const DISTRO_DIR = new URL("./packages/", import.meta.url);
+/** request()'s longest timeout: a timer's ceiling, 2^31 - 1 ms. */
+const MAX_REQUEST_TIMEOUT_SECONDS = 2_147_483;
 const DISTRO_KERNEL = parseProcessId("kernel:distro:sys");
 
 /** The node name stored in `home`, if any (the CLI's password page needs it before boot). */
@@ -343,6 +345,15 @@ export async function bootNode(opts: BootOptions): Promise<HyperdenoNode> {
       return installPackage(kernel, { our, home, print }, dir);
     },
     async request(target, body, o = {}) {
+      const timeout = o.timeoutSeconds ?? 5;
+      if (
+        typeof timeout !== "number" || !(timeout >= 0 && timeout <= MAX_REQUEST_TIMEOUT_SECONDS)
+      ) {
+        throw new RangeError(
+          "request: timeoutSeconds must be a number of seconds from 0 to " +
+            `${MAX_REQUEST_TIMEOUT_SECONDS}, got ${timeout}`,
+        );
+      }
       const t = resolveTarget(our, target);
       try {
         const km: KernelMessage = await kernel.request(
@@ -354,7 +365,7 @@ export async function bootNode(opts: BootOptions): Promise<HyperdenoNode> {
             capabilities: [],
           },
           o.blob ? { bytes: o.blob, mime: o.mime } as LazyLoadBlob : undefined,
-          o.timeoutSeconds ?? 5,
+          timeout,
         );
         if (km.message.tag !== "response") throw new Error("expected a response");
         const [res] = km.message.val;

@@ -4,6 +4,8 @@
 // Groups (each with the direct call as baseline):
 //   kv / sqlite:                 one set+get (insert+select) per iteration, sent with
 //                                node.request (kernel -> module -> kernel)
+//   sqlite-select:               one select of a stored row: no commit, so no fsync; the
+//                                message path's own cost (incl. the db Worker round trip)
 //   kv-process / sqlite-process: 20 pairs per iteration, sent by a real process
 //                                (Worker -> kernel -> module -> kernel -> Worker)
 
@@ -42,7 +44,12 @@ await appBatch(n.node, APP, [
   { target: "sqlite:distro:sys", body: { package_id: PKG, db: "bench", action: "Open" } },
 ]);
 
-let seq = 0;
+insertDirect.run(0, "value");
+await n.node.request(
+  "our@sqlite:distro:sys",
+  sqlBody({ Write: { statement: "INSERT INTO t (k, v) VALUES (0, 'value')", tx_id: null } }),
+);
+let seq = 1;
 const INSERT = "INSERT INTO t (k, v) VALUES (?, ?)";
 const SELECT = "SELECT v FROM t WHERE k = ?";
 
@@ -99,6 +106,26 @@ Deno.bench({
     );
     const r = await n.node.request("our@sqlite:distro:sys", sqlBody({ Query: SELECT }), {
       blob: enc.encode(`[${k}]`),
+    });
+    expect(dec.decode(r.blob?.bytes) === '[{"v":"value"}]', "sqlite select");
+  },
+});
+
+Deno.bench({
+  name: "sqlite select: node:sqlite directly",
+  group: "sqlite-select",
+  baseline: true,
+  fn() {
+    expect(selectDirect.get(0) !== undefined, "direct select");
+  },
+});
+
+Deno.bench({
+  name: "sqlite select: sqlite:distro:sys via node.request",
+  group: "sqlite-select",
+  async fn() {
+    const r = await n.node.request("our@sqlite:distro:sys", sqlBody({ Query: SELECT }), {
+      blob: enc.encode("[0]"),
     });
     expect(dec.decode(r.blob?.bytes) === '[{"v":"value"}]', "sqlite select");
   },

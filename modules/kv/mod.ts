@@ -4,6 +4,12 @@
 // params {"kind": "read"|"write", "db_key": [package_id, db]}. Keys and values are
 // arbitrary bytes of any size (see store.ts); transactions commit atomically.
 // Requests run in order per source process, processes concurrently (mailbox lanes).
+//
+// Deno KV's operations are async (off the kernel's thread); what runs here is bounded by
+// the limits below: a value's size, the bytes of all requests in flight, what open
+// transactions buffer, a request body's size, and a time limit per request (past it the
+// answer is an IOError "timed out: ..."; Deno KV cannot cancel, so the operation itself
+// still completes in the background, in order with that process's later writes).
 
 import { join, resolve } from "node:path";
 import {
@@ -14,7 +20,7 @@ import {
   type Request,
 } from "../../wire/core.ts";
 import type { RuntimeModule, RuntimeModuleContext } from "../../kernel/module.ts";
-import { dbKeyOf, freshTxId, ownsDb } from "../shared/db.ts";
+import { ByteBudget, dbKeyOf, freshTxId, ownsDb, timeLimitMs, withDeadline } from "../shared/db.ts";
 import {
   type Answer,
   ioErrorMessage,
@@ -38,9 +44,47 @@ import { KvBackendError, KvStore, type TxOp } from "./store.ts";
 export * from "../../wire/kv.ts";
 export { KEY_LIMIT, VALUE_LIMIT } from "./store.ts";
 
+/** Databases kept open at once; idle ones beyond this are closed (LRU). */
+export const MAX_OPEN_DBS = 64;
+/** Time limit of one request. */
+export const REQUEST_TIMEOUT_MS = 30_000;
+/** A request body (the JSON with the key) larger than this is MalformedRequest. */
+export const MAX_REQUEST_BODY_BYTES = 1024 * 1024;
+/** One value (a Set's blob). */
+export const MAX_VALUE_BYTES = 64 * 1024 * 1024;
+/** Bytes held for requests in flight across all processes: values set and got. */
+export const MAX_INFLIGHT_BYTES = 256 * 1024 * 1024;
+/** Transactions begun and not yet committed, node-wide. */
+export const MAX_OPEN_TXS = 1024;
+/** Value bytes buffered in all open transactions together. */
+export const MAX_TX_BYTES = 256 * 1024 * 1024;
+
+export interface KvLimits {
+  maxValueBytes: number;
+  maxInflightBytes: number;
+  maxOpenTxs: number;
+  maxTxBytes: number;
+}
+
+const KV_LIMITS: KvLimits = {
+  maxValueBytes: MAX_VALUE_BYTES,
+  maxInflightBytes: MAX_INFLIGHT_BYTES,
+  maxOpenTxs: MAX_OPEN_TXS,
+  maxTxBytes: MAX_TX_BYTES,
+};
+
 export interface KvModuleOptions {
   /** Databases kept open at once; idle ones beyond this are closed (LRU). */
   maxOpenDbs?: number;
+  /** Time limit of one request in ms (default REQUEST_TIMEOUT_MS). */
+  requestTimeoutMs?: number;
+  /** Overrides of the limits above (tests, embedders). */
+  limits?: Partial<KvLimits>;
+}
+
+/** A limit refusal, in kv's store error variant. */
+function refused(text: string): KvFailure {
+  return new KvFailure({ RocksDBError: text });
 }
 
 const DB_FILE = "kv.sqlite3";
@@ -57,6 +101,7 @@ interface OpenDb {
 interface Tx {
   db: string;
   ops: TxOp[];
+  bytes: number;
 }
 
 /** The request and the directory key of its database. */
@@ -81,9 +126,16 @@ class KvModule implements RuntimeModule, RequestHandler<Job, KvResponse> {
   /** open stores by db key, least recently used first */
   #dbs = new Map<string, OpenDb>();
   #txs = new Map<bigint, Tx>();
+  #txBytes = 0;
+  #limits: KvLimits;
+  #timeoutMs: number;
+  #budget: ByteBudget;
 
   constructor(opts: KvModuleOptions) {
-    this.#maxOpen = opts.maxOpenDbs ?? 64;
+    this.#maxOpen = opts.maxOpenDbs ?? MAX_OPEN_DBS;
+    this.#limits = { ...KV_LIMITS, ...opts.limits };
+    this.#timeoutMs = timeLimitMs(opts.requestTimeoutMs, REQUEST_TIMEOUT_MS, "kv");
+    this.#budget = new ByteBudget(this.#limits.maxInflightBytes);
   }
 
   async start(ctx: RuntimeModuleContext): Promise<void> {
@@ -108,6 +160,7 @@ class KvModule implements RuntimeModule, RequestHandler<Job, KvResponse> {
   }
 
   parse(_km: KernelMessage, req: Request): Job {
+    if (req.body.length > MAX_REQUEST_BODY_BYTES) throw new KvFailure("MalformedRequest");
     const request = parseKvRequest(req.body);
     return { request, dbKey: dbKeyOf(request) };
   }
@@ -137,7 +190,50 @@ class KvModule implements RuntimeModule, RequestHandler<Job, KvResponse> {
     }
   }
 
-  async act(km: KernelMessage, { request: r, dbKey }: Job): Promise<Answer<KvResponse>> {
+  /**
+   * Runs the request under its time limit, holding the bytes it moves (a Set's value, a
+   * Get's) in the in-flight budget until the work itself ends.
+   */
+  act(km: KernelMessage, job: Job): Promise<Answer<KvResponse>> {
+    const releases: (() => void)[] = [];
+    const hold = (n: number) => releases.push(this.#budget.take(n, () => this.#busy()));
+    let run: Promise<Answer<KvResponse>>;
+    try {
+      run = this.#act(km, job, hold);
+    } catch (e) {
+      run = Promise.reject(e);
+    }
+    const settled = run.finally(() => releases.forEach((release) => release()));
+    return withDeadline(
+      settled,
+      this.#timeoutMs,
+      () =>
+        new KvFailure({
+          IOError: `timed out: past kv's time limit of ${this.#timeoutMs} ms; a write may ` +
+            "still complete",
+        }),
+    );
+  }
+
+  #busy(): KvFailure {
+    return refused(
+      `out of memory: requests in flight are over kv's limit of ` +
+        `${this.#limits.maxInflightBytes} bytes; retry later`,
+    );
+  }
+
+  #dropTx(txId: bigint): void {
+    const tx = this.#txs.get(txId);
+    if (!tx) return;
+    this.#txs.delete(txId);
+    this.#txBytes -= tx.bytes;
+  }
+
+  async #act(
+    km: KernelMessage,
+    { request: r, dbKey }: Job,
+    hold: (n: number) => void,
+  ): Promise<Answer<KvResponse>> {
     const action = r.action;
     switch (action.tag) {
       case "Open":
@@ -152,39 +248,71 @@ class KvModule implements RuntimeModule, RequestHandler<Job, KvResponse> {
       case "RemoveDb": {
         const open = this.#dbs.get(dbKey);
         if (open) this.#drop(dbKey, open);
-        for (const [id, tx] of this.#txs) if (tx.db === dbKey) this.#txs.delete(id);
+        for (const [id, tx] of this.#txs) if (tx.db === dbKey) this.#dropTx(id);
         await Deno.remove(join(this.#root, dbKey), { recursive: true });
         return OK;
       }
       case "Get": {
-        const value = await this.#use(r, dbKey, false, (s) => s.get(action.key));
+        const value = await this.#use(r, dbKey, false, (s) => s.get(action.key, hold));
         if (value === undefined) throw new KvFailure("KeyNotFound");
         return { response: { Get: action.key }, blob: value };
       }
       case "BeginTx": {
         await this.#use(r, dbKey, false, () => Promise.resolve());
+        if (this.#txs.size >= this.#limits.maxOpenTxs) {
+          throw refused(
+            `too many open transactions: kv's limit is ${this.#limits.maxOpenTxs}; ` +
+              "commit some first",
+          );
+        }
         const txId = freshTxId(this.#txs);
-        this.#txs.set(txId, { db: dbKey, ops: [] });
+        this.#txs.set(txId, { db: dbKey, ops: [], bytes: 0 });
         return { response: { BeginTx: { tx_id: txId } } };
       }
       case "Set":
         return await this.#use(r, dbKey, false, async (store) => {
           const blob = km.lazyLoadBlob;
           if (!blob) throw new KvFailure("MalformedRequest");
-          if (action.txId === undefined) await store.set(action.key, blob.bytes);
-          else this.#tx(action.txId, dbKey).ops.push({ key: action.key, value: blob.bytes });
+          const n = blob.bytes.length;
+          if (n > this.#limits.maxValueBytes) {
+            throw refused(
+              `value of ${n} bytes is over kv's limit of ${this.#limits.maxValueBytes}`,
+            );
+          }
+          if (action.txId === undefined) {
+            hold(n);
+            await store.set(action.key, blob.bytes);
+            return OK;
+          }
+          const tx = this.#tx(action.txId, dbKey);
+          const bytes = n + action.key.length;
+          if (this.#txBytes + bytes > this.#limits.maxTxBytes) {
+            throw refused(
+              `out of memory: open transactions hold over kv's limit of ` +
+                `${this.#limits.maxTxBytes} bytes; commit them first`,
+            );
+          }
+          tx.ops.push({ key: action.key, value: blob.bytes });
+          tx.bytes += bytes;
+          this.#txBytes += bytes;
           return OK;
         });
       case "Delete":
         return await this.#use(r, dbKey, false, async (store) => {
           if (action.txId === undefined) await store.delete(action.key);
-          else this.#tx(action.txId, dbKey).ops.push({ key: action.key });
+          else {
+            const tx = this.#tx(action.txId, dbKey);
+            tx.ops.push({ key: action.key });
+            tx.bytes += action.key.length;
+            this.#txBytes += action.key.length;
+          }
           return OK;
         });
       case "Commit":
         return await this.#use(r, dbKey, false, async (store) => {
           const tx = this.#tx(action.txId, dbKey);
-          this.#txs.delete(action.txId); // consumed whether or not it commits
+          hold(tx.bytes);
+          this.#dropTx(action.txId); // consumed whether or not it commits
           await store.commit(tx.ops);
           return OK;
         });

@@ -97,13 +97,21 @@ export class KvStore {
     return directKeySize(key) <= KEY_LIMIT ? ["k", key] : ["h", sha256(key)];
   }
 
-  async get(key: Uint8Array): Promise<Uint8Array | undefined> {
+  /**
+   * The value of `key`. A chunked value's length is known before its chunks are read:
+   * `sizeOf(len)` sees it first (and may refuse by throwing).
+   */
+  async get(
+    key: Uint8Array,
+    sizeOf: (len: number) => void = () => {},
+  ): Promise<Uint8Array | undefined> {
     const recordKey = this.#recordKey(key);
     for (;;) {
       const e = await this.#kv.get(recordKey);
       if (e.value === null) return undefined;
       if (e.value instanceof Uint8Array) return e.value;
       const rec = e.value as ChunkedRecord;
+      sizeOf(rec.len);
       const out = new Uint8Array(rec.len);
       let off = 0;
       for await (const c of this.#kv.list<Uint8Array>({ prefix: ["c", rec.gen] })) {

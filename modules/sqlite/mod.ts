@@ -2,20 +2,28 @@
 // (package_id, db), at <home>/sqlite/<package_id>/<db>/<db>.db. A process opens a
 // database of its own package (and so gets read and write caps on it); others need
 // those caps, issued by sqlite with params {"kind": "read"|"write", "db_key": [package_id, db]}.
-// Query needs read, Write/BeginTx/Commit need write. node:sqlite is synchronous, so
-// each request runs to completion before the next (of any process) starts.
+// Query needs read, Write/BeginTx/Commit need write.
+//
+// SQL never runs on the kernel's thread: each open database has a Worker holding its
+// connection (host.ts, worker.ts); requests to one database run one at a time, in
+// arrival order, and different databases run in parallel. Every request has a time
+// limit (`requestTimeoutMs`); past it the requester gets a RusqliteError
+// "interrupted: ..." and the database a fresh connection (host.ts says what happens to
+// the statement). Transactions are buffered here and run by Commit in one SQLite
+// transaction, so a replaced connection loses no transaction state.
 
-import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { join, resolve } from "node:path";
 import {
   type Address,
   type Capability,
   type KernelMessage,
+  packageIdOf,
+  packageIdToString,
   type Request,
   SQLITE_PROCESS_ID,
 } from "../../wire/core.ts";
 import type { RuntimeModule, RuntimeModuleContext } from "../../kernel/module.ts";
-import { dbKeyOf, freshTxId, ownsDb } from "../shared/db.ts";
+import { ByteBudget, dbKeyOf, freshTxId, ownsDb, timeLimitMs } from "../shared/db.ts";
 import {
   type Answer,
   ioErrorMessage,
@@ -37,43 +45,71 @@ import {
   type SqliteResponse,
   WRITE_KEYWORDS,
 } from "../../wire/sqlite.ts";
-import { parseParams, RowEncodingError, rowsToJson, type SqlParam } from "./values.ts";
+import { DbHost, type EndableWorker, type Job } from "./host.ts";
+import type { Statement } from "./protocol.ts";
 
 export * from "../../wire/sqlite.ts";
 export { decodeCanonicalBase64, formatReal } from "./values.ts";
 
+/** Databases open at once (each a Worker with its connection, ~8 MB); LRU beyond. */
+export const MAX_OPEN_DBS = 32;
+/** A database idle this long has its Worker closed (reopened on the next request). */
+export const DB_IDLE_CLOSE_MS = 60_000;
+/** How long shutdown waits for connections to close. */
+const SHUTDOWN_GRACE_MS = 2000;
+/** Time limit of one request, from when it reaches its database's Worker. */
+export const REQUEST_TIMEOUT_MS = 30_000;
+/** A request body (the JSON with the SQL text) larger than this is MalformedRequest. */
+export const MAX_REQUEST_BODY_BYTES = 1024 * 1024;
+/** The parameters blob of a Write or Query. */
+export const MAX_PARAMS_BYTES = 64 * 1024 * 1024;
+/** The rows one Query may answer (the blob's JSON text). */
+export const MAX_QUERY_RESULT_BYTES = 64 * 1024 * 1024;
+/** Bytes held for requests in flight across all processes: parameters and results. */
+export const MAX_INFLIGHT_BYTES = 256 * 1024 * 1024;
+/** Transactions begun and not yet committed, node-wide. */
+export const MAX_OPEN_TXS = 1024;
+/** Statement and parameter bytes buffered in all open transactions together. */
+export const MAX_TX_BYTES = 256 * 1024 * 1024;
+/** Statements still running past their time limit that one package may have. */
+export const MAX_RUNAWAYS_PER_PACKAGE = 2;
+/** ... and all packages together; beyond either, that package's (or every) SQL waits. */
+export const MAX_RUNAWAYS = 8;
+
 export interface SqliteModuleOptions {
   /** Databases kept open at once; least recently used beyond this are closed. */
   maxOpenDbs?: number;
+  /** Time limit of one request in ms (default REQUEST_TIMEOUT_MS). */
+  requestTimeoutMs?: number;
+  /** Overrides of the byte limits above (tests, embedders). */
+  limits?: Partial<SqliteLimits>;
 }
 
-const STATEMENT_CACHE = 256;
-
-/** An open database with its prepared statements, reused across requests. */
-class Db {
-  #statements = new Map<string, StatementSync>();
-  constructor(readonly conn: DatabaseSync) {}
-
-  statement(sql: string): StatementSync {
-    let s = this.#statements.get(sql);
-    if (!s) {
-      s = this.conn.prepare(sql);
-      s.setReadBigInts(true); // INTEGER comes back exact, REAL as number
-      if (this.#statements.size >= STATEMENT_CACHE) this.#statements.clear();
-      this.#statements.set(sql, s);
-    }
-    return s;
-  }
-
-  close(): void {
-    this.#statements.clear();
-    this.conn.close();
-  }
+export interface SqliteLimits {
+  maxParamsBytes: number;
+  maxQueryResultBytes: number;
+  maxInflightBytes: number;
+  maxOpenTxs: number;
+  maxTxBytes: number;
 }
+
+const SQLITE_LIMITS: SqliteLimits = {
+  maxParamsBytes: MAX_PARAMS_BYTES,
+  maxQueryResultBytes: MAX_QUERY_RESULT_BYTES,
+  maxInflightBytes: MAX_INFLIGHT_BYTES,
+  maxOpenTxs: MAX_OPEN_TXS,
+  maxTxBytes: MAX_TX_BYTES,
+};
 
 interface Tx {
   db: string;
-  statements: [string, SqlParam[]][];
+  statements: Statement[];
+  bytes: number;
+}
+
+/** A limit refusal: SQLite's own words for the condition, then sqlite's limit. */
+function refused(text: string): SqliteFailure {
+  return new SqliteFailure({ RusqliteError: text });
 }
 
 class SqliteModule implements RuntimeModule, RequestHandler<SqliteRequest, SqliteResponse> {
@@ -87,12 +123,27 @@ class SqliteModule implements RuntimeModule, RequestHandler<SqliteRequest, Sqlit
   #ctx!: RuntimeModuleContext;
   #root = "";
   #maxOpen: number;
-  /** open databases, least recently used first */
-  #dbs = new Map<string, Db>();
+  #limits: SqliteLimits;
+  #timeoutMs: number;
+  #budget: ByteBudget;
+  /** open databases by key, least recently used first */
+  #hosts = new Map<string, DbHost>();
   #txs = new Map<bigint, Tx>();
+  #txBytes = 0;
+  /** Workers given up on that still run, by the package charged */
+  #runaways = new Map<string, number>();
+  #runawayTotal = 0;
+  /** every db Worker not yet ended: current, retiring and given up on */
+  #workers = new Set<EndableWorker>();
+  /** hosts closed (LRU, idle, RemoveDb) while requests were still queued on them */
+  #retired = new Set<DbHost>();
+  #sweep?: ReturnType<typeof setInterval>;
 
   constructor(opts: SqliteModuleOptions) {
-    this.#maxOpen = opts.maxOpenDbs ?? 64;
+    this.#maxOpen = opts.maxOpenDbs ?? MAX_OPEN_DBS;
+    this.#limits = { ...SQLITE_LIMITS, ...opts.limits };
+    this.#timeoutMs = timeLimitMs(opts.requestTimeoutMs, REQUEST_TIMEOUT_MS, "sqlite");
+    this.#budget = new ByteBudget(this.#limits.maxInflightBytes);
   }
 
   async start(ctx: RuntimeModuleContext): Promise<void> {
@@ -100,9 +151,12 @@ class SqliteModule implements RuntimeModule, RequestHandler<SqliteRequest, Sqlit
     this.self = { node: ctx.our, process: SQLITE_PROCESS_ID };
     this.#root = resolve(ctx.home, "sqlite");
     await Deno.mkdir(this.#root, { recursive: true });
+    const sweep = setInterval(() => this.#closeIdle(DB_IDLE_CLOSE_MS), DB_IDLE_CLOSE_MS / 4);
+    Deno.unrefTimer(sweep);
+    this.#sweep = sweep;
   }
 
-  /** Hyperdrive's per-process queues; with synchronous handling, the order is arrival's. */
+  /** Hyperdrive's per-process queues. */
   laneOf(km: KernelMessage): string {
     return laneBySourceProcess(km);
   }
@@ -111,12 +165,28 @@ class SqliteModule implements RuntimeModule, RequestHandler<SqliteRequest, Sqlit
     return serve(this.#ctx, this, km);
   }
 
-  shutdown(): void {
-    for (const db of this.#dbs.values()) db.close();
-    this.#dbs.clear();
+  /**
+   * Every connection closes (a Worker still inside a statement past its limit gets
+   * SHUTDOWN_GRACE_MS to return, then is terminated; its thread ends with the process).
+   */
+  async shutdown(): Promise<void> {
+    clearInterval(this.#sweep);
+    for (const host of [...this.#hosts.values(), ...this.#retired]) host.stop();
+    this.#hosts.clear();
+    this.#retired.clear();
+    const workers = [...this.#workers];
+    for (const w of workers) w.close();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.all(workers.map((w) => w.gone)),
+      new Promise((resolve) => timer = setTimeout(resolve, SHUTDOWN_GRACE_MS)),
+    ]);
+    clearTimeout(timer);
+    for (const w of workers) w.terminate();
   }
 
   parse(_km: KernelMessage, req: Request): SqliteRequest {
+    if (req.body.length > MAX_REQUEST_BODY_BYTES) throw new SqliteFailure("MalformedRequest");
     return parseSqliteRequest(req.body);
   }
 
@@ -145,35 +215,99 @@ class SqliteModule implements RuntimeModule, RequestHandler<SqliteRequest, Sqlit
     return { issuer: this.self, params: sqliteCapParams(kind, r.packageId, r.db) };
   }
 
-  #db(r: SqliteRequest, create: boolean): Db {
+  #retire(key: string, host: DbHost): void {
+    this.#hosts.delete(key);
+    if (!host.idle) this.#retired.add(host);
+    host.retire(() => this.#retired.delete(host));
+  }
+
+  #closeIdle(idleMs: number): void {
+    const now = performance.now();
+    for (const [key, host] of this.#hosts) {
+      if (host.idle && now - host.lastUsed > idleMs) this.#retire(key, host);
+    }
+  }
+
+  /** The request's open database: NoDb unless it exists or `create`. */
+  async #host(r: SqliteRequest, create: boolean): Promise<DbHost> {
     const key = dbKeyOf(r);
-    const open = this.#dbs.get(key);
-    if (open) {
-      this.#dbs.delete(key);
-      this.#dbs.set(key, open);
-      return open;
-    }
-    const dir = join(this.#root, key);
-    const file = join(dir, `${r.db}.db`);
-    if (create) {
-      Deno.mkdirSync(dir, { recursive: true });
-    } else {
-      try {
-        Deno.statSync(file);
-      } catch {
-        throw noDb(r);
+    let host = this.#hosts.get(key);
+    if (!host) {
+      const dir = join(this.#root, key);
+      const file = join(dir, `${r.db}.db`);
+      if (create) {
+        await Deno.mkdir(dir, { recursive: true });
+      } else {
+        try {
+          await Deno.stat(file);
+        } catch {
+          throw noDb(r);
+        }
       }
+      host = this.#hosts.get(key) ?? new DbHost(file, `sqlite ${key}`, {
+        timeoutMs: this.#timeoutMs,
+        budget: this.#budget,
+        runaway: (blame, delta) => this.#runaway(blame, delta),
+        workers: this.#workers,
+      });
     }
-    const conn = new DatabaseSync(file);
-    conn.exec("PRAGMA journal_mode=WAL");
-    const db = new Db(conn);
-    this.#dbs.set(key, db);
-    for (const [k, old] of this.#dbs) {
-      if (this.#dbs.size <= this.#maxOpen) break;
-      old.close();
-      this.#dbs.delete(k);
+    this.#hosts.delete(key);
+    this.#hosts.set(key, host);
+    for (const [k, old] of this.#hosts) {
+      if (this.#hosts.size <= this.#maxOpen) break;
+      if (old.idle) this.#retire(k, old);
     }
-    return db;
+    return host;
+  }
+
+  #runaway(blame: string, delta: 1 | -1): void {
+    const n = (this.#runaways.get(blame) ?? 0) + delta;
+    if (n > 0) this.#runaways.set(blame, n);
+    else this.#runaways.delete(blame);
+    this.#runawayTotal += delta;
+    if (delta > 0) {
+      this.#ctx.print(1, `sqlite: a request of ${blame} ran past the time limit; stopped`);
+    }
+  }
+
+  /**
+   * SQL is refused while the package (or all packages together) has too many
+   * statements still running past their time limit: each holds a thread.
+   */
+  #admit(blame: string): void {
+    const mine = this.#runaways.get(blame) ?? 0;
+    if (mine >= MAX_RUNAWAYS_PER_PACKAGE || this.#runawayTotal >= MAX_RUNAWAYS) {
+      throw refused(
+        `database is locked: ${mine} statement(s) of ${blame} (${this.#runawayTotal} in all) ` +
+          "still run past sqlite's time limit; retry once they end",
+      );
+    }
+  }
+
+  /** Runs a job on the db's Worker, holding its `bytes` (parameters) in the in-flight budget. */
+  async #run(host: DbHost, job: Job, blame: string, bytes = 0) {
+    const release = this.#budget.take(
+      bytes,
+      () =>
+        refused(
+          `out of memory: requests in flight over sqlite's limit of ` +
+            `${this.#limits.maxInflightBytes} bytes; retry later`,
+        ),
+    );
+    try {
+      return await host.run(job, blame);
+    } finally {
+      release();
+    }
+  }
+
+  #params(km: KernelMessage): Uint8Array | undefined {
+    const blob = km.lazyLoadBlob?.bytes;
+    const max = this.#limits.maxParamsBytes;
+    if (blob && blob.length > max) {
+      throw refused(`string or blob too big: parameters over sqlite's limit of ${max} bytes`);
+    }
+    return blob;
   }
 
   #tx(txId: bigint, r: SqliteRequest): Tx {
@@ -182,9 +316,17 @@ class SqliteModule implements RuntimeModule, RequestHandler<SqliteRequest, Sqlit
     return tx;
   }
 
+  #dropTx(txId: bigint): void {
+    const tx = this.#txs.get(txId);
+    if (!tx) return;
+    this.#txs.delete(txId);
+    this.#txBytes -= tx.bytes;
+  }
+
   /** After check(): the db must exist (NoDb), then the statement is vetted, then run. */
-  act(km: KernelMessage, r: SqliteRequest): Answer<SqliteResponse> {
+  async act(km: KernelMessage, r: SqliteRequest): Promise<Answer<SqliteResponse>> {
     const action = r.action;
+    const blame = packageIdToString(packageIdOf(km.source.process));
     switch (action.tag) {
       case "Open":
         if (!isKernel(km.source)) {
@@ -193,64 +335,81 @@ class SqliteModule implements RuntimeModule, RequestHandler<SqliteRequest, Sqlit
             this.#cap("write", r),
           ]);
         }
-        this.#db(r, true);
+        // opening the connection creates the file (and sets WAL mode) now
+        await (await this.#host(r, true)).run({ op: "params" }, blame);
         return { response: "Ok" };
       case "RemoveDb": {
         const key = dbKeyOf(r);
-        this.#dbs.get(key)?.close();
-        this.#dbs.delete(key);
-        for (const [id, tx] of this.#txs) if (tx.db === key) this.#txs.delete(id);
-        Deno.removeSync(join(this.#root, key), { recursive: true });
+        const host = this.#hosts.get(key);
+        if (host) this.#retire(key, host);
+        for (const [id, tx] of this.#txs) if (tx.db === key) this.#dropTx(id);
+        await Deno.remove(join(this.#root, key), { recursive: true });
         return { response: "Ok" };
       }
       case "Query": {
-        const db = this.#db(r, false);
+        const host = await this.#host(r, false);
         if (!READ_KEYWORDS.has(firstKeyword(action.query))) {
           throw new SqliteFailure("NotAReadKeyword");
         }
-        const params = parseParams(km.lazyLoadBlob?.bytes);
-        if (!params) throw new SqliteFailure("InvalidParameters");
-        const stmt = db.statement(action.query);
-        stmt.setReturnArrays(true);
-        const rows = stmt.all(...params) as unknown as unknown[][];
-        const columns = stmt.columns().map((c) => c.name);
-        return {
-          response: "Read",
-          blob: new TextEncoder().encode(rowsToJson(columns, rows)),
-        };
+        const params = this.#params(km);
+        this.#admit(blame);
+        const maxBytes = this.#limits.maxQueryResultBytes;
+        const blob = await this.#run(
+          host,
+          { op: "query", sql: action.query, params, maxBytes },
+          blame,
+          params?.length,
+        );
+        return { response: "Read", blob };
       }
       case "Write": {
-        const db = this.#db(r, false);
+        const host = await this.#host(r, false);
         if (!WRITE_KEYWORDS.has(firstKeyword(action.statement))) {
           throw new SqliteFailure("NotAWriteKeyword");
         }
-        const params = parseParams(km.lazyLoadBlob?.bytes);
-        if (!params) throw new SqliteFailure("InvalidParameters");
-        if (action.txId !== undefined) {
-          this.#tx(action.txId, r).statements.push([action.statement, params]);
-        } else {
-          db.statement(action.statement).run(...params);
+        const params = this.#params(km);
+        if (action.txId === undefined) {
+          this.#admit(blame);
+          await this.#run(
+            host,
+            { op: "write", sql: action.statement, params },
+            blame,
+            params?.length,
+          );
+          return { response: "Ok" };
         }
+        await this.#run(host, { op: "params", params }, blame, params?.length);
+        const tx = this.#tx(action.txId, r);
+        const bytes = action.statement.length + (params?.length ?? 0);
+        if (this.#txBytes + bytes > this.#limits.maxTxBytes) {
+          throw refused(
+            `out of memory: open transactions hold over sqlite's limit of ` +
+              `${this.#limits.maxTxBytes} bytes; commit them first`,
+          );
+        }
+        tx.statements.push({ sql: action.statement, params });
+        tx.bytes += bytes;
+        this.#txBytes += bytes;
         return { response: "Ok" };
       }
       case "BeginTx": {
-        this.#db(r, false);
+        await this.#host(r, false);
+        if (this.#txs.size >= this.#limits.maxOpenTxs) {
+          throw refused(
+            `too many open transactions: sqlite's limit is ${this.#limits.maxOpenTxs}; ` +
+              "commit some first",
+          );
+        }
         const txId = freshTxId(this.#txs);
-        this.#txs.set(txId, { db: dbKeyOf(r), statements: [] });
+        this.#txs.set(txId, { db: dbKeyOf(r), statements: [], bytes: 0 });
         return { response: { BeginTx: { tx_id: txId } } };
       }
       case "Commit": {
-        const db = this.#db(r, false);
+        const host = await this.#host(r, false);
         const tx = this.#tx(action.txId, r);
-        this.#txs.delete(action.txId); // consumed whether or not it commits
-        db.conn.exec("BEGIN");
-        try {
-          for (const [sql, params] of tx.statements) db.statement(sql).run(...params);
-          db.conn.exec("COMMIT");
-        } catch (e) {
-          if (db.conn.isTransaction) db.conn.exec("ROLLBACK");
-          throw e;
-        }
+        this.#dropTx(action.txId); // consumed whether or not it commits
+        this.#admit(blame);
+        await this.#run(host, { op: "commit", statements: tx.statements }, blame, tx.bytes);
         return { response: "Ok" };
       }
     }
@@ -260,7 +419,6 @@ class SqliteModule implements RuntimeModule, RequestHandler<SqliteRequest, Sqlit
     let error: SqliteError;
     const msg = e instanceof Error ? e.message : String(e);
     if (e instanceof SqliteFailure) error = e.error;
-    else if (e instanceof RowEncodingError) error = { RusqliteError: msg };
     else if (msg.includes("(os error")) error = { IOError: ioErrorMessage(e) }; // filesystem
     else error = { RusqliteError: msg }; // SQLite itself: syntax, constraints, binding
     return { Err: error };

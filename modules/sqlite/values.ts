@@ -99,16 +99,20 @@ function valueJson(v: unknown): string {
   throw new RowEncodingError(`unexpected column value ${typeof v}`);
 }
 
-/** Rows (arrays, in column order) -> the Query blob text. Later duplicate names win. */
-export function rowsToJson(columns: string[], rows: unknown[][]): string {
+/**
+ * A row encoder for `columns`: each row (an array, in column order) -> its JSON object
+ * text. Later duplicate names win, one key per distinct name (Hyperdrive's HashMap).
+ */
+export function rowEncoder(columns: string[]): (row: unknown[]) => string {
   const keys = columns.map((c) => JSON.stringify(c));
-  // a map by name, like Hyperdrive's HashMap: one entry per distinct column name
   const lastIndex = new Map<string, number>();
   columns.forEach((c, i) => lastIndex.set(c, i));
   const picks = [...lastIndex.values()].sort((a, b) => a - b);
-  const parts: string[] = [];
-  for (const row of rows) {
-    parts.push(`{${picks.map((i) => `${keys[i]}:${valueJson(row[i])}`).join(",")}}`);
-  }
-  return `[${parts.join(",")}]`;
+  return (row) => `{${picks.map((i) => `${keys[i]}:${valueJson(row[i])}`).join(",")}}`;
+}
+
+/** Rows (arrays, in column order) -> the Query blob text. */
+export function rowsToJson(columns: string[], rows: unknown[][]): string {
+  const encode = rowEncoder(columns);
+  return `[${rows.map(encode).join(",")}]`;
 }

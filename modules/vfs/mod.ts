@@ -7,9 +7,15 @@
 // own package's drives; anything else needs the read/write capability vfs issued for
 // that drive, or vfs's root capability ({"root":true}). kernel:distro:sys skips the
 // checks. Requests run in order per source process, processes concurrently.
+//
+// Bounds: each request has a time limit (`requestTimeoutMs`; past it the answer is an
+// IOError "timed out: ...", a read or hash loop stops, an AddZip's Worker is terminated;
+// a single fs operation already running cannot be cancelled and completes in the
+// background). Blobs accepted, reads answered, directory listings and archives have size
+// limits, and the bytes of all requests in flight together have a budget (VFS_LIMITS).
+// AddZip inflates in a Worker (zip.ts), checking the whole archive before writing.
 
 import { createHash } from "node:crypto";
-import { dirname } from "node:path";
 import {
   type Address,
   type Capability,
@@ -51,14 +57,68 @@ import {
   type VfsPath,
 } from "./path.ts";
 import { OpenFiles } from "./files.ts";
-import { readZip } from "./zip.ts";
-import { concatBytes } from "../shared/bytes.ts";
+import type { ZipLimits } from "./zip.ts";
+import type { ZipReply, ZipRequest } from "./zip_worker.ts";
+import { ByteBudget, Deadline, timeLimitMs, withDeadline } from "../shared/db.ts";
 
 export * from "../../wire/vfs.ts";
+
+/** Open file handles kept between requests (cursor state); LRU beyond this. */
+export const MAX_OPEN_FILES = 128;
+/** Time limit of one request. */
+export const REQUEST_TIMEOUT_MS = 60_000;
+/** A request body (the JSON with the path) larger than this is MalformedRequest. */
+export const MAX_REQUEST_BODY_BYTES = 1024 * 1024;
+/** The blob of a Write, WriteAll, Append or AddZip. */
+export const MAX_BLOB_BYTES = 256 * 1024 * 1024;
+/** What one Read, ReadToEnd, ReadToString or ReadExact may answer. */
+export const MAX_READ_BYTES = 256 * 1024 * 1024;
+/** Entries one ReadDir may list. */
+export const MAX_DIR_ENTRIES = 100_000;
+/** Entries (files and directories) in one AddZip archive. */
+export const MAX_ZIP_ENTRIES = 20_000;
+/** Bytes one AddZip archive may inflate to, counted as it inflates. */
+export const MAX_UNZIPPED_BYTES = 1024 * 1024 * 1024;
+/** Bytes held for requests in flight across all processes: blobs in, reads out. */
+export const MAX_INFLIGHT_BYTES = 512 * 1024 * 1024;
+
+export interface VfsLimits extends ZipLimits {
+  maxBlobBytes: number;
+  maxReadBytes: number;
+  maxDirEntries: number;
+  maxInflightBytes: number;
+}
+
+const VFS_LIMITS: VfsLimits = {
+  maxBlobBytes: MAX_BLOB_BYTES,
+  maxReadBytes: MAX_READ_BYTES,
+  maxDirEntries: MAX_DIR_ENTRIES,
+  maxEntries: MAX_ZIP_ENTRIES,
+  maxUnzippedBytes: MAX_UNZIPPED_BYTES,
+  maxInflightBytes: MAX_INFLIGHT_BYTES,
+};
 
 export interface VfsModuleOptions {
   /** Open file handles kept between requests (cursor state); LRU beyond this. */
   maxOpenFiles?: number;
+  /** Time limit of one request in ms (default REQUEST_TIMEOUT_MS). */
+  requestTimeoutMs?: number;
+  /** Overrides of the limits above (tests, embedders). */
+  limits?: Partial<VfsLimits>;
+}
+
+const ZIP_WORKER_URL = new URL("./zip_worker.ts", import.meta.url);
+
+/** What a request's work may use: its deadline, and bytes held while it runs. */
+interface Work {
+  deadline: Deadline;
+  /** holds `n` more bytes in the in-flight budget until the work ends (or refuses) */
+  hold(n: number): void;
+}
+
+/** EFBIG's text, then which limit. */
+function tooLarge(what: string, n: number | bigint, max: number): VfsFailure {
+  return ioError(`File too large: ${what} of ${n} bytes is over vfs's limit of ${max} bytes`);
 }
 
 const WRITE_ACTIONS = new Set<VfsAction["tag"]>([
@@ -90,7 +150,8 @@ const READ_ACTIONS = new Set<VfsAction["tag"]>([
   "Len",
 ]);
 
-const READ_CHUNK = 1 << 20;
+/** Bytes hashed between two looks at the deadline. */
+const HASH_CHUNK = 256 * 1024;
 
 /** tokio's read_exact error text for a read that ran out of file. */
 const EARLY_EOF = "early eof";
@@ -105,17 +166,16 @@ async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
   while (off < bytes.length) off += await file.write(bytes.subarray(off));
 }
 
-async function readToEnd(file: Deno.FsFile): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  while (true) {
-    const buf = new Uint8Array(READ_CHUNK);
-    const n = await file.read(buf);
-    if (n === null) break;
-    chunks.push(buf.subarray(0, n));
-    total += n;
+/** Reads `n` bytes from the file's cursor (fewer if it ends first). */
+async function readN(file: Deno.FsFile, n: number): Promise<Uint8Array> {
+  const buf = new Uint8Array(n);
+  let off = 0;
+  while (off < n) {
+    const got = await file.read(buf.subarray(off));
+    if (got === null) break;
+    off += got;
   }
-  return concatBytes(chunks, total);
+  return off === n ? buf : buf.subarray(0, off);
 }
 
 function fileType(info: { isFile: boolean; isDirectory: boolean; isSymlink: boolean }): FileType {
@@ -151,9 +211,17 @@ class VfsModule implements RuntimeModule, RequestHandler<Job, VfsResponse> {
   #root = "";
   #files: OpenFiles;
   #drivesEnsured = new Set<string>();
+  #limits: VfsLimits;
+  #timeoutMs: number;
+  #budget: ByteBudget;
+  /** AddZip Workers running, terminated at shutdown */
+  #zipWorkers = new Set<Worker>();
 
   constructor(opts: VfsModuleOptions) {
-    this.#files = new OpenFiles(opts.maxOpenFiles ?? 128);
+    this.#files = new OpenFiles(opts.maxOpenFiles ?? MAX_OPEN_FILES);
+    this.#limits = { ...VFS_LIMITS, ...opts.limits };
+    this.#timeoutMs = timeLimitMs(opts.requestTimeoutMs, REQUEST_TIMEOUT_MS, "vfs");
+    this.#budget = new ByteBudget(this.#limits.maxInflightBytes);
   }
 
   async start(ctx: RuntimeModuleContext): Promise<void> {
@@ -173,10 +241,13 @@ class VfsModule implements RuntimeModule, RequestHandler<Job, VfsResponse> {
   }
 
   shutdown(): void {
+    for (const w of this.#zipWorkers) w.terminate();
+    this.#zipWorkers.clear();
     this.#files.closeAll();
   }
 
   parse(_km: KernelMessage, req: Request): Job {
+    if (req.body.length > MAX_REQUEST_BODY_BYTES) throw new VfsFailure("MalformedRequest");
     const request = parseVfsRequest(req.body);
     const { path, action } = request;
     if (action.tag === "ReadDir") {
@@ -206,9 +277,47 @@ class VfsModule implements RuntimeModule, RequestHandler<Job, VfsResponse> {
     if (!isKernel(km.source)) this.#checkCaps(km.source, job.request.action, job.at, job.dest);
   }
 
+  /**
+   * Runs the request under its time limit, holding its blob's bytes (and what it reads)
+   * in the in-flight budget until the work itself ends, even if answered at the limit.
+   */
   act(km: KernelMessage, job: Job): Promise<Answer<VfsResponse>> {
-    if (job.listing) return this.#listRoot(job.request.path, job.listing.segments!);
-    return this.#act(km, job.request, job.at, job.dest);
+    const timedOut = () => ioError(`timed out: past vfs's time limit of ${this.#timeoutMs} ms`);
+    const deadline = new Deadline(this.#timeoutMs, timedOut);
+    const releases: (() => void)[] = [];
+    const work: Work = {
+      deadline,
+      hold: (n) => releases.push(this.#budget.take(n, () => this.#busy())),
+    };
+    let run: Promise<Answer<VfsResponse>>;
+    try {
+      if (job.listing) {
+        run = this.#listRoot(job.request.path, job.listing.segments!, work);
+      } else {
+        const tag = job.request.action.tag;
+        const blob = km.lazyLoadBlob?.bytes;
+        if (
+          blob && (tag === "Write" || tag === "WriteAll" || tag === "Append" || tag === "AddZip")
+        ) {
+          if (blob.length > this.#limits.maxBlobBytes) {
+            throw tooLarge("blob", blob.length, this.#limits.maxBlobBytes);
+          }
+          work.hold(blob.length);
+        }
+        run = this.#act(km, job.request, job.at, job.dest, work);
+      }
+    } catch (e) {
+      run = Promise.reject(e);
+    }
+    const settled = run.finally(() => releases.forEach((release) => release()));
+    return withDeadline(settled, this.#timeoutMs, timedOut);
+  }
+
+  #busy(): VfsFailure {
+    return ioError(
+      `Cannot allocate memory: requests in flight are over vfs's limit of ` +
+        `${this.#limits.maxInflightBytes} bytes; retry later`,
+    );
   }
 
   error(e: unknown): VfsResponse {
@@ -272,18 +381,20 @@ class VfsModule implements RuntimeModule, RequestHandler<Job, VfsResponse> {
     this.#drivesEnsured.add(key);
   }
 
-  async #listRoot(path: string, segments: string[]): Promise<Answer<VfsResponse>> {
+  async #listRoot(path: string, segments: string[], w: Work): Promise<Answer<VfsResponse>> {
     await assertNoSymlinks(this.#root, segments, path);
-    return { response: { ReadDir: await this.#readDir(segments) } };
+    return { response: { ReadDir: await this.#readDir(segments, w) } };
   }
 
   async #act(
     km: KernelMessage,
     request: VfsRequest,
     path: VfsPath,
-    dest?: VfsPath,
+    dest: VfsPath | undefined,
+    w: Work,
   ): Promise<Answer<VfsResponse>> {
     const action = request.action;
+    const max = this.#limits.maxReadBytes;
     await assertNoSymlinks(this.#root, path.segments, request.path);
     await this.#ensureDefaultDrives(km.source, path);
     const p = hostPathOf(this.#root, path.segments);
@@ -331,18 +442,19 @@ class VfsModule implements RuntimeModule, RequestHandler<Job, VfsResponse> {
         await files.use(p, false, false, (f) => f.sync());
         return ok;
       case "Read":
-        return { response: "Read", blob: await Deno.readFile(p) };
+        return { response: "Read", blob: await readFileLimited(p, max, w) };
       case "ReadToEnd":
-        return { response: "Read", blob: await files.use(p, false, false, readToEnd) };
+        return { response: "Read", blob: await files.use(p, false, false, readToEnd(max, w)) };
       case "ReadExact":
+        if (action.length > BigInt(max)) throw tooLarge("read", action.length, max);
         return {
           response: "Read",
-          blob: await files.use(p, false, false, readExact(action.length)),
+          blob: await files.use(p, false, false, readExact(action.length, w)),
         };
       case "ReadDir":
-        return { response: { ReadDir: await this.#readDir(path.segments) } };
+        return { response: { ReadDir: await this.#readDir(path.segments, w) } };
       case "ReadToString": {
-        const bytes = await files.use(p, false, false, readToEnd);
+        const bytes = await files.use(p, false, false, readToEnd(max, w));
         try {
           return { response: { ReadToString: decodeUtf8Strict(bytes) } };
         } catch {
@@ -404,47 +516,119 @@ class VfsModule implements RuntimeModule, RequestHandler<Job, VfsResponse> {
         await files.use(p, false, false, (f) => f.truncate(toOffset(action.length)));
         return ok;
       case "Hash":
-        return { response: { Hash: await files.use(p, false, false, sha256FromStart) } };
+        return {
+          response: { Hash: await files.use(p, false, false, (f) => sha256FromStart(f, w)) },
+        };
       case "AddZip":
         if (!blob) throw new VfsFailure("NoBlob");
-        await this.#addZip(blob, request.path, path.segments);
+        await this.#addZip(blob, request.path, path.segments, w);
         return ok;
     }
   }
 
-  /** Unpacks a zip under `segments`, vetting every destination before writing anything. */
-  async #addZip(blob: Uint8Array, displayPath: string, segments: string[]): Promise<void> {
-    const entries = readZip(blob, displayPath);
-    for (const e of entries) {
-      await assertNoSymlinks(this.#root, [...segments, ...e.segments], displayPath);
-    }
-    await Deno.mkdir(hostPathOf(this.#root, segments), { recursive: true });
-    for (const e of entries) {
-      const target = hostPathOf(this.#root, [...segments, ...e.segments]);
-      if (e.isDir) {
-        await Deno.mkdir(target, { recursive: true });
-      } else {
-        await Deno.mkdir(dirname(target), { recursive: true });
-        this.#files.close(target);
-        await Deno.writeFile(target, e.data);
+  /**
+   * Unpacks a zip under `segments` in a Worker: the whole archive is checked (zip.ts)
+   * and every destination vetted before anything is written. At the time limit the
+   * Worker is terminated (files it already wrote stay).
+   */
+  async #addZip(
+    blob: Uint8Array,
+    displayPath: string,
+    segments: string[],
+    w: Work,
+  ): Promise<void> {
+    const worker = new Worker(ZIP_WORKER_URL, { type: "module", name: "vfs AddZip" });
+    this.#zipWorkers.add(worker);
+    let fail!: (e: Error) => void;
+    const failed = new Promise<never>((_, reject) => fail = reject);
+    failed.catch(() => {});
+    const timer = setTimeout(() => {
+      worker.terminate();
+      fail(w.deadline.timedOutError());
+    }, Math.max(0, w.deadline.remaining));
+    worker.onerror = (e) => {
+      e.preventDefault();
+      fail(ioError(`AddZip failed: ${e.message}`));
+    };
+    const call = async (m: ZipRequest, transfer: Transferable[] = []) => {
+      const reply = new Promise<ZipReply>((resolve) => {
+        worker.onmessage = (e: MessageEvent<ZipReply>) => resolve(e.data);
+      });
+      worker.postMessage(m, transfer);
+      const r = await Promise.race([reply, failed]);
+      if ("error" in r) {
+        const err = r.error;
+        throw "vfs" in err ? new VfsFailure(err.vfs) : ioError(err.message);
       }
+      return r;
+    };
+    try {
+      const copy = blob.slice().buffer;
+      const limits = {
+        maxEntries: this.#limits.maxEntries,
+        maxUnzippedBytes: this.#limits.maxUnzippedBytes,
+      };
+      const scanned = await call({ op: "scan", bytes: copy, vfsPath: displayPath, limits }, [copy]);
+      const entries = "entries" in scanned ? scanned.entries : [];
+      for (const e of entries) {
+        await assertNoSymlinks(this.#root, [...segments, ...e.segments], displayPath);
+      }
+      w.deadline.check();
+      await Deno.mkdir(hostPathOf(this.#root, segments), { recursive: true });
+      const targets = entries.map((e) => hostPathOf(this.#root, [...segments, ...e.segments]));
+      for (const t of targets) this.#files.close(t);
+      await call({ op: "extract", targets });
+    } finally {
+      clearTimeout(timer);
+      worker.terminate();
+      this.#zipWorkers.delete(worker);
     }
   }
 
-  async #readDir(segments: string[]): Promise<DirEntry[]> {
+  async #readDir(segments: string[], w: Work): Promise<DirEntry[]> {
     const entries: DirEntry[] = [];
+    const max = this.#limits.maxDirEntries;
+    const prefix = segments.length > 0 ? segments.join("/") + "/" : "";
     for await (const e of Deno.readDir(hostPathOf(this.#root, segments))) {
-      entries.push({ path: [...segments, e.name].join("/"), file_type: fileType(e) });
+      if (entries.length >= max) {
+        throw ioError(`Argument list too long: directory has over vfs's limit of ${max} entries`);
+      }
+      if (entries.length % 1024 === 1023) w.deadline.check();
+      entries.push({ path: prefix + e.name, file_type: fileType(e) });
     }
     return entries;
   }
+}
+
+/** Read: the whole file, refused (before reading) when over `max` bytes. */
+async function readFileLimited(path: string, max: number, w: Work): Promise<Uint8Array> {
+  const file = await Deno.open(path, { read: true });
+  try {
+    const size = (await file.stat()).size;
+    if (size > max) throw tooLarge("read", size, max);
+    w.hold(size);
+    return await readN(file, size);
+  } finally {
+    file.close();
+  }
+}
+
+/** ReadToEnd from the cursor, refused (before reading) when the rest is over `max` bytes. */
+function readToEnd(max: number, w: Work): (f: Deno.FsFile) => Promise<Uint8Array> {
+  return async (f) => {
+    const at = await f.seek(0, Deno.SeekMode.Current);
+    const rest = Math.max(0, (await f.stat()).size - at);
+    if (rest > max) throw tooLarge("read", rest, max);
+    w.hold(rest);
+    return await readN(f, rest);
+  };
 }
 
 /**
  * Hyperdrive reads with tokio's read_exact: a short read consumes the rest and fails
  * with "early eof". Checked before allocating, so a huge length cannot exhaust memory.
  */
-function readExact(length: bigint): (f: Deno.FsFile) => Promise<Uint8Array> {
+function readExact(length: bigint, w: Work): (f: Deno.FsFile) => Promise<Uint8Array> {
   return async (f) => {
     const at = await f.seek(0, Deno.SeekMode.Current);
     const size = (await f.stat()).size;
@@ -452,26 +636,26 @@ function readExact(length: bigint): (f: Deno.FsFile) => Promise<Uint8Array> {
       await f.seek(0, Deno.SeekMode.End);
       throw ioError(EARLY_EOF);
     }
-    const buf = new Uint8Array(Number(length));
-    let off = 0;
-    while (off < buf.length) {
-      const n = await f.read(buf.subarray(off));
-      if (n === null) throw ioError(EARLY_EOF);
-      off += n;
-    }
+    w.hold(Number(length));
+    const buf = await readN(f, Number(length));
+    if (buf.length < Number(length)) throw ioError(EARLY_EOF);
     return buf;
   };
 }
 
-/** SHA-256 of the whole file; the cursor ends at the end, as Hyperdrive's Hash leaves it. */
-async function sha256FromStart(f: Deno.FsFile): Promise<Uint8Array> {
+/**
+ * SHA-256 of the whole file; the cursor ends at the end, as Hyperdrive's Hash leaves it.
+ * Hashed a chunk at a time between reads, stopping at the deadline.
+ */
+async function sha256FromStart(f: Deno.FsFile, w: Work): Promise<Uint8Array> {
   await f.seek(0, Deno.SeekMode.Start);
   const hash = createHash("sha256");
-  const buf = new Uint8Array(READ_CHUNK);
+  const buf = new Uint8Array(HASH_CHUNK);
   while (true) {
     const n = await f.read(buf);
     if (n === null) break;
     hash.update(buf.subarray(0, n));
+    w.deadline.check();
   }
   return new Uint8Array(hash.digest());
 }

@@ -41,14 +41,22 @@ export interface StorageNode {
   stop(): Promise<void>;
 }
 
-export async function bootStorageNode(home: string): Promise<StorageNode> {
+/** A node with the storage modules (`modules` replaces some, e.g. with other limits). */
+export async function bootStorageNode(
+  home: string,
+  modules: RuntimeModule[] = [],
+): Promise<StorageNode> {
   const prints: string[] = [];
+  const replaced = new Set(modules.map((m) => m.processId.processName));
   const node = await bootNode({
     home,
     name: NODE,
     verbosity: 1,
     onPrint: (_l, t) => prints.push(t),
-    modules: storageModules(),
+    modules: [
+      ...storageModules().filter((m) => !replaced.has(m.processId.processName)),
+      ...modules,
+    ],
   });
   return { node, prints, stop: () => node.shutdown() };
 }

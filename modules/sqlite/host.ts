@@ -1,0 +1,327 @@
+// One open sqlite database, as the module sees it: a FIFO of requests served one at a
+// time by the database's Worker (worker.ts), each under the module's time limit.
+//
+// Past the limit the request is answered with an error at once and its Worker is given
+// up: its STATE becomes ABANDONED (a query stops at its next row; a Write or a
+// transaction rolls back before its next statement or COMMIT) and it closes its
+// connection once the request returns. A step SQLite cannot leave (an endless
+// aggregate) keeps that Worker's thread until it returns (node:sqlite has no interrupt,
+// and terminating a Worker does not stop native code); the connection then closes,
+// rolling back whatever it had not committed. The database gets a fresh Worker and
+// connection for the next request, so it stays usable.
+
+import { receiveMessageOnPort } from "node:worker_threads";
+import {
+  ABANDONED,
+  decodeReply,
+  encodeJob,
+  FRAME_BYTES,
+  type Job,
+  REP_LEN,
+  REP_SEQ,
+  REPLIED,
+  type Reply,
+  REQ_LEN,
+  REQ_SEQ,
+  RUNNING,
+  SIGNAL_WORDS,
+  STATE,
+  STOP,
+  type WorkerError,
+  type WorkerEvent,
+  type WorkerInit,
+} from "./protocol.ts";
+import { SqliteFailure } from "../../wire/sqlite.ts";
+import type { ByteBudget } from "../shared/db.ts";
+
+export type { Job } from "./protocol.ts";
+
+const WORKER_URL = new URL("./worker.ts", import.meta.url);
+/** Starting a db's Worker and opening its file, apart from the request's own limit. */
+export const DB_OPEN_TIMEOUT_MS = 10_000;
+
+/** What the module gives each host. */
+export interface HostEnv {
+  timeoutMs: number;
+  budget: ByteBudget;
+  /** a Worker given up on for `blame` (a package) still runs: +1, then -1 when it ends */
+  runaway(blame: string, delta: 1 | -1): void;
+  /** every Worker not yet ended, for shutdown */
+  workers: Set<EndableWorker>;
+}
+
+interface Pending {
+  job: Job;
+  blame: string;
+  resolve: (blob: Uint8Array | undefined) => void;
+  reject: (e: Error) => void;
+}
+
+function toError(e: WorkerError): Error {
+  return "failure" in e ? new SqliteFailure(e.failure) : new Error(e.message);
+}
+
+type NodePort = Parameters<typeof receiveMessageOnPort>[0];
+
+/** What shutdown needs of a db Worker. */
+export interface EndableWorker {
+  /** resolves when the Worker has ended */
+  readonly gone: Promise<void>;
+  /** closes the connection once idle, which ends the Worker */
+  close(): void;
+  terminate(): void;
+}
+
+/** A Worker holding one connection to the database file (the channel: protocol.ts). */
+class DbWorker implements EndableWorker {
+  readonly worker: Worker;
+  readonly gone: Promise<void>;
+  #gone!: () => void;
+  readonly signal = new Int32Array(new SharedArrayBuffer(SIGNAL_WORDS * 4));
+  readonly data = new Uint8Array(new SharedArrayBuffer(FRAME_BYTES));
+  readonly port: MessagePort;
+  /** resolves once the connection is open; rejects if it could not be */
+  readonly opened: Promise<void>;
+  #openDone!: (error?: WorkerError) => void;
+  /** the send() waiting for a reply; any other wakes up to nothing */
+  #current?: object;
+  /** settles a reply wait early: the Worker died, or the reply was taken elsewhere */
+  #died?: () => void;
+  #abandoned?: string;
+  #ended = false;
+  /** the connection is open (opened resolved) */
+  isOpen = false;
+
+  constructor(file: string, private readonly env: HostEnv, name: string) {
+    this.worker = new Worker(WORKER_URL, { type: "module", name });
+    this.gone = new Promise((resolve) => this.#gone = resolve);
+    env.workers.add(this);
+    this.opened = new Promise((resolve, reject) => {
+      this.#openDone = (error) => error ? reject(toError(error)) : resolve();
+    });
+    this.opened.catch(() => this.terminate());
+    this.worker.onmessage = (e: MessageEvent<WorkerEvent>) => {
+      const ev = e.data;
+      if ("opened" in ev) {
+        this.isOpen = true;
+        this.#openDone();
+      } else if ("openError" in ev) this.#openDone(ev.openError);
+      else this.terminate();
+    };
+    this.worker.onerror = (e) => {
+      e.preventDefault();
+      this.#openDone({ message: e.message });
+      this.terminate();
+    };
+    const { port1, port2 } = new MessageChannel();
+    this.port = port1;
+    const init: WorkerInit = {
+      file,
+      signal: this.signal.buffer,
+      data: this.data.buffer as SharedArrayBuffer,
+      port: port2,
+      held: env.budget.shared.buffer as SharedArrayBuffer,
+      heldLimit: env.budget.limit,
+    };
+    this.worker.postMessage(init, [port2]);
+  }
+
+  /** Whether the Worker is gone (closed, crashed or terminated). */
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  /** Sends one job; resolves with the reply, or undefined if the Worker died first. */
+  async send(job: Job): Promise<Reply | undefined> {
+    const token = {};
+    this.#current = token;
+    const frame = encodeJob(job);
+    const seen = Atomics.load(this.signal, REP_SEQ);
+    Atomics.store(this.signal, STATE, RUNNING);
+    if (frame.length <= this.data.length) {
+      this.data.set(frame);
+      Atomics.store(this.signal, REQ_LEN, frame.length);
+    } else {
+      this.port.postMessage(frame.buffer, [frame.buffer]);
+      Atomics.store(this.signal, REQ_LEN, -1);
+    }
+    Atomics.add(this.signal, REQ_SEQ, 1);
+    Atomics.notify(this.signal, REQ_SEQ);
+    const died = new Promise<"died">((resolve) => this.#died = () => resolve("died"));
+    while (Atomics.load(this.signal, REP_SEQ) === seen) {
+      if (this.#ended || this.#current !== token) return undefined;
+      const w = Atomics.waitAsync(this.signal, REP_SEQ, seen);
+      if (w.async && await Promise.race([w.value, died]) === "died") return undefined;
+    }
+    if (this.#current !== token) return undefined;
+    this.#current = undefined;
+    this.#died = undefined;
+    return this.#takeReply();
+  }
+
+  #takeReply(): Reply {
+    const len = Atomics.load(this.signal, REP_LEN);
+    if (len >= 0) return decodeReply(this.data.subarray(0, len));
+    const m = receiveMessageOnPort(this.port as unknown as NodePort);
+    return decodeReply(new Uint8Array(m!.message as ArrayBuffer));
+  }
+
+  /**
+   * Gives up on the request in flight, unless its reply is in already (then that is
+   * returned). Given up, the Worker stops at its next check, closes its connection and
+   * ends; until then it counts as a runaway of `blame`.
+   */
+  abandon(blame: string): Reply | undefined {
+    this.#current = undefined;
+    this.#died?.();
+    if (Atomics.compareExchange(this.signal, STATE, RUNNING, ABANDONED) === REPLIED) {
+      return this.#takeReply();
+    }
+    this.#abandoned = blame;
+    this.env.runaway(blame, 1);
+    return undefined;
+  }
+
+  /** Closes the connection once the Worker is idle, which ends it. */
+  close(): void {
+    if (this.#ended) return;
+    Atomics.store(this.signal, STOP, 1);
+    Atomics.notify(this.signal, REQ_SEQ);
+  }
+
+  terminate(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.env.workers.delete(this);
+    // terminate() does not wake a Worker parked in Atomics.wait: stop it first
+    Atomics.store(this.signal, STOP, 1);
+    Atomics.notify(this.signal, REQ_SEQ);
+    this.worker.terminate();
+    this.port.close();
+    this.#died?.();
+    if (this.#abandoned !== undefined) this.env.runaway(this.#abandoned, -1);
+    this.#gone();
+  }
+}
+
+/** An open database: its request queue and current Worker. */
+export class DbHost {
+  #worker?: DbWorker;
+  #queue: Pending[] = [];
+  #busy = false;
+  /** settles the request in flight early (shutdown) */
+  #stop?: () => void;
+  #retired = false;
+  #onClosed?: () => void;
+  /** performance.now() of the last request's end */
+  lastUsed = performance.now();
+
+  constructor(
+    readonly file: string,
+    readonly name: string,
+    private readonly env: HostEnv,
+  ) {}
+
+  get idle(): boolean {
+    return !this.#busy && this.#queue.length === 0;
+  }
+
+  /** Runs `job` after the requests before it; `blame` is the package a time-out is charged to. */
+  run(job: Job, blame: string): Promise<Uint8Array | undefined> {
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ job, blame, resolve, reject });
+      this.#pump();
+    });
+  }
+
+  /** No more requests: the Worker closes once the queued ones are done, then `closed()`. */
+  retire(closed: () => void): void {
+    this.#retired = true;
+    this.#onClosed = closed;
+    if (this.idle) this.#closeWorker();
+  }
+
+  /** At shutdown: the request in flight and queued ones fail; the Worker is closing. */
+  stop(): void {
+    this.#retired = true;
+    for (const p of this.#queue.splice(0)) p.reject(new Error("sqlite is shutting down"));
+    this.#stop?.();
+    this.#worker?.close();
+    this.#worker = undefined;
+  }
+
+  #closeWorker() {
+    this.#worker?.close();
+    this.#worker = undefined;
+    this.#onClosed?.();
+  }
+
+  /** Resolves "timeout" after `ms`, or "stop" at shutdown; clear() drops the timer. */
+  #limit(ms: number) {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const done = new Promise<"timeout" | "stop">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), ms);
+      this.#stop = () => resolve("stop");
+    });
+    return { done, clear: () => clearTimeout(timer) };
+  }
+
+  async #pump(): Promise<void> {
+    if (this.#busy) return;
+    const p = this.#queue.shift();
+    if (!p) {
+      if (this.#retired) this.#closeWorker();
+      return;
+    }
+    this.#busy = true;
+    if (this.#worker?.ended) this.#worker = undefined;
+    const worker = this.#worker ??= new DbWorker(this.file, this.env, this.name);
+    // starting a Worker and opening the file is not the request's time: its own limit
+    let limit = worker.isOpen ? undefined : this.#limit(DB_OPEN_TIMEOUT_MS);
+    try {
+      const opened = limit
+        ? await Promise.race([worker.opened.then(() => "open" as const), limit.done])
+        : "open";
+      if (opened === "open") {
+        limit?.clear();
+        limit = this.#limit(this.env.timeoutMs);
+        let r = await Promise.race([worker.send(p.job), limit.done]);
+        if (r === "timeout") {
+          r = worker.abandon(p.blame);
+          if (!r) {
+            if (this.#worker === worker) this.#worker = undefined;
+            throw new SqliteFailure({
+              RusqliteError: `interrupted: past sqlite's time limit of ${this.env.timeoutMs} ms; ` +
+                "the statement was stopped and its transaction rolled back",
+            });
+          }
+        }
+        if (r === "stop") throw new Error("sqlite is shutting down");
+        if (r === undefined) throw new Error("the database's Worker ended unexpectedly");
+        if (r.ok) {
+          if (r.held) this.env.budget.give(r.held);
+          p.resolve(r.blob);
+        } else {
+          p.reject(toError(r.error));
+        }
+      } else if (opened === "stop") {
+        p.reject(new Error("sqlite is shutting down"));
+      } else {
+        worker.terminate();
+        throw new SqliteFailure({
+          RusqliteError: `database is locked: opening it took over ${DB_OPEN_TIMEOUT_MS} ms`,
+        });
+      }
+    } catch (e) {
+      // a time-out, or the Worker failed to open the database or died
+      if (worker.ended && this.#worker === worker) this.#worker = undefined;
+      p.reject(e instanceof Error ? e : new Error(String(e)));
+    } finally {
+      limit?.clear();
+      this.#stop = undefined;
+      this.#busy = false;
+      this.lastUsed = performance.now();
+    }
+    this.#pump();
+  }
+}

@@ -1,0 +1,151 @@
+// How sqlite:distro:sys (on the kernel's thread) talks to a database's Worker
+// (worker.ts), which holds the node:sqlite connection.
+//
+// A Worker's postMessage round trip costs ~110 us in Deno; a request here costs ~20 us.
+// One request is in flight per Worker at a time. The module writes it as a frame into
+// the Worker's shared `data` buffer (a frame too big for it goes by MessagePort, read
+// with receiveMessageOnPort), bumps REQ_SEQ and notifies; the Worker, parked in
+// Atomics.wait, runs it and writes the reply frame the same way, bumping REP_SEQ, which
+// the module awaits with Atomics.waitAsync, so the kernel's thread never blocks.
+//
+// STATE settles who owns a reply: the module sets RUNNING before each request; the
+// Worker moves it RUNNING -> REPLIED when done, the module RUNNING -> ABANDONED when the
+// request's time is up (the Worker reads ABANDONED as "cancel" between rows and
+// statements). Whichever compareExchange loses learns the other won: a Worker whose
+// reply came too late closes its connection and ends; a module whose timer fired
+// after the reply takes the reply.
+
+import type { SqliteError } from "../../wire/sqlite.ts";
+
+/** Int32 words of the signal buffer. */
+export const REQ_SEQ = 0;
+export const REP_SEQ = 1;
+/** the request's frame length, or -1: on the port */
+export const REQ_LEN = 2;
+export const REP_LEN = 3;
+export const STATE = 4;
+/** non-zero: close the connection and end once idle */
+export const STOP = 5;
+export const SIGNAL_WORDS = 6;
+
+export const RUNNING = 0;
+export const REPLIED = 1;
+export const ABANDONED = 2;
+
+/** Bytes of each Worker's shared frame buffer; bigger frames go by MessagePort. */
+export const FRAME_BYTES = 256 * 1024;
+
+/** A statement with its parameters blob (the JSON array Hyperdrive takes), unparsed. */
+export interface Statement {
+  sql: string;
+  params?: Uint8Array;
+}
+
+export type Job =
+  /** run a read query; rows come back as the Query blob (JSON text), at most maxBytes */
+  | { op: "query"; sql: string; params?: Uint8Array; maxBytes: number }
+  | { op: "write"; sql: string; params?: Uint8Array }
+  /** only check that a parameters blob is well formed (a Write inside a transaction) */
+  | { op: "params"; params?: Uint8Array }
+  /** run the statements in one SQLite transaction */
+  | { op: "commit"; statements: Statement[] };
+
+/** The first message to a Worker (by postMessage): what it needs to open the db. */
+export interface WorkerInit {
+  file: string;
+  signal: SharedArrayBuffer;
+  data: SharedArrayBuffer;
+  port: MessagePort;
+  /** the module's ByteBudget count, which query results are added to */
+  held: SharedArrayBuffer;
+  heldLimit: number;
+}
+
+/** The Worker's own postMessages: opened (or not), and ended. */
+export type WorkerEvent = { opened: true } | { openError: WorkerError } | { closed: true };
+
+/** An error raised in the Worker: a SqliteError variant, or another error's message. */
+export type WorkerError = { failure: SqliteError } | { message: string };
+
+export type Reply =
+  /** `held`: result bytes the Worker added to the budget, for the module to give back */
+  | { ok: true; blob?: Uint8Array; held?: number }
+  | { ok: false; error: WorkerError };
+
+// --- frames: u32 header length, header JSON, then the binary parts it lists ---
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+function frame(header: unknown, parts: (Uint8Array | undefined)[]): Uint8Array<ArrayBuffer> {
+  const h = enc.encode(JSON.stringify(header));
+  let size = 4 + h.length;
+  for (const p of parts) size += p?.length ?? 0;
+  const out = new Uint8Array(size);
+  new DataView(out.buffer).setUint32(0, h.length, true);
+  out.set(h, 4);
+  let off = 4 + h.length;
+  for (const p of parts) {
+    if (!p) continue;
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+function unframe(bytes: Uint8Array): { header: unknown; body: Uint8Array } {
+  const n = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0, true);
+  return {
+    header: JSON.parse(dec.decode(bytes.subarray(4, 4 + n))),
+    body: bytes.subarray(4 + n),
+  };
+}
+
+/** Part lengths: -1 for none. */
+const lens = (parts: (Uint8Array | undefined)[]) => parts.map((p) => p ? p.length : -1);
+
+function split(body: Uint8Array, sizes: number[]): (Uint8Array | undefined)[] {
+  let off = 0;
+  return sizes.map((n) => {
+    if (n < 0) return undefined;
+    const p = body.subarray(off, off + n);
+    off += n;
+    return p;
+  });
+}
+
+export function encodeJob(job: Job): Uint8Array<ArrayBuffer> {
+  if (job.op === "commit") {
+    const parts = job.statements.map((s) => s.params);
+    return frame({ op: job.op, sql: job.statements.map((s) => s.sql), p: lens(parts) }, parts);
+  }
+  const parts = [job.params];
+  return frame({ ...job, params: undefined, p: lens(parts) }, parts);
+}
+
+export function decodeJob(bytes: Uint8Array): Job {
+  const { header, body } = unframe(bytes);
+  const h = header as Record<string, unknown> & { p: number[] };
+  const parts = split(body, h.p);
+  if (h.op === "commit") {
+    return {
+      op: "commit",
+      statements: (h.sql as string[]).map((sql, i) => ({ sql, params: parts[i] })),
+    };
+  }
+  return { ...h, p: undefined, params: parts[0] } as unknown as Job;
+}
+
+export function encodeReply(r: Reply): Uint8Array<ArrayBuffer> {
+  if (r.ok) return frame({ ok: true, held: r.held, p: lens([r.blob]) }, [r.blob]);
+  return frame({ ok: false, error: r.error, p: [] }, []);
+}
+
+export function decodeReply(bytes: Uint8Array): Reply {
+  const { header, body } = unframe(bytes);
+  const h = header as { ok: boolean; held?: number; error?: WorkerError; p: number[] };
+  if (!h.ok) return { ok: false, error: h.error! };
+  // the blob leaves the shared buffer: copy it out
+  const blob = split(body, h.p)[0]?.slice();
+  return { ok: true, held: h.held, blob };
+}
