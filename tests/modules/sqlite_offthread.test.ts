@@ -50,6 +50,7 @@ Deno.test({
       await new Promise((r) => setTimeout(r, 300));
       const startedAt = performance.now() - t0;
 
+      // best of three: one slow answer on a loaded machine says nothing about blocking
       const timed = async (f: () => Promise<void>) => {
         let best = Infinity;
         for (let i = 0; i < 3 && best >= 100; i++) {
@@ -70,11 +71,13 @@ Deno.test({
       const stillRunning = longDone === 0;
       const res = await long;
       assertEquals(dec(res.blob), '[{"n":12000000}]');
-      // the test's own timer fired on time: the kernel's thread was free
-      assert(startedAt < 1000, `the 300 ms timer fired after ${startedAt.toFixed(0)} ms`);
+      // what proves the kernel's thread was free: everything below was answered while A's
+      // multi-second query still ran (order, not speed). The bounds are generous on purpose:
+      // a blocked thread would wait out the whole query; a loaded machine only slows things.
       assert(stillRunning, "the long query ended before the other requests were answered");
-      assert(read < 100, `B's read took ${read.toFixed(0)} ms during A's query`);
-      assert(our < 100, `GET /our took ${our.toFixed(0)} ms during A's query`);
+      assert(startedAt < 2000, `the 300 ms timer fired after ${startedAt.toFixed(0)} ms`);
+      assert(read < 1000, `B's read took ${read.toFixed(0)} ms during A's query`);
+      assert(our < 1000, `GET /our took ${our.toFixed(0)} ms during A's query`);
     } finally {
       await n.stop();
       await Deno.remove(root, { recursive: true });
