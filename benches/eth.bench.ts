@@ -4,12 +4,20 @@
 // (never cached: the full path node.request -> kernel -> eth -> ws provider -> back); and
 // eth_blockNumber on a second node whose cache is off.
 //
+// Also, with no chain: what the module does with a large eth_getLogs answer (10,000 logs shaped
+// as anvil writes them, ~7.6 MB): the provider's text parsed, keys sorted as serde_json::Value
+// writes them, the answer body encoded; against JSON.parse + JSON.stringify + encode of the same
+// text (no sorting: the floor) and the encoders before the fast paths (exact parse, a sorted
+// copy of everything, stringify with a replacer).
+//
 //   deno bench -A benches/eth.bench.ts
 
 import { createPublicClient, http, webSocket } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { bootNode } from "../main.ts";
 import { createEthModule } from "../modules/eth/mod.ts";
+import { encodeEth, parseJsonFast, serdeValue } from "../wire/eth.ts";
+import { encodeJsonExact, parseJsonExact } from "../wire/json.ts";
 import { Anvil, anvilChain } from "../tests/eth/anvil.ts";
 
 const anvil = await Anvil.start();
@@ -114,6 +122,64 @@ Deno.bench({
   group: "eth_getBalance",
   async fn() {
     await viaModule(body("eth_getBalance", [addresses[next++ % addresses.length], "latest"]));
+  },
+});
+
+// a large eth_getLogs answer, as anvil writes it (its key order, not sorted)
+const hex = (n: number, len: number) => "0x" + n.toString(16).padStart(len, "0");
+const logsText = JSON.stringify({
+  jsonrpc: "2.0",
+  id: 1,
+  result: Array.from({ length: 10_000 }, (_, i) => ({
+    address: "0x000000000044c6b8cb4d8f0f889a3e47664eaeda",
+    topics: [hex(0xe40d9f1e, 64), hex(i * 7919, 64), hex(i * 104729, 64), hex(0x8e929416, 64)],
+    data: hex(0x40, 64) + "0".repeat(62) + "80" + "0".repeat(63) + "3" + hex(i, 256).slice(2),
+    blockHash: hex(i >> 8, 64),
+    blockNumber: hex(i >> 8, 1),
+    blockTimestamp: hex(0x6b103bbb + (i >> 8), 8),
+    transactionHash: hex(i * 31, 64),
+    transactionIndex: hex(i & 0xff, 1),
+    logIndex: hex(i % 800, 1),
+    removed: false,
+  })),
+});
+const enc8 = new TextEncoder();
+/** serdeValue before the fast path: a sorted copy of everything. */
+function sortedCopy(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(sortedCopy);
+  if (typeof v === "object" && v !== null) {
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(v).sort()) out[k] = sortedCopy((v as Record<string, unknown>)[k]);
+    return out;
+  }
+  return v;
+}
+
+Deno.bench({
+  name: "JSON.parse + JSON.stringify + encode, unsorted (floor)",
+  group: "eth_getLogs answer, 10,000 logs",
+  baseline: true,
+  fn() {
+    const r = JSON.parse(logsText) as { result: unknown };
+    enc8.encode(JSON.stringify({ Response: r.result }));
+  },
+});
+
+Deno.bench({
+  name: "eth:distro:sys: parseJsonFast + serdeValue + encodeEth",
+  group: "eth_getLogs answer, 10,000 logs",
+  fn() {
+    const r = parseJsonFast(logsText) as { result: unknown };
+    encodeEth({ Response: serdeValue(r.result) });
+  },
+});
+
+Deno.bench({
+  name: "before: parseJsonExact + sorted copy + encodeJsonExact",
+  group: "eth_getLogs answer, 10,000 logs",
+  fn() {
+    const r = parseJsonExact(logsText) as { result: unknown };
+    encodeJsonExact({ Response: sortedCopy(r.result) });
   },
 });
 

@@ -2,6 +2,14 @@
 // reads them, checking each one's source node against the peer it came from.
 // Any failure (bad frame, failed decrypt, undecodable message, spoofed source)
 // closes this connection only.
+//
+// What it could not deliver goes back to its owner (the peer table) when it ends:
+// - unsent: messages the link never finished writing (the peer cannot have read them);
+// - refused: on a connection we dialed, what we wrote before the peer closed it
+//   without ever sending us anything, within `confirmMs` of the handshake. In XX the
+//   initiator's last handshake message gets no answer, so a responder that rejects
+//   us after reading it (say, our name is not yet in its PKI) just closes the socket
+//   and never reads what we sent.
 
 import { checkProcessId, type KernelMessage } from "../wire/core.ts";
 import { decodeKernelMessage, encodeKernelMessageParts } from "./codec.ts";
@@ -10,11 +18,19 @@ import { returnBuffer } from "./buffers.ts";
 import { IDLE_TIMEOUT_MS, type Link, MESSAGE_PREFIX } from "./link.ts";
 import type { CipherState } from "./noise.ts";
 
+/** What a connection could not deliver (see the header). */
+export interface Undelivered {
+  unsent: KernelMessage[];
+  refused: KernelMessage[];
+}
+
 export interface ConnectionHandlers {
   /** A verified message from the peer. */
   onMessage(km: KernelMessage, conn: PeerConnection): void;
-  /** The connection ended (after its link is closed). */
-  onClose(conn: PeerConnection, reason: string): void;
+  /** The connection ended (after its link is closed); `lost` is what it did not deliver. */
+  onClose(conn: PeerConnection, reason: string, lost: Undelivered): void;
+  /** A message found unsent after onClose (handed to send() once the connection ended). */
+  onUnsent?(km: KernelMessage, conn: PeerConnection): void;
   print(verbosity: number, text: string): void;
 }
 
@@ -29,14 +45,28 @@ export class PeerConnection {
   readonly binBytes: boolean;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
   #closing = false;
+  /** onClose has run: unsent messages go to onUnsent. */
+  #ended = false;
+  /** Messages written while the peer has not yet shown it accepted us (dialed only). */
+  #unconfirmed: KernelMessage[] | undefined;
+  #confirmTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Unsent messages with their send order (the link reports them out of order). */
+  readonly #unsent: { seq: number; km: KernelMessage }[] = [];
+  #sent = 0;
   /** Resolves when the read loop has ended and the link is closed. */
   readonly done: Promise<void>;
 
+  /**
+   * `confirmMs` > 0 (connections we dialed): what is written in that long after the
+   * handshake, before the peer sends anything, is kept until the peer sends something
+   * or the time is up, and handed back as `refused` if the peer closes first.
+   */
   constructor(
     session: Session,
     peerName: string,
     handlers: ConnectionHandlers,
     idleMs = IDLE_TIMEOUT_MS,
+    confirmMs = 0,
   ) {
     this.peerName = peerName;
     this.link = session.link;
@@ -45,8 +75,18 @@ export class PeerConnection {
     this.binBytes = session.peerExtensions.has(BIN_BYTES_EXTENSION);
     this.#handlers = handlers;
     this.#idleMs = idleMs;
+    if (confirmMs > 0) {
+      this.#unconfirmed = [];
+      this.#confirmTimer = setTimeout(() => this.#confirm(), confirmMs);
+    }
     this.#touch();
     this.done = this.#readLoop();
+  }
+
+  /** The peer accepted us (it sent something), or had time enough to refuse. */
+  #confirm(): void {
+    clearTimeout(this.#confirmTimer);
+    this.#unconfirmed = undefined;
   }
 
   get isClosed(): boolean {
@@ -62,16 +102,43 @@ export class PeerConnection {
     }, this.#idleMs);
   }
 
-  /** Encrypt and send; throws FrameError (connection kept) if the message is too large. */
+  /**
+   * Encrypt and send; throws FrameError (connection kept) if the message is too large.
+   * On a closed connection the message is unsent (handed back, never dropped).
+   */
   send(km: KernelMessage): void {
+    const seq = this.#sent++;
+    if (this.isClosed) return this.#notWritten(km, seq);
     // a blob sent as bin is not copied into the message: it follows the head as the tail
     const { head, tail } = encodeKernelMessageParts(km, MESSAGE_PREFIX, this.binBytes);
-    this.link.sendMessage(this.#send, head, tail, () => returnBuffer(head));
+    // kept before the link sees it: a WS link reports "not written" synchronously
+    this.#unconfirmed?.push(km);
+    try {
+      this.link.sendMessage(this.#send, head, tail, (written) => {
+        returnBuffer(head);
+        if (!written) this.#notWritten(km, seq);
+      });
+    } catch (e) {
+      this.#forget(km); // too large: dropped, as Hyperdrive does
+      throw e;
+    }
     this.#touch();
+  }
+
+  #forget(km: KernelMessage): void {
+    const i = this.#unconfirmed?.lastIndexOf(km) ?? -1;
+    if (i >= 0) this.#unconfirmed!.splice(i, 1);
+  }
+
+  #notWritten(km: KernelMessage, seq: number): void {
+    this.#forget(km);
+    if (this.#ended) this.#handlers.onUnsent?.(km, this);
+    else this.#unsent.push({ seq, km });
   }
 
   async #readLoop(): Promise<void> {
     let reason = "connection lost";
+    let byPeer = false;
     try {
       while (!this.#closing) {
         const bytes = await this.link.recvMessage(this.#recv);
@@ -97,19 +164,33 @@ export class PeerConnection {
           break;
         }
         this.#touch();
+        if (this.#unconfirmed) this.#confirm();
         this.#handlers.onMessage(km, this);
       }
     } catch (e) {
       if (!this.#closing) {
+        byPeer = true;
         reason = (e as Error).message;
         this.#handlers.print(2, `net: error receiving message from ${this.peerName}: ${reason}`);
       }
     }
     this.#closing = true;
     clearTimeout(this.#idleTimer);
+    // after this every message handed to the link has been written or is in #unsent
     await this.link.close();
+    const refused = byPeer ? this.#unconfirmed ?? [] : [];
+    this.#confirm();
+    if (refused.length > 0) {
+      this.#handlers.print(
+        2,
+        `net: ${this.peerName} closed our new connection without a word: ${refused.length} ` +
+          `message(s) sent on it were not read`,
+      );
+    }
     this.#handlers.print(2, `net: connection lost with ${this.peerName}`);
-    this.#handlers.onClose(this, reason);
+    this.#ended = true;
+    const unsent = this.#unsent.splice(0).sort((x, y) => x.seq - y.seq).map((u) => u.km);
+    this.#handlers.onClose(this, reason, { unsent, refused });
   }
 
   async close(): Promise<void> {

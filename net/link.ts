@@ -58,13 +58,16 @@ export interface Link {
    * in call order (which is nonce order); a large one may be encrypted in slices
    * while earlier slices are on the wire, so `framed` and `tail` must stay
    * unchanged until `onSealed` is called (also called if the link closes first).
+   * `written` is false when the link closed before the whole message was handed
+   * to the socket: the peer cannot have read it. Every message given before
+   * close() has had its onSealed by the time close() resolves.
    * Throws FrameError if too large.
    */
   sendMessage(
     cipher: CipherState,
     framed: Uint8Array,
     tail?: Uint8Array,
-    onSealed?: () => void,
+    onSealed?: (written: boolean) => void,
   ): void;
   /** Read and decrypt one protocol message: the serialized KernelMessage. */
   recvMessage(cipher: CipherState): Promise<Uint8Array>;

@@ -2,7 +2,10 @@
 // max-peers limit, dialing a node directly or through its routers, adopting the
 // connections peers open to us, and the listeners they open them on. Messages for
 // a peer wait in its queue while its connection opens; a peer that cannot be
-// reached turns them into SendError Offline.
+// reached turns them into SendError Offline. So does a peer that closes a
+// connection we just opened without reading what we sent on it (it refused us
+// after the handshake), and a message a closing connection never wrote is sent
+// once more through the table (then Offline): see connection.ts.
 
 import type { KernelMessage } from "../wire/core.ts";
 import {
@@ -107,6 +110,8 @@ export class Peers {
   readonly #conns = new Set<PeerConnection>();
   /** Connections we opened (as Noise initiator), for the simultaneous-dial tie-break. */
   readonly #dialed = new WeakSet<PeerConnection>();
+  /** Messages already sent once more after a connection did not write them. */
+  readonly #resent = new WeakSet<KernelMessage>();
   #seq = 0;
 
   constructor(env: NetEnv) {
@@ -193,33 +198,65 @@ export class Peers {
     return undefined;
   }
 
-  #connectionFor(peer: Peer, session: Session): PeerConnection {
+  /**
+   * A connection for `session`. One we dialed keeps what it sends until the peer
+   * shows it accepted us (see connection.ts), for as long as a responder takes to
+   * decide (the handshake timeout).
+   */
+  #connectionFor(peer: Peer, session: Session, dialed = false): PeerConnection {
     const env = this.#env;
-    const conn = new PeerConnection(session, peer.identity.name, {
-      onMessage: (km) => {
-        const current = this.#peers.get(km.source.node);
-        if (current) this.touch(current);
-        env.ctx?.sendToLoop(km);
+    const conn = new PeerConnection(
+      session,
+      peer.identity.name,
+      {
+        onMessage: (km) => {
+          const current = this.#peers.get(km.source.node);
+          if (current) this.touch(current);
+          env.ctx?.sendToLoop(km);
+        },
+        onClose: (conn, _reason, lost) => {
+          this.#conns.delete(conn);
+          const current = this.#peers.get(conn.peerName);
+          if (current?.conn === conn) {
+            const side = this.#sideConnection(conn.peerName, current);
+            if (side) this.#promote(current, side);
+            else this.#peers.delete(conn.peerName);
+          }
+          if (env.stopped) return;
+          // the peer refused us: what it did not read is Offline, as if it had never
+          // answered the dial (it may still be catching up on the PKI; a later
+          // message dials again)
+          for (const km of lost.refused) this.#offline(km);
+          for (const km of lost.unsent) this.#resend(km);
+        },
+        onUnsent: (km) => this.#resend(km),
+        print: (v, t) => env.print(v, t),
       },
-      onClose: (conn) => {
-        this.#conns.delete(conn);
-        const current = this.#peers.get(conn.peerName);
-        if (current?.conn !== conn) return;
-        const side = this.#sideConnection(conn.peerName, current);
-        if (side) this.#promote(current, side);
-        else this.#peers.delete(conn.peerName);
-      },
-      print: (v, t) => env.print(v, t),
-    }, env.settings.idleMs);
+      env.settings.idleMs,
+      dialed ? env.settings.timeoutMs : 0,
+    );
     this.#conns.add(conn);
+    if (dialed) this.#dialed.add(conn);
     return conn;
   }
 
   /** Put an open session into `peer` and flush what was queued for it. */
-  #attach(peer: Peer, session: Session): PeerConnection {
-    const conn = this.#connectionFor(peer, session);
+  #attach(peer: Peer, session: Session, dialed = false): PeerConnection {
+    const conn = this.#connectionFor(peer, session, dialed);
     this.#promote(peer, conn);
     return conn;
+  }
+
+  /**
+   * A message a connection never wrote (it closed first) goes through the table
+   * once more, as Hyperdrive re-sends a message its peer's closed channel refused:
+   * on another open connection, or a new one. Not written twice: Offline.
+   */
+  #resend(km: KernelMessage): void {
+    if (this.#env.stopped) return;
+    if (this.#resent.has(km)) return this.#offline(km);
+    this.#resent.add(km);
+    this.send(km);
   }
 
   /** Make `conn` the peer's primary connection (closing any previous one) and flush the queue. */
@@ -320,7 +357,7 @@ export class Peers {
     const current = this.#peers.get(id.name);
     if (session && current === peer && !peer.conn) {
       env.print(2, `net: connected to ${id.name}`);
-      this.#dialed.add(this.#attach(peer, session));
+      this.#attach(peer, session, true);
       return;
     }
     if (!session && current === peer && !peer.conn) {

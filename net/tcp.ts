@@ -28,7 +28,7 @@ interface OutgoingMessage {
   cipher: CipherState;
   framed: Uint8Array;
   tail: Uint8Array | undefined;
-  onSealed: (() => void) | undefined;
+  onSealed: ((written: boolean) => void) | undefined;
 }
 
 async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
@@ -47,6 +47,8 @@ export class TcpLink implements Link {
   #writeTail: Promise<void> = Promise.resolve();
   readonly #outbox: OutgoingMessage[] = [];
   #sending = false;
+  /** The running drain of the outbox (close() waits for it). */
+  #draining: Promise<void> = Promise.resolve();
   #isClosed = false;
   #resolveClosed!: () => void;
   #reading: Promise<unknown> = Promise.resolve();
@@ -132,24 +134,28 @@ export class TcpLink implements Link {
     cipher: CipherState,
     framed: Uint8Array,
     tail?: Uint8Array,
-    onSealed?: () => void,
+    onSealed?: (written: boolean) => void,
   ): void {
     checkMessageSize(framed, tail);
     this.#outbox.push({ cipher, framed, tail, onSealed });
     // runs synchronously up to its first write, so a small message is on its way at once
-    if (!this.#sending) this.#drainOutbox();
+    if (!this.#sending) this.#draining = this.#drainOutbox();
   }
 
   async #drainOutbox(): Promise<void> {
     this.#sending = true;
     try {
       for (let job = this.#outbox.shift(); job; job = this.#outbox.shift()) {
+        let written = false;
         try {
-          if (!this.#isClosed) await this.#sealAndWrite(job);
+          if (!this.#isClosed) {
+            await this.#sealAndWrite(job);
+            written = true;
+          }
         } catch {
           // #write has closed the link; what is still queued is dropped below
         } finally {
-          job.onSealed?.();
+          job.onSealed?.(written);
         }
       }
     } finally {
@@ -250,6 +256,8 @@ export class TcpLink implements Link {
       // let an in-flight read settle so no op outlives the link
       await this.#reading.catch(() => {});
       await this.#writeTail.catch(() => {});
+      // every queued message has been told it was not written
+      await this.#draining;
       this.#resolveClosed();
     }
     return this.closed;

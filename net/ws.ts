@@ -129,7 +129,7 @@ export class WsLink implements Link {
     cipher: CipherState,
     framed: Uint8Array,
     tail?: Uint8Array,
-    onSealed?: () => void,
+    onSealed?: (written: boolean) => void,
   ): void {
     checkMessageSize(framed, tail);
     new DataView(framed.buffer, framed.byteOffset, framed.byteLength).setUint32(
@@ -139,12 +139,14 @@ export class WsLink implements Link {
     // the WebSocket buffers what it sends, so everything is encrypted right here
     const ciphertexts: Uint8Array[] = [];
     for (const chunk of plaintextChunks(framed, tail)) ciphertexts.push(cipher.encrypt(chunk));
-    onSealed?.();
+    let written = true;
     try {
       for (const ct of ciphertexts) this.#send(ct);
     } catch {
+      written = false;
       this.close();
     }
+    onSealed?.(written);
   }
 
   async recvMessage(cipher: CipherState): Promise<Uint8Array> {
