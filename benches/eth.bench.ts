@@ -16,8 +16,8 @@ import { createPublicClient, http, webSocket } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { bootNode } from "../main.ts";
 import { createEthModule } from "../modules/eth/mod.ts";
-import { encodeEth, parseJsonFast, serdeValue } from "../wire/eth.ts";
-import { encodeJsonExact, parseJsonExact } from "../wire/json.ts";
+import { encodeEth, serdeValue } from "../wire/eth.ts";
+import { encodeJsonExact, parseJsonExact, parseJsonReviving } from "../wire/json.ts";
 import { Anvil, anvilChain } from "../tests/eth/anvil.ts";
 
 const anvil = await Anvil.start();
@@ -166,19 +166,19 @@ Deno.bench({
 });
 
 Deno.bench({
-  name: "eth:distro:sys: parseJsonFast + serdeValue + encodeEth",
+  name: "eth:distro:sys: parseJsonExact + serdeValue + encodeEth",
   group: "eth_getLogs answer, 10,000 logs",
   fn() {
-    const r = parseJsonFast(logsText) as { result: unknown };
+    const r = parseJsonExact(logsText) as { result: unknown };
     encodeEth({ Response: serdeValue(r.result) });
   },
 });
 
 Deno.bench({
-  name: "before: parseJsonExact + sorted copy + encodeJsonExact",
+  name: "before: reviving parse + sorted copy + encodeJsonExact",
   group: "eth_getLogs answer, 10,000 logs",
   fn() {
-    const r = parseJsonExact(logsText) as { result: unknown };
+    const r = parseJsonReviving(logsText) as { result: unknown };
     encodeJsonExact({ Response: sortedCopy(r.result) });
   },
 });

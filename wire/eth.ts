@@ -307,7 +307,7 @@ function attempt<T>(read: () => T): T | undefined {
 export function parseIncomingReq(body: Uint8Array): IncomingReq {
   let v: unknown;
   try {
-    v = parseJsonFast(decodeUtf8Strict(body));
+    v = parseJsonExact(decodeUtf8Strict(body));
   } catch {
     throw new EthFailure("MalformedRequest");
   }
@@ -346,7 +346,7 @@ function parseEthError(v: unknown): EthError {
 
 /** A node provider's answer as EthResponse; throws when it is not one. */
 export function parseEthResponse(body: Uint8Array): EthResponse {
-  const [tag, val] = variant(parseJsonFast(decodeUtf8Strict(body)));
+  const [tag, val] = variant(parseJsonExact(decodeUtf8Strict(body)));
   if (tag === "Ok" && val === null) return "Ok";
   if (tag === "Response") return { Response: val };
   if (tag === "Err") return { Err: parseEthError(val) };
@@ -510,31 +510,6 @@ function utf8(text: string): Uint8Array {
   // only all-ASCII text fits in as many bytes as it has UTF-16 units
   if (encoder.encodeInto(text, out).read === text.length) return out;
   return encoder.encode(text);
-}
-
-/**
- * parseJsonExact's value, for large provider answers: JSON.parse alone unless a number in the
- * result may have lost precision (an integer past 2^53, or one too large for a double), and
- * only then the exact parse. parseJsonExact's own check (16 digits in a row anywhere) is true
- * for almost any hex data, and its exact parse is several times slower than JSON.parse.
- */
-export function parseJsonFast(text: string): unknown {
-  const v = JSON.parse(text);
-  return mayBeInexact(v) ? parseJsonExact(text) : v;
-}
-
-/** A number parseJsonExact could have read as a bigint: not a safe integer nor a fraction. */
-function mayBeInexact(v: unknown): boolean {
-  if (typeof v === "number") {
-    return !Number.isSafeInteger(v) && (Number.isInteger(v) || !Number.isFinite(v));
-  }
-  if (typeof v !== "object" || v === null) return false;
-  if (Array.isArray(v)) {
-    for (let i = 0; i < v.length; i++) if (mayBeInexact(v[i])) return true;
-    return false;
-  }
-  for (const k in v) if (mayBeInexact((v as Record<string, unknown>)[k])) return true;
-  return false;
 }
 
 /** The Authorization header value alloy sends for it. */

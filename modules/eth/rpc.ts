@@ -5,7 +5,7 @@
 // old identity, and only when every attempt failed are they closed.
 
 import { getHttpRpcClient } from "viem/utils";
-import { parseJsonFast } from "../../wire/eth.ts";
+import { parseJsonExact } from "../../wire/json.ts";
 import { encodeJsonExact } from "../../wire/json.ts";
 
 /** A JSON-RPC answer: a result, or the provider's error payload ({code, message, data?}). */
@@ -152,7 +152,7 @@ class WsRpc implements RpcConnection {
       if (typeof ev.data !== "string") return this.#broken("binary message, expected text");
       let msg: unknown;
       try {
-        msg = parseJsonFast(ev.data);
+        msg = parseJsonExact(ev.data);
       } catch {
         return this.#broken("failed to deserialize message");
       }
