@@ -86,7 +86,14 @@ export class LineEditor {
     const g = this.#g;
     if (width <= 1) return { text: "", cursorCol: 0 };
     const w = (i: number) => graphemeWidth(g[i]);
-    if (this.#cursor < this.#scroll) this.#scroll = this.#cursor;
+    if (this.#cursor < this.#scroll) {
+      // the cursor went out of view on the left: bring it back to the window's middle
+      this.#scroll = this.#cursor;
+      let cols = 0;
+      while (this.#scroll > 0 && cols + w(this.#scroll - 1) <= width / 2) {
+        cols += w(--this.#scroll);
+      }
+    }
     // columns from the window's start to the cursor (the cursor needs one more)
     let used = 0;
     for (let i = this.#scroll; i < this.#cursor; i++) used += w(i);

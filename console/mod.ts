@@ -67,6 +67,20 @@ export interface ConsoleOptions {
   version?: string;
   /** read commands from stdin (default true) */
   input?: boolean;
+  /** Instead of the process's stdin/stdout (embedders, benchmarks): a terminal of your own. */
+  io?: ConsoleIo;
+}
+
+/** A terminal other than stdin/stdout. */
+export interface ConsoleIo {
+  /** what is typed (raw bytes when interactive, lines otherwise) */
+  input: ReadableStream<Uint8Array>;
+  /** writes some of `b`, resolving with how many bytes were written */
+  write(b: Uint8Array): Promise<number>;
+  /** a raw-mode terminal (line editing, panel) rather than plain lines */
+  interactive: boolean;
+  columns?: number;
+  rows?: number;
 }
 
 /** What the console needs of the booted node. */
@@ -122,13 +136,14 @@ export class Console implements RuntimeConsole {
   #inputRow = 24;
 
   // output
-  #pendingPrints: Printout[] = [];
-  #echo: string[] = [];
+  /** prints and entered lines waiting to be drawn, in order */
+  #pending: (Printout | { echo: string })[] = [];
   #renderQueued = false;
   readonly #out: string[] = [];
   #outBytes = 0;
   #outDropped = 0;
   #pumping?: Promise<void>;
+  readonly #writeOut: (b: Uint8Array) => Promise<number>;
 
   // ending
   readonly #done = Promise.withResolvers<string>();
@@ -155,10 +170,12 @@ export class Console implements RuntimeConsole {
         }; logging stopped`,
         source: TERMINAL,
       });
-    const stdinTty = safe(() => Deno.stdin.isTerminal(), false);
-    const stdoutTty = safe(() => Deno.stdout.isTerminal(), false);
+    const io = opts.io;
+    const stdinTty = io ? io.interactive : safe(() => Deno.stdin.isTerminal(), false);
+    const stdoutTty = io ? io.interactive : safe(() => Deno.stdout.isTerminal(), false);
     this.#interactive = !opts.detached && stdinTty && stdoutTty && (opts.input ?? true);
     this.#colour = stdoutTty;
+    this.#writeOut = io ? (b) => io.write(b) : (b) => Deno.stdout.write(b);
     // listening from now: a signal during boot still ends the node cleanly
     for (const sig of SIGNALS) {
       const h = () => this.#done.resolve(`exiting due to ${sig}`);
@@ -232,19 +249,21 @@ export class Console implements RuntimeConsole {
     let rest: Uint8Array = new Uint8Array(0);
     let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
     if (this.#interactive) {
-      try {
-        Deno.stdin.setRaw(true);
-        this.#rawSet = true;
-      } catch { /* not a terminal after all */ }
+      if (!this.#opts.io) {
+        try {
+          Deno.stdin.setRaw(true);
+          this.#rawSet = true;
+        } catch { /* not a terminal after all */ }
+      }
       try {
         Deno.addSignalListener("SIGWINCH", this.#onResize);
       } catch { /* no SIGWINCH here */ }
       // bracketed paste on, the window's title, the splash; then where the cursor ended up,
       // so the first prints follow the splash instead of starting at the bottom
-      writeAllSync(enc.encode(`\x1b[?2004h\x1b]0;hyperdeno ${this.#our}\x07${banner}\x1b[6n`));
+      await this.#writeNow(`\x1b[?2004h\x1b]0;hyperdeno ${this.#our}\x07${banner}\x1b[6n`);
       this.#inputRow = this.#rows;
       if (this.#opts.input ?? true) {
-        reader = Deno.stdin.readable.getReader();
+        reader = this.#inputStream().getReader();
         this.#stdinReader = reader;
         const answer = await cursorRow(reader, 500);
         if (answer.row !== undefined) this.#inputRow = Math.min(this.#rows, answer.row);
@@ -279,9 +298,8 @@ export class Console implements RuntimeConsole {
       ? `\x1b[?2004l\x1b]0;\x07\x1b[38;5;9m\r\n${quit}\r\n\x1b[39m`
       : `${this.#colour ? "\x1b[38;5;9m" : ""}${quit}${this.#colour ? "\x1b[39m" : ""}\n`;
     this.#out.push(tail);
-    const rest = enc.encode(this.#out.splice(0).join(""));
     try {
-      writeAllSync(rest);
+      await this.#writeNow(this.#out.splice(0).join(""));
     } catch { /* stdout gone */ }
     if (this.#rawSet) {
       try {
@@ -305,13 +323,14 @@ export class Console implements RuntimeConsole {
       this.#pvQueue.push(p);
       return;
     }
-    if (this.#logging) this.#logger.write(p.text.replace(LIVE_MARKER, ""));
+    const live = p.text.indexOf(LIVE_MARKER);
+    // a live frame is a display, not an event: it is not logged
+    if (this.#logging && live < 0) this.#logger.write(p.text);
     const override = this.#processVerbosity.get(p.source);
     if (override === "muted") return;
     const limit = override ?? this.#verbosity;
     if (p.level > limit) return;
     if (limit === 3 && p.level === 3 && this.#eventLoop.suppress(p.text)) return;
-    const live = p.text.indexOf(LIVE_MARKER);
     if (live >= 0) {
       const frame = p.text.slice(live + LIVE_MARKER.length);
       if (this.#interactive) {
@@ -325,7 +344,7 @@ export class Console implements RuntimeConsole {
       this.#outDropped++;
       return;
     }
-    this.#pendingPrints.push(p);
+    this.#pending.push(p);
     this.#scheduleRender();
   }
 
@@ -345,7 +364,10 @@ export class Console implements RuntimeConsole {
   // drawing
 
   #readSize() {
-    const size = safe(() => Deno.consoleSize(), { columns: 80, rows: 24 });
+    const io = this.#opts.io;
+    const size = io
+      ? { columns: io.columns ?? 80, rows: io.rows ?? 24 }
+      : safe(() => Deno.consoleSize(), { columns: 80, rows: 24 });
     this.#cols = Math.max(10, size.columns);
     this.#rows = Math.max(3, size.rows);
   }
@@ -370,12 +392,10 @@ export class Console implements RuntimeConsole {
 
   /** Everything pending: prints above the panel, the panel, the input line at the bottom. */
   #render() {
-    const prints = this.#pendingPrints;
-    this.#pendingPrints = [];
-    const echo = this.#echo;
-    this.#echo = [];
+    const items = this.#pending;
+    this.#pending = [];
     if (this.#outDropped > 0) {
-      prints.push({
+      items.push({
         level: 0,
         text: `console: dropped ${this.#outDropped} prints (output was too slow)`,
         source: TERMINAL,
@@ -384,8 +404,10 @@ export class Console implements RuntimeConsole {
     }
     const now = new Date();
     if (!this.#interactive) {
-      let s = echo.map((l) => `${l}\n`).join("");
-      for (const p of prints) s += this.#formatPrint(p, now);
+      let s = "";
+      for (const item of items) {
+        s += "echo" in item ? `${item.echo}\n` : this.#formatPrint(item, now);
+      }
       if (s) this.#write(s);
       return;
     }
@@ -399,14 +421,14 @@ export class Console implements RuntimeConsole {
     const start = Math.max(1, this.#inputRow - this.#liveRows);
     s += `\x1b[${start};1H\r\x1b[J`;
     let rows = 0;
-    for (const l of echo) {
-      s += `\x1b[39m${l}\r\n`;
-      rows += this.#rowsOf(l);
-    }
-    for (const p of prints) {
-      const lines = textLines(p.text);
-      s += this.#formatPrint(p, now);
-      lines.forEach((l, i) => rows += this.#rowsOf(i === 0 ? `Wed 00:00 ${l}` : l));
+    for (const item of items) {
+      if ("echo" in item) {
+        s += `\x1b[39m${item.echo}\r\n`;
+        rows += this.#rowsOf(item.echo);
+        continue;
+      }
+      s += this.#formatPrint(item, now);
+      textLines(item.text).forEach((l, i) => rows += this.#rowsOf(i === 0 ? `Wed 00:00 ${l}` : l));
     }
     for (const l of panel) s += `${l}\x1b[0m\r\n`;
     rows += panel.length;
@@ -457,6 +479,17 @@ export class Console implements RuntimeConsole {
     return `${s}${this.#prompt}${view.text}\r${col > 0 ? `\x1b[${col}C` : ""}`;
   }
 
+  #inputStream(): ReadableStream<Uint8Array> {
+    return this.#opts.io?.input ?? Deno.stdin.readable;
+  }
+
+  /** Writes all of `s` now (not through the output queue). */
+  async #writeNow(s: string) {
+    const b = enc.encode(s);
+    let off = 0;
+    while (off < b.length) off += await this.#writeOut(b.subarray(off));
+  }
+
   #write(s: string) {
     if (s === "") return;
     this.#out.push(s);
@@ -469,7 +502,7 @@ export class Console implements RuntimeConsole {
       while (this.#out.length > 0) {
         const chunk = this.#out.splice(0).join("");
         this.#outBytes = 0;
-        await writeAll(enc.encode(chunk));
+        await this.#writeNow(chunk);
       }
     } catch {
       // stdout is gone (a closed pipe): nothing more can be shown
@@ -484,7 +517,7 @@ export class Console implements RuntimeConsole {
   // input
 
   async #readInput(
-    reader: ReadableStreamDefaultReader<Uint8Array> = Deno.stdin.readable.getReader(),
+    reader: ReadableStreamDefaultReader<Uint8Array> = this.#inputStream().getReader(),
     first: Uint8Array = new Uint8Array(0),
   ) {
     this.#stdinReader = reader;
@@ -540,7 +573,7 @@ export class Console implements RuntimeConsole {
     }
     line = line.replace(/\r$/, "");
     if (line.trim() === "") return;
-    this.#echo.push(`${this.#prompt}${line}`);
+    this.#pending.push({ echo: `${this.#prompt}${line}` });
     this.#scheduleRender();
     this.#port?.enterLine(line);
   }
@@ -714,7 +747,7 @@ export class Console implements RuntimeConsole {
       : this.#line.text;
     this.#search = false;
     this.#searchDepth = 0;
-    this.#echo.push(`${this.#prompt}${command}`);
+    this.#pending.push({ echo: `${this.#prompt}${command}` });
     this.#history!.add(command);
     this.#line.clear();
     this.#scheduleRender();
@@ -850,14 +883,4 @@ function concat(parts: Uint8Array[]): Uint8Array {
     at += p.length;
   }
   return out;
-}
-
-async function writeAll(b: Uint8Array) {
-  let off = 0;
-  while (off < b.length) off += await Deno.stdout.write(b.subarray(off));
-}
-
-function writeAllSync(b: Uint8Array) {
-  let off = 0;
-  while (off < b.length) off += Deno.stdout.writeSync(b.subarray(off));
 }
