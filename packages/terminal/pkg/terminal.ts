@@ -330,8 +330,12 @@ function run(name: string, process: ProcessId, args: string) {
     add({ issuer: local("kernel", "distro", "sys"), params: '"network"' });
   }
   if (entry.root) { for (const c of held) add(c); }
-  // the kernel would drop what we do not hold without a word: say so instead
-  const missing = [...wanted.keys()].filter((k) => !heldKeys.has(k));
+  // the kernel would drop what we do not hold without a word: say so instead (a messaging
+  // cap to a public process is needed by no one: that one is let go)
+  const missing = [...wanted].filter(([k, c]) =>
+    !heldKeys.has(k) && !(c.params === '"messaging"' && c.issuer.node === our.node &&
+      isPublic(c.issuer.process))
+  ).map(([k]) => k);
   if (missing.length > 0) {
     throw new ScriptError(
       `${pidString(process)} asks for capabilities ${pidString(our.process)} does not hold: ${
@@ -363,7 +367,7 @@ function run(name: string, process: ProcessId, args: string) {
         wasm_bytes_handle: file,
         wit_version: entry.wit_version ?? null,
         on_exit: "None",
-        initial_capabilities: [...wanted.values()].map((c) => ({
+        initial_capabilities: [...wanted].filter(([k]) => heldKeys.has(k)).map(([, c]) => ({
           issuer: addrString(c.issuer),
           params: c.params,
         })),
@@ -388,6 +392,14 @@ function run(name: string, process: ProcessId, args: string) {
     undefined,
   );
   scheduleCheck();
+}
+
+/** Whether a local process is public (the kernel's Debug Process). */
+function isPublic(process: ProcessId): boolean {
+  const r = kernel({ Debug: { Process: pidString(process) } }) as
+    | { Debug?: { Process?: { public?: boolean } | null } }
+    | undefined;
+  return r?.Debug?.Process?.public === true;
 }
 
 function kernelSend(command: unknown) {
@@ -427,9 +439,9 @@ function check() {
     else if (!r.noticed && now - r.since >= STILL_RUNNING_NOTICE_MS) {
       r.noticed = true;
       println(
-        `${r.name} has not answered for ${
+        `${r.name}: no answer after ${
           Math.round((now - r.since) / 1000)
-        } s; it runs as ${pid} (kill ${pid} stops it)`,
+        } s; still running as ${pid}`,
       );
     }
   }
