@@ -88,6 +88,7 @@ export interface ConsoleNode {
   readonly our: string;
   readonly home: string;
   readonly identity: { public_key: string; ips: string[]; routers: string[] };
+  readonly httpUrl?: string;
 }
 
 const enc = new TextEncoder();
@@ -102,6 +103,7 @@ export class Console implements RuntimeConsole {
   #port?: ConsolePort;
   #our = "";
   #started = false;
+  #running = false;
   #closed = false;
   /** prints from before run(): shown after the splash */
   #early: Printout[] = [];
@@ -207,6 +209,11 @@ export class Console implements RuntimeConsole {
     port.onShutdown(() => this.#done.resolve("graceful exit"));
   }
 
+  /** Whether it runs in raw mode (line editing), not plain lines. */
+  get interactive(): boolean {
+    return this.#interactive;
+  }
+
   /** Current global verbosity (CTRL+V). */
   get verbosity(): number {
     return this.#verbosity;
@@ -217,7 +224,7 @@ export class Console implements RuntimeConsole {
    * stop; resolves with why (the quit message close() prints).
    */
   run(node: ConsoleNode): Promise<string> {
-    if (this.#started) return this.#done.promise;
+    if (this.#running) return this.#done.promise;
     if (!this.#port) {
       throw new Error(
         "the node has no console attached: boot it with bootNode({ console }) (console/README.md)",
@@ -238,9 +245,11 @@ export class Console implements RuntimeConsole {
       home: node.home,
       networkingKey: id.public_key,
       routers: id.routers,
+      httpUrl: node.httpUrl,
       detached: !!this.#opts.detached,
       cols: this.#interactive ? this.#cols : 0,
     });
+    this.#running = true;
     void this.#begin(banner);
     return this.#done.promise;
   }
@@ -269,6 +278,7 @@ export class Console implements RuntimeConsole {
         if (answer.row !== undefined) this.#inputRow = Math.min(this.#rows, answer.row);
         rest = answer.rest;
       }
+      if (this.#closed) return; // ended while starting: close() has restored the terminal
     } else {
       this.#write(this.#colour ? banner : stripAnsi(banner).replaceAll("\r\n", "\n"));
     }
@@ -286,6 +296,11 @@ export class Console implements RuntimeConsole {
       try {
         Deno.removeSignalListener(sig, h);
       } catch { /* gone */ }
+    }
+    if (!this.#running) {
+      // never ran (the boot failed): nothing on the screen to restore
+      this.#logger.close();
+      return;
     }
     try {
       Deno.removeSignalListener("SIGWINCH", this.#onResize);

@@ -18,6 +18,8 @@ export interface SplashInfo {
   networkingKey: string;
   /** routers of an indirect node */
   routers: string[];
+  /** where http-server listens, if it does */
+  httpUrl?: string;
   detached: boolean;
   /** terminal columns (0: unknown) */
   cols: number;
@@ -37,6 +39,7 @@ export function splash(s: SplashInfo): string {
   else lines.push(` routers ${s.routers.join(", ")}`);
   lines.push(` home directory at ${s.home}`);
   lines.push(` networking pubkey ${s.networkingKey}`);
+  if (s.httpUrl) lines.push(` serving http at ${s.httpUrl}`);
   if (s.detached) lines.push("(detached)");
   return `\x1b[38;5;13m${lines.join("\r\n")}\x1b[39m\r\n`;
 }
