@@ -49,6 +49,8 @@ export class Logger {
   #pending: string[] = [];
   #timer?: ReturnType<typeof setTimeout>;
   #failed = false;
+  /** files this logger opened, oldest first (orders files whose mtimes tie) */
+  readonly #opened: string[] = [];
   /** told once if the log cannot be written */
   onError: (e: unknown) => void = () => {};
 
@@ -101,6 +103,7 @@ export class Logger {
       path = `${this.dir}/${logFileName(now).replace(/\.log$/, `-${n}.log`)}`;
     }
     this.#path = path;
+    this.#opened.push(path);
     this.#file = Deno.openSync(this.#path, { append: true, create: true });
     this.#size = Deno.statSync(this.#path).size;
     if (this.#perFile !== Infinity) this.#prune();
@@ -125,7 +128,8 @@ export class Logger {
         files.push({ path, mtime: Deno.statSync(path).mtime?.getTime() ?? 0 });
       } catch { /* gone */ }
     }
-    files.sort((a, b) => a.mtime - b.mtime || a.path.localeCompare(b.path));
+    const order = (p: string) => this.#opened.indexOf(p);
+    files.sort((a, b) => a.mtime - b.mtime || order(a.path) - order(b.path));
     while (files.length > this.#files) {
       const { path } = files.shift()!;
       if (path === this.#path) continue;

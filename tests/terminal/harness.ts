@@ -37,16 +37,17 @@ export async function until<T>(
   }
 }
 
-/** The node's process id, once its console runs. */
-async function entryPid(home: string): Promise<number> {
+/** The node's process id, once its console runs; throws with its error if it ended first. */
+async function entryPid(home: string, ended: () => Promise<string | undefined>): Promise<number> {
   return await until(
     async () => {
       try {
         const pid = Number(await Deno.readTextFile(`${home}/entry.ready`));
-        return pid > 0 ? pid : undefined;
-      } catch {
-        return undefined;
-      }
+        if (pid > 0) return pid;
+      } catch { /* not yet */ }
+      const error = await ended();
+      if (error !== undefined) throw new Error(`the node did not start: ${error}`);
+      return undefined;
     },
     "the node to start",
     60_000,
@@ -85,7 +86,10 @@ export class TmuxNode {
       String(this.rows),
       `cd '${ROOT}' && ${cmd} 2>>'${this.home}.stderr'; echo NODE-EXITED; sleep 600`,
     );
-    this.#pid = await entryPid(this.home);
+    this.#pid = await entryPid(this.home, async () => {
+      if (!(await this.all()).includes("NODE-EXITED")) return undefined;
+      return await Deno.readTextFile(`${this.home}.stderr`).catch(() => "(no stderr)");
+    });
     await this.waitFor(/ > $/m, "the prompt");
   }
 
@@ -189,6 +193,8 @@ export class TmuxNode {
 /** A node whose console reads piped stdin and writes to a pipe. */
 export class PipedNode {
   #out = "";
+  #err = "";
+  #exited = false;
   readonly #proc: Deno.ChildProcess;
   readonly #stdin: WritableStreamDefaultWriter<Uint8Array>;
   readonly #done: Promise<Deno.CommandStatus>;
@@ -200,20 +206,25 @@ export class PipedNode {
       cwd: ROOT,
       stdin: "piped",
       stdout: "piped",
-      stderr: "inherit",
+      stderr: "piped",
     }).spawn();
+    const errors = new TextDecoder();
+    void this.#proc.stderr.pipeTo(
+      new WritableStream({ write: (c) => void (this.#err += errors.decode(c, { stream: true })) }),
+    );
     this.#stdin = this.#proc.stdin.getWriter();
     const dec = new TextDecoder();
     void this.#proc.stdout.pipeTo(
       new WritableStream({ write: (c) => void (this.#out += dec.decode(c, { stream: true })) }),
     );
     this.#done = this.#proc.status;
+    void this.#done.then(() => this.#exited = true);
   }
 
   static async start(home: string, args: string[] = []): Promise<PipedNode> {
     await Deno.remove(`${home}/entry.ready`).catch(() => {});
     const n = new PipedNode(home, args);
-    await entryPid(home);
+    await entryPid(home, () => Promise.resolve(n.#exited ? n.#err || "(no stderr)" : undefined));
     return n;
   }
 
