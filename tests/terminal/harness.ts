@@ -67,7 +67,12 @@ export class TmuxNode {
     size: { cols?: number; rows?: number } = {},
   ): Promise<TmuxNode> {
     const t = new TmuxNode(home, size.cols ?? 140, size.rows ?? 40);
-    await t.launch(args);
+    try {
+      await t.launch(args);
+    } catch (e) {
+      await t.stop();
+      throw e;
+    }
     return t;
   }
 
@@ -182,6 +187,9 @@ export class TmuxNode {
       await until(async () => (await this.all()).includes("NODE-EXITED"), "exit", 15_000);
     } catch { /* killed with the server below */ }
     await this.tmux("kill-server").catch(() => {});
+    // the server's socket file stays behind otherwise
+    const dir = Deno.env.get("TMUX_TMPDIR") ?? "/tmp";
+    await Deno.remove(`${dir}/tmux-${Deno.uid()}/${this.socket}`).catch(() => {});
   }
 
   /** Kills the session's window (keeping the server) so the node can boot again in it. */
