@@ -33,6 +33,11 @@ export class Channels {
     target.control({ t: "peer", from: source.our, port: port2 }, [port2]);
   }
 
+  /** Closes every direct channel (the kernel's debug switches need every message). */
+  closeAll(): void {
+    for (const pid of [...this.outbound.keys()]) this.close(pid, false);
+  }
+
   /** Closes every direct channel from `pid` (its caps changed) or, with `all`, to it too. */
   close(pid: string, all: boolean): void {
     const hosts = this.table.hosts;

@@ -19,8 +19,11 @@ import {
   type KernelPrintResponse,
   type KernelResponse,
   parseKernelCommand,
+  type ProcessStats,
   type UserspaceProcess,
 } from "../wire/kernel.ts";
+import { wallClock } from "./process_host/protocol.ts";
+import type { ProcessStatsSnapshot } from "./stats.ts";
 import type { CapabilityStore } from "./capabilities.ts";
 import type { Lifecycle } from "./lifecycle.ts";
 import type { Router } from "./routing.ts";
@@ -156,7 +159,33 @@ export class KernelCommands {
         const p = map.get(processIdToString(print.on));
         return { tag: "HasCap", has: p?.capabilities.has(capabilityKey(print.cap)) };
       }
+      case "ProcessStats":
+        return { tag: "ProcessStats", stats: this.stats() };
     }
+  }
+
+  /** Every process's figures: Workers' from their shared counters, modules' from their mailboxes. */
+  stats(): Map<string, ProcessStats> {
+    const now = wallClock();
+    const out = new Map<string, ProcessStats>();
+    for (const pid of this.table.processMap.keys()) {
+      const host = this.table.hosts.get(pid);
+      const mailbox = this.table.mailboxes.get(pid);
+      let s: ProcessStatsSnapshot | undefined;
+      if (host) s = host.statsSnapshot(now);
+      else if (mailbox) {
+        s = {
+          kind: "runtime",
+          running: true,
+          queued: mailbox.depth,
+          received: mailbox.handled,
+          sent: mailbox.sent,
+          latency: mailbox.latency.summary(now),
+        };
+      }
+      if (s) out.set(pid, wireStats(s));
+    }
+    return out;
   }
 
   /** Answers a command: to rsvp, else the source, whether or not it expects a response. */
@@ -164,6 +193,23 @@ export class KernelCommands {
     if (km.message.tag !== "request") return;
     this.router.route(makeResponse(km, this.router.ourAddress, encodeKernelResponse(response)));
   }
+}
+
+function wireStats(s: ProcessStatsSnapshot): ProcessStats {
+  return {
+    kind: s.kind,
+    running: s.running,
+    queued: s.queued,
+    received: s.received,
+    sent: s.sent,
+    lastMinute: {
+      handled: s.latency.count,
+      p50Ms: s.latency.p50 ?? null,
+      p99Ms: s.latency.p99 ?? null,
+    },
+    heapUsed: s.heapUsed ?? null,
+    external: s.external ?? null,
+  };
 }
 
 function userspace(p: PersistedProcess): UserspaceProcess {

@@ -19,6 +19,7 @@ import {
   type LazyLoadBlob,
   messagingCap,
   networkingCap,
+  parseProcessId,
   type ProcessId,
   processIdToString,
   type Request,
@@ -28,7 +29,7 @@ import {
 import { ProgramLoader } from "./process_host/program.ts";
 import { KernelStore } from "./store.ts";
 import { Mailbox } from "./mailbox.ts";
-import { vfsRoot } from "./vfs_layout.ts";
+import { vfsHostPath, vfsRoot } from "./vfs_layout.ts";
 import type { RuntimeModule, RuntimeModuleContext } from "./module.ts";
 import { CapabilityStore } from "./capabilities.ts";
 import { Channels } from "./channels.ts";
@@ -37,6 +38,8 @@ import { Lifecycle, type NewProcess } from "./lifecycle.ts";
 import { ProcessCalls } from "./process_calls.ts";
 import { errorText, type PersistedProcess, type PrintFn, ProcessTable } from "./process_table.ts";
 import { Router } from "./routing.ts";
+import { KernelDebug } from "./debug.ts";
+import { type ConsolePort, terminalLine } from "./console_port.ts";
 
 export { errorText } from "./process_table.ts";
 export type { PersistedProcess, PrintFn } from "./process_table.ts";
@@ -79,7 +82,10 @@ export class Kernel {
   private readonly lifecycle: Lifecycle;
   private readonly calls: ProcessCalls;
   private readonly commands: KernelCommands;
+  private readonly debug: KernelDebug;
+  private readonly loader: ProgramLoader;
   private onShutdownRequest?: () => void;
+  private readonly shutdownListeners: (() => void)[] = [];
 
   constructor(opts: KernelOptions) {
     this.our = opts.our;
@@ -106,7 +112,13 @@ export class Kernel {
     // commands and calls are made below: routing and hosts reach them only once booted
     this.router = new Router(table, this.caps, channels, (km) => this.commands.handle(km));
     this.ourAddress = this.router.ourAddress;
-    const loader = new ProgramLoader(
+    this.debug = this.router.debug = new KernelDebug(
+      opts.our,
+      opts.print,
+      () => channels.closeAll(),
+      (km) => this.router.route(km),
+    );
+    const loader = this.loader = new ProgramLoader(
       `${opts.home}/cache/components`,
       (text) => table.log(1, `kernel: ${text}`),
     );
@@ -158,10 +170,16 @@ export class Kernel {
 
   private moduleContext(m: RuntimeModule): RuntimeModuleContext {
     const router = this.router;
+    const mailbox = this.table.mailboxes.get(processIdToString(m.processId));
     return {
       our: this.our,
       home: this.home,
-      sendToLoop: (km) => router.route(km),
+      sendToLoop: mailbox
+        ? (km) => {
+          mailbox.sent++;
+          router.route(km);
+        }
+        : (km) => router.route(km),
       sendErrorToLoop: (err) => router.deliverSendError(err),
       print: (v, text) => this.table.print(v, text, m.processId),
       hasCapability: (p, c) => this.caps.has(p, c),
@@ -234,6 +252,37 @@ export class Kernel {
     return out;
   }
 
+  /**
+   * Loads the program at a vfs path (a package's file) as running it would, so a
+   * component is transpiled and cached ahead of its first run; throws why it cannot run.
+   */
+  async prepareProgram(handle: string): Promise<void> {
+    if (this.table.shuttingDown) return;
+    const bytes = await Deno.readFile(vfsHostPath(vfsRoot(this.home), handle));
+    await this.loader.load(handle, bytes);
+  }
+
+  /** What the runtime console (console/) may do: enter lines, flip debug switches, kill. */
+  consolePort(): ConsolePort {
+    const debug = this.debug;
+    return {
+      our: this.our,
+      enterLine: (line) => this.router.route(terminalLine(this.our, line)),
+      setEventLoop: (on) => debug.setEventLoop(on),
+      setEventLoopFor: (pid, on) => debug.setEventLoopFor(pid, on),
+      setStepping: (on) => debug.setStepping(on),
+      step: () => debug.step(),
+      kill: (pid) => {
+        try {
+          return this.lifecycle.killProcess(parseProcessId(pid));
+        } catch {
+          return false;
+        }
+      },
+      onShutdown: (f) => void this.shutdownListeners.push(f),
+    };
+  }
+
   // -------------------------------------------------------------------------
   // Processes
 
@@ -267,6 +316,15 @@ export class Kernel {
     const table = this.table;
     if (table.shuttingDown) return;
     table.shuttingDown = true;
+    // held messages are dropped as Hyperdrive's loop drops them on exit
+    this.debug.reset();
+    for (const f of this.shutdownListeners.splice(0)) {
+      try {
+        f();
+      } catch (e) {
+        table.log(0, `kernel: shutdown listener: ${errorText(e)}`);
+      }
+    }
     for (const [pid, host] of table.hosts) {
       host.kill();
       const entry = table.processMap.get(pid);

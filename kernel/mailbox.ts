@@ -3,9 +3,13 @@
 // route again from its handler without re-entering it). Order: messages of one
 // lane (RuntimeModule.laneOf) are handled in arrival order, a lane waiting while
 // its handler's promise is pending; different lanes run concurrently.
+// For `top` it also times each message (./stats.ts): from the drain that took it
+// out of the queue to its handler returning or its promise settling.
 
 import type { KernelMessage, WrappedSendError } from "../wire/core.ts";
 import type { RuntimeModule } from "./module.ts";
+import { wallClock } from "./process_host/protocol.ts";
+import { LatencyWindow } from "./stats.ts";
 
 type Item = { km: KernelMessage; err?: undefined } | { km?: undefined; err: WrappedSendError };
 
@@ -13,12 +17,16 @@ export class Mailbox {
   #queue: Item[] = [];
   #head = 0;
   #scheduled = false;
-  /** lanes with a handler in flight -> messages waiting behind it */
-  #busy = new Map<string, KernelMessage[]>();
+  /** lanes with a handler in flight -> messages waiting behind it (with when they were taken) */
+  #busy = new Map<string, { km: KernelMessage; at: number }[]>();
   #waiting = 0;
   #idle: (() => void)[] = [];
   /** messages handled since boot */
   handled = 0;
+  /** messages the module sent since boot (counted by the kernel's sendToLoop) */
+  sent = 0;
+  /** handling times of the last minute */
+  readonly latency = new LatencyWindow();
 
   constructor(
     readonly module: RuntimeModule,
@@ -54,6 +62,8 @@ export class Mailbox {
 
   #drain = () => {
     const q = this.#queue;
+    // one clock read per drain: every message taken here arrived by now
+    const at = wallClock();
     // items enqueued while draining are taken in this same pass
     while (this.#head < q.length) {
       const item = q[this.#head];
@@ -69,9 +79,9 @@ export class Mailbox {
       const lane = this.module.laneOf ? this.module.laneOf(item.km) : "";
       const waiting = this.#busy.get(lane);
       if (waiting) {
-        waiting.push(item.km);
+        waiting.push({ km: item.km, at });
         this.#waiting++;
-      } else this.#run(lane, item.km);
+      } else this.#run(lane, item.km, at);
     }
     this.#queue = [];
     this.#head = 0;
@@ -79,7 +89,7 @@ export class Mailbox {
     this.#checkIdle();
   };
 
-  #run(lane: string, km: KernelMessage) {
+  #run(lane: string, km: KernelMessage, at: number) {
     let r: Promise<void> | void = undefined;
     try {
       r = this.module.handleMessage(km);
@@ -87,9 +97,20 @@ export class Mailbox {
       this.onError(e);
     }
     this.handled++;
-    if (!(r instanceof Promise)) return;
+    if (!(r instanceof Promise)) {
+      this.#timed(at);
+      return;
+    }
     this.#busy.set(lane, []);
-    r.catch(this.onError).finally(() => this.#next(lane));
+    r.catch(this.onError).finally(() => {
+      this.#timed(at);
+      this.#next(lane);
+    });
+  }
+
+  #timed(at: number) {
+    const now = wallClock();
+    this.latency.record(now - at, now);
   }
 
   #next(lane: string) {
@@ -97,9 +118,9 @@ export class Mailbox {
     this.#busy.delete(lane);
     // handle the lane's waiting messages until one goes async again
     while (waiting.length > 0) {
-      const km = waiting.shift()!;
+      const { km, at } = waiting.shift()!;
       this.#waiting--;
-      this.#run(lane, km);
+      this.#run(lane, km, at);
       const next = this.#busy.get(lane);
       if (next) {
         // the handler went async: the rest wait behind it, in order

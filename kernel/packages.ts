@@ -134,6 +134,91 @@ function manifestCap(
   return undefined;
 }
 
+/**
+ * One script of a package's pkg/scripts.json (process_lib's DotScriptsEntry): how the
+ * terminal spawns it. `root` gives it every capability the terminal holds.
+ */
+export interface ScriptEntry {
+  root: boolean;
+  public: boolean;
+  request_networking: boolean;
+  request_capabilities?: unknown[];
+  grant_capabilities?: unknown[];
+  wit_version?: number;
+}
+
+/**
+ * pkg/scripts.json read as serde reads HashMap<String, DotScriptsEntry>: an object from
+ * the script's file in pkg/ ("echo.wasm", "echo.ts") to its entry; root, public and
+ * request_networking are required booleans, the rest optional (null as absent); other
+ * fields are ignored. Throws naming the first problem.
+ */
+export function readScriptsJson(v: unknown, file: string): Map<string, ScriptEntry> {
+  if (!isObject(v)) throw new Error(`${file}: expected an object from script file to entry`);
+  const out = new Map<string, ScriptEntry>();
+  for (const [name, e] of Object.entries(v)) {
+    const at = `${file}: ${JSON.stringify(name)}`;
+    if (!isObject(e)) throw new Error(`${at}: expected an object`);
+    const flag = (k: string) => {
+      if (typeof e[k] !== "boolean") throw new Error(`${at}: ${k} must be true or false`);
+      return e[k] as boolean;
+    };
+    const list = (k: string) => {
+      const l = e[k];
+      if (l === undefined || l === null) return undefined;
+      if (!Array.isArray(l)) throw new Error(`${at}: ${k} must be a list`);
+      return l;
+    };
+    const wit = e.wit_version;
+    if (
+      wit !== undefined && wit !== null &&
+      !(Number.isInteger(wit) && (wit as number) >= 0 && (wit as number) <= 0xffffffff)
+    ) {
+      throw new Error(`${at}: wit_version must be a u32`);
+    }
+    if (!/^[^/\\]+\.(wasm|ts|js)$/.test(name) || name.startsWith(".")) {
+      throw new Error(`${at}: expected a script file in pkg/ ending in .wasm, .ts or .js`);
+    }
+    out.set(name, {
+      root: flag("root"),
+      public: flag("public"),
+      request_networking: flag("request_networking"),
+      request_capabilities: list("request_capabilities"),
+      grant_capabilities: list("grant_capabilities"),
+      wit_version: typeof wit === "number" ? wit : undefined,
+    });
+  }
+  return out;
+}
+
+/** dir/pkg/scripts.json, checked, with each script's file present; none: empty. */
+async function readPackageScripts(dir: string): Promise<Map<string, ScriptEntry>> {
+  const file = `${dir}/pkg/scripts.json`;
+  let text: string;
+  try {
+    text = await Deno.readTextFile(file);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return new Map();
+    throw e;
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`pkg/scripts.json: not JSON: ${errorText(e)}`);
+  }
+  const scripts = readScriptsJson(json, "pkg/scripts.json");
+  for (const name of scripts.keys()) {
+    try {
+      const st = await Deno.stat(`${dir}/pkg/${name}`);
+      if (!st.isFile) throw new Error("not a file");
+    } catch {
+      throw new Error(`pkg/scripts.json: ${JSON.stringify(name)}: no such file in pkg/`);
+    }
+  }
+  return scripts;
+}
+
 export interface InstallContext {
   our: string;
   home: string;
@@ -156,6 +241,9 @@ export async function installPackage(
   checkProcessId({ processName: "x", packageName: pkgName, publisherNode: publisher });
   const manifestFile = `${dir}/pkg/manifest.json`;
   const manifest = readManifest(JSON.parse(await Deno.readTextFile(manifestFile)), manifestFile);
+  // checked before anything is copied: a package whose scripts the terminal could not run
+  // is refused whole, with the reason
+  const scripts = await readPackageScripts(dir);
   const packageId = `${pkgName}:${publisher}`;
   const drive = `/${packageId}/pkg`;
   const pkg = { packageName: pkgName, publisherNode: publisher };
@@ -218,5 +306,18 @@ export async function installPackage(
     }
   }
   for (const id of ids) kernel.runProcess(id);
+  // a component script is transpiled now, not when first typed at the terminal
+  const components = [...scripts.keys()].filter((n) => n.endsWith(".wasm"));
+  if (components.length > 0) {
+    void (async () => {
+      for (const name of components) {
+        try {
+          await kernel.prepareProgram(`${drive}/${name}`);
+        } catch (e) {
+          print(0, `${packageId}: script ${name} cannot run: ${errorText(e)}`, KERNEL_PROCESS_ID);
+        }
+      }
+    })();
+  }
   return packageId;
 }

@@ -25,6 +25,7 @@ import type { Mailbox } from "./mailbox.ts";
 import type { PersistedProcess, PrintFn, ProcessTable } from "./process_table.ts";
 import type { CapabilityStore } from "./capabilities.ts";
 import type { Channels } from "./channels.ts";
+import type { KernelDebug } from "./debug.ts";
 
 export class SendErrorException extends Error {
   constructor(readonly kind: SendErrorKind, target: Address) {
@@ -51,6 +52,8 @@ export class Router {
   private readonly networkingKey: string;
   /** root requests (request()) waiting for their answer, by message id */
   private readonly pending = new Map<bigint, Pending>();
+  /** the console's debug switches (event loop prints, step-through); set once at boot */
+  debug!: KernelDebug;
 
   constructor(
     table: ProcessTable,
@@ -70,6 +73,8 @@ export class Router {
 
   /** The kernel's event loop entry: every message goes through here. */
   route(km: KernelMessage): void {
+    const debug = this.debug;
+    if (debug.on && debug.hold(km)) return;
     if (km.source.node === "our") km.source = { node: this.our, process: km.source.process };
     if (km.target.node === "our") km.target = { node: this.our, process: km.target.process };
     const sourcePid = pidKey(km.source.process);
@@ -92,6 +97,7 @@ export class Router {
         this.throwSendError(km, "offline");
         return;
       }
+      if (debug.on) debug.event(km, sourcePid, targetPid);
       net.enqueue(km);
       return;
     }
@@ -150,6 +156,7 @@ export class Router {
       }
     }
 
+    if (debug.on) debug.event(km, sourcePid, targetPid);
     if (targetPid === "kernel:distro:sys") {
       if (km.message.tag === "response") {
         this.resolvePending(km);
@@ -162,7 +169,9 @@ export class Router {
     if (host) {
       this.caps.noteReceived(targetPid, km);
       host.deliver({ t: "msg", km });
-      if (km.source.node === this.our) this.channels.maybeOpen(sourcePid, targetPid, host);
+      if (km.source.node === this.our && !debug.on) {
+        this.channels.maybeOpen(sourcePid, targetPid, host);
+      }
       return;
     }
     // a runtime module: its mailbox hands it the message after route() returns
@@ -215,6 +224,7 @@ export class Router {
     // net reports errors with `source` = the original sender
     const to = sender ?? err.source;
     const pid = processIdToString(to.process);
+    if (this.debug.on) this.debug.sendError(err, pid, pidKey(err.error.target.process));
     if (pid === "kernel:distro:sys") {
       const p = this.pending.get(err.id);
       if (p) {

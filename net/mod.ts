@@ -96,6 +96,9 @@ export interface NetModule extends RuntimeModule {
   ingest(update: HnsUpdate): void;
   /** Names of peers with an open or opening connection. */
   peerNames(): string[];
+  /** Open peer connections (two may briefly serve one peer while simultaneous dials settle). */
+  connectionCount(): number;
+  /** GetDiagnostics' text. */
   diagnostics(): string;
   shutdown(): Promise<void>;
 }
@@ -188,6 +191,10 @@ class NetModuleImpl implements NetModule, RequestHandler<NetRequest, NetResponse
 
   peerNames(): string[] {
     return this.#peers.names();
+  }
+
+  connectionCount(): number {
+    return this.#peers.connectionCount;
   }
 
   // ---------------------------------------------------------------------------
@@ -361,28 +368,67 @@ class NetModuleImpl implements NetModule, RequestHandler<NetRequest, NetResponse
     return undefined;
   }
 
+  /** GetDiagnostics' text, line for line as Hyperdrive's net prints it. */
   diagnostics(): string {
     const env = this.#env;
-    const lines: string[] = [];
-    lines.push(`our Identity: ${JSON.stringify(this.ourIdentity)}`);
-    lines.push(
-      `we have connections with ${this.#peers.size} peers (${env.settings.maxPeers} max):`,
-    );
+    let out = `indexing from contract address ${HYPERMAP_ADDRESS}\r\n`;
+    out += `our Identity: ${prettyIdentity(this.ourIdentity)}\r\n`;
+    out += `we have connections with ${this.#peers.size} peers (${env.settings.maxPeers} max):\r\n`;
     const now = Date.now();
     for (const [name, p] of this.#peers.entries()) {
-      const state = p.connecting ? " (connecting)" : "";
       const routing = p.routingFor ? " (routing)" : "";
       const ago = Math.max(0, Math.floor((now - p.lastMessage) / 1000));
-      lines.push(`    ${name},${routing}${state} last message ${ago}s ago`);
+      out += `    ${name},${routing} last message ${ago}s ago\r\n`;
     }
+    const lines: string[] = [];
     if (env.settings.maxPassthroughs > 0) {
       lines.push(`we allow ${env.settings.maxPassthroughs} max passthroughs`);
     }
     this.#routing.diagnostics(lines);
-    lines.push(`we have ${this.#peers.connectionCount} open peer connections`);
     lines.push(`we have ${env.pki.size} entries in the PKI`);
-    return lines.join("\r\n") + "\r\n";
+    return out + lines.map((l) => `${l}\r\n`).join("");
   }
+}
+
+/** Hyperdrive's HYPERMAP_ADDRESS (hyperdrive/src/main.rs), named by GetDiagnostics. */
+const HYPERMAP_ADDRESS = "0x000000000044C6B8Cb4d8f0F889a3E47664EAeda";
+
+/** Rust's `{:?}` of a String. */
+function debugStr(s: string): string {
+  return JSON.stringify(s).replace(
+    /\\u00([0-9a-f]{2})/g,
+    (_m, h) => `\\u{${parseInt(h, 16).toString(16)}}`,
+  );
+}
+
+/** Rust's pretty Debug (`{:#?}`) of lib's Identity, as GetDiagnostics shows ours. */
+function prettyIdentity(id: Identity): string {
+  const ind = (n: number) => " ".repeat(4 * n);
+  const ports = (p: Record<string, number>, n: number) => {
+    const keys = Object.keys(p).sort(); // a BTreeMap
+    if (keys.length === 0) return "{}";
+    return `{\n${keys.map((k) => `${ind(n + 1)}${debugStr(k)}: ${p[k]},\n`).join("")}${ind(n)}}`;
+  };
+  const list = (l: string[], n: number) =>
+    l.length === 0
+      ? "[]"
+      : `[\n${l.map((x) => `${ind(n + 1)}${debugStr(x)},\n`).join("")}${ind(n)}]`;
+  const r = id.routing;
+  let routing: string;
+  if ("Routers" in r) {
+    routing = `Routers(\n${ind(2)}${list(r.Routers, 2)},\n${ind(1)})`;
+  } else if ("Direct" in r) {
+    routing = `Direct {\n${ind(2)}ip: ${debugStr(r.Direct.ip)},\n${ind(2)}ports: ${
+      ports(r.Direct.ports, 2)
+    },\n${ind(1)}}`;
+  } else {
+    routing = `Both {\n${ind(2)}ip: ${debugStr(r.Both.ip)},\n${ind(2)}ports: ${
+      ports(r.Both.ports, 2)
+    },\n${ind(2)}routers: ${list(r.Both.routers, 2)},\n${ind(1)}}`;
+  }
+  return `Identity {\n${ind(1)}name: ${debugStr(id.name)},\n${ind(1)}networking_key: ${
+    debugStr(id.networking_key)
+  },\n${ind(1)}routing: ${routing},\n}`;
 }
 
 /** What Sign signs and Verify checks: the address string, then the blob bytes. */

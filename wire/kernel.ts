@@ -8,10 +8,11 @@
 //                  | {"SetOnExit": {target, on_exit}} | {"RunProcess": id} | {"KillProcess": id}
 //                  | {"Debug": KernelPrint}
 //   KernelPrint    "ProcessMap" | {"Process": id} | {"HasCap": {on, cap}}
+//                  | "ProcessStats" (hyperdeno's own: what `top` shows beyond Hyperdrive)
 //   KernelResponse "InitializedProcess" | "InitializeProcessError" | "StartedProcess"
 //                  | "RunProcessError" | {"KilledProcess": id}
 //                  | {"Debug": {"ProcessMap": {id: process}} | {"Process": process|null}
-//                             | {"HasCap": bool|null}}
+//                             | {"HasCap": bool|null} | {"ProcessStats": {id: stats}}}
 //   Capability     {"issuer": "node@process:package:publisher", "params": string}
 //   OnExit         "None" | "Restart" | {"Requests": [[address, Request, LazyLoadBlob|null]]}
 
@@ -50,7 +51,28 @@ import { parseJsonBody } from "./json.ts";
 export type KernelPrint =
   | { tag: "ProcessMap" }
   | { tag: "Process"; id: ProcessId }
-  | { tag: "HasCap"; on: ProcessId; cap: Capability };
+  | { tag: "HasCap"; on: ProcessId; cap: Capability }
+  /** hyperdeno's own (Hyperdrive keeps no such figures): every process's ProcessStats */
+  | { tag: "ProcessStats" };
+
+/**
+ * One process's message figures (Debug "ProcessStats", JSON in snake_case): what waits
+ * in its inbox, messages received and sent since it started, handling time over the last
+ * minute, and a Worker's heap. Times are in ms; null where there is nothing to say.
+ */
+export interface ProcessStats {
+  /** "process" (runs in a Worker) or "runtime" (a runtime module) */
+  kind: "process" | "runtime";
+  running: boolean;
+  queued: number;
+  received: number;
+  sent: number;
+  /** messages handled in the last minute, and their p50 and p99 handling time */
+  lastMinute: { handled: number; p50Ms: number | null; p99Ms: number | null };
+  /** the Worker's V8 heap in use and its memory outside the heap, bytes */
+  heapUsed: number | null;
+  external: number | null;
+}
 
 export type KernelCommand =
   | { tag: "Booted" }
@@ -83,7 +105,8 @@ export interface UserspaceProcess {
 export type KernelPrintResponse =
   | { tag: "ProcessMap"; processes: Map<string, UserspaceProcess> }
   | { tag: "Process"; process: UserspaceProcess | undefined }
-  | { tag: "HasCap"; has: boolean | undefined };
+  | { tag: "HasCap"; has: boolean | undefined }
+  | { tag: "ProcessStats"; stats: Map<string, ProcessStats> };
 
 export type KernelResponse =
   | { tag: "InitializedProcess" }
@@ -170,13 +193,15 @@ export function readOnExit(v: unknown): OnExit {
 
 function readKernelPrint(v: unknown): KernelPrint {
   const [tag, val] = variant(v);
-  if (tag === "ProcessMap" && val === null) return { tag };
+  if ((tag === "ProcessMap" || tag === "ProcessStats") && val === null) return { tag };
   if (tag === "Process") return { tag, id: processId(val) };
   if (tag === "HasCap") {
     const o = struct(val);
     return { tag, on: get(o, "on", processId), cap: get(o, "cap", readCapability) };
   }
-  throw new Error(`expected KernelPrint "ProcessMap", {"Process"} or {"HasCap"}, got ${show(v)}`);
+  throw new Error(
+    `expected KernelPrint "ProcessMap", {"Process"}, {"HasCap"} or "ProcessStats", got ${show(v)}`,
+  );
 }
 
 function unit(val: unknown) {
@@ -289,8 +314,8 @@ export function kernelCommandToJson(c: KernelCommand): unknown {
     case "Debug": {
       const p = c.print;
       return {
-        Debug: p.tag === "ProcessMap"
-          ? "ProcessMap"
+        Debug: p.tag === "ProcessMap" || p.tag === "ProcessStats"
+          ? p.tag
           : p.tag === "Process"
           ? { Process: processIdToString(p.id) }
           : { HasCap: { on: processIdToString(p.on), cap: capabilityToJson(p.cap) } },
@@ -348,9 +373,59 @@ export function kernelResponseToJson(r: KernelResponse): unknown {
       if (p.tag === "Process") {
         return { Debug: { Process: p.process ? userspaceProcessToJson(p.process) : null } };
       }
+      if (p.tag === "ProcessStats") {
+        const map: Record<string, unknown> = {};
+        for (const [pid, st] of p.stats) map[pid] = processStatsToJson(st);
+        return { Debug: { ProcessStats: map } };
+      }
       return { Debug: { HasCap: p.has ?? null } };
     }
   }
+}
+
+function processStatsToJson(st: ProcessStats) {
+  return {
+    kind: st.kind,
+    running: st.running,
+    queued: st.queued,
+    received: st.received,
+    sent: st.sent,
+    last_minute: {
+      handled: st.lastMinute.handled,
+      p50_ms: st.lastMinute.p50Ms,
+      p99_ms: st.lastMinute.p99Ms,
+    },
+    heap_used: st.heapUsed,
+    external: st.external,
+  };
+}
+
+function num(v: unknown): number {
+  if (typeof v !== "number" || !Number.isFinite(v)) {
+    throw new Error(`expected a number, got ${show(v)}`);
+  }
+  return v;
+}
+
+function readProcessStats(v: unknown): ProcessStats {
+  const o = struct(v);
+  const kind = get(o, "kind", str);
+  if (kind !== "process" && kind !== "runtime") throw new Error(`kind: unknown ${show(kind)}`);
+  const m = get(o, "last_minute", struct);
+  return {
+    kind,
+    running: get(o, "running", bool),
+    queued: get(o, "queued", num),
+    received: get(o, "received", num),
+    sent: get(o, "sent", num),
+    lastMinute: {
+      handled: get(m, "handled", num),
+      p50Ms: get(m, "p50_ms", (x) => x === null ? null : num(x)),
+      p99Ms: get(m, "p99_ms", (x) => x === null ? null : num(x)),
+    },
+    heapUsed: get(o, "heap_used", (x) => x === null ? null : num(x)),
+    external: get(o, "external", (x) => x === null ? null : num(x)),
+  };
 }
 
 export function encodeKernelResponse(r: KernelResponse): Uint8Array {
@@ -390,6 +465,12 @@ export function parseKernelResponse(body: Uint8Array): KernelResponse {
       }
       if (kind === "HasCap") {
         return { tag, print: { tag: kind, has: v === null ? undefined : bool(v) } };
+      }
+      if (kind === "ProcessStats") {
+        const o = struct(v);
+        const stats = new Map<string, ProcessStats>();
+        for (const pid of Object.keys(o)) stats.set(pid, get(o, pid, readProcessStats));
+        return { tag, print: { tag: kind, stats } };
       }
       throw new Error(`unknown KernelPrintResponse ${show(kind)}`);
     }

@@ -10,10 +10,28 @@ import type {
   Program,
   ToWorker,
 } from "./protocol.ts";
-import { DOORBELL, PARKED, RING_BYTES, toWire, wallClock } from "./protocol.ts";
+import {
+  DELIVERED,
+  DOORBELL,
+  PARKED,
+  RING_BYTES,
+  SIGNAL_BYTES,
+  TAKEN,
+  toWire,
+  wallClock,
+} from "./protocol.ts";
 import { decodeSends, encodeDelivery, Reader, Writer } from "./codec.ts";
 import { Ring, RING_FLAG, RING_PORT_COUNT } from "./ring.ts";
 import type { Address, OnExit } from "../../wire/core.ts";
+import {
+  type ProcessStatsSnapshot,
+  STAT_EXTERNAL,
+  STAT_HEAP_USED,
+  STAT_QUEUED,
+  STAT_RECEIVED,
+  STAT_SENT,
+  WorkerStats,
+} from "../stats.ts";
 
 export interface ProcessHostHooks {
   /** Messages the process sent (source not yet stamped). */
@@ -33,8 +51,8 @@ export class ProcessHost {
   private worker?: Worker;
   private readonly port: MessagePort;
   private readonly workerPort: MessagePort;
-  /** [0]: bumped on every post (the worker waits on it); [1]: set to stop the worker; [PARKED] */
-  private readonly signal = new SharedArrayBuffer(16);
+  /** [0]: bumped on every post (the worker waits on it); [1]: set to stop the worker; [PARKED] ... */
+  private readonly signal = new SharedArrayBuffer(SIGNAL_BYTES);
   private readonly signalView = new Int32Array(this.signal);
   private preRun: { item: ToWorker; transfer: Transferable[] }[] = [];
   /** kernel -> worker fast path, and its item counter (shared with the port) */
@@ -47,6 +65,8 @@ export class ProcessHost {
   private readonly fromPort: { seq: number; m: FromWorker }[] = [];
   private ended = false;
   readonly startedAt = performance.now();
+  /** what the worker counts for `top` */
+  private readonly stats = WorkerStats.create();
 
   constructor(
     readonly our: Address,
@@ -103,6 +123,7 @@ export class ProcessHost {
       signal: this.signal,
       toWorker: this.toRing.sab,
       fromWorker: this.fromRing.sab,
+      stats: this.stats.sab,
       tmpDir: this.tmpDir,
     }, [this.workerPort]);
     const early = this.preRun;
@@ -135,6 +156,7 @@ export class ProcessHost {
   /** Delivers a message or send error to the process. */
   deliver(item: Incoming): void {
     if (this.ended) return;
+    Atomics.add(this.signalView, DELIVERED, 1);
     this.post(
       item.t === "msg" ? { t: "msg", km: item.km, at: wallClock() } : { ...item, at: wallClock() },
     );
@@ -189,6 +211,24 @@ export class ProcessHost {
   control(item: ChannelControl, transfer: Transferable[] = []): void {
     if (this.ended) return;
     this.post(item, transfer);
+  }
+
+  /** The process's figures for `top`, as of `now` (wallClock()). */
+  statsSnapshot(now: number): ProcessStatsSnapshot {
+    const c = this.stats.counters;
+    const waiting = (Atomics.load(this.signalView, DELIVERED) -
+      Atomics.load(this.signalView, TAKEN)) | 0;
+    const heapUsed = c[STAT_HEAP_USED];
+    return {
+      kind: "process",
+      running: this.running,
+      queued: Math.max(0, waiting) + c[STAT_QUEUED],
+      received: c[STAT_RECEIVED],
+      sent: c[STAT_SENT],
+      latency: this.stats.latency.summary(now),
+      heapUsed: heapUsed > 0 ? heapUsed : undefined,
+      external: heapUsed > 0 ? c[STAT_EXTERNAL] : undefined,
+    };
   }
 
   /** The counter the worker waits on: peers bump it after posting to a direct channel. */

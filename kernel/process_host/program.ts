@@ -73,6 +73,7 @@ export class ProgramLoader {
         kind: "module",
         source,
         mediaType: /\.m?js$/.test(path) ? "javascript" : "typescript",
+        file: path,
       };
     }
     if (!isWasm(bytes)) {

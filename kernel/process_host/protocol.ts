@@ -26,7 +26,13 @@ import type {
 
 export type Program =
   | { kind: "component"; js: string; coreModules: Record<string, WebAssembly.Module> }
-  | { kind: "module"; source: string; mediaType: "typescript" | "javascript" };
+  | {
+    kind: "module";
+    source: string;
+    mediaType: "typescript" | "javascript";
+    /** the file it came from (its vfs path), named in its stack traces */
+    file?: string;
+  };
 
 export interface WorkerInit {
   t: "init";
@@ -38,6 +44,8 @@ export interface WorkerInit {
   /** ring.ts buffers: kernel -> worker, worker -> kernel */
   toWorker: SharedArrayBuffer;
   fromWorker: SharedArrayBuffer;
+  /** ../stats.ts WorkerStats: counters and latency the worker keeps for `top` */
+  stats: SharedArrayBuffer;
   tmpDir?: string;
 }
 
@@ -55,6 +63,16 @@ export const DOORBELL = 0;
  * can never slip between them unnoticed.)
  */
 export const PARKED = 2;
+
+/**
+ * Signal words counting messages into the inbox (the kernel's deliveries and
+ * peers' direct posts, each adds one) and out of it (the worker, for each it
+ * takes), both mod 2^32: their difference is what waits (../stats.ts).
+ */
+export const DELIVERED = 3;
+export const TAKEN = 4;
+/** Bytes of the signal buffer: [0] wake counter, [1] stop, PARKED, DELIVERED, TAKEN. */
+export const SIGNAL_BYTES = 24;
 
 /**
  * Items a process can receive: a message, or a send error for one it sent.

@@ -18,7 +18,16 @@ import type {
   ToWorker,
   WorkerInit,
 } from "./protocol.ts";
-import { DOORBELL, fromWire, PARKED, toWire, wallClock } from "./protocol.ts";
+import { DELIVERED, DOORBELL, fromWire, PARKED, TAKEN, toWire, wallClock } from "./protocol.ts";
+import {
+  STAT_EXTERNAL,
+  STAT_HEAP_USED,
+  STAT_MEMORY_AT,
+  STAT_QUEUED,
+  STAT_RECEIVED,
+  STAT_SENT,
+  WorkerStats,
+} from "../stats.ts";
 import { decodeDelivery, encodeSends, Reader, Writer } from "./codec.ts";
 import { Ring, RING_FLAG, RING_PORT_COUNT } from "./ring.ts";
 import type {
@@ -36,6 +45,8 @@ import type {
 } from "../../wire/core.ts";
 
 const STANDARD = "hyperware:process/standard";
+/** How often the worker samples its heap for `top` (when it asks for a message). */
+const MEMORY_SAMPLE_MS = 1000;
 const STDERR_TAIL = 5000;
 let stderrTail = "";
 
@@ -107,6 +118,11 @@ class ProcessState {
   private portTaken = 0;
   private portHead?: { seq: number; item: ToWorker };
 
+  /** counters for `top` (../stats.ts), and when the message being handled arrived */
+  private readonly stats: WorkerStats;
+  private readonly counters: Float64Array;
+  private handlingSince?: number;
+
   constructor(readonly our: Address, private readonly port: MessagePort, init: WorkerInit) {
     this.toRing = new Ring(init.toWorker);
     this.toReader = new Reader(this.toRing.bytes);
@@ -114,6 +130,19 @@ class ProcessState {
     this.signal = new Int32Array(init.signal);
     setStopSignal(this.signal);
     this.onExit = init.onExit;
+    this.stats = new WorkerStats(init.stats);
+    this.counters = this.stats.counters;
+    this.sampleMemory(wallClock());
+  }
+
+  /** The isolate's heap, for `top` (Deno reports it per Worker; rss is the whole process's). */
+  private sampleMemory(now: number) {
+    const c = this.counters;
+    if (now - c[STAT_MEMORY_AT] < MEMORY_SAMPLE_MS) return;
+    const m = Deno.memoryUsage();
+    c[STAT_HEAP_USED] = m.heapUsed;
+    c[STAT_EXTERNAL] = m.external;
+    c[STAT_MEMORY_AT] = now;
   }
 
   /** An item taken from the inbox but not yet handed out (a timeout went first). */
@@ -153,6 +182,7 @@ class ProcessState {
         this.deadlines.delete(due.id);
         return { t: "err", err: due.err };
       }
+      this.sampleMemory(now);
       // the kernel notifies only while PARKED is set (see protocol.ts)
       Atomics.store(this.signal, PARKED, 1);
       Atomics.wait(this.signal, 0, seen, due ? due.at - now : undefined);
@@ -223,13 +253,17 @@ class ProcessState {
             }
           }
           continue;
+        case "reply":
+          return item;
         default:
+          Atomics.add(this.signal, TAKEN, 1);
           return item;
       }
     }
     for (const peer of this.peers) {
       const m = receiveMessageOnPort(asNodePort(peer.port));
       if (!m) continue;
+      Atomics.add(this.signal, TAKEN, 1);
       const d = fromWire(m.message as OutgoingMessage);
       return {
         t: "msg",
@@ -249,6 +283,7 @@ class ProcessState {
 
   /** Sends directly where a channel exists (local, cap-less), else through the kernel. */
   private dispatch(msgs: OutgoingMessage[]) {
+    this.counters[STAT_SENT] += msgs.length;
     let viaKernel: OutgoingMessage[] | undefined;
     for (const m of msgs) {
       const caps = m.message.tag === "request"
@@ -260,6 +295,7 @@ class ProcessState {
       if (ch) {
         const moved: Transferable[] = [];
         ch.port.postMessage(toWire({ ...m, at: wallClock() }, moved), moved);
+        Atomics.add(ch.signal, DELIVERED, 1);
         Atomics.add(ch.signal, 0, 1);
         Atomics.notify(ch.signal, 0);
       } else {
@@ -297,10 +333,11 @@ class ProcessState {
   private queueIncoming(item: Incoming) {
     if (item.t === "msg" && item.km.message.tag === "request") {
       this.queue.push(item);
-      return;
+    } else {
+      const id = item.t === "msg" ? item.km.id : item.err.id;
+      if (this.contexts.has(id)) this.queue.push(item);
     }
-    const id = item.t === "msg" ? item.km.id : item.err.id;
-    if (this.contexts.has(id)) this.queue.push(item);
+    this.counters[STAT_QUEUED] = this.queue.length;
   }
 
   private takeBlob(km: KernelMessage) {
@@ -322,6 +359,7 @@ class ProcessState {
       throw { payload: [stripSendError(item.err.error), ctx?.context] };
     }
     const km = item.km;
+    this.counters[STAT_RECEIVED]++;
     this.takeBlob(km);
     if (km.message.tag === "request") {
       const req = km.message.val;
@@ -342,7 +380,18 @@ class ProcessState {
   }
 
   receive(): [Address, Message] {
-    const item = this.queue.shift() ?? this.ingest();
+    // asking for the next message: the process is done with the last one
+    const now = wallClock();
+    if (this.handlingSince !== undefined) {
+      this.stats.latency.record(now - this.handlingSince, now);
+      this.handlingSince = undefined;
+    }
+    this.sampleMemory(now);
+    const queued = this.queue.shift();
+    if (queued) this.counters[STAT_QUEUED] = this.queue.length;
+    const item = queued ?? this.ingest();
+    // a timeout made here has no arrival time: not a message handled
+    if (item.at !== undefined) this.handlingSince = item.at;
     return this.toProcess(item);
   }
 
@@ -350,7 +399,11 @@ class ProcessState {
     const i = this.queue.findIndex((q) =>
       q.t === "msg" ? q.km.id === id && q.km.message.tag === "response" : q.err.id === id
     );
-    if (i >= 0) return this.toProcess(this.queue.splice(i, 1)[0]);
+    if (i >= 0) {
+      const [item] = this.queue.splice(i, 1);
+      this.counters[STAT_QUEUED] = this.queue.length;
+      return this.toProcess(item);
+    }
     for (;;) {
       const item = this.ingest();
       const itemId = item.t === "msg" ? item.km.id : item.err.id;
@@ -358,6 +411,7 @@ class ProcessState {
         return this.toProcess(item);
       }
       this.queue.push(item);
+      this.counters[STAT_QUEUED] = this.queue.length;
     }
   }
 
@@ -601,9 +655,21 @@ function standardImports(p: ProcessState) {
   };
 }
 
+/** The module's file, named in place of its data: URL in stack traces. */
+let moduleFile = "process module";
+
 function describe(e: unknown): string {
   if (e instanceof ProcessExit) return e.message;
-  if (e instanceof Error) return e.stack ?? `${e.name}: ${e.message}`;
+  if (e instanceof Error) {
+    if (!e.stack) return `${e.name}: ${e.message}`;
+    // frames in the process's own code, its data: URL (megabytes of base64) named by
+    // its file; the worker's own frames say nothing about the process
+    const lines = e.stack.split("\n");
+    const head = lines.filter((l) => !/^\s+at /.test(l));
+    const frames = lines.filter((l) => /^\s+at /.test(l) && l.includes("data:"))
+      .map((l) => l.replace(/data:[^\s)]*?(:\d+:\d+)(?=\)?$)/, `${moduleFile}$1`));
+    return [...head, ...frames].join("\n");
+  }
   try {
     return `thrown value: ${JSON.stringify(e, (_k, v) => typeof v === "bigint" ? `${v}` : v)}`;
   } catch {
@@ -656,6 +722,7 @@ async function run(init: WorkerInit) {
     for (let i = 0; i < bytes.length; i += 0x8000) {
       bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
     }
+    if (init.program.file) moduleFile = init.program.file;
     const mod = await import(`data:${mime};base64,${btoa(bin)}`);
     if (typeof mod.init !== "function") throw new Error("process module does not export init()");
     initFn = mod.init;

@@ -1,0 +1,137 @@
+// add-node-provider:terminal:sys: adds another node as a chain's provider to eth (AddProvider).
+// Self-contained, as every process module is (it cannot import its neighbours).
+import {
+  printToTerminal,
+  receive,
+  sendAndAwaitResponse,
+  sendResponse,
+} from "hyperware:process/standard@1.0.0";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder(); // lossy, as String::from_utf8_lossy
+
+/**
+ * process_lib's script!: the first message carries the arguments; the answer goes
+ * back as the response when one is expected, else it is printed.
+ */
+export function init(our: string): void {
+  let req;
+  try {
+    const [, message] = receive();
+    if (message.tag !== "request") return;
+    req = message.val;
+  } catch {
+    return;
+  }
+  const answer = main(our, dec.decode(req.body));
+  if (req.expectsResponse !== undefined) {
+    sendResponse(
+      { inherit: false, body: enc.encode(answer), metadata: undefined, capabilities: [] },
+      undefined,
+    );
+  } else if (answer !== "") {
+    printToTerminal(0, answer);
+  }
+}
+
+type Answer = { body: Uint8Array } | { error: "timeout" | "offline" };
+
+/** A request to `node`@`pid` and its answer, or why none came. */
+function ask(node: string, pid: string, body: Uint8Array, timeoutS: number): Answer {
+  const [processName, packageName, publisherNode] = pid.split(":");
+  try {
+    const [, m] = sendAndAwaitResponse(
+      { node, process: { processName, packageName, publisherNode } },
+      {
+        inherit: false,
+        expectsResponse: BigInt(timeoutS),
+        body,
+        metadata: undefined,
+        capabilities: [],
+      },
+      undefined,
+    );
+    return m.tag === "response" ? { body: m.val[0].body } : { error: "timeout" };
+  } catch (e) {
+    return {
+      error: (e as { payload?: { kind?: string } })?.payload?.kind === "offline"
+        ? "offline"
+        : "timeout",
+    };
+  }
+}
+
+/** serde_json's Value: keys sorted (no preserve_order). */
+function sorted(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(sorted);
+  if (v && typeof v === "object") {
+    const o = v as Record<string, unknown>;
+    return Object.fromEntries(Object.keys(o).sort().map((k) => [k, sorted(o[k])]));
+  }
+  return v;
+}
+
+/** serde_json::to_string_pretty. */
+function pretty(v: unknown): string {
+  return JSON.stringify(sorted(v), null, 2);
+}
+
+const USAGE =
+  "Usage: add-node-provider <chain-id> <node-name> <public-key> <ip-address> <ws-port> [--trusted <true|false>]\n  Examples:\n    add-node-provider 8453 other-node.hypr abc123pubkey 192.168.1.1 9000 (defaults to trusted=false)\n    add-node-provider 1 other-node.hypr abc123pubkey 192.168.1.1 9000 --trusted true";
+
+/** The bool after `flag`, Rust's str::parse::<bool> ("true"/"false"), else `fallback`. */
+function flagBool(args: string[], flag: string, fallback: boolean): boolean {
+  const i = args.indexOf(flag);
+  if (i < 0 || i + 1 >= args.length) return fallback;
+  const v = args[i + 1];
+  return v === "true" ? true : v === "false" ? false : fallback;
+}
+
+function main(our: string, args: string): string {
+  const parts = args.trim().split(/\s+/).filter((p) => p !== "");
+  if (parts.length < 5) return USAGE;
+  if (!/^\+?[0-9]+$/.test(parts[0]) || BigInt(parts[0]) >= 2n ** 64n) {
+    return `Invalid chain ID: ${parts[0]}. Must be a number.`;
+  }
+  const chainId = Number(BigInt(parts[0]));
+  const [, name, publicKey, ip] = parts;
+  if (!/^\+?[0-9]+$/.test(parts[4]) || Number(parts[4]) > 65535) {
+    return `Invalid WebSocket port: ${parts[4]}. Must be a number.`;
+  }
+  const wsPort = Number(parts[4]);
+  const trusted = flagBool(parts.slice(5), "--trusted", false);
+  const body = {
+    AddProvider: {
+      chain_id: chainId,
+      provider: {
+        Node: {
+          hns_update: {
+            name,
+            public_key: publicKey,
+            ips: [ip],
+            ports: { ws: wsPort },
+            routers: [],
+          },
+          use_as_provider: true,
+        },
+      },
+      trusted,
+    },
+  };
+  const answer = ask(our.split("@")[0], "eth:distro:sys", enc.encode(JSON.stringify(body)), 60);
+  if (!("body" in answer)) return "Failed to communicate with eth module";
+  let json: unknown;
+  try {
+    json = JSON.parse(dec.decode(answer.body));
+  } catch {
+    return `Failed to parse response as JSON\nRaw response: ${dec.decode(answer.body)}`;
+  }
+  if (typeof json === "string") {
+    if (json === "Ok") {
+      return `Successfully added node provider: ${name} (${ip}:${wsPort}) on chain ${chainId} with trusted=${trusted}`;
+    }
+    if (json === "PermissionDenied") return "Permission denied: insufficient privileges";
+    return `Error: ${json}`;
+  }
+  return `Unexpected response: ${pretty(json)}`;
+}

@@ -1,0 +1,131 @@
+// get-providers:terminal:sys: eth's providers (EthConfigAction GetProviders).
+// Self-contained, as every process module is (it cannot import its neighbours).
+import {
+  printToTerminal,
+  receive,
+  sendAndAwaitResponse,
+  sendResponse,
+} from "hyperware:process/standard@1.0.0";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder(); // lossy, as String::from_utf8_lossy
+
+/**
+ * process_lib's script!: the first message carries the arguments; the answer goes
+ * back as the response when one is expected, else it is printed.
+ */
+export function init(our: string): void {
+  let req;
+  try {
+    const [, message] = receive();
+    if (message.tag !== "request") return;
+    req = message.val;
+  } catch {
+    return;
+  }
+  const answer = main(our, dec.decode(req.body));
+  if (req.expectsResponse !== undefined) {
+    sendResponse(
+      { inherit: false, body: enc.encode(answer), metadata: undefined, capabilities: [] },
+      undefined,
+    );
+  } else if (answer !== "") {
+    printToTerminal(0, answer);
+  }
+}
+
+type Answer = { body: Uint8Array } | { error: "timeout" | "offline" };
+
+/** A request to `node`@`pid` and its answer, or why none came. */
+function ask(node: string, pid: string, body: Uint8Array, timeoutS: number): Answer {
+  const [processName, packageName, publisherNode] = pid.split(":");
+  try {
+    const [, m] = sendAndAwaitResponse(
+      { node, process: { processName, packageName, publisherNode } },
+      {
+        inherit: false,
+        expectsResponse: BigInt(timeoutS),
+        body,
+        metadata: undefined,
+        capabilities: [],
+      },
+      undefined,
+    );
+    return m.tag === "response" ? { body: m.val[0].body } : { error: "timeout" };
+  } catch (e) {
+    return {
+      error: (e as { payload?: { kind?: string } })?.payload?.kind === "offline"
+        ? "offline"
+        : "timeout",
+    };
+  }
+}
+
+/** serde_json's Value: keys sorted (no preserve_order). */
+function sorted(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(sorted);
+  if (v && typeof v === "object") {
+    const o = v as Record<string, unknown>;
+    return Object.fromEntries(Object.keys(o).sort().map((k) => [k, sorted(o[k])]));
+  }
+  return v;
+}
+
+/** serde_json::to_string_pretty. */
+function pretty(v: unknown): string {
+  return JSON.stringify(sorted(v), null, 2);
+}
+
+/** A serde_json::Value's Display (compact). */
+function display(v: unknown): string {
+  return JSON.stringify(sorted(v));
+}
+
+function main(our: string, _args: string): string {
+  const answer = ask(our.split("@")[0], "eth:distro:sys", enc.encode('"GetProviders"'), 60);
+  if (!("body" in answer)) return "Failed to get providers from eth module";
+  let json: unknown;
+  try {
+    json = JSON.parse(dec.decode(answer.body));
+  } catch {
+    return `Failed to parse as JSON\nRaw response: ${dec.decode(answer.body)}`;
+  }
+  const providers = json && typeof json === "object" && !Array.isArray(json)
+    ? (json as Record<string, unknown>).Providers
+    : undefined;
+  if (Array.isArray(providers)) {
+    if (providers.length === 0) return "No providers configured.";
+    let out = `Found ${providers.length} provider(s):\n`;
+    providers.forEach((p, i) => {
+      out += `\n${i + 1}. `;
+      const get = (o: unknown, k: string) =>
+        o && typeof o === "object" && !Array.isArray(o) && k in o
+          ? { v: (o as Record<string, unknown>)[k] }
+          : undefined;
+      const chain = get(p, "chain_id");
+      if (chain) out += `Chain ID: ${display(chain.v)}\n`;
+      const trusted = get(p, "trusted");
+      if (trusted) out += `   Trusted: ${display(trusted.v)}\n`;
+      const provider = get(p, "provider");
+      if (!provider) return;
+      const rpc = get(provider.v, "RpcUrl");
+      const node = get(provider.v, "Node");
+      if (rpc) {
+        out += "   Type: RPC URL\n";
+        const url = get(rpc.v, "url");
+        if (url) out += `   URL: ${display(url.v)}\n`;
+        const auth = get(rpc.v, "auth");
+        if (auth && auth.v !== null) out += "   Auth: Configured\n";
+      } else if (node) {
+        out += "   Type: Node Provider\n";
+        const hns = get(node.v, "hns_update");
+        const name = hns && get(hns.v, "name");
+        if (name) out += `   Node: ${display(name.v)}\n`;
+        const use = get(node.v, "use_as_provider");
+        if (use) out += `   Use as Provider: ${display(use.v)}\n`;
+      }
+    });
+    return out;
+  }
+  return `Response (not Providers): ${pretty(json)}`;
+}
