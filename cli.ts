@@ -1,6 +1,7 @@
 // The command line: `hyperdeno <home> [options]`, Hyperdrive's flags (its
 // hyperdrive/src/main.rs clap definitions) with hyperdeno's help text, the
-// browser password page before boot, and a graceful stop on SIGINT/SIGTERM.
+// browser password page before boot, then the node with its console (console/),
+// stopped gracefully by CTRL+C/D or SIGINT/SIGTERM/SIGHUP/SIGQUIT.
 
 import { parseArgs } from "node:util";
 import { errorText } from "./kernel/kernel.ts";
@@ -11,6 +12,7 @@ import { HTTP_SELF_IMPOSED_TIMEOUT_SIMULATION } from "./modules/http_server/mod.
 import { promptPasswordInBrowser } from "./modules/http_server/password_page.ts";
 import { type LoadedKeyfile, readKeyfile } from "./modules/keyfile/mod.ts";
 import { bootNode, type HyperdenoNode, storedName, VERSION } from "./node.ts";
+import { createConsole } from "./console/mod.ts";
 
 const HELP = `hyperdeno ${VERSION}: a Hyperware node on Deno
 
@@ -21,7 +23,7 @@ Options:
       --ws-port <PORT>            networking WebSockets port, 0 = off [default: first free >= 9000]
       --tcp-port <PORT>           networking TCP port, 0 = off [default: first free >= 10000]
   -v, --verbosity <0-255>         terminal verbosity [default: 0]
-  -d, --detached                  run without terminal input
+  -d, --detached                  no line editing; lines read from stdin are still commands
       --password <PASSWORD>       node password (else: set/enter it on a page in the browser)
       --expose-local              serve local-only paths and kit's RPC (loopback clients only)
       --rpc <RPC>                 add a WebSockets RPC URL at boot
@@ -30,8 +32,11 @@ Options:
                                   added to a name without a dot) on the local Hypermap chain
                                   at localhost:<PORT> with a new networking key, WS only
                                   (password default "secret"), and index that chain
-  -l, --logging-off, --reveal-ip, --max-log-size, --number-log-files, --soft-ulimit
-                                  Hyperdrive's; accepted and reported "not yet supported"
+  -l, --logging-off               do not write the terminal's output to <home>/.terminal_logs
+                                  (CTRL+L toggles it)
+      --max-log-size <BYTES>      all log files together, 0 = no limit [default: 16000000]
+      --number-log-files <N>      log files rotated through [default: 4]
+      --reveal-ip, --soft-ulimit  Hyperdrive's; accepted and reported "not yet supported"
       --max-peers <N>             max open peer connections [default: 32]
       --max-passthroughs <N>      passthroughs served as a router [default: 0]
       --fake-pki <FILE>           JSON list of HnsUpdate records: peers known at boot
@@ -43,13 +48,7 @@ Options:
 `;
 
 /** Hyperdrive's flags for later issues: accepted (kit passes some), not acted on yet. */
-const NOT_YET = [
-  "logging-off",
-  "reveal-ip",
-  "max-log-size",
-  "number-log-files",
-  "soft-ulimit",
-];
+const NOT_YET = ["reveal-ip", "soft-ulimit"];
 
 /** A bad command line: the CLI prints it with the help and exits 2. */
 export class UsageError extends Error {}
@@ -162,6 +161,12 @@ export interface RunConfig {
   rpc?: string;
   /** --rpc-config file path. */
   rpcConfig?: string;
+  /** -l: no <home>/.terminal_logs (CTRL+L turns it on). */
+  loggingOff: boolean;
+  /** --max-log-size, bytes over all log files (0: no limit). */
+  maxLogSize?: number;
+  /** --number-log-files. */
+  numberLogFiles?: number;
 }
 
 /** What the command line asks for: help, the version, or a node to run. */
@@ -245,6 +250,8 @@ export function parseCli(args: string[]): CliConfig {
     throw new UsageError("--tcp-port 0 and --ws-port 0 turn off both networking transports");
   }
   const unsupported = NOT_YET.filter((k) => (v as Record<string, unknown>)[k] !== undefined);
+  const numberLogFiles = countOption("number-log-files", v["number-log-files"]);
+  if (numberLogFiles === 0) throw new UsageError("--number-log-files must be at least 1");
   return {
     action: "run",
     home: parsed.positionals[0],
@@ -266,6 +273,9 @@ export function parseCli(args: string[]): CliConfig {
     freshKey: fakechain && name !== undefined,
     rpc: v.rpc,
     rpcConfig: v["rpc-config"],
+    loggingOff: !!v["logging-off"],
+    maxLogSize: countOption("max-log-size", v["max-log-size"]),
+    numberLogFiles,
   };
 }
 
@@ -340,9 +350,21 @@ export async function runCli(args: string[]): Promise<number> {
       httpPort = prompt.port;
     }
   }
+  // the console hears every print from boot on, and the signals
+  const con = createConsole({
+    home: cfg.home,
+    verbosity: cfg.verbosity,
+    processVerbosity: cfg.processVerbosity,
+    detached: cfg.detached,
+    logging: !cfg.loggingOff,
+    maxLogSize: cfg.maxLogSize,
+    numberLogFiles: cfg.numberLogFiles,
+    version: VERSION,
+  });
   let node: HyperdenoNode;
   try {
     node = await bootNode({
+      console: con,
       home: cfg.home,
       httpPort,
       password,
@@ -370,14 +392,19 @@ export async function runCli(args: string[]): Promise<number> {
       distro: true,
     });
   } catch (e) {
+    await con.close();
     console.error(`error: ${errorText(e)}`);
     return 1;
   }
-  console.log(`hyperdeno ${VERSION}: ${node.our} booted (home ${cfg.home})`);
-  console.log(`identity: ${JSON.stringify(node.identity)}`);
-  if (node.httpUrl) console.log(`http: ${node.httpUrl}`);
-  await stopped;
-  console.log(`${node.our}: shutting down`);
+  if (!con.interactive) {
+    // for supervisors and scripts reading stdout (an interactive console shows the splash)
+    console.log(`hyperdeno ${VERSION}: ${node.our} booted (home ${cfg.home})`);
+    console.log(`identity: ${JSON.stringify(node.identity)}`);
+    if (node.httpUrl) console.log(`http: ${node.httpUrl}`);
+  }
+  const why = await con.run(node);
+  if (!con.interactive) console.log(`${node.our}: shutting down`);
   await node.shutdown();
+  await con.close(why);
   return 0;
 }

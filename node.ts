@@ -18,7 +18,7 @@ import type { HnsUpdate } from "./wire/net.ts";
 import type { RuntimeModule } from "./kernel/module.ts";
 import { installPackage } from "./kernel/packages.ts";
 import { createStateModule } from "./modules/state/mod.ts";
-import { createTerminalModule } from "./modules/terminal/mod.ts";
+import type { RuntimeConsole } from "./kernel/console_port.ts";
 import { createVfsModule } from "./modules/vfs/mod.ts";
 import { createKvModule } from "./modules/kv/mod.ts";
 import { createSqliteModule } from "./modules/sqlite/mod.ts";
@@ -61,6 +61,11 @@ export interface BootOptions {
   processVerbosity?: Record<string, number | "muted">;
   /** Receives every shown print. Default: stdout. */
   onPrint?: PrintHandler;
+  /**
+   * The runtime console (console/mod.ts): it gets every print unfiltered (it applies the
+   * verbosity settings itself, changed live) instead of `onPrint`, and the kernel's port.
+   */
+  console?: RuntimeConsole;
   /**
    * Runtime modules to run beside the built-in ones (tests, embedders). This is also the
    * override option: a module whose process id matches a built-in module's (e.g. its own
@@ -246,12 +251,12 @@ export async function bootNode(opts: BootOptions): Promise<HyperdenoNode> {
   const verbosity = opts.verbosity ?? 0;
   const processVerbosity = opts.processVerbosity ?? {};
   const out = opts.onPrint ?? ((_l: number, text: string) => console.log(text));
-  const print = (level: number, text: string, source: ProcessId) => {
+  const print = opts.console?.print ?? ((level: number, text: string, source: ProcessId) => {
     const override = processVerbosity[processIdToString(source)];
     if (override === "muted") return;
     const limit = override ?? verbosity;
     if (level <= limit) out(level, text);
-  };
+  });
   const fake = opts.fakeChain;
   const chainUrl = fake ? await checkFakeChain(our, fake, opts) : undefined;
   if (fake?.freshKey) {
@@ -319,7 +324,6 @@ export async function bootNode(opts: BootOptions): Promise<HyperdenoNode> {
     modules: [
       net,
       createStateModule(),
-      createTerminalModule(),
       createVfsModule(),
       createKvModule(),
       createSqliteModule(),
@@ -331,6 +335,7 @@ export async function bootNode(opts: BootOptions): Promise<HyperdenoNode> {
     ],
     print,
   });
+  opts.console?.attach(kernel.consolePort());
   await kernel.boot();
   let down = false;
 

@@ -123,7 +123,7 @@ Deno.test("process state survives kill -9 of the node", async () => {
   });
 });
 
-Deno.test("cli: kit's fake-node flags boot the node; flags for later work are reported", async () => {
+Deno.test("cli: kit's fake-node flags boot the node; -l writes no terminal log", async () => {
   const chain = await startChain({ port: 0 });
   try {
     await withTempDir(async (home) => {
@@ -150,7 +150,9 @@ Deno.test("cli: kit's fake-node flags boot the node; flags for later work are re
       assertMatch(node.booted, /kit\.os booted/);
       assert(!/--fakechain-port: not yet supported/.test(stderr), stderr);
       assert(!/--rpc: not yet supported/.test(stderr), stderr);
-      assertMatch(stderr, /--logging-off: not yet supported; ignored/);
+      // -l is acted on now: no log directory
+      assert(!/--logging-off: not yet supported/.test(stderr), stderr);
+      assert(!(await Deno.stat(`${home}/.terminal_logs`).then(() => true, () => false)));
     });
   } finally {
     await chain.stop();
