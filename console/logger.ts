@@ -124,15 +124,16 @@ export class Logger {
     for (const e of Deno.readDirSync(this.dir)) {
       if (!e.isFile) continue;
       const path = `${this.dir}/${e.name}`;
+      // the file being written is always kept; only the others compete by age
+      if (path === this.#path) continue;
       try {
         files.push({ path, mtime: Deno.statSync(path).mtime?.getTime() ?? 0 });
       } catch { /* gone */ }
     }
     const order = (p: string) => this.#opened.indexOf(p);
     files.sort((a, b) => a.mtime - b.mtime || order(a.path) - order(b.path));
-    while (files.length > this.#files) {
+    while (files.length > this.#files - 1) {
       const { path } = files.shift()!;
-      if (path === this.#path) continue;
       try {
         Deno.removeSync(path);
       } catch { /* gone */ }
