@@ -63,29 +63,36 @@ export class HttpServerActions implements RequestHandler<HttpServerAction, HttpS
     return parseHttpServerAction(req.body);
   }
 
-  /** Binding is for local processes with a well-formed name, within their own prefix. */
+  /**
+   * Binding is for local processes with a well-formed name, within their own
+   * prefix, up to maxBoundPathLength (an unbound path keeps its route, so Unbind too).
+   */
   check(km: KernelMessage, action: HttpServerAction): void {
     const source = km.source;
     switch (action.tag) {
       case "Bind":
       case "SecureBind":
       case "WebSocketBind":
-      case "WebSocketSecureBind":
+      case "WebSocketSecureBind": {
         if (source.node !== this.#core.ctx.our) fail("InvalidSourceProcess");
         try {
           checkProcessId(source.process);
         } catch {
           fail("InvalidSourceProcess");
         }
+        const path = formatPathWithProcess(source.process, action.path);
+        if (path.length > this.#core.limits.maxBoundPathLength) fail("MalformedRequest");
         // a dot segment would point outside the process's own prefix
-        if (isUnsafePath(formatPathWithProcess(source.process, action.path))) {
-          fail("MalformedRequest");
-        }
+        if (isUnsafePath(path)) fail("MalformedRequest");
         return;
+      }
       case "Unbind":
-      case "WebSocketUnbind":
+      case "WebSocketUnbind": {
         if (source.node !== this.#core.ctx.our) fail("InvalidSourceProcess");
+        const path = formatPathWithProcess(source.process, action.path);
+        if (path.length > this.#core.limits.maxBoundPathLength) fail("MalformedRequest");
         return;
+      }
     }
   }
 

@@ -29,6 +29,11 @@ export interface HttpServerLimits {
   maxWebSockets: number;
   /** An upgraded WebSocket that has not opened within this many ms gives its slot back. */
   wsHandshakeTimeoutMs: number;
+  /**
+   * Longest path a process may bind or unbind, its ProcessId prefix included
+   * (MalformedRequest beyond).
+   */
+  maxBoundPathLength: number;
 }
 
 export const DEFAULT_LIMITS: HttpServerLimits = {
@@ -39,6 +44,7 @@ export const DEFAULT_LIMITS: HttpServerLimits = {
   maxConcurrentLogins: 4,
   maxWebSockets: WS_SELF_IMPOSED_MAX_CONNECTIONS,
   wsHandshakeTimeoutMs: 10_000,
+  maxBoundPathLength: 2048,
 };
 
 export interface HttpServerOptions {

@@ -32,6 +32,7 @@ import {
   type RequestInfo,
   socketAddrString,
 } from "./request.ts";
+import { RouteTooExpensive } from "./router.ts";
 import { rpcAnswer, rpcRequest } from "./rpc.ts";
 
 interface Pending {
@@ -127,7 +128,13 @@ export class Forwarder {
   async handle(ri: RequestInfo): Promise<Response> {
     const { req, originalPath } = ri;
     const paths = this.#bindings.paths;
-    const route = paths.recognize(originalPath) ?? paths.recognize(firstSegment(originalPath));
+    let route;
+    try {
+      route = paths.recognize(originalPath) ?? paths.recognize(firstSegment(originalPath));
+    } catch (e) {
+      if (e instanceof RouteTooExpensive) return json("path too long to route", 414);
+      throw e;
+    }
     if (!route || !route.value.app) {
       if (req.method === "GET" && originalPath === "/our") {
         return new Response(this.#ctx.our, { headers: { "content-type": "text/html" } });

@@ -26,6 +26,7 @@ import {
 } from "../../wire/http_server.ts";
 import type { ServerCore } from "./config.ts";
 import { refuseWebSocket } from "./login.ts";
+import { RouteTooExpensive } from "./router.ts";
 import {
   forwardedIp,
   json,
@@ -80,7 +81,13 @@ export class WebSockets {
   /** A response for a WebSocket upgrade, or undefined if no WebSocket is bound there. */
   async upgrade(ri: RequestInfo): Promise<Response | undefined> {
     const core = this.#core;
-    const route = core.bindings.wsPaths.recognize(ri.originalPath);
+    let route;
+    try {
+      route = core.bindings.wsPaths.recognize(ri.originalPath);
+    } catch (e) {
+      if (e instanceof RouteTooExpensive) return json("path too long to route", 414);
+      throw e;
+    }
     if (!route || !route.value.app) return undefined;
     const bound = route.value;
     const app = bound.app!;
