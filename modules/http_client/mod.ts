@@ -64,8 +64,11 @@ class HttpClient implements RuntimeModule, RequestHandler<HttpClientAction, Http
   readonly processId = HTTP_CLIENT_PROCESS_ID;
   readonly public = false;
   readonly name = "http-client";
-  /** As Hyperdrive's http-client, requests from other nodes are served too. */
-  readonly remote = true;
+  /**
+   * Only this node's processes: another node would make this one fetch for it, from
+   * inside its network and with its loopback (Hyperdrive's http-client serves them).
+   */
+  readonly remote = false;
   self!: Address;
 
   #ctx!: RuntimeModuleContext;
