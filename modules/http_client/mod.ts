@@ -13,6 +13,7 @@ import {
   textEncoder,
 } from "../../wire/core.ts";
 import {
+  HTTP_CLIENT_TAG,
   type HttpClientAction,
   type HttpClientError,
   type HttpClientRequest,
@@ -45,6 +46,23 @@ export function createHttpClient(options: HttpClientOptions = {}): RuntimeModule
 /** "content-type" -> "Content-Type", as Hyperdrive reports response headers. */
 export function toPascalCase(name: string): string {
   return name.split("-").map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join("-");
+}
+
+/**
+ * Puts HTTP_CLIENT_TAG on outgoing headers: a process's own header of that name
+ * goes, and so does the name in a Connection header (a proxy on the way would
+ * drop a header listed there).
+ */
+export function tagOutgoing(headers: Headers): void {
+  headers.delete(HTTP_CLIENT_TAG);
+  const connection = headers.get("connection");
+  if (connection !== null) {
+    const kept = connection.split(",").map((t) => t.trim())
+      .filter((t) => t !== "" && t.toLowerCase() !== HTTP_CLIENT_TAG);
+    if (kept.length > 0) headers.set("connection", kept.join(", "));
+    else headers.delete("connection");
+  }
+  headers.set(HTTP_CLIENT_TAG, "1");
 }
 
 function readLimited(res: Response, limit: number): Promise<Uint8Array> {
@@ -190,6 +208,7 @@ class HttpClient implements RuntimeModule, RequestHandler<HttpClientAction, Http
     if (noBody && blob && blob.bytes.length > 0) {
       return fail({ BuildRequestFailed: `a ${req.method} request body cannot be sent` });
     }
+    tagOutgoing(headers);
     // Hyperdrive's reqwest offers no encoding and hands bodies over as sent.
     // fetch would offer gzip and br and decode them, so ask for identity unless
     // the process chose an encoding itself.
@@ -257,7 +276,9 @@ class HttpClient implements RuntimeModule, RequestHandler<HttpClientAction, Http
     }
     let socket: WebSocket;
     try {
-      socket = new WebSocket(url, { headers: a.headers });
+      const headers = new Headers(a.headers);
+      tagOutgoing(headers);
+      socket = new WebSocket(url, { headers });
     } catch {
       return { Err: { WsOpenFailed: { url: url.toString() } } };
     }

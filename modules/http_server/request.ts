@@ -3,6 +3,7 @@
 
 import { type ProcessId, processIdToString } from "../../wire/core.ts";
 import { readStreamLimited } from "../shared/bytes.ts";
+import { HTTP_CLIENT_TAG } from "../../wire/http_client.ts";
 
 const HOMEPAGE = "homepage:homepage:sys";
 const REVERSE_PROXY_HEADERS = [
@@ -23,6 +24,8 @@ export interface RequestInfo {
   host: string;
   hostname: string;
   headers: Record<string, string>;
+  /** Sent by a node's own http-client (HTTP_CLIENT_TAG): never from this machine. */
+  viaHttpClient: boolean;
 }
 
 /**
@@ -43,6 +46,8 @@ export function readRequest(
     headers[k] = v;
   });
   if (headerBytes > maxHeaderBytes) return json("request headers too large", 431);
+  const viaHttpClient = headers[HTTP_CLIENT_TAG] !== undefined;
+  if (viaHttpClient) delete headers[HTTP_CLIENT_TAG];
   const host = req.headers.get("host") ?? "localhost";
   if (!HOST_CHARS.test(host)) return json("invalid Host header", 400);
   // Deno builds req.url as scheme://host + request-target, unnormalized
@@ -64,6 +69,7 @@ export function readRequest(
     host,
     hostname: hostnameOf(host),
     headers,
+    viaHttpClient,
   };
 }
 
@@ -119,10 +125,12 @@ function isLoopback(addr: Deno.NetAddr | undefined): boolean {
 
 /**
  * Local-only paths and extensions are for a client on this machine, talking
- * directly (no reverse proxy in front), and only with --expose-local.
+ * directly (no reverse proxy in front), and only with --expose-local. A request
+ * a node's http-client sent (for a process, or for anyone) is never one.
  */
 export function notFromThisMachine(ri: RequestInfo, exposeLocal: boolean | undefined): boolean {
-  return !isLoopback(ri.remote) || isBehindReverseProxy(ri.headers) || !exposeLocal;
+  return !exposeLocal || ri.viaHttpClient || !isLoopback(ri.remote) ||
+    isBehindReverseProxy(ri.headers);
 }
 
 export function socketAddrString(addr: Deno.NetAddr | undefined): string | null {
