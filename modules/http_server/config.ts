@@ -21,8 +21,18 @@ export interface HttpServerLimits {
   maxHeaderBytes: number;
   /** A WebSocket client that leaves more than this unread is closed (1008). */
   wsMaxBufferedBytes: number;
+  /**
+   * Unread bytes across all WebSocket channels. Past it, a channel holding more than
+   * its share (this / maxWebSockets) is closed (1008) when a process pushes to it.
+   */
+  wsMaxTotalBufferedBytes: number;
   /** Requests waiting on processes at once (503 beyond). */
   maxPendingRequests: number;
+  /**
+   * Request bodies held at once, across all connections: being read, or sent to a
+   * process that has not answered yet (503 beyond).
+   */
+  maxBufferedBodyBytes: number;
   /** Concurrent /login attempts (each costs a PBKDF2 run; 429 beyond). */
   maxConcurrentLogins: number;
   /** Open WebSockets (Hyperdrive's WS_SELF_IMPOSED_MAX_CONNECTIONS; 503 beyond). */
@@ -40,7 +50,9 @@ export const DEFAULT_LIMITS: HttpServerLimits = {
   maxBodyBytes: 64 * 1024 * 1024,
   maxHeaderBytes: 64 * 1024,
   wsMaxBufferedBytes: 16 * 1024 * 1024,
+  wsMaxTotalBufferedBytes: 64 * 1024 * 1024,
   maxPendingRequests: 4096,
+  maxBufferedBodyBytes: 256 * 1024 * 1024,
   maxConcurrentLogins: 4,
   maxWebSockets: WS_SELF_IMPOSED_MAX_CONNECTIONS,
   wsHandshakeTimeoutMs: 10_000,

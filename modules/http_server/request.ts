@@ -3,6 +3,7 @@
 
 import { type ProcessId, processIdToString } from "../../wire/core.ts";
 import { readStreamLimited } from "../shared/bytes.ts";
+import { type ByteBudget, readStreamBudgeted } from "../shared/budget.ts";
 import { HTTP_CLIENT_TAG } from "../../wire/http_client.ts";
 
 const HOMEPAGE = "homepage:homepage:sys";
@@ -177,10 +178,36 @@ export function empty(status: number): Response {
 }
 
 export class BodyTooLarge extends Error {}
+/** The request bodies held across all connections would pass maxBufferedBodyBytes. */
+export class BodiesOverBudget extends Error {}
 
 /** The whole request body, refusing more than `limit` bytes (BodyTooLarge). */
 export async function readBody(req: Request, limit: number): Promise<Uint8Array> {
   const declared = req.headers.get("content-length");
   if (declared !== null && Number(declared) > limit) throw new BodyTooLarge();
   return await readStreamLimited(req.body, limit, () => new BodyTooLarge());
+}
+
+/**
+ * The whole request body, at most `limit` bytes (BodyTooLarge), taken from the
+ * server's `budget` as it is read (BodiesOverBudget; a declared length is checked
+ * before reading). The caller gives back `result.length` bytes when done with it.
+ */
+export async function readBodyBudgeted(
+  req: Request,
+  limit: number,
+  budget: ByteBudget,
+): Promise<Uint8Array> {
+  const declared = req.headers.get("content-length");
+  if (declared !== null) {
+    if (Number(declared) > limit) throw new BodyTooLarge();
+    if (!budget.fits(Number(declared))) throw new BodiesOverBudget();
+  }
+  return await readStreamBudgeted(
+    req.body,
+    limit,
+    budget,
+    () => new BodyTooLarge(),
+    () => new BodiesOverBudget(),
+  );
 }

@@ -191,8 +191,19 @@ export class WebSockets {
     if ((type === "Ping" || type === "Pong") && bytes.length > 125) return "WsPingPongTooLong";
     const ch = this.#owned(km.source, channelId);
     if (!ch || !ch.open || ch.socket.readyState !== WebSocket.OPEN) return "WsChannelNotFound";
-    if (ch.socket.bufferedAmount > this.#core.limits.wsMaxBufferedBytes) {
+    const limits = this.#core.limits;
+    const buffered = ch.socket.bufferedAmount;
+    if (buffered > limits.wsMaxBufferedBytes) {
       // the client stopped reading: drop it rather than buffer without bound
+      this.#drop(channelId, ch, 1008, "client not reading");
+      return "WsChannelNotFound";
+    }
+    if (
+      buffered > limits.wsMaxTotalBufferedBytes / limits.maxWebSockets &&
+      this.#bufferedTotal() > limits.wsMaxTotalBufferedBytes
+    ) {
+      // the node's WebSocket buffers are full and this client holds more than its share
+      this.#core.ctx.print(1, `http-server: WebSocket buffers full; dropping channel ${channelId}`);
       this.#drop(channelId, ch, 1008, "client not reading");
       return "WsChannelNotFound";
     }
@@ -233,6 +244,15 @@ export class WebSockets {
         // already closing
       }
     }
+  }
+
+  /** Bytes queued to all clients and not yet sent. */
+  #bufferedTotal(): number {
+    let total = 0;
+    for (const ch of this.#channels.values()) {
+      if (ch.open) total += ch.socket.bufferedAmount;
+    }
+    return total;
   }
 
   /** The channel if `source` (node and process) owns it. */
