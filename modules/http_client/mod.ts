@@ -23,16 +23,43 @@ import {
 } from "../../wire/http_client.ts";
 import type { RuntimeModule, RuntimeModuleContext } from "../../kernel/module.ts";
 import { answer, type RequestHandler, serve } from "../shared/runtime.ts";
-import { readStreamLimited } from "../shared/bytes.ts";
+import { ByteBudget, readStreamBudgeted } from "../shared/budget.ts";
 
 export type * from "../../wire/http_client.ts";
 
 export interface HttpClientOptions {
   /** Largest response body passed back to a process (ExecuteRequestFailed beyond). */
   maxResponseBytes?: number;
+  /**
+   * Response bodies being read at once, across all requests (ExecuteRequestFailed
+   * for the request that would pass it).
+   */
+  maxResponseBytesInFlight?: number;
+  /** Http requests in flight at once, all processes together (ExecuteRequestFailed beyond). */
+  maxConcurrentRequests?: number;
+  /** Http requests in flight at once from one process (ExecuteRequestFailed beyond). */
+  maxConcurrentRequestsPerProcess?: number;
+  /**
+   * Seconds an Http request that expects no response may run (its answer goes to
+   * nobody; without a bound a stalled server would hold its slot for good).
+   */
+  unawaitedRequestSeconds?: number;
+  /** Open WebSocket connections, opening ones included (WsOpenFailed beyond). */
+  maxWebSockets?: number;
   /** Seconds to wait for a WebSocket handshake. */
   wsOpenTimeoutSeconds?: number;
 }
+
+/** http-client's limits when no option says otherwise. */
+export const HTTP_CLIENT_DEFAULTS: Required<HttpClientOptions> = {
+  maxResponseBytes: 128 * 1024 * 1024,
+  maxResponseBytesInFlight: 256 * 1024 * 1024,
+  maxConcurrentRequests: 256,
+  maxConcurrentRequestsPerProcess: 64,
+  unawaitedRequestSeconds: 300,
+  maxWebSockets: 128,
+  wsOpenTimeoutSeconds: 30,
+};
 
 const VERSIONS = new Set(["HTTP/0.9", "HTTP/1.0", "HTTP/1.1", "HTTP/2.0", "HTTP/3.0"]);
 const METHOD_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -65,14 +92,6 @@ export function tagOutgoing(headers: Headers): void {
   headers.set(HTTP_CLIENT_TAG, "1");
 }
 
-function readLimited(res: Response, limit: number): Promise<Uint8Array> {
-  return readStreamLimited(
-    res.body,
-    limit,
-    () => new Error(`response body larger than ${limit} bytes`),
-  );
-}
-
 interface Connection {
   socket: WebSocket;
   owner: Address;
@@ -90,15 +109,22 @@ class HttpClient implements RuntimeModule, RequestHandler<HttpClientAction, Http
   self!: Address;
 
   #ctx!: RuntimeModuleContext;
-  #maxResponseBytes: number;
-  #wsOpenTimeout: number;
+  readonly #o: Required<HttpClientOptions>;
   /** Keyed by "<process>|<channel_id>": channel ids are per process. */
   #sockets = new Map<string, Connection>();
+  /** WebSocket handshakes under way (they count toward maxWebSockets). */
+  #opening = 0;
   #inFlight = new Set<AbortController>();
+  /** Http requests in flight per requesting process. */
+  #perProcess = new Map<string, number>();
+  readonly #responseBytes: ByteBudget;
 
   constructor(opts: HttpClientOptions) {
-    this.#maxResponseBytes = opts.maxResponseBytes ?? 128 * 1024 * 1024;
-    this.#wsOpenTimeout = opts.wsOpenTimeoutSeconds ?? 30;
+    this.#o = { ...HTTP_CLIENT_DEFAULTS };
+    for (const [k, v] of Object.entries(opts)) {
+      if (v !== undefined) (this.#o as Record<string, number>)[k] = v;
+    }
+    this.#responseBytes = new ByteBudget(this.#o.maxResponseBytesInFlight);
   }
 
   start(ctx: RuntimeModuleContext): void {
@@ -139,7 +165,14 @@ class HttpClient implements RuntimeModule, RequestHandler<HttpClientAction, Http
         const expectsResponse = km.message.tag === "request"
           ? km.message.val.expectsResponse
           : undefined;
-        this.#http(km.id, target, expectsResponse, action.request, km.lazyLoadBlob);
+        this.#http(
+          km.id,
+          target,
+          processIdToString(km.source.process),
+          expectsResponse,
+          action.request,
+          km.lazyLoadBlob,
+        );
         return;
       }
       case "WebSocketOpen":
@@ -176,6 +209,7 @@ class HttpClient implements RuntimeModule, RequestHandler<HttpClientAction, Http
   async #http(
     id: bigint,
     target: Address,
+    requester: string,
     expectsResponse: bigint | undefined,
     req: OutgoingHttpRequest,
     blob: LazyLoadBlob | undefined,
@@ -184,6 +218,23 @@ class HttpClient implements RuntimeModule, RequestHandler<HttpClientAction, Http
     const fail = (err: HttpClientError) => {
       if (expectsResponse !== undefined) this.#respond(id, target, { Err: err });
     };
+    const o = this.#o;
+    if (this.#inFlight.size >= o.maxConcurrentRequests) {
+      this.#ctx.print(
+        1,
+        `http-client: ${o.maxConcurrentRequests} requests in flight; refusing one`,
+      );
+      return fail({
+        ExecuteRequestFailed: `too many requests in flight (limit ${o.maxConcurrentRequests})`,
+      });
+    }
+    const mine = this.#perProcess.get(requester) ?? 0;
+    if (mine >= o.maxConcurrentRequestsPerProcess) {
+      return fail({
+        ExecuteRequestFailed:
+          `too many requests in flight from ${requester} (limit ${o.maxConcurrentRequestsPerProcess})`,
+      });
+    }
     if (!METHOD_TOKEN.test(req.method)) return fail({ BadMethod: { method: req.method } });
     let url: URL;
     try {
@@ -215,11 +266,11 @@ class HttpClient implements RuntimeModule, RequestHandler<HttpClientAction, Http
     if (!headers.has("accept-encoding")) headers.set("accept-encoding", "identity");
     const fetchDecodes = headers.get("accept-encoding")!.trim().toLowerCase() !== "identity";
     const controller = new AbortController();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    if (expectsResponse !== undefined) {
-      const ms = Math.min(Number(expectsResponse) * 1000, 2 ** 31 - 1);
-      timer = setTimeout(() => controller.abort(new Error("request timed out")), ms);
-    }
+    const seconds = expectsResponse !== undefined
+      ? Number(expectsResponse)
+      : o.unawaitedRequestSeconds;
+    const ms = Math.min(seconds * 1000, 2 ** 31 - 1);
+    const timer = setTimeout(() => controller.abort(new Error("request timed out")), ms);
     let request: Request;
     try {
       request = new Request(url, {
@@ -233,10 +284,22 @@ class HttpClient implements RuntimeModule, RequestHandler<HttpClientAction, Http
       return fail({ BuildRequestFailed: (e as Error).message });
     }
     this.#inFlight.add(controller);
+    this.#perProcess.set(requester, mine + 1);
     this.#ctx.print(2, `http-client: ${req.method} request to ${url}`);
+    let held = 0;
     try {
       const res = await fetch(request);
-      const bytes = await readLimited(res, this.#maxResponseBytes);
+      const bytes = await readStreamBudgeted(
+        res.body,
+        o.maxResponseBytes,
+        this.#responseBytes,
+        () => new Error(`response body larger than ${o.maxResponseBytes} bytes`),
+        () =>
+          new Error(
+            `response bodies in flight over ${o.maxResponseBytesInFlight} bytes; try again later`,
+          ),
+      );
+      held = bytes.length;
       const resHeaders: Record<string, string> = {};
       // a body fetch decoded no longer has the encoding or length its headers state
       const decoded = fetchDecodes &&
@@ -257,6 +320,10 @@ class HttpClient implements RuntimeModule, RequestHandler<HttpClientAction, Http
     } finally {
       clearTimeout(timer);
       this.#inFlight.delete(controller);
+      this.#responseBytes.give(held);
+      const left = (this.#perProcess.get(requester) ?? 1) - 1;
+      if (left > 0) this.#perProcess.set(requester, left);
+      else this.#perProcess.delete(requester);
     }
   }
 
@@ -274,6 +341,13 @@ class HttpClient implements RuntimeModule, RequestHandler<HttpClientAction, Http
     } catch {
       return { Err: { BadUrl: { url: a.url } } };
     }
+    // a channel the process opens again replaces its old one: that one does not count
+    const key = this.#key(owner, a.channelId);
+    const open = this.#sockets.size - (this.#sockets.has(key) ? 1 : 0) + this.#opening;
+    if (open >= this.#o.maxWebSockets) {
+      this.#ctx.print(1, `http-client: ${this.#o.maxWebSockets} WebSockets open; refusing one`);
+      return { Err: { WsOpenFailed: { url: url.toString() } } };
+    }
     let socket: WebSocket;
     try {
       const headers = new Headers(a.headers);
@@ -283,6 +357,7 @@ class HttpClient implements RuntimeModule, RequestHandler<HttpClientAction, Http
       return { Err: { WsOpenFailed: { url: url.toString() } } };
     }
     socket.binaryType = "arraybuffer";
+    this.#opening++;
     const opened = await new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => {
         try {
@@ -291,7 +366,7 @@ class HttpClient implements RuntimeModule, RequestHandler<HttpClientAction, Http
           // not open yet
         }
         resolve(false);
-      }, this.#wsOpenTimeout * 1000);
+      }, this.#o.wsOpenTimeoutSeconds * 1000);
       socket.onopen = () => {
         clearTimeout(timer);
         resolve(true);
@@ -301,11 +376,11 @@ class HttpClient implements RuntimeModule, RequestHandler<HttpClientAction, Http
         resolve(false);
       };
     });
+    this.#opening--;
     if (!opened) {
       this.#ctx.print(1, `http-client: could not open WebSocket to ${url}`);
       return { Err: { WsOpenFailed: { url: url.toString() } } };
     }
-    const key = this.#key(owner, a.channelId);
     const previous = this.#sockets.get(key);
     if (previous) {
       this.#sockets.delete(key);
