@@ -8,6 +8,17 @@ import { type HttpResponse, type WsMessageType, wsMessageType } from "./http_ser
 
 export type { WsMessageType };
 
+/**
+ * The header http-client puts on every HTTP request and WebSocket handshake it
+ * sends, whatever the process asked (a process's own header of that name, or a
+ * Connection header naming it, is dropped first). http-server treats a request
+ * carrying it as not from this machine, so a process with the http-client
+ * capability cannot reach local-only paths, kit's RPC or extension WebSockets
+ * through the node's own server, and removes it before a process sees the request.
+ * Not part of Hyperdrive's API; any value counts.
+ */
+export const HTTP_CLIENT_TAG = "x-hyperdeno-http-client";
+
 /** An outgoing request; its body is the blob, its timeout the request's expects_response. */
 export interface OutgoingHttpRequest {
   method: string;

@@ -13,6 +13,7 @@ import {
   textEncoder,
 } from "../../wire/core.ts";
 import {
+  HTTP_CLIENT_TAG,
   type HttpClientAction,
   type HttpClientError,
   type HttpClientRequest,
@@ -22,16 +23,43 @@ import {
 } from "../../wire/http_client.ts";
 import type { RuntimeModule, RuntimeModuleContext } from "../../kernel/module.ts";
 import { answer, type RequestHandler, serve } from "../shared/runtime.ts";
-import { readStreamLimited } from "../shared/bytes.ts";
+import { ByteBudget, readStreamBudgeted } from "../shared/budget.ts";
 
 export type * from "../../wire/http_client.ts";
 
 export interface HttpClientOptions {
   /** Largest response body passed back to a process (ExecuteRequestFailed beyond). */
   maxResponseBytes?: number;
+  /**
+   * Response bodies being read at once, across all requests (ExecuteRequestFailed
+   * for the request that would pass it).
+   */
+  maxResponseBytesInFlight?: number;
+  /** Http requests in flight at once, all processes together (ExecuteRequestFailed beyond). */
+  maxConcurrentRequests?: number;
+  /** Http requests in flight at once from one process (ExecuteRequestFailed beyond). */
+  maxConcurrentRequestsPerProcess?: number;
+  /**
+   * Seconds an Http request that expects no response may run (its answer goes to
+   * nobody; without a bound a stalled server would hold its slot for good).
+   */
+  unawaitedRequestSeconds?: number;
+  /** Open WebSocket connections, opening ones included (WsOpenFailed beyond). */
+  maxWebSockets?: number;
   /** Seconds to wait for a WebSocket handshake. */
   wsOpenTimeoutSeconds?: number;
 }
+
+/** http-client's limits when no option says otherwise. */
+export const HTTP_CLIENT_DEFAULTS: Required<HttpClientOptions> = {
+  maxResponseBytes: 128 * 1024 * 1024,
+  maxResponseBytesInFlight: 256 * 1024 * 1024,
+  maxConcurrentRequests: 256,
+  maxConcurrentRequestsPerProcess: 64,
+  unawaitedRequestSeconds: 300,
+  maxWebSockets: 128,
+  wsOpenTimeoutSeconds: 30,
+};
 
 const VERSIONS = new Set(["HTTP/0.9", "HTTP/1.0", "HTTP/1.1", "HTTP/2.0", "HTTP/3.0"]);
 const METHOD_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -47,12 +75,21 @@ export function toPascalCase(name: string): string {
   return name.split("-").map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join("-");
 }
 
-function readLimited(res: Response, limit: number): Promise<Uint8Array> {
-  return readStreamLimited(
-    res.body,
-    limit,
-    () => new Error(`response body larger than ${limit} bytes`),
-  );
+/**
+ * Puts HTTP_CLIENT_TAG on outgoing headers: a process's own header of that name
+ * goes, and so does the name in a Connection header (a proxy on the way would
+ * drop a header listed there).
+ */
+export function tagOutgoing(headers: Headers): void {
+  headers.delete(HTTP_CLIENT_TAG);
+  const connection = headers.get("connection");
+  if (connection !== null) {
+    const kept = connection.split(",").map((t) => t.trim())
+      .filter((t) => t !== "" && t.toLowerCase() !== HTTP_CLIENT_TAG);
+    if (kept.length > 0) headers.set("connection", kept.join(", "));
+    else headers.delete("connection");
+  }
+  headers.set(HTTP_CLIENT_TAG, "1");
 }
 
 interface Connection {
@@ -64,20 +101,30 @@ class HttpClient implements RuntimeModule, RequestHandler<HttpClientAction, Http
   readonly processId = HTTP_CLIENT_PROCESS_ID;
   readonly public = false;
   readonly name = "http-client";
-  /** As Hyperdrive's http-client, requests from other nodes are served too. */
-  readonly remote = true;
+  /**
+   * Only this node's processes: another node would make this one fetch for it, from
+   * inside its network and with its loopback (Hyperdrive's http-client serves them).
+   */
+  readonly remote = false;
   self!: Address;
 
   #ctx!: RuntimeModuleContext;
-  #maxResponseBytes: number;
-  #wsOpenTimeout: number;
+  readonly #o: Required<HttpClientOptions>;
   /** Keyed by "<process>|<channel_id>": channel ids are per process. */
   #sockets = new Map<string, Connection>();
+  /** WebSocket handshakes under way (they count toward maxWebSockets). */
+  #opening = 0;
   #inFlight = new Set<AbortController>();
+  /** Http requests in flight per requesting process. */
+  #perProcess = new Map<string, number>();
+  readonly #responseBytes: ByteBudget;
 
   constructor(opts: HttpClientOptions) {
-    this.#maxResponseBytes = opts.maxResponseBytes ?? 128 * 1024 * 1024;
-    this.#wsOpenTimeout = opts.wsOpenTimeoutSeconds ?? 30;
+    this.#o = { ...HTTP_CLIENT_DEFAULTS };
+    for (const [k, v] of Object.entries(opts)) {
+      if (v !== undefined) (this.#o as Record<string, number>)[k] = v;
+    }
+    this.#responseBytes = new ByteBudget(this.#o.maxResponseBytesInFlight);
   }
 
   start(ctx: RuntimeModuleContext): void {
@@ -118,7 +165,14 @@ class HttpClient implements RuntimeModule, RequestHandler<HttpClientAction, Http
         const expectsResponse = km.message.tag === "request"
           ? km.message.val.expectsResponse
           : undefined;
-        this.#http(km.id, target, expectsResponse, action.request, km.lazyLoadBlob);
+        this.#http(
+          km.id,
+          target,
+          processIdToString(km.source.process),
+          expectsResponse,
+          action.request,
+          km.lazyLoadBlob,
+        );
         return;
       }
       case "WebSocketOpen":
@@ -155,6 +209,7 @@ class HttpClient implements RuntimeModule, RequestHandler<HttpClientAction, Http
   async #http(
     id: bigint,
     target: Address,
+    requester: string,
     expectsResponse: bigint | undefined,
     req: OutgoingHttpRequest,
     blob: LazyLoadBlob | undefined,
@@ -163,6 +218,23 @@ class HttpClient implements RuntimeModule, RequestHandler<HttpClientAction, Http
     const fail = (err: HttpClientError) => {
       if (expectsResponse !== undefined) this.#respond(id, target, { Err: err });
     };
+    const o = this.#o;
+    if (this.#inFlight.size >= o.maxConcurrentRequests) {
+      this.#ctx.print(
+        1,
+        `http-client: ${o.maxConcurrentRequests} requests in flight; refusing one`,
+      );
+      return fail({
+        ExecuteRequestFailed: `too many requests in flight (limit ${o.maxConcurrentRequests})`,
+      });
+    }
+    const mine = this.#perProcess.get(requester) ?? 0;
+    if (mine >= o.maxConcurrentRequestsPerProcess) {
+      return fail({
+        ExecuteRequestFailed:
+          `too many requests in flight from ${requester} (limit ${o.maxConcurrentRequestsPerProcess})`,
+      });
+    }
     if (!METHOD_TOKEN.test(req.method)) return fail({ BadMethod: { method: req.method } });
     let url: URL;
     try {
@@ -187,17 +259,18 @@ class HttpClient implements RuntimeModule, RequestHandler<HttpClientAction, Http
     if (noBody && blob && blob.bytes.length > 0) {
       return fail({ BuildRequestFailed: `a ${req.method} request body cannot be sent` });
     }
+    tagOutgoing(headers);
     // Hyperdrive's reqwest offers no encoding and hands bodies over as sent.
     // fetch would offer gzip and br and decode them, so ask for identity unless
     // the process chose an encoding itself.
     if (!headers.has("accept-encoding")) headers.set("accept-encoding", "identity");
     const fetchDecodes = headers.get("accept-encoding")!.trim().toLowerCase() !== "identity";
     const controller = new AbortController();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    if (expectsResponse !== undefined) {
-      const ms = Math.min(Number(expectsResponse) * 1000, 2 ** 31 - 1);
-      timer = setTimeout(() => controller.abort(new Error("request timed out")), ms);
-    }
+    const seconds = expectsResponse !== undefined
+      ? Number(expectsResponse)
+      : o.unawaitedRequestSeconds;
+    const ms = Math.min(seconds * 1000, 2 ** 31 - 1);
+    const timer = setTimeout(() => controller.abort(new Error("request timed out")), ms);
     let request: Request;
     try {
       request = new Request(url, {
@@ -211,10 +284,22 @@ class HttpClient implements RuntimeModule, RequestHandler<HttpClientAction, Http
       return fail({ BuildRequestFailed: (e as Error).message });
     }
     this.#inFlight.add(controller);
+    this.#perProcess.set(requester, mine + 1);
     this.#ctx.print(2, `http-client: ${req.method} request to ${url}`);
+    let held = 0;
     try {
       const res = await fetch(request);
-      const bytes = await readLimited(res, this.#maxResponseBytes);
+      const bytes = await readStreamBudgeted(
+        res.body,
+        o.maxResponseBytes,
+        this.#responseBytes,
+        () => new Error(`response body larger than ${o.maxResponseBytes} bytes`),
+        () =>
+          new Error(
+            `response bodies in flight over ${o.maxResponseBytesInFlight} bytes; try again later`,
+          ),
+      );
+      held = bytes.length;
       const resHeaders: Record<string, string> = {};
       // a body fetch decoded no longer has the encoding or length its headers state
       const decoded = fetchDecodes &&
@@ -235,6 +320,10 @@ class HttpClient implements RuntimeModule, RequestHandler<HttpClientAction, Http
     } finally {
       clearTimeout(timer);
       this.#inFlight.delete(controller);
+      this.#responseBytes.give(held);
+      const left = (this.#perProcess.get(requester) ?? 1) - 1;
+      if (left > 0) this.#perProcess.set(requester, left);
+      else this.#perProcess.delete(requester);
     }
   }
 
@@ -252,13 +341,23 @@ class HttpClient implements RuntimeModule, RequestHandler<HttpClientAction, Http
     } catch {
       return { Err: { BadUrl: { url: a.url } } };
     }
+    // a channel the process opens again replaces its old one: that one does not count
+    const key = this.#key(owner, a.channelId);
+    const open = this.#sockets.size - (this.#sockets.has(key) ? 1 : 0) + this.#opening;
+    if (open >= this.#o.maxWebSockets) {
+      this.#ctx.print(1, `http-client: ${this.#o.maxWebSockets} WebSockets open; refusing one`);
+      return { Err: { WsOpenFailed: { url: url.toString() } } };
+    }
     let socket: WebSocket;
     try {
-      socket = new WebSocket(url, { headers: a.headers });
+      const headers = new Headers(a.headers);
+      tagOutgoing(headers);
+      socket = new WebSocket(url, { headers });
     } catch {
       return { Err: { WsOpenFailed: { url: url.toString() } } };
     }
     socket.binaryType = "arraybuffer";
+    this.#opening++;
     const opened = await new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => {
         try {
@@ -267,7 +366,7 @@ class HttpClient implements RuntimeModule, RequestHandler<HttpClientAction, Http
           // not open yet
         }
         resolve(false);
-      }, this.#wsOpenTimeout * 1000);
+      }, this.#o.wsOpenTimeoutSeconds * 1000);
       socket.onopen = () => {
         clearTimeout(timer);
         resolve(true);
@@ -277,11 +376,11 @@ class HttpClient implements RuntimeModule, RequestHandler<HttpClientAction, Http
         resolve(false);
       };
     });
+    this.#opening--;
     if (!opened) {
       this.#ctx.print(1, `http-client: could not open WebSocket to ${url}`);
       return { Err: { WsOpenFailed: { url: url.toString() } } };
     }
-    const key = this.#key(owner, a.channelId);
     const previous = this.#sockets.get(key);
     if (previous) {
       this.#sockets.delete(key);

@@ -37,7 +37,7 @@ export class HttpServerActions implements RequestHandler<HttpServerAction, HttpS
   readonly name = "http-server";
   /**
    * Other nodes' messages are not dropped here: a Response to a forwarded RPC can
-   * come from another node, and a remote action is answered InvalidSourceProcess.
+   * come from another node. Their requests are answered InvalidSourceProcess (check).
    */
   readonly remote = true;
   readonly self: Address;
@@ -63,29 +63,36 @@ export class HttpServerActions implements RequestHandler<HttpServerAction, HttpS
     return parseHttpServerAction(req.body);
   }
 
-  /** Binding is for local processes with a well-formed name, within their own prefix. */
+  /**
+   * Binding is for local processes with a well-formed name, within their own
+   * prefix, up to maxBoundPathLength (an unbound path keeps its route, so Unbind
+   * too). Nothing here is for other nodes: their requests are InvalidSourceProcess.
+   */
   check(km: KernelMessage, action: HttpServerAction): void {
     const source = km.source;
+    if (source.node !== this.#core.ctx.our) fail("InvalidSourceProcess");
     switch (action.tag) {
       case "Bind":
       case "SecureBind":
       case "WebSocketBind":
-      case "WebSocketSecureBind":
-        if (source.node !== this.#core.ctx.our) fail("InvalidSourceProcess");
+      case "WebSocketSecureBind": {
         try {
           checkProcessId(source.process);
         } catch {
           fail("InvalidSourceProcess");
         }
+        const path = formatPathWithProcess(source.process, action.path);
+        if (path.length > this.#core.limits.maxBoundPathLength) fail("MalformedRequest");
         // a dot segment would point outside the process's own prefix
-        if (isUnsafePath(formatPathWithProcess(source.process, action.path))) {
-          fail("MalformedRequest");
-        }
+        if (isUnsafePath(path)) fail("MalformedRequest");
         return;
+      }
       case "Unbind":
-      case "WebSocketUnbind":
-        if (source.node !== this.#core.ctx.our) fail("InvalidSourceProcess");
+      case "WebSocketUnbind": {
+        const path = formatPathWithProcess(source.process, action.path);
+        if (path.length > this.#core.limits.maxBoundPathLength) fail("MalformedRequest");
         return;
+      }
     }
   }
 

@@ -21,24 +21,42 @@ export interface HttpServerLimits {
   maxHeaderBytes: number;
   /** A WebSocket client that leaves more than this unread is closed (1008). */
   wsMaxBufferedBytes: number;
+  /**
+   * Unread bytes across all WebSocket channels. Past it, a channel holding more than
+   * its share (this / maxWebSockets) is closed (1008) when a process pushes to it.
+   */
+  wsMaxTotalBufferedBytes: number;
   /** Requests waiting on processes at once (503 beyond). */
   maxPendingRequests: number;
+  /**
+   * Request bodies held at once, across all connections: being read, or sent to a
+   * process that has not answered yet (503 beyond).
+   */
+  maxBufferedBodyBytes: number;
   /** Concurrent /login attempts (each costs a PBKDF2 run; 429 beyond). */
   maxConcurrentLogins: number;
   /** Open WebSockets (Hyperdrive's WS_SELF_IMPOSED_MAX_CONNECTIONS; 503 beyond). */
   maxWebSockets: number;
   /** An upgraded WebSocket that has not opened within this many ms gives its slot back. */
   wsHandshakeTimeoutMs: number;
+  /**
+   * Longest path a process may bind or unbind, its ProcessId prefix included
+   * (MalformedRequest beyond).
+   */
+  maxBoundPathLength: number;
 }
 
 export const DEFAULT_LIMITS: HttpServerLimits = {
   maxBodyBytes: 64 * 1024 * 1024,
   maxHeaderBytes: 64 * 1024,
   wsMaxBufferedBytes: 16 * 1024 * 1024,
+  wsMaxTotalBufferedBytes: 64 * 1024 * 1024,
   maxPendingRequests: 4096,
+  maxBufferedBodyBytes: 256 * 1024 * 1024,
   maxConcurrentLogins: 4,
   maxWebSockets: WS_SELF_IMPOSED_MAX_CONNECTIONS,
   wsHandshakeTimeoutMs: 10_000,
+  maxBoundPathLength: 2048,
 };
 
 export interface HttpServerOptions {

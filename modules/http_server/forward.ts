@@ -23,19 +23,24 @@ import { type Bindings, RPC_PROCESS_ID } from "./bindings.ts";
 import { HTTP_SELF_IMPOSED_TIMEOUT, type HttpServerLimits, type ServerCore } from "./config.ts";
 import { refuseHttp } from "./login.ts";
 import {
+  BodiesOverBudget,
   BodyTooLarge,
   empty,
   firstSegment,
   json,
   notFromThisMachine,
-  readBody,
+  readBodyBudgeted,
   type RequestInfo,
   socketAddrString,
 } from "./request.ts";
+import { ByteBudget } from "../shared/budget.ts";
+import { RouteTooExpensive } from "./router.ts";
 import { rpcAnswer, rpcRequest } from "./rpc.ts";
 
 interface Pending {
   resolve: (r: Response) => void;
+  /** Bytes of the server's body budget this request holds until it is answered. */
+  held: number;
   /** performance.now() after which the client gets 408 */
   deadline: number;
   rpc: boolean;
@@ -113,6 +118,8 @@ export class Forwarder {
   readonly #timeout: number;
   #pending = new Map<bigint, Pending>();
   #sweeper: ReturnType<typeof setInterval> | undefined;
+  /** Request bodies being read or waiting on a process (maxBufferedBodyBytes). */
+  readonly #bodies: ByteBudget;
 
   constructor(core: ServerCore) {
     this.#core = core;
@@ -121,13 +128,20 @@ export class Forwarder {
     this.#limits = core.limits;
     this.#bindings = core.bindings;
     this.#timeout = core.opts.selfImposedTimeoutSeconds ?? HTTP_SELF_IMPOSED_TIMEOUT;
+    this.#bodies = new ByteBudget(core.limits.maxBufferedBodyBytes);
   }
 
   /** An HTTP request (not /login, not a WebSocket upgrade) to whatever is bound there. */
   async handle(ri: RequestInfo): Promise<Response> {
     const { req, originalPath } = ri;
     const paths = this.#bindings.paths;
-    const route = paths.recognize(originalPath) ?? paths.recognize(firstSegment(originalPath));
+    let route;
+    try {
+      route = paths.recognize(originalPath) ?? paths.recognize(firstSegment(originalPath));
+    } catch (e) {
+      if (e instanceof RouteTooExpensive) return json("path too long to route", 414);
+      throw e;
+    }
     if (!route || !route.value.app) {
       if (req.method === "GET" && originalPath === "/our") {
         return new Response(this.#ctx.our, { headers: { "content-type": "text/html" } });
@@ -166,11 +180,17 @@ export class Forwarder {
           ri.headers["content-length"] === undefined &&
           ri.headers["transfer-encoding"] === undefined
         ? NO_BODY
-        : await readBody(req, this.#limits.maxBodyBytes);
+        : await readBodyBudgeted(req, this.#limits.maxBodyBytes, this.#bodies);
     } catch (e) {
       if (e instanceof BodyTooLarge) return json("request body too large", 413);
+      if (e instanceof BodiesOverBudget) {
+        this.#ctx.print(1, "http-server: request bodies in flight at their limit; refusing one");
+        return json("too many request bytes in flight", 503, { "retry-after": "1" });
+      }
       return json("could not read request body", 400);
     }
+    // from here the body's bytes are held until the request is answered
+    const held = body.length;
 
     const timeoutHeader = ri.headers["x-hyperware-http-server-timeout"];
     const parsedTimeout = timeoutHeader !== undefined && /^\d+$/.test(timeoutHeader)
@@ -181,12 +201,13 @@ export class Forwarder {
     const id = this.#ctx.newMessageId();
     if (processIdEquals(app, RPC_PROCESS_ID)) {
       const km = rpcRequest(this.#ctx, this.#self, id, body);
-      if (!km) return empty(400);
-      if (km.message.tag === "request" && km.message.val.expectsResponse === undefined) {
+      if (!km || (km.message.tag === "request" && km.message.val.expectsResponse === undefined)) {
+        this.#bodies.give(held);
+        if (!km) return empty(400);
         this.#ctx.sendToLoop(km);
         return empty(200);
       }
-      return await this.#awaitProcess(km, timeout, true);
+      return await this.#awaitProcess(km, timeout, true, held);
     }
     const query: Record<string, string> = {};
     if (ri.rawQuery !== "") {
@@ -205,6 +226,7 @@ export class Forwarder {
       this.#toProcess(id, app, incoming, BigInt(timeout), body),
       timeout,
       false,
+      held,
     );
   }
 
@@ -234,13 +256,25 @@ export class Forwarder {
   }
 
   /** Send `km` and wait for its response; a disconnected client's slot ends at the timeout. */
-  #awaitProcess(km: KernelMessage, timeoutSeconds: number, rpc: boolean): Promise<Response> {
+  #awaitProcess(
+    km: KernelMessage,
+    timeoutSeconds: number,
+    rpc: boolean,
+    held: number,
+  ): Promise<Response> {
     return new Promise<Response>((resolve) => {
       const deadline = performance.now() + timeoutSeconds * 1000;
-      this.#pending.set(km.id, { resolve, deadline, rpc, target: km.target });
+      this.#pending.set(km.id, { resolve, held, deadline, rpc, target: km.target });
       this.#startSweeper();
       this.#ctx.sendToLoop(km);
     });
+  }
+
+  /** A waiting request ends: its slot and body bytes are given back, its client answered. */
+  #finish(id: bigint, p: Pending, response: Response): void {
+    this.#pending.delete(id);
+    if (p.held !== 0) this.#bodies.give(p.held);
+    p.resolve(response);
   }
 
   /** A process's Response: the HTTP answer to the request it was asked (only by whom was asked). */
@@ -254,10 +288,9 @@ export class Forwarder {
       );
       return;
     }
-    this.#pending.delete(km.id);
     const [response] = km.message.val;
     if (p.rpc) {
-      p.resolve(rpcAnswer(km, response.body));
+      this.#finish(km.id, p, rpcAnswer(km, response.body));
       return;
     }
     let parsed: HttpResponse;
@@ -265,25 +298,21 @@ export class Forwarder {
       parsed = JSON.parse(textDecoder.decode(response.body));
       if (!parsed || typeof parsed.status !== "number") throw new Error("no status");
     } catch {
-      p.resolve(empty(500));
+      this.#finish(km.id, p, empty(500));
       return;
     }
-    p.resolve(toHttpResponse(parsed, km.lazyLoadBlob?.bytes));
+    this.#finish(km.id, p, toHttpResponse(parsed, km.lazyLoadBlob?.bytes));
   }
 
   /** A process that never answered (408), or a target that is not running (503). */
   onSendError(err: WrappedSendError): void {
     const p = this.#pending.get(err.id);
     if (!p) return;
-    this.#pending.delete(err.id);
-    p.resolve(empty(err.error.kind === "timeout" ? 408 : 503));
+    this.#finish(err.id, p, empty(err.error.kind === "timeout" ? 408 : 503));
   }
 
   shutdown(): void {
-    for (const [id, p] of this.#pending) {
-      p.resolve(empty(503));
-      this.#pending.delete(id);
-    }
+    for (const [id, p] of this.#pending) this.#finish(id, p, empty(503));
     this.#stopSweeper();
   }
 
@@ -294,10 +323,7 @@ export class Forwarder {
     this.#sweeper = setInterval(() => {
       const now = performance.now();
       for (const [id, p] of this.#pending) {
-        if (p.deadline <= now) {
-          this.#pending.delete(id);
-          p.resolve(empty(408));
-        }
+        if (p.deadline <= now) this.#finish(id, p, empty(408));
       }
       if (this.#pending.size === 0) this.#stopSweeper();
     }, DEADLINE_TICK_MS);

@@ -3,6 +3,8 @@
 
 import { type ProcessId, processIdToString } from "../../wire/core.ts";
 import { readStreamLimited } from "../shared/bytes.ts";
+import { type ByteBudget, readStreamBudgeted } from "../shared/budget.ts";
+import { HTTP_CLIENT_TAG } from "../../wire/http_client.ts";
 
 const HOMEPAGE = "homepage:homepage:sys";
 const REVERSE_PROXY_HEADERS = [
@@ -23,6 +25,8 @@ export interface RequestInfo {
   host: string;
   hostname: string;
   headers: Record<string, string>;
+  /** Sent by a node's own http-client (HTTP_CLIENT_TAG): never from this machine. */
+  viaHttpClient: boolean;
 }
 
 /**
@@ -43,6 +47,8 @@ export function readRequest(
     headers[k] = v;
   });
   if (headerBytes > maxHeaderBytes) return json("request headers too large", 431);
+  const viaHttpClient = headers[HTTP_CLIENT_TAG] !== undefined;
+  if (viaHttpClient) delete headers[HTTP_CLIENT_TAG];
   const host = req.headers.get("host") ?? "localhost";
   if (!HOST_CHARS.test(host)) return json("invalid Host header", 400);
   // Deno builds req.url as scheme://host + request-target, unnormalized
@@ -64,6 +70,7 @@ export function readRequest(
     host,
     hostname: hostnameOf(host),
     headers,
+    viaHttpClient,
   };
 }
 
@@ -119,10 +126,12 @@ function isLoopback(addr: Deno.NetAddr | undefined): boolean {
 
 /**
  * Local-only paths and extensions are for a client on this machine, talking
- * directly (no reverse proxy in front), and only with --expose-local.
+ * directly (no reverse proxy in front), and only with --expose-local. A request
+ * a node's http-client sent (for a process, or for anyone) is never one.
  */
 export function notFromThisMachine(ri: RequestInfo, exposeLocal: boolean | undefined): boolean {
-  return !isLoopback(ri.remote) || isBehindReverseProxy(ri.headers) || !exposeLocal;
+  return !exposeLocal || ri.viaHttpClient || !isLoopback(ri.remote) ||
+    isBehindReverseProxy(ri.headers);
 }
 
 export function socketAddrString(addr: Deno.NetAddr | undefined): string | null {
@@ -169,10 +178,36 @@ export function empty(status: number): Response {
 }
 
 export class BodyTooLarge extends Error {}
+/** The request bodies held across all connections would pass maxBufferedBodyBytes. */
+export class BodiesOverBudget extends Error {}
 
 /** The whole request body, refusing more than `limit` bytes (BodyTooLarge). */
 export async function readBody(req: Request, limit: number): Promise<Uint8Array> {
   const declared = req.headers.get("content-length");
   if (declared !== null && Number(declared) > limit) throw new BodyTooLarge();
   return await readStreamLimited(req.body, limit, () => new BodyTooLarge());
+}
+
+/**
+ * The whole request body, at most `limit` bytes (BodyTooLarge), taken from the
+ * server's `budget` as it is read (BodiesOverBudget; a declared length is checked
+ * before reading). The caller gives back `result.length` bytes when done with it.
+ */
+export async function readBodyBudgeted(
+  req: Request,
+  limit: number,
+  budget: ByteBudget,
+): Promise<Uint8Array> {
+  const declared = req.headers.get("content-length");
+  if (declared !== null) {
+    if (Number(declared) > limit) throw new BodyTooLarge();
+    if (!budget.fits(Number(declared))) throw new BodiesOverBudget();
+  }
+  return await readStreamBudgeted(
+    req.body,
+    limit,
+    budget,
+    () => new BodyTooLarge(),
+    () => new BodiesOverBudget(),
+  );
 }

@@ -26,6 +26,7 @@ import {
 } from "../../wire/http_server.ts";
 import type { ServerCore } from "./config.ts";
 import { refuseWebSocket } from "./login.ts";
+import { RouteTooExpensive } from "./router.ts";
 import {
   forwardedIp,
   json,
@@ -80,7 +81,13 @@ export class WebSockets {
   /** A response for a WebSocket upgrade, or undefined if no WebSocket is bound there. */
   async upgrade(ri: RequestInfo): Promise<Response | undefined> {
     const core = this.#core;
-    const route = core.bindings.wsPaths.recognize(ri.originalPath);
+    let route;
+    try {
+      route = core.bindings.wsPaths.recognize(ri.originalPath);
+    } catch (e) {
+      if (e instanceof RouteTooExpensive) return json("path too long to route", 414);
+      throw e;
+    }
     if (!route || !route.value.app) return undefined;
     const bound = route.value;
     const app = bound.app!;
@@ -184,8 +191,19 @@ export class WebSockets {
     if ((type === "Ping" || type === "Pong") && bytes.length > 125) return "WsPingPongTooLong";
     const ch = this.#owned(km.source, channelId);
     if (!ch || !ch.open || ch.socket.readyState !== WebSocket.OPEN) return "WsChannelNotFound";
-    if (ch.socket.bufferedAmount > this.#core.limits.wsMaxBufferedBytes) {
+    const limits = this.#core.limits;
+    const buffered = ch.socket.bufferedAmount;
+    if (buffered > limits.wsMaxBufferedBytes) {
       // the client stopped reading: drop it rather than buffer without bound
+      this.#drop(channelId, ch, 1008, "client not reading");
+      return "WsChannelNotFound";
+    }
+    if (
+      buffered > limits.wsMaxTotalBufferedBytes / limits.maxWebSockets &&
+      this.#bufferedTotal() > limits.wsMaxTotalBufferedBytes
+    ) {
+      // the node's WebSocket buffers are full and this client holds more than its share
+      this.#core.ctx.print(1, `http-server: WebSocket buffers full; dropping channel ${channelId}`);
       this.#drop(channelId, ch, 1008, "client not reading");
       return "WsChannelNotFound";
     }
@@ -226,6 +244,15 @@ export class WebSockets {
         // already closing
       }
     }
+  }
+
+  /** Bytes queued to all clients and not yet sent. */
+  #bufferedTotal(): number {
+    let total = 0;
+    for (const ch of this.#channels.values()) {
+      if (ch.open) total += ch.socket.bufferedAmount;
+    }
+    return total;
   }
 
   /** The channel if `source` (node and process) owns it. */
