@@ -251,10 +251,8 @@ Deno.test("remote policy: what a known peer can ask of each module and distro pr
 
       await t.step({
         name: "terminal: a peer's text is not printed on alice's terminal",
-        // the minimal terminal module prints every request's body; Hyperdrive's terminal
-        // ignores other nodes. Fix (modules/terminal/mod.ts, not in this worktree): in
-        // handleMessage, `if (km.source.node !== ctx.our) return;` before printing.
-        ignore: true,
+        // terminal:terminal:sys (packages/terminal) runs only lines from the console and
+        // requests from its own package on this node, as Hyperdrive's terminal
         fn: async () => {
           const marker = `from-mallory-${crypto.randomUUID()}`;
           await mallory.probe([{ target: A("terminal:terminal:sys"), body: marker, timeout: 1 }]);
