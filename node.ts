@@ -248,7 +248,7 @@ export async function bootNode(opts: BootOptions): Promise<HyperdenoNode> {
   const home = opts.home;
   await Deno.mkdir(home, { recursive: true });
   const our = loadName(home, opts.name);
-  const verbosity = opts.verbosity ?? 0;
+  let verbosity = opts.verbosity ?? 0;
   const processVerbosity = opts.processVerbosity ?? {};
   const out = opts.onPrint ?? ((_l: number, text: string) => console.log(text));
   const print = opts.console?.print ?? ((level: number, text: string, source: ProcessId) => {
@@ -334,6 +334,15 @@ export async function bootNode(opts: BootOptions): Promise<HyperdenoNode> {
       ...(opts.modules ?? []),
     ],
     print,
+    verbosity: opts.console
+      ? {
+        get: () => opts.console!.verbosity,
+        set: (level) => opts.console!.setVerbosity(level),
+      }
+      : {
+        get: () => verbosity,
+        set: (level) => void (verbosity = level),
+      },
   });
   opts.console?.attach(kernel.consolePort());
   await kernel.boot();

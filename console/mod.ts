@@ -219,6 +219,14 @@ export class Console implements RuntimeConsole {
     return this.#verbosity;
   }
 
+  /** Sets the global verbosity (CTRL+V's cycle, or a KernelCommand SetVerbosity), 0-4. */
+  setVerbosity(level: number): void {
+    const next = Math.max(0, Math.min(4, Math.trunc(level)));
+    if (next >= 3 && this.#verbosity < 3) this.#port?.setEventLoop(true);
+    if (next < 3 && this.#verbosity >= 3) this.#port?.setEventLoop(false);
+    this.#verbosity = next;
+  }
+
   /**
    * Shows the splash and the prints so far, then takes input until the node should
    * stop; resolves with why (the quit message close() prints).
@@ -647,9 +655,7 @@ export class Console implements RuntimeConsole {
       case "v": {
         if (this.#pvMode) return;
         const next = this.#verbosity >= 4 ? 0 : this.#verbosity + 1;
-        if (next === 3 && this.#verbosity < 3) this.#port?.setEventLoop(true);
-        if (next === 0 && this.#verbosity >= 3) this.#port?.setEventLoop(false);
-        this.#verbosity = next;
+        this.setVerbosity(next);
         this.#say(`verbose mode: ${VERBOSITY_NAMES[next]}`);
         return;
       }

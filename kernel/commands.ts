@@ -27,6 +27,7 @@ import type { ProcessStatsSnapshot } from "./stats.ts";
 import type { CapabilityStore } from "./capabilities.ts";
 import type { Lifecycle } from "./lifecycle.ts";
 import type { Router } from "./routing.ts";
+import type { VerbosityControl } from "./kernel.ts";
 import { errorText, type PersistedProcess, type ProcessTable } from "./process_table.ts";
 
 export class KernelCommands {
@@ -37,6 +38,8 @@ export class KernelCommands {
     private readonly lifecycle: Lifecycle,
     /** the Shutdown command: the node stops */
     private readonly shutdown: () => void,
+    /** the node's global print verbosity (hyperdeno's Debug Verbosity / SetVerbosity) */
+    private readonly verbosity?: VerbosityControl,
   ) {}
 
   /** One request to the kernel from our node. */
@@ -88,6 +91,10 @@ export class KernelCommands {
         return;
       case "Debug":
         this.respond(km, { tag: "Debug", print: this.debug(command.print) });
+        return;
+      case "SetVerbosity":
+        this.verbosity?.set(command.level);
+        this.respond(km, { tag: "Debug", print: this.debug({ tag: "Verbosity" }) });
         return;
     }
   }
@@ -161,6 +168,8 @@ export class KernelCommands {
       }
       case "ProcessStats":
         return { tag: "ProcessStats", stats: this.stats() };
+      case "Verbosity":
+        return { tag: "Verbosity", level: this.verbosity?.get() ?? 0 };
     }
   }
 

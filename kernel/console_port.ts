@@ -17,6 +17,10 @@ export interface RuntimeConsole {
   print(level: number, text: string, source: ProcessId): void;
   /** The kernel exists (called once, before it boots). */
   attach(port: ConsolePort): void;
+  /** The global verbosity the console filters prints by. */
+  readonly verbosity: number;
+  /** Sets it (a KernelCommand SetVerbosity: settings' verbosity control). */
+  setVerbosity(level: number): void;
 }
 
 /** The kernel's side of the console. */

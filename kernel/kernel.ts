@@ -69,6 +69,14 @@ export interface KernelOptions {
   networkingKey: Uint8Array;
   modules: RuntimeModule[];
   print: PrintFn;
+  /** The global print verbosity, read and set by KernelCommand (Debug Verbosity, SetVerbosity). */
+  verbosity?: VerbosityControl;
+}
+
+/** Where the node keeps its global print verbosity (the console's CTRL+V, or bootNode's filter). */
+export interface VerbosityControl {
+  get(): number;
+  set(level: number): void;
 }
 
 export class Kernel {
@@ -138,6 +146,7 @@ export class Kernel {
       this.router,
       this.lifecycle,
       () => this.onShutdownRequest?.(),
+      opts.verbosity,
     );
   }
 

@@ -53,7 +53,9 @@ export type KernelPrint =
   | { tag: "Process"; id: ProcessId }
   | { tag: "HasCap"; on: ProcessId; cap: Capability }
   /** hyperdeno's own (Hyperdrive keeps no such figures): every process's ProcessStats */
-  | { tag: "ProcessStats" };
+  | { tag: "ProcessStats" }
+  /** hyperdeno's own: the console's global verbosity (Hyperdrive has it only at its console) */
+  | { tag: "Verbosity" };
 
 /**
  * One process's message figures (Debug "ProcessStats", JSON in snake_case): what waits
@@ -91,7 +93,9 @@ export type KernelCommand =
   | { tag: "RunProcess"; id: ProcessId }
   | { tag: "KillProcess"; id: ProcessId }
   | { tag: "Shutdown" }
-  | { tag: "Debug"; print: KernelPrint };
+  | { tag: "Debug"; print: KernelPrint }
+  /** hyperdeno's own: set the console's global verbosity (0-4), as CTRL+V does; answers Debug Verbosity */
+  | { tag: "SetVerbosity"; level: number };
 
 /** A process as Debug shows it (Hyperdrive's UserspacePersistedProcess: caps without signatures). */
 export interface UserspaceProcess {
@@ -106,7 +110,8 @@ export type KernelPrintResponse =
   | { tag: "ProcessMap"; processes: Map<string, UserspaceProcess> }
   | { tag: "Process"; process: UserspaceProcess | undefined }
   | { tag: "HasCap"; has: boolean | undefined }
-  | { tag: "ProcessStats"; stats: Map<string, ProcessStats> };
+  | { tag: "ProcessStats"; stats: Map<string, ProcessStats> }
+  | { tag: "Verbosity"; level: number };
 
 export type KernelResponse =
   | { tag: "InitializedProcess" }
@@ -126,6 +131,7 @@ const COMMANDS = [
   "KillProcess",
   "Shutdown",
   "Debug",
+  "SetVerbosity",
 ] as const;
 
 /** A body that is not a KernelCommand; `variant` names the one it tried to be, if any. */
@@ -193,14 +199,18 @@ export function readOnExit(v: unknown): OnExit {
 
 function readKernelPrint(v: unknown): KernelPrint {
   const [tag, val] = variant(v);
-  if ((tag === "ProcessMap" || tag === "ProcessStats") && val === null) return { tag };
+  if ((tag === "ProcessMap" || tag === "ProcessStats" || tag === "Verbosity") && val === null) {
+    return { tag };
+  }
   if (tag === "Process") return { tag, id: processId(val) };
   if (tag === "HasCap") {
     const o = struct(val);
     return { tag, on: get(o, "on", processId), cap: get(o, "cap", readCapability) };
   }
   throw new Error(
-    `expected KernelPrint "ProcessMap", {"Process"}, {"HasCap"} or "ProcessStats", got ${show(v)}`,
+    `expected KernelPrint "ProcessMap", {"Process"}, {"HasCap"}, "ProcessStats" or "Verbosity", got ${
+      show(v)
+    }`,
   );
 }
 
@@ -276,6 +286,11 @@ function readCommand(tag: KernelCommand["tag"], val: unknown): KernelCommand {
       return { tag, id: processId(val) };
     case "Debug":
       return { tag, print: readKernelPrint(val) };
+    case "SetVerbosity": {
+      const level = u32(val);
+      if (level > 4) throw new Error(`verbosity ${level} is not 0-4`);
+      return { tag, level };
+    }
   }
 }
 
@@ -311,10 +326,12 @@ export function kernelCommandToJson(c: KernelCommand): unknown {
     case "RunProcess":
     case "KillProcess":
       return { [c.tag]: processIdToString(c.id) };
+    case "SetVerbosity":
+      return { SetVerbosity: c.level };
     case "Debug": {
       const p = c.print;
       return {
-        Debug: p.tag === "ProcessMap" || p.tag === "ProcessStats"
+        Debug: p.tag === "ProcessMap" || p.tag === "ProcessStats" || p.tag === "Verbosity"
           ? p.tag
           : p.tag === "Process"
           ? { Process: processIdToString(p.id) }
@@ -378,6 +395,7 @@ export function kernelResponseToJson(r: KernelResponse): unknown {
         for (const [pid, st] of p.stats) map[pid] = processStatsToJson(st);
         return { Debug: { ProcessStats: map } };
       }
+      if (p.tag === "Verbosity") return { Debug: { Verbosity: { level: p.level } } };
       return { Debug: { HasCap: p.has ?? null } };
     }
   }
@@ -465,6 +483,9 @@ export function parseKernelResponse(body: Uint8Array): KernelResponse {
       }
       if (kind === "HasCap") {
         return { tag, print: { tag: kind, has: v === null ? undefined : bool(v) } };
+      }
+      if (kind === "Verbosity") {
+        return { tag, print: { tag: kind, level: get(struct(v), "level", u32) } };
       }
       if (kind === "ProcessStats") {
         const o = struct(v);

@@ -78,6 +78,8 @@ const COMMANDS: KernelCommand[] = [
   { tag: "Debug", print: { tag: "ProcessMap" } },
   { tag: "Debug", print: { tag: "Process", id } },
   { tag: "Debug", print: { tag: "HasCap", on: id, cap } },
+  { tag: "Debug", print: { tag: "Verbosity" } },
+  { tag: "SetVerbosity", level: 3 },
 ];
 
 Deno.test("KernelCommand: every variant round-trips through its serde JSON", () => {
@@ -287,6 +289,34 @@ Deno.test("kernel commands through a booted node: malformed ones printed, answer
       );
       assert(kernelEntry.tag === "Debug" && kernelEntry.print.tag === "Process");
       assertEquals(kernelEntry.print.process?.wasmBytesHandle, "");
+      // hyperdeno's verbosity commands (settings' control): read, set, and the filter follows
+      assertEquals(
+        dec.decode(
+          (await node.request(KERNEL, encodeKernelCommand({ tag: "SetVerbosity", level: 0 })))
+            .body,
+        ),
+        '{"Debug":{"Verbosity":{"level":0}}}',
+      );
+      assertEquals(await ask('{"Debug":"Verbosity"}'), {
+        tag: "Debug",
+        print: { tag: "Verbosity", level: 0 },
+      });
+      await node.request(KERNEL, '{"KillProcess":"quiet:x:y"}', { timeoutSeconds: 1 })
+        .catch(() => {});
+      assertEquals(await ask('{"SetVerbosity":2}'), {
+        tag: "Debug",
+        print: { tag: "Verbosity", level: 2 },
+      });
+      await node.send(KERNEL, '{"KillProcess":"loud:x:y"}');
+      await node.waitForPrint(/^kernel: no such process loud:x:y to kill$/);
+      assert(
+        !node.prints.some((p) => p.includes("quiet:x:y")),
+        "a level-2 print showed at verbosity 0",
+      );
+      await node.send(KERNEL, '{"SetVerbosity":9}');
+      await node.waitForPrint(
+        /^kernel: couldn't parse command: SetVerbosity: verbosity 9 is not 0-4$/,
+      );
       // and the node still serves
       const map = await ask(encodeKernelCommand({ tag: "Debug", print: { tag: "ProcessMap" } }));
       assert(map.tag === "Debug" && map.print.tag === "ProcessMap");

@@ -264,11 +264,16 @@ Deno.test({
         }, "the default stylesheet back");
         assertEquals(await page.inputValue("#css"), original);
 
-        // verbosity: this runtime cannot change it yet, and says so
-        await page.waitForFunction(
-          'document.getElementById("verbosity-note").textContent.includes("Ctrl+V")',
+        // verbosity: the node's level is shown and can be set
+        await page.waitForSelector('#verbosity button[data-level="1"][aria-checked="true"]');
+        await page.click('#verbosity button[data-level="2"]');
+        await page.waitForSelector('#verbosity button[data-level="2"][aria-checked="true"]');
+        assertEquals(
+          JSON.parse(new TextDecoder().decode(
+            (await n.node.request("our@kernel:distro:sys", '{"Debug":"Verbosity"}')).body,
+          )),
+          { Debug: { Verbosity: { level: 2 } } },
         );
-        assert(await page.isDisabled('#verbosity button[data-level="1"]'));
 
         // dark, and a phone
         const dark = await sibling(browser, context, { viewport: DESKTOP, colorScheme: "dark" });

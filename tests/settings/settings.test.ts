@@ -326,10 +326,15 @@ Deno.test({
       }]);
       assertEquals(await n.request("Reset"), { Ok: null });
 
-      // verbosity needs a kernel command this runtime does not have yet: said clearly
-      const v = await n.http("GET", "/verbosity");
-      assertEquals(v.status, 501);
-      assertEquals((v.json as { Err: string }).Err, "Unsupported");
+      // verbosity: the kernel's (hyperdeno's) Debug Verbosity / SetVerbosity commands
+      assertEquals(await n.http("GET", "/verbosity").then((v) => [v.status, v.json]), [
+        200,
+        { level: 1 },
+      ]);
+      assertEquals(await n.http("POST", "/verbosity", { level: 2 }).then((v) => v.json), {
+        level: 2,
+      });
+      assertEquals(await n.http("GET", "/verbosity").then((v) => v.json), { level: 2 });
 
       // Shutdown: the node stops
       const down = await n.ask("Shutdown");
