@@ -1,0 +1,97 @@
+// A process's component, built reproducibly: the bundle (sdk/build.ts's bundleApp, with the
+// templates' `hyperdeno/sdk` imports resolved) built by componentize-js with kit/wizer.ts as its
+// pre-initializer, so the same source gives the same bytes on every machine (wizer's own run
+// gives different bytes every time). Cached by content under .cache/components.
+
+import { rolldown } from "rolldown";
+import { componentize } from "@bytecodealliance/componentize-js";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+const WIT_PATH = `${ROOT}kernel/process_host/hyperware.wit`;
+const CACHE_DIR = `${ROOT}.cache/components`;
+const STANDARD = "hyperware:process/standard@1.0.0";
+/** Changes whenever the build could give other bytes for the same source. */
+const BUILDER = "componentize-js-0.23.0+kit-wizer-1";
+
+/** What templates import: the SDK (and its process API), wherever hyperdeno is checked out. */
+export const SDK_ALIASES: Record<string, string> = {
+  "hyperdeno/sdk": `${ROOT}sdk/mod.ts`,
+  "hyperdeno/sdk/std": `${ROOT}sdk/std.ts`,
+  "hyperdeno/tester": `${ROOT}kit/tester/lib.ts`,
+};
+
+/** The process module and what it imports as one ES module importing only the standard API. */
+export async function bundleProcess(entry: string): Promise<string> {
+  const bundle = await rolldown({
+    input: entry,
+    external: [STANDARD],
+    platform: "neutral",
+    logLevel: "warn",
+    // exact names (an alias would also map "hyperdeno/sdk/std" by its "hyperdeno/sdk" prefix)
+    plugins: [{ name: "hyperdeno-imports", resolveId: (id: string) => SDK_ALIASES[id] ?? null }],
+    // no `// <module path>` comments: the build machine's paths stay out of the package
+    experimental: { attachDebugInfo: "none" },
+  });
+  try {
+    const { output } = await bundle.generate({ format: "esm", comments: false });
+    if (output.length !== 1) throw new Error(`${entry}: bundling made ${output.length} files`);
+    return output[0].code;
+  } finally {
+    await bundle.close();
+  }
+}
+
+async function sha256Hex(data: string | Uint8Array): Promise<string> {
+  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+  const d = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
+  return Array.from(new Uint8Array(d), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** The script componentize-js runs as `wizer`: kit/wizer.ts under this Deno. */
+async function wizerLauncher(): Promise<string> {
+  const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+  const text = `#!/bin/sh\nexec ${quote(Deno.execPath())} run --quiet --no-lock ` +
+    `--allow-read --allow-write --allow-env ${quote(`${ROOT}kit/wizer.ts`)} "$@"\n`;
+  const dir = `${ROOT}.cache/kit`;
+  const path = `${dir}/wizer-${(await sha256Hex(text)).slice(0, 12)}.sh`;
+  try {
+    if ((await Deno.readTextFile(path)) === text) return path;
+  } catch { /* not written yet */ }
+  await Deno.mkdir(dir, { recursive: true });
+  const tmp = `${path}.${crypto.randomUUID()}.tmp`;
+  await Deno.writeTextFile(tmp, text, { mode: 0o755 });
+  await Deno.rename(tmp, path);
+  return path;
+}
+
+/** The bundle built into a hyperware:process@1.0.0 component (world process-v1). */
+export async function buildComponent(code: string): Promise<Uint8Array> {
+  if (Deno.build.os === "windows") {
+    throw new Error("building components needs a POSIX shell (kit/wizer.ts's launcher)");
+  }
+  const wit = await Deno.readTextFile(WIT_PATH);
+  const hash = await sha256Hex(`${BUILDER}\n${wit}\n${code}`);
+  const path = `${CACHE_DIR}/kit-${hash.slice(0, 24)}.wasm`;
+  try {
+    return await Deno.readFile(path);
+  } catch { /* not built yet */ }
+  // the (source, witWorld, opts) form, as sdk/build.ts calls it
+  const build = componentize as unknown as (
+    source: string,
+    witWorld: string,
+    opts: { worldName: string; disableFeatures: string[]; wizerBin: string },
+  ) => Promise<{ component: Uint8Array }>;
+  const { component } = await build(code, wit, {
+    worldName: "process-v1",
+    disableFeatures: ["http", "fetch-event"],
+    wizerBin: await wizerLauncher(),
+  });
+  await Deno.mkdir(CACHE_DIR, { recursive: true });
+  const tmp = `${path}.${crypto.randomUUID()}.tmp`;
+  await Deno.writeFile(tmp, component);
+  await Deno.rename(tmp, path);
+  return component;
+}
+
+/** The sha256 of bytes, lowercase hex (kit's hash_zip_pkg form). */
+export { sha256Hex };
