@@ -151,7 +151,7 @@ export function parseArgs(spec: VerbSpec, argv: string[]): Parsed | "help" {
       throw new UsageError(
         `the following required arguments were not provided: <${a.long ? `--${a.long}` : a.name}>`,
       );
-    }
+    } else values[a.name] = undefined;
   }
   return { values, rest };
 }

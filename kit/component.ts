@@ -64,17 +64,25 @@ async function wizerLauncher(): Promise<string> {
   return path;
 }
 
-/** The bundle built into a hyperware:process@1.0.0 component (world process-v1). */
-export async function buildComponent(code: string): Promise<Uint8Array> {
+/**
+ * The bundle built into a hyperware:process@1.0.0 component (world process-v1). `cache: false`
+ * builds it even when the cache has it (and leaves the cache as it is).
+ */
+export async function buildComponent(
+  code: string,
+  opts: { cache?: boolean } = {},
+): Promise<Uint8Array> {
   if (Deno.build.os === "windows") {
     throw new Error("building components needs a POSIX shell (kit/wizer.ts's launcher)");
   }
   const wit = await Deno.readTextFile(WIT_PATH);
   const hash = await sha256Hex(`${BUILDER}\n${wit}\n${code}`);
   const path = `${CACHE_DIR}/kit-${hash.slice(0, 24)}.wasm`;
-  try {
-    return await Deno.readFile(path);
-  } catch { /* not built yet */ }
+  if (opts.cache !== false) {
+    try {
+      return await Deno.readFile(path);
+    } catch { /* not built yet */ }
+  }
   // the (source, witWorld, opts) form, as sdk/build.ts calls it
   const build = componentize as unknown as (
     source: string,
@@ -86,6 +94,7 @@ export async function buildComponent(code: string): Promise<Uint8Array> {
     disableFeatures: ["http", "fetch-event"],
     wizerBin: await wizerLauncher(),
   });
+  if (opts.cache === false) return component;
   await Deno.mkdir(CACHE_DIR, { recursive: true });
   const tmp = `${path}.${crypto.randomUUID()}.tmp`;
   await Deno.writeFile(tmp, component);

@@ -150,7 +150,7 @@ export async function newPackage(opts: NewOptions): Promise<string[]> {
     await Deno.writeTextFile(target, fill(await Deno.readTextFile(src), vars));
     written.push(fill(rel, vars));
   }
-  return written;
+  return written.sort();
 }
 
 export async function runNew(args: Parsed): Promise<void> {
