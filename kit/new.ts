@@ -70,7 +70,8 @@ export function templateVars(pkg: string, publisher: string): Record<string, str
 }
 
 function fill(text: string, vars: Record<string, string>): string {
-  return text.replace(/\{\{(\w+)\}\}/g, (m, k) => vars[k] ?? m);
+  // (deno fmt writes `{{ package }}` in HTML)
+  return text.replace(/\{\{\s*(\w+)\s*\}\}/g, (m, k) => vars[k] ?? m);
 }
 
 async function listFiles(dir: string, rel = ""): Promise<string[]> {
