@@ -66,8 +66,16 @@ export async function bootQsNode(
   return { node, port, url: `http://localhost:${port}`, prints };
 }
 
-/** Waits until `a`'s hns-indexer knows `name` (from the chain). */
-export async function waitToKnow(a: HyperdenoNode, name: string, ms = 60_000): Promise<void> {
+/**
+ * Waits until `a`'s hns-indexer knows `name` (from the chain). `prints`: the node's output, whose
+ * hns-indexer line saying which chain it indexes goes into the error.
+ */
+export async function waitToKnow(
+  a: HyperdenoNode,
+  name: string,
+  ms = 60_000,
+  prints: string[] = [],
+): Promise<void> {
   const end = Date.now() + ms;
   for (;;) {
     try {
@@ -78,7 +86,12 @@ export async function waitToKnow(a: HyperdenoNode, name: string, ms = 60_000): P
       const r = parseIndexerResponse(res.body);
       if ("NodeInfo" in r && r.NodeInfo) return;
     } catch { /* not yet */ }
-    if (Date.now() > end) throw new Error(`${a.our} did not find ${name} within ${ms} ms`);
+    if (Date.now() > end) {
+      const chain = prints.filter((p) => p.includes("hns-indexer: chain")).join("; ");
+      throw new Error(
+        `${a.our} did not find ${name} within ${ms} ms (${chain || "no chain line"})`,
+      );
+    }
     await new Promise((r) => setTimeout(r, 200));
   }
 }

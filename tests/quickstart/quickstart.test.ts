@@ -91,8 +91,8 @@ Deno.test({
           });
           assertEquals(JSON.parse(dec.decode(r.body)), { History: [] });
         }
-        await waitToKnow(fake.node, "fake2.os");
-        await waitToKnow(fake2.node, "fake.os");
+        await waitToKnow(fake.node, "fake2.os", 60_000, fake.prints);
+        await waitToKnow(fake2.node, "fake.os", 60_000, fake2.prints);
 
         // deno task inject-message my-chat-app:my-chat-app:template.os '{"Send": ...fake2.os...}'
         const send = (target: string, message: string) =>
