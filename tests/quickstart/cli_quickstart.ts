@@ -7,6 +7,7 @@
 //   deno task start-package my-chat-app; deno task start-package my-chat-app --port 8081
 //   deno task inject-message my-chat-app:my-chat-app:template.os '{"Send": ...}' [--node fake2.os | -p 8081]
 //   m our@my-chat-app:my-chat-app:template.os '{"Send": ...}'   (typed into a node's terminal)
+//   send:my-chat-app:template.os fake2.os <message>             (the template's script)
 //
 // with free ports for 8080, 8081 and 8545. Needs the app store (main:app-store:sys) on the nodes.
 
@@ -95,6 +96,12 @@ export async function runCliQuickStart(): Promise<void> {
       // from a fake node's terminal
       await nodes[0].type(`m our@${CHAT} '${send("fake2.os", "hello world")}'`);
       await eventually(() => nodes[1].output().includes("fake.os: hello world"), 20_000);
+      // the template's send script (pkg/scripts.json), typed at the terminal
+      await nodes[0].type("send:my-chat-app:template.os fake2.os sent by the send script");
+      await eventually(
+        () => nodes[1].output().includes("fake.os: sent by the send script"),
+        20_000,
+      );
       const history = await ok([
         "inject-message",
         CHAT,
@@ -102,7 +109,7 @@ export async function runCliQuickStart(): Promise<void> {
         "-p",
         p2,
       ]);
-      for (const m of ["hello from the outside world", "and second!", "hello world"]) {
+      for (const m of ["outside world", "and second!", "hello world", "the send script"]) {
         assert(history.includes(m), history);
       }
     } finally {
