@@ -61,6 +61,46 @@ async function history(n: QsNode, of: string) {
   return JSON.parse(body[1]);
 }
 
+/**
+ * A script of the package run as hyperdeno's terminal runs one: its scripts.json grants, then
+ * InitializeProcess (a random name in the package) from pkg/<script>.wasm, RunProcess, and the
+ * rest of the line as its first message.
+ */
+async function runScript(n: QsNode, pkgDir: string, script: string, args: string) {
+  const entry = JSON.parse(await Deno.readTextFile(`${pkgDir}/scripts.json`))[`${script}.wasm`];
+  const id = `${script}-${crypto.randomUUID().slice(0, 8)}:my-chat-app:template.os`;
+  const kernel = "our@kernel:distro:sys";
+  for (const g of entry.grant_capabilities as string[]) {
+    await n.node.send(
+      kernel,
+      JSON.stringify({
+        GrantCapabilities: {
+          target: g,
+          capabilities: [{ issuer: `${n.node.our}@${id}`, params: '"messaging"' }],
+        },
+      }),
+    );
+  }
+  const init = await n.node.request(
+    kernel,
+    JSON.stringify({
+      InitializeProcess: {
+        id,
+        wasm_bytes_handle: `/my-chat-app:template.os/pkg/${script}.wasm`,
+        wit_version: 1,
+        on_exit: "None",
+        initial_capabilities: [],
+        public: false,
+      },
+    }),
+    { blob: await Deno.readFile(`${pkgDir}/${script}.wasm`), timeoutSeconds: 60 },
+  );
+  assertEquals(dec.decode(init.body), '"InitializedProcess"');
+  const run = await n.node.request(kernel, JSON.stringify({ RunProcess: id }));
+  assertEquals(dec.decode(run.body), '"StartedProcess"');
+  await n.node.send(`our@${id}`, args);
+}
+
 Deno.test({
   name: "Quick Start: two fake nodes, new, build, start-package on both, inject-message, chat",
   sanitizeResources: false,
@@ -136,6 +176,11 @@ Deno.test({
         ];
         assertEquals(await history(fake, "fake2.os"), { History: expected });
         assertEquals(await history(fake2, "fake.os"), { History: expected });
+        // the template's send script, run as the terminal runs `send:my-chat-app:template.os ...`
+        await runScript(fake, `${app}/pkg`, "send", "fake2.os via the send script");
+        await eventually(() =>
+          fake2.prints.some((p) => p.includes("fake.os: via the send script"))
+        );
         // --non-block: kit prints the status only
         assertEquals(
           await injectMessage({
