@@ -1,5 +1,5 @@
 // deno task run-tests on the templates' own tests (kit's tests.toml, a TypeScript test package,
-// hyperdeno's tester:sys): chat's two-node test passes; a test that fails is reported FAIL with
+// hyperdeno's tester:sys): chat's two-node test and fibonacci's pass; a test that fails is FAIL with
 // the failing test's name.
 
 import { assert, assertRejects } from "../assert.ts";
@@ -62,6 +62,22 @@ Deno.test({
       );
       // the nodes' output is shown on failure
       assert(c.lines.some((l) => l.startsWith("[first.os]")), c.lines.join("\n"));
+    });
+  },
+});
+
+Deno.test({
+  name: "run-tests: the fibonacci template's test passes (Number and Numbers, kit's API)",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await withTempDir(async (dir) => {
+      const app = `${dir}/fib`;
+      await newPackage({ dir: app, template: "fibonacci" });
+      await freePorts(`${app}/test/tests.toml`);
+      const c = collector();
+      await runTests(`${app}/test`, { log: c.log });
+      assert(c.lines.includes("PASS"), c.lines.join("\n"));
     });
   },
 });
