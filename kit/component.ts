@@ -76,7 +76,9 @@ export async function buildComponent(
     throw new Error("building components needs a POSIX shell (kit/wizer.ts's launcher)");
   }
   const wit = await Deno.readTextFile(WIT_PATH);
-  const hash = await sha256Hex(`${BUILDER}\n${wit}\n${code}`);
+  // the pre-initializer's own source too: a change to it may change every component
+  const wizer = await Deno.readTextFile(`${ROOT}kit/wizer.ts`);
+  const hash = await sha256Hex(`${BUILDER}\n${await sha256Hex(wizer)}\n${wit}\n${code}`);
   const path = `${CACHE_DIR}/kit-${hash.slice(0, 24)}.wasm`;
   if (opts.cache !== false) {
     try {
