@@ -324,10 +324,15 @@ export async function runCli(args: string[]): Promise<number> {
   Deno.addSignalListener("SIGINT", () => stop());
   Deno.addSignalListener("SIGTERM", () => stop());
   let httpPort = cfg.httpPort;
-  // Hyperdrive's fake nodes: the password defaults to "secret", no password page
-  const password = cfg.password ?? (cfg.fakechain ? "secret" : undefined);
   const hasKeyfile = (await readKeyfile(cfg.home).catch(() => undefined)) !== undefined;
-  if (cfg.fakechain && cfg.name === undefined && !hasKeyfile && !(await storedName(cfg.home))) {
+  const stored = await storedName(cfg.home);
+  // Hyperdrive's fake nodes: the password defaults to "secret", no password page (an existing
+  // node's keyfile on the fake chain needs its own password, as in Hyperdrive)
+  const password = cfg.password ??
+    (cfg.fakechain && (cfg.name !== undefined || stored !== undefined) ? "secret" : undefined);
+  // a new home on the fake chain with no name to mint: only an uploaded keyfile can boot it
+  const importOnly = cfg.fakechain && cfg.name === undefined && !hasKeyfile && !stored;
+  if (importOnly && (password !== undefined || cfg.detached)) {
     console.error(
       "error: --fakechain-port on a new home needs --fake-node-name (the name to mint)",
     );
@@ -368,16 +373,18 @@ export async function runCli(args: string[]): Promise<number> {
       // existing node's keyfile is uploaded; an existing node is checked on chain first
       const prompt = await promptPasswordInBrowser({
         home: cfg.home,
-        our: cfg.name ?? (await storedName(cfg.home)) ?? "fake.dev",
+        our: cfg.name ?? stored ?? "fake.dev",
+        importOnly,
         port: cfg.httpPort === undefined ? 8080 : cfg.httpPort,
         searchPort: cfg.httpPort === undefined,
         verify: (keyfile) => chainRoutingFor({ ...boot, keyfile }, (t) => console.log(t)),
       });
-      console.log(
-        `hyperdeno: open ${prompt.url} to ${
-          hasKeyfile ? "unlock" : "set a password for (or import the keyfile of)"
-        } this node`,
-      );
+      const what = hasKeyfile
+        ? "unlock"
+        : importOnly
+        ? "import the keyfile of"
+        : "set a password for (or import the keyfile of)";
+      console.log(`hyperdeno: open ${prompt.url} to ${what} this node`);
       const opened = await Promise.race([prompt.done, stopped.then(() => undefined)]);
       if (!opened) {
         await prompt.close().catch(() => {});

@@ -46,8 +46,13 @@ export interface PasswordPrompt {
 
 export interface PasswordPromptOptions {
   home: string;
-  /** Node name, needed only when no keyfile exists yet. */
+  /** Node name, needed only when no keyfile exists yet (and not `importOnly`). */
   our?: string;
+  /**
+   * No keyfile in home and none to make here (a fake node's chain without --fake-node-name):
+   * the page only imports an existing node's keyfile.
+   */
+  importOnly?: boolean;
   port: number;
   hostname?: string;
   /** Try the following ports if `port` is taken. */
@@ -105,7 +110,7 @@ function renderPage(name: string, view: View, argon2: string): string {
   <button id="import-submit" type="submit">Boot node</button>
   <small>The node's networking key and routing are checked on chain first. A direct node must
   run where its ~ip points.</small>
-  <a id="set-link" href="/">Back</a>
+  ${view === "import" && !name ? "" : '<a id="set-link" href="/">Back</a>'}
 </form>
 <div id="done">Booting… this page reloads when the node is up.</div>
 <script>${argon2}</script>
@@ -234,11 +239,14 @@ export async function promptPasswordInBrowser(
   opts: PasswordPromptOptions,
 ): Promise<PasswordPrompt> {
   const existing = await readKeyfile(opts.home);
-  const name = existing ? keyfileIdentity(existing).username : opts.our;
-  if (!name) throw new Error("no keyfile in home: a node name is needed to create one");
+  const importOnly = !existing && opts.importOnly === true;
+  const name = existing ? keyfileIdentity(existing).username : opts.our ?? "";
+  if (!name && !importOnly) {
+    throw new Error("no keyfile in home: a node name is needed to create one");
+  }
   const argon2 = await loadArgon2Script();
   const pages = {
-    main: renderPage(name, existing ? "unlock" : "create", argon2),
+    main: renderPage(name, existing ? "unlock" : importOnly ? "import" : "create", argon2),
     import: existing ? undefined : renderPage(name, "import", argon2),
   };
   let settle!: { resolve: (k: PromptResult) => void; reject: (e: Error) => void };
@@ -268,6 +276,12 @@ export async function promptPasswordInBrowser(
 
   /** hyperdeno's /boot: set the password (no keyfile yet) or unlock the home's keyfile. */
   const boot = async (req: Request) => {
+    if (importOnly) {
+      throw new Refusal(
+        409,
+        "No node to set a password for here: import an existing node's keyfile",
+      );
+    }
     const hash = (await jsonBody(req, "Failed to parse password")).password_hash;
     if (typeof hash !== "string") throw new Refusal(400, "Failed to parse password");
     let loaded: LoadedKeyfile;
