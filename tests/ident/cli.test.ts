@@ -6,6 +6,7 @@
 
 import { assert, assertEquals, assertMatch } from "../assert.ts";
 import { readNode } from "../../chain/mod.ts";
+import { parseCli, UsageError } from "../../cli.ts";
 import { KEYFILE_NAME } from "../../modules/keyfile/mod.ts";
 import {
   accepts,
@@ -206,4 +207,25 @@ Deno.test({
         }
       })
     ),
+});
+
+Deno.test("cli: --reveal-ip is Hyperdrive's valueless switch, accepted with no effect", () => {
+  const cfg = parseCli(["home", "--reveal-ip"]);
+  assert(cfg.action === "run");
+  assertEquals(cfg.unsupported, []);
+  // clap's SetTrue takes no value
+  let message = "";
+  try {
+    parseCli(["home", "--reveal-ip=false"]);
+  } catch (e) {
+    assert(e instanceof UsageError);
+    message = e.message;
+  }
+  assertMatch(message, /reveal-ip/);
+  assertEquals(
+    (parseCli(["home", "--soft-ulimit", "9"]) as { unsupported: string[] }).unsupported,
+    [
+      "soft-ulimit",
+    ],
+  );
 });
