@@ -347,9 +347,11 @@ export async function bootNode(opts: BootOptions): Promise<HyperdenoNode> {
       throw e;
     }
   }
-  // only for a node that runs (or is about to install) hns-indexer: the file would
-  // otherwise create that package's vfs directory on every node
-  const wantsIndexer = opts.distro === true ||
+  // only for a node that runs (or may install) hns-indexer: a simulation or its settings
+  // given, or the distro; the file would otherwise create that package's vfs directory on
+  // every node
+  const wantsIndexer = ethOptions.simulation === true || opts.hnsIndexer !== undefined ||
+    opts.distro === true ||
     (Array.isArray(opts.distro) && opts.distro.includes("hns-indexer")) ||
     (await exists(`${home}/vfs/hns-indexer:sys`));
   if (wantsIndexer) {
