@@ -53,7 +53,12 @@ class Container {
 
   constructor(private readonly home: string, private readonly mounts: string[] = []) {}
 
-  async start(args: string[]): Promise<number> {
+  /** `podman run`; resolves when `ready` answers 200 with a body `want` accepts: ms taken. */
+  async start(
+    args: string[],
+    ready = "/our",
+    want: (body: string) => boolean = (b) => b === NAME,
+  ): Promise<number> {
     const t0 = performance.now();
     await podman([
       "run",
@@ -68,13 +73,10 @@ class Container {
       ...this.mounts.flatMap((m) => ["-v", m]),
       IMAGE,
       "/hyperdrive-home",
-      "--detached",
-      "--password",
-      PASSWORD,
       "--expose-local",
       ...args,
     ], { timeoutMs: 60_000 });
-    await waitForHttp(`${this.base}/our`, 90_000);
+    await waitForHttp(`${this.base}${ready}`, 90_000, want);
     return performance.now() - t0;
   }
 
@@ -186,12 +188,21 @@ Deno.test({
       containers.push(first);
       let key = "";
       await step(
-        "a fresh volume: the node boots and answers through the published port",
+        "a fresh volume: the password page on the published port, then the node",
         async () => {
-          const ms = await first.start(["--fake-node-name", NAME]);
-          console.error(`tests/docker: container start to first HTTP answer ${ms.toFixed(0)} ms`);
-          const our = await fetch(`${first.base}/our`);
-          assertEquals([our.status, await our.text()], [200, NAME]);
+          // no --password and no TTY: the password page, as Hyperdrive's, on the HTTP port
+          const ms = await first.start(
+            ["--fake-node-name", NAME],
+            "/",
+            (page) => page.includes(`Set a password for ${NAME}`),
+          );
+          console.error(`tests/docker: container start to the password page ${ms.toFixed(0)} ms`);
+          const set = await fetch(`${first.base}/boot`, {
+            method: "POST",
+            body: JSON.stringify({ password_hash: await hashPassword(PASSWORD, NAME) }),
+          });
+          assertEquals([set.status, await set.json()], [200, "ok"]);
+          await waitForHttp(`${first.base}/our`, 60_000, (b) => b === NAME);
           key = await identityOf(first);
           // PID 1 is the node, as the image's user
           const status = await podman(["exec", first.name, "cat", "/proc/1/status"]);
@@ -257,7 +268,7 @@ Deno.test({
       await step(
         "a new container on the volume: same node, name, key, package and state",
         async () => {
-          const ms = await second.start([]);
+          const ms = await second.start(["--detached", "--password", PASSWORD]);
           console.error(
             `tests/docker: restart on the volume to first HTTP answer ${ms.toFixed(0)} ms`,
           );

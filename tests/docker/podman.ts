@@ -172,20 +172,27 @@ export function freePort(): number {
   return port;
 }
 
-/** Polls `url` until it answers 200; resolves with the milliseconds that took. */
-export async function waitForHttp(url: string, timeoutMs: number): Promise<number> {
+/**
+ * Polls `url` until it answers 200 (and, given `want`, a body `want` accepts); resolves with
+ * the milliseconds that took.
+ */
+export async function waitForHttp(
+  url: string,
+  timeoutMs: number,
+  want?: (body: string) => boolean,
+): Promise<number> {
   const t0 = performance.now();
   let last = "";
   while (performance.now() - t0 < timeoutMs) {
     try {
       const r = await fetch(url, { signal: AbortSignal.timeout(2_000) });
-      await r.body?.cancel();
-      if (r.status === 200) return performance.now() - t0;
-      last = `status ${r.status}`;
+      const body = await r.text();
+      if (r.status === 200 && (!want || want(body))) return performance.now() - t0;
+      last = `status ${r.status}: ${body.slice(0, 80)}`;
     } catch (e) {
       last = e instanceof Error ? e.message : String(e);
     }
     await new Promise((r) => setTimeout(r, 25));
   }
-  throw new Error(`${url} did not answer 200 within ${timeoutMs} ms (last: ${last})`);
+  throw new Error(`${url} did not answer as expected within ${timeoutMs} ms (last: ${last})`);
 }
