@@ -17,6 +17,7 @@ import {
   run,
   waitForHttp,
 } from "./podman.ts";
+import { stage } from "./stage.ts";
 
 const IMAGE = "localhost/hyperdeno:test";
 const NAME = "docker.dev";
@@ -169,6 +170,36 @@ Deno.test({
         const { seconds } = await buildImage(IMAGE);
         console.error(`tests/docker: image built in ${seconds.toFixed(1)} s`);
       });
+
+      await step(
+        "the image's /app is the staged runtime tree (what the release compiles)",
+        async () => {
+          const staged = `${root}/staged`;
+          await stage(staged, { deno: false });
+          const files = async (dir: string, prefix: string, out: string[] = []) => {
+            for await (const e of Deno.readDir(dir)) {
+              if (e.isDirectory) await files(`${dir}/${e.name}`, `${prefix}${e.name}/`, out);
+              else out.push(`${prefix}${e.name}`);
+            }
+            return out;
+          };
+          const want = (await files(staged, "")).sort();
+          await Deno.remove(staged, { recursive: true });
+          const found = await podman(
+            ["run", "--rm", "--pull=never", "--entrypoint", "find", IMAGE, "/app", "-type", "f"],
+            { timeoutMs: 60_000 },
+          );
+          const got = found.split("\n").filter((l) => l && !l.startsWith("/app/.deno/"))
+            .map((l) => l.slice("/app/".length)).sort();
+          const missing = want.filter((f) => !got.includes(f));
+          const extra = got.filter((f) => !want.includes(f));
+          assertEquals({ missing: missing.slice(0, 10), extra: extra.slice(0, 10) }, {
+            missing: [],
+            extra: [],
+          });
+          assert(want.length > 1000, `${want.length} files`);
+        },
+      );
 
       // the home: a bind mount the image's user owns; the package: read-only, world-readable
       const home = `${root}/home`;

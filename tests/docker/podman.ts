@@ -2,6 +2,8 @@
 // tests/docker/bench.ts. Every command is bounded in time; containers and images are named
 // by the caller and removed by it.
 
+import { stage } from "./stage.ts";
+
 export const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 /** The base image: CI's podman setup (../shared/docker/podman-setup.sh) makes this one. */
 export const BASE = Deno.env.get("HYPERDENO_DOCKER_BASE") ?? "localhost/debian:bookworm";
@@ -69,48 +71,13 @@ export async function podmanAvailable(): Promise<boolean> {
 /**
  * A directory to build from. After `npm ci` that is the checkout itself (.dockerignore picks
  * what goes in). A checkout whose node_modules is a symlink (worktrees sharing one install)
- * cannot be: the builder would copy the link, so the files .dockerignore lets in are copied
- * into a temporary directory, node_modules dereferenced.
+ * cannot be: the builder would copy the link, so the runtime tree is staged (stage.ts).
  */
 export async function buildContext(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const nm = await Deno.lstat(`${ROOT}/node_modules`);
   if (!nm.isSymlink) return { dir: ROOT, cleanup: async () => {} };
   const dir = await Deno.makeTempDir({ prefix: "hyperdeno-docker-context-" });
-  const cp = async (args: string[]) => {
-    const out = await run("cp", args, { timeoutMs: 120_000 });
-    if (out.code !== 0) throw new Error(`cp ${args.join(" ")}: ${out.stderr}`);
-  };
-  const ignore = await Deno.readTextFile(`${ROOT}/.dockerignore`);
-  const top: string[] = [];
-  for await (const e of Deno.readDir(ROOT)) {
-    if (![".git", ".cache", "node_modules"].includes(e.name)) top.push(`${ROOT}/${e.name}`);
-  }
-  await cp(["-a", ...top, dir]);
-  // node_modules: the entries .dockerignore lets in (a * only in their last segment)
-  const real = await Deno.realPath(`${ROOT}/node_modules`);
-  for (const line of ignore.split("\n")) {
-    const m = line.trim().match(/^!node_modules\/(.+?)\/?$/);
-    if (!m) continue;
-    const parts = m[1].split("/");
-    const last = parts.pop()!;
-    const parent = parts.join("/");
-    const re = new RegExp(`^${last.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*")}$`);
-    let entries: string[] = [];
-    try {
-      for await (const e of Deno.readDir(`${real}/${parent}`)) {
-        if (re.test(e.name)) entries.push(e.name);
-      }
-    } catch {
-      entries = []; // a scope this platform's install does not have
-    }
-    if (entries.length === 0) continue;
-    await Deno.mkdir(`${dir}/node_modules/${parent}`, { recursive: true });
-    await cp([
-      "-rL",
-      ...entries.map((e) => `${real}/${parent}/${e}`),
-      `${dir}/node_modules/${parent}`,
-    ]);
-  }
+  await stage(dir);
   return { dir, cleanup: () => Deno.remove(dir, { recursive: true }).catch(() => {}) };
 }
 
@@ -138,7 +105,7 @@ export async function buildImage(tag: string, timeoutMs = 600_000): Promise<{ se
         "--build-arg",
         `BASE=${BASE}`,
         "-f",
-        `${ctx.dir}/Dockerfile`,
+        `${ROOT}/Dockerfile`,
         "-t",
         tag,
         ctx.dir,
