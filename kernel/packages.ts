@@ -965,6 +965,14 @@ class PackagesModule implements RuntimeModule {
     } catch { /* nothing left aside */ }
   }
 
+  /**
+   * Answers to our KernelCommands get their own lane: a request (an install) holds its
+   * lane while it waits for them.
+   */
+  laneOf(km: KernelMessage): string {
+    return km.message.tag === "response" ? "answers" : "requests";
+  }
+
   /** Requests from this node's processes; answers to our KernelCommands. */
   handleMessage(km: KernelMessage): Promise<void> | void {
     if (km.message.tag === "response") {
