@@ -98,10 +98,12 @@ const SCRATCH = `${DRIVE}/tmp`;
 /** Hyperdrive's ft-worker chunk size. */
 export const CHUNK_SIZE = 262144;
 /** No chunk for this long: ask the mirror again from what we have. */
-const STALL_MS = 4_000;
+let STALL_MS = 4_000;
 /** No progress for this long (mirror silent or offline): the download fails. */
-const GIVE_UP_MS = 120_000;
+let GIVE_UP_MS = 120_000;
 const TICK_MS = 1_000;
+/** Timings may be lowered (tests) in this file: {"stall_ms", "give_up_ms"}. */
+const TIMING_FILE = "/app-store:sys/initfiles/downloads.json";
 
 function local(processName: string, packageName: string, publisherNode: string): Address {
   return { node: me.node, process: { processName, packageName, publisherNode } };
@@ -613,6 +615,7 @@ function failed(t: Transfer, err: DownloadError): void {
   transfers.delete(key(t.pkg, t.hash));
   save();
   vfsRemove(partPath(t));
+  log(0, `download of ${t.pkg} ${t.hash.slice(0, 8)} failed: ${JSON.stringify(err)}`);
   if (t.auto) {
     tell(MAIN, { Err: { package_id: pkgJson(t.pkg), version_hash: t.hash, tries: t.failed } });
   }
@@ -1165,6 +1168,16 @@ export function init(_our: string): void {
     vfs(SCRATCH, "RemoveDirAll");
   } catch (e) {
     log(0, `could not create ${DRIVE}: ${errorText(e)}`);
+  }
+  const timing = vfsRead(TIMING_FILE);
+  if (timing) {
+    try {
+      const t = JSON.parse(dec.decode(timing));
+      if (Number.isInteger(t.stall_ms) && t.stall_ms > 0) STALL_MS = t.stall_ms;
+      if (Number.isInteger(t.give_up_ms) && t.give_up_ms > 0) GIVE_UP_MS = t.give_up_ms;
+    } catch {
+      log(0, `ignoring ${TIMING_FILE}: not JSON`);
+    }
   }
   const saved = load();
   for (const m of saved.mirroring) mirroring.add(m);
