@@ -45,6 +45,8 @@ export interface StoreNodeOptions {
   distro?: string[];
   verbosity?: number;
   httpPort?: number;
+  /** a local chain (chain/) on this port: eth's provider for 31337, the app store indexes it */
+  chainPort?: number;
 }
 
 export async function until<T>(
@@ -76,6 +78,14 @@ export async function bootStoreNode(home: string, opts: StoreNodeOptions = {}): 
     encodedKeyfile: loaded.encoded,
     exposeLocal: true,
   });
+  if (opts.chainPort !== undefined) {
+    const dir = `${home}/vfs/app-store:sys/initfiles`;
+    await Deno.mkdir(dir, { recursive: true });
+    await Deno.writeTextFile(
+      `${dir}/chain.json`,
+      JSON.stringify({ chain_id: 31337, first_block: 0, poll_ms: 300 }),
+    );
+  }
   const prints: string[] = [];
   const waiters: { re: RegExp; resolve: (s: string) => void }[] = [];
   const node = await bootNode({
@@ -97,6 +107,9 @@ export async function bootStoreNode(home: string, opts: StoreNodeOptions = {}): 
     tcpPort: opts.tcpPort ?? 0,
     wsPort: false,
     pki: opts.pki,
+    eth: opts.chainPort === undefined
+      ? undefined
+      : { simulation: true, fakechainPort: opts.chainPort, bootstrapPki: false },
   });
   const base = http.url!.replace("127.0.0.1", "localhost");
   const key = await importJwtKey(loaded.keyfile.jwtSecret);
