@@ -998,16 +998,6 @@ function bindAll(s: Saved): void {
     }
     bind({ SecureBind: { path: f.path, cache: true } }, { mime: f.mime, bytes });
   }
-  // the UI's own routes (it is a one-page app): the same page
-  const index = vfsRead(`${PKG_DRIVE}/ui/index.html`);
-  if (index) {
-    for (const path of ["/app/:id", "/my-apps", "/downloads-page", "/publish"]) {
-      bind({ SecureBind: { path, cache: true } }, {
-        mime: "text/html; charset=utf-8",
-        bytes: index,
-      });
-    }
-  }
   for (const path of API_PATHS) bind({ SecureBind: { path, cache: false } });
   // on the main origin, for the homepage widget (public when the store is served publicly)
   bindPublic(s.is_serving_public);
@@ -1067,7 +1057,14 @@ function downloadsCall(body: unknown): unknown {
 function handleHttp(s: Saved, req: IncomingHttpRequest): HttpAnswer {
   const path = route(req.bound_path);
   const method = req.method;
-  const params = req.url_params ?? {};
+  const params: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.url_params ?? {})) {
+    try {
+      params[k] = decodeURIComponent(v);
+    } catch {
+      params[k] = v;
+    }
+  }
   const id = () => parsePackageIdText(params.id ?? "");
   const only = (...methods: string[]) => {
     if (!methods.includes(method)) {
