@@ -20,6 +20,7 @@ import {
   type Address,
   canonicalJson,
   type Capability,
+  capabilityToJson,
   checkProcessId,
   KERNEL_PROCESS_ID,
   type KernelMessage,
@@ -42,6 +43,7 @@ import {
   type KernelCommand,
   type KernelResponse,
   parseKernelResponse,
+  readCapability,
   readOnExit,
   type UserspaceProcess,
 } from "../wire/kernel.ts";
@@ -721,6 +723,7 @@ async function install(
   const hadDrive = await exists(live);
   const started: PlannedProcess[] = [];
   let swapped = false;
+  let afterRun: (() => Promise<void>) | undefined;
   try {
     await Deno.mkdir(driveDir(vfsRoot(home), pkg, "tmp"), { recursive: true });
     if (hadDrive) await Deno.rename(live, backup);
@@ -743,7 +746,18 @@ async function install(
       started.push(p);
       await port.grant(p.id, p.caps);
     }
-    for (const g of grants) await port.grant(g.to, [g.cap]);
+    // a grant to a process not installed yet waits for its install (the distro installs
+    // packages one by one); grants others made to ours before we existed apply now
+    const pending = await readPendingGrants(home);
+    for (const g of grants) {
+      const to = processIdToString(g.to);
+      if (existing.has(to) || ownNames.has(to)) await port.grant(g.to, [g.cap]);
+      else pending.push({ target: to, cap: capabilityToJson(g.cap) });
+    }
+    for (const w of pending.filter((w) => ownNames.has(w.target))) {
+      await port.grant(parseProcessId(w.target), [readCapability(w.cap)]);
+    }
+    afterRun = () => writePendingGrants(home, pending.filter((w) => !ownNames.has(w.target)));
     for (const p of planned) {
       if (!(await port.run(p.id))) throw new InstallError(`${p.pid} failed to start`);
     }
@@ -756,6 +770,7 @@ async function install(
     throw e instanceof InstallError ? e : new InstallError(errorText(e));
   }
   await Deno.remove(backup, { recursive: true }).catch(() => {});
+  await afterRun?.();
   // a component script is transpiled now, not when first typed at the terminal
   const components = [...scripts.keys()].filter((n) => n.endsWith(".wasm"));
   if (components.length > 0) {
@@ -771,6 +786,37 @@ async function install(
     })();
   }
   return { packageId, processes: planned.map((p) => p.pid), upgraded: old.size > 0 };
+}
+
+interface PendingGrant {
+  /** the process the capability is for */
+  target: string;
+  cap: { issuer: string; params: string };
+}
+
+function pendingGrantsFile(home: string): string {
+  return `${installsDir(home)}/pending-grants.json`;
+}
+
+async function readPendingGrants(home: string): Promise<PendingGrant[]> {
+  try {
+    const v = JSON.parse(await Deno.readTextFile(pendingGrantsFile(home)));
+    return Array.isArray(v)
+      ? v.filter((w) =>
+        isObject(w) && typeof w.target === "string" && isObject(w.cap) &&
+        typeof w.cap.issuer === "string" && typeof w.cap.params === "string"
+      )
+      : [];
+  } catch {
+    return [];
+  }
+}
+
+async function writePendingGrants(home: string, list: PendingGrant[]): Promise<void> {
+  await Deno.mkdir(installsDir(home), { recursive: true });
+  const tmp = `${pendingGrantsFile(home)}.${crypto.randomUUID()}`;
+  await Deno.writeTextFile(tmp, JSON.stringify(list));
+  await Deno.rename(tmp, pendingGrantsFile(home));
 }
 
 /** The process names in the installed version's manifest (none when not installed). */
@@ -873,6 +919,9 @@ export async function uninstallPackage(
       throw new InstallError(`${packageId} is not installed`);
     }
     for (const pid of procs) await port.kill(parseProcessId(pid), true);
+    const pending = await readPendingGrants(ctx.home);
+    const kept = pending.filter((w) => !w.cap.issuer.endsWith(`:${packageId}`));
+    if (kept.length !== pending.length) await writePendingGrants(ctx.home, kept);
     await Deno.remove(live, { recursive: true }).catch((e) => {
       if (!(e instanceof Deno.errors.NotFound)) throw e;
     });
