@@ -7,13 +7,16 @@ import { createPackagesModule } from "../../kernel/packages.ts";
 import { createHttpServer, generateJwt, importJwtKey } from "../../modules/http_server/mod.ts";
 import { loadOrCreateKeyfile } from "../../modules/keyfile/mod.ts";
 import type { HnsUpdate } from "../../wire/net.ts";
+import type { ConsolePort, RuntimeConsole } from "../../kernel/console_port.ts";
 import { rawRequest } from "../http/harness.ts";
+import { makeZip } from "./kit.ts";
 
 export const PASSWORD = "app store password";
 export const MAIN = "main:app-store:sys";
 export const SUBDOMAIN = "app-store-sys";
 
 const dec = new TextDecoder();
+const enc = new TextEncoder();
 
 export interface StoreNode {
   node: HyperdenoNode;
@@ -34,6 +37,8 @@ export interface StoreNode {
   /** A request to a process with root authority; the JSON answer. */
   ask(target: string, body: unknown, timeoutSeconds?: number): Promise<unknown>;
   waitForPrint(re: RegExp, timeoutMs?: number): Promise<string>;
+  /** A line entered at the console (with `console: true`): the terminal runs it. */
+  line(text: string): void;
   stop(): Promise<void>;
 }
 
@@ -47,6 +52,8 @@ export interface StoreNodeOptions {
   httpPort?: number;
   /** a local chain (chain/) on this port: eth's provider for 31337, the app store indexes it */
   chainPort?: number;
+  /** attach a console (as the CLI's) so lines can be entered: `line()` */
+  console?: boolean;
 }
 
 export async function until<T>(
@@ -88,19 +95,30 @@ export async function bootStoreNode(home: string, opts: StoreNodeOptions = {}): 
   }
   const prints: string[] = [];
   const waiters: { re: RegExp; resolve: (s: string) => void }[] = [];
+  const onPrint = (_level: number, text: string) => {
+    prints.push(text);
+    for (const w of [...waiters]) {
+      if (w.re.test(text)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(text);
+      }
+    }
+  };
+  let consolePort: ConsolePort | undefined;
+  const con: RuntimeConsole | undefined = opts.console
+    ? {
+      print: (level, text) => onPrint(level, text),
+      attach: (p) => void (consolePort = p),
+      verbosity: 1,
+      setVerbosity: () => {},
+    }
+    : undefined;
   const node = await bootNode({
     home,
     name,
     verbosity: opts.verbosity ?? 1,
-    onPrint: (_level, text) => {
-      prints.push(text);
-      for (const w of [...waiters]) {
-        if (w.re.test(text)) {
-          waiters.splice(waiters.indexOf(w), 1);
-          w.resolve(text);
-        }
-      }
-    },
+    onPrint,
+    console: con,
     keyfile: loaded,
     modules: [http, createPackagesModule()],
     distro: opts.distro ?? ["homepage", "app-store"],
@@ -165,6 +183,10 @@ export async function bootStoreNode(home: string, opts: StoreNodeOptions = {}): 
         waiters.push(w);
       });
     },
+    line(text) {
+      if (!consolePort) throw new Error("boot with console: true to enter lines");
+      consolePort.enterLine(text);
+    },
     stop: () => node.shutdown(),
   };
   // the app store is up once it serves its API
@@ -206,4 +228,41 @@ async function fetchOnSubdomain(
     body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
   });
   return { status: res.status, text: res.text };
+}
+
+/** A package zip with a small TS process and `size` bytes of incompressible data. */
+export function bigPackageZip(size: number, seed = 1): Uint8Array {
+  const data = new Uint8Array(size);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < size; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    data[i] = x & 0xff;
+  }
+  const manifest = [{
+    process_name: "big",
+    process_wasm_path: "/big.js",
+    on_exit: "Restart",
+    request_networking: false,
+    request_capabilities: [],
+    grant_capabilities: [],
+    public: true,
+  }];
+  const proc = `import { receive, sendResponse } from "hyperware:process/standard@1.0.0";
+export function init(our) {
+  for (;;) {
+    const [, m] = receive();
+    if (m.tag === "request" && m.val.expectsResponse !== undefined) {
+      sendResponse({ inherit: false, body: new TextEncoder().encode("big ok"), metadata: undefined, capabilities: [] }, undefined);
+    }
+  }
+}
+`;
+  return makeZip([
+    { name: "big.js", data: enc.encode(proc) },
+    { name: "data/" },
+    { name: "data/blob.bin", data, stored: true },
+    { name: "manifest.json", data: enc.encode(JSON.stringify(manifest)) },
+  ]);
 }

@@ -9,51 +9,13 @@ import { assert, assertEquals } from "../assert.ts";
 import { withTempDir } from "../kernel/helpers.ts";
 import { encodeNetAction } from "../../net/codec.ts";
 import type { HnsUpdate } from "../../wire/net.ts";
-import { bootStoreNode, type StoreNode, until } from "./helpers.ts";
-import { kitRpc, makeZip, newPackageMessage, sha256Hex } from "./kit.ts";
+import { bigPackageZip, bootStoreNode, type StoreNode, until } from "./helpers.ts";
+import { kitRpc, newPackageMessage, sha256Hex } from "./kit.ts";
 
 const PKG = "big:alice.os";
-const enc = new TextEncoder();
 
 function teach(n: StoreNode, update: HnsUpdate) {
   return n.node.send("our@net:distro:sys", encodeNetAction({ tag: "HnsUpdate", update }));
-}
-
-/** A package zip with a small TS process and `size` bytes of incompressible data. */
-export function bigPackageZip(size: number, seed = 1): Uint8Array {
-  const data = new Uint8Array(size);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < size; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    data[i] = x & 0xff;
-  }
-  const manifest = [{
-    process_name: "big",
-    process_wasm_path: "/big.js",
-    on_exit: "Restart",
-    request_networking: false,
-    request_capabilities: [],
-    grant_capabilities: [],
-    public: true,
-  }];
-  const proc = `import { receive, sendResponse } from "hyperware:process/standard@1.0.0";
-export function init(our) {
-  for (;;) {
-    const [, m] = receive();
-    if (m.tag === "request" && m.val.expectsResponse !== undefined) {
-      sendResponse({ inherit: false, body: new TextEncoder().encode("big ok"), metadata: undefined, capabilities: [] }, undefined);
-    }
-  }
-}
-`;
-  return makeZip([
-    { name: "big.js", data: enc.encode(proc) },
-    { name: "data/" },
-    { name: "data/blob.bin", data, stored: true },
-    { name: "manifest.json", data: enc.encode(JSON.stringify(manifest)) },
-  ]);
 }
 
 async function fileSize(path: string): Promise<number> {
