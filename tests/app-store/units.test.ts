@@ -17,7 +17,8 @@ function assertThrows(f: () => unknown, _type?: unknown, includes?: string): voi
   throw new Error("expected it to throw");
 }
 import { hypermapAbi, namehash as chainNamehash } from "../../chain/abi.ts";
-import { sha256Hex as webSha256 } from "./kit.ts";
+import { deflateSync, zipSync } from "fflate";
+import { makeZip, sha256Hex as webSha256 } from "./kit.ts";
 
 const STUB = [
   "getBlob",
@@ -48,8 +49,10 @@ async function load<T>(file: string): Promise<T> {
 
 type Main = typeof import("../../packages/app-store/pkg/app-store.ts");
 type ChainMod = typeof import("../../packages/app-store/pkg/chain.ts");
+type Downloads = typeof import("../../packages/app-store/pkg/downloads.ts");
 const main = await load<Main>("app-store.ts");
 const chain = await load<ChainMod>("chain.ts");
+const downloads = await load<Downloads>("downloads.ts");
 
 Deno.test("app-store: sha256 and keccak-256 match WebCrypto and viem", async () => {
   for (const len of [0, 1, 55, 56, 63, 64, 65, 135, 136, 137, 1000, 100_003]) {
@@ -111,4 +114,45 @@ Deno.test("app-store: metadata read as serde reads it, with reasons", () => {
   assertEquals(main.parsePackageIdText("echo:alice.os"), "echo:alice.os");
   assertThrows(() => main.parsePackageIdText("Echo:alice.os"));
   assertThrows(() => main.parsePackageIdText("echo"));
+});
+
+Deno.test("app-store downloads: manifest.json read from a zip (stored, deflated) as fflate writes it", () => {
+  const enc = new TextEncoder();
+  let seed = 7;
+  const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
+  for (const size of [0, 1, 100, 5000, 70_000, 300_000]) {
+    // text-like data (matches, long distances) and random bytes (stored blocks)
+    const words = ["process", "manifest", "capability", "vfs:distro:sys", "{", "}", "\n"];
+    const text = Array.from({ length: size }, () => words[Math.floor(rnd() * words.length)]).join(
+      " ",
+    )
+      .slice(0, size);
+    const data = enc.encode(text);
+    for (const level of [0, 1, 6, 9] as const) {
+      assertEquals(downloads.inflateRaw(deflateSync(data, { level }), data.length), data);
+    }
+    const random = Uint8Array.from({ length: size }, () => Math.floor(rnd() * 256));
+    assertEquals(downloads.inflateRaw(deflateSync(random), random.length), random);
+  }
+  const manifest = JSON.stringify([{ process_name: "p", process_wasm_path: "/p.wasm" }]);
+  const zipped = zipSync({
+    "a/b.txt": enc.encode("x".repeat(1000)),
+    "manifest.json": enc.encode(manifest),
+  });
+  assertEquals(downloads.zipEntryText(zipped, "manifest.json"), manifest);
+  const kit = makeZip([{ name: "ui/" }, { name: "manifest.json", data: enc.encode(manifest) }]);
+  assertEquals(downloads.zipEntryText(kit, "manifest.json"), manifest);
+  const stored = makeZip([{ name: "manifest.json", data: enc.encode(manifest), stored: true }]);
+  assertEquals(downloads.zipEntryText(stored, "manifest.json"), manifest);
+  assertThrows(() => downloads.zipEntryText(kit, "nothing.json"), Error, "no nothing.json");
+  assertThrows(
+    () => downloads.zipEntryText(enc.encode("not a zip"), "manifest.json"),
+    Error,
+    "not a zip",
+  );
+  const lying = makeZip([{ name: "manifest.json", data: enc.encode(manifest), declaredSize: 3 }]);
+  assertThrows(() => downloads.zipEntryText(lying, "manifest.json"), Error, "inflates past");
+  const corrupt = stored.slice();
+  corrupt[30 + "manifest.json".length + 5] ^= 0xff;
+  assertThrows(() => downloads.zipEntryText(corrupt, "manifest.json"));
 });

@@ -254,7 +254,16 @@ interface Transfer {
   auto: boolean;
   /** why the mirror did not answer lately (the error if we give up) */
   lastError?: DownloadError;
+  /** chunks received but not yet appended to .part (written every FLUSH_BYTES) */
+  pending?: Uint8Array[];
+  pendingBytes?: number;
+  lastReport?: number;
 }
+
+/** Received bytes kept in memory before one append (a restart re-asks for them). */
+const FLUSH_BYTES = 4 * 1024 * 1024;
+/** Progress goes to main at most this often (and at the end). */
+const REPORT_MS = 100;
 
 interface Saved {
   mirroring: string[];
@@ -381,6 +390,335 @@ function entryName(e: Entry): string {
 
 function haveZip(pkg: string, hash: string): boolean {
   return vfsLen(`${pkgDir(pkg)}/${hash}.zip`) !== undefined;
+}
+
+// ---------------------------------------------------------------------------
+// manifest.json out of a package zip, without unpacking the rest: the central directory
+// read, the one entry inflated (stored or deflated). A download's bytes are checked
+// against its version hash; the whole archive is unpacked and vetted at install.
+
+const MAX_MANIFEST = 4 * 1024 * 1024;
+
+/** The text of `name` in the zip `zip`; throws why it cannot be read. */
+export function zipEntryText(zip: Uint8Array, name: string): string {
+  const v = new DataView(zip.buffer, zip.byteOffset, zip.byteLength);
+  let eocd = -1;
+  for (let i = zip.length - 22; i >= Math.max(0, zip.length - 22 - 65535); i--) {
+    if (v.getUint32(i, true) === 0x06054b50) {
+      eocd = i;
+      break;
+    }
+  }
+  if (eocd < 0) throw new Error("not a zip archive (no end of central directory)");
+  const count = v.getUint16(eocd + 10, true);
+  let p = v.getUint32(eocd + 16, true);
+  if (p === 0xffffffff || count === 0xffff) throw new Error("zip64 archives are read at install");
+  for (let i = 0; i < count; i++) {
+    if (p + 46 > zip.length || v.getUint32(p, true) !== 0x02014b50) {
+      throw new Error("bad central directory entry");
+    }
+    const method = v.getUint16(p + 10, true);
+    const crc = v.getUint32(p + 16, true);
+    const csize = v.getUint32(p + 20, true);
+    const size = v.getUint32(p + 24, true);
+    const nlen = v.getUint16(p + 28, true);
+    const elen = v.getUint16(p + 30, true);
+    const clen = v.getUint16(p + 32, true);
+    const local = v.getUint32(p + 42, true);
+    const entry = dec.decode(zip.subarray(p + 46, p + 46 + nlen));
+    p += 46 + nlen + elen + clen;
+    if (entry !== name) continue;
+    if (size > MAX_MANIFEST) throw new Error(`${name} is larger than ${MAX_MANIFEST} bytes`);
+    if (local + 30 > zip.length || v.getUint32(local, true) !== 0x04034b50) {
+      throw new Error(`bad local header for ${name}`);
+    }
+    const start = local + 30 + v.getUint16(local + 26, true) + v.getUint16(local + 28, true);
+    if (start + csize > zip.length) throw new Error(`${name} runs past the archive`);
+    const raw = zip.subarray(start, start + csize);
+    const data = method === 0 ? raw : method === 8 ? inflateRaw(raw, size) : undefined;
+    if (!data) throw new Error(`${name}: unsupported compression method ${method}`);
+    if (data.length !== size) throw new Error(`${name} is not the size its header says`);
+    if (crc32(data) !== crc) throw new Error(`${name} fails its CRC-32 check`);
+    return new TextDecoder("utf-8", { fatal: true }).decode(data);
+  }
+  throw new Error(`the zip has no ${name}`);
+}
+
+let crcTable: Uint32Array | undefined;
+function crc32(data: Uint8Array): number {
+  if (!crcTable) {
+    crcTable = new Uint32Array(256);
+    for (let n = 0; n < 256; n++) {
+      let c = n;
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      crcTable[n] = c >>> 0;
+    }
+  }
+  let c = 0xffffffff;
+  for (let i = 0; i < data.length; i++) c = crcTable[(c ^ data[i]) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+const LBASE = [
+  3,
+  4,
+  5,
+  6,
+  7,
+  8,
+  9,
+  10,
+  11,
+  13,
+  15,
+  17,
+  19,
+  23,
+  27,
+  31,
+  35,
+  43,
+  51,
+  59,
+  67,
+  83,
+  99,
+  115,
+  131,
+  163,
+  195,
+  227,
+  258,
+];
+const LEXT = [
+  0,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0,
+  1,
+  1,
+  1,
+  1,
+  2,
+  2,
+  2,
+  2,
+  3,
+  3,
+  3,
+  3,
+  4,
+  4,
+  4,
+  4,
+  5,
+  5,
+  5,
+  5,
+  0,
+];
+const DBASE = [
+  1,
+  2,
+  3,
+  4,
+  5,
+  7,
+  9,
+  13,
+  17,
+  25,
+  33,
+  49,
+  65,
+  97,
+  129,
+  193,
+  257,
+  385,
+  513,
+  769,
+  1025,
+  1537,
+  2049,
+  3073,
+  4097,
+  6145,
+  8193,
+  12289,
+  16385,
+  24577,
+];
+const DEXT = [
+  0,
+  0,
+  0,
+  0,
+  1,
+  1,
+  2,
+  2,
+  3,
+  3,
+  4,
+  4,
+  5,
+  5,
+  6,
+  6,
+  7,
+  7,
+  8,
+  8,
+  9,
+  9,
+  10,
+  10,
+  11,
+  11,
+  12,
+  12,
+  13,
+  13,
+];
+const CL_ORDER = [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15];
+
+interface Huffman {
+  count: Uint16Array;
+  symbol: Uint16Array;
+}
+
+function huffman(lengths: ArrayLike<number>, n: number): Huffman {
+  const count = new Uint16Array(16);
+  for (let i = 0; i < n; i++) count[lengths[i]]++;
+  count[0] = 0;
+  const offs = new Uint16Array(16);
+  for (let len = 1; len < 16; len++) offs[len] = offs[len - 1] + count[len - 1];
+  const symbol = new Uint16Array(n);
+  for (let i = 0; i < n; i++) if (lengths[i] !== 0) symbol[offs[lengths[i]]++] = i;
+  return { count, symbol };
+}
+
+/** Raw DEFLATE (RFC 1951), at most `limit` bytes out. */
+export function inflateRaw(src: Uint8Array, limit: number): Uint8Array {
+  let pos = 0, buf = 0, cnt = 0;
+  const out = new Uint8Array(limit);
+  let o = 0;
+  const bits = (n: number): number => {
+    while (cnt < n) {
+      if (pos >= src.length) throw new Error("deflate data ends early");
+      buf |= src[pos++] << cnt;
+      cnt += 8;
+    }
+    const v = buf & ((1 << n) - 1);
+    buf >>>= n;
+    cnt -= n;
+    return v;
+  };
+  const decode = (h: Huffman): number => {
+    let code = 0, first = 0, index = 0;
+    for (let len = 1; len < 16; len++) {
+      code |= bits(1);
+      const c = h.count[len];
+      if (code - c < first) return h.symbol[index + (code - first)];
+      index += c;
+      first = (first + c) << 1;
+      code <<= 1;
+    }
+    throw new Error("bad deflate code");
+  };
+  const put = (b: number) => {
+    if (o >= limit) throw new Error("deflate data inflates past its size");
+    out[o++] = b;
+  };
+  let fixed: [Huffman, Huffman] | undefined;
+  for (;;) {
+    const last = bits(1);
+    const type = bits(2);
+    if (type === 0) {
+      buf = 0;
+      cnt = 0;
+      if (pos + 4 > src.length) throw new Error("deflate data ends early");
+      const len = src[pos] | (src[pos + 1] << 8);
+      const nlen = src[pos + 2] | (src[pos + 3] << 8);
+      if ((len ^ 0xffff) !== nlen) throw new Error("bad stored block");
+      pos += 4;
+      if (pos + len > src.length) throw new Error("deflate data ends early");
+      for (let i = 0; i < len; i++) put(src[pos + i]);
+      pos += len;
+    } else if (type === 1 || type === 2) {
+      let lit: Huffman, dist: Huffman;
+      if (type === 1) {
+        if (!fixed) {
+          const l = new Uint8Array(288);
+          l.fill(8, 0, 144);
+          l.fill(9, 144, 256);
+          l.fill(7, 256, 280);
+          l.fill(8, 280, 288);
+          fixed = [huffman(l, 288), huffman(new Uint8Array(30).fill(5), 30)];
+        }
+        [lit, dist] = fixed;
+      } else {
+        const nlen = bits(5) + 257, ndist = bits(5) + 1, ncode = bits(4) + 4;
+        if (nlen > 286 || ndist > 30) throw new Error("bad dynamic block");
+        const cl = new Uint8Array(19);
+        for (let i = 0; i < ncode; i++) cl[CL_ORDER[i]] = bits(3);
+        const clh = huffman(cl, 19);
+        const lengths = new Uint8Array(nlen + ndist);
+        for (let i = 0; i < nlen + ndist;) {
+          const sym = decode(clh);
+          if (sym < 16) lengths[i++] = sym;
+          else {
+            let rep: number, val = 0;
+            if (sym === 16) {
+              if (i === 0) throw new Error("bad repeat");
+              val = lengths[i - 1];
+              rep = 3 + bits(2);
+            } else if (sym === 17) rep = 3 + bits(3);
+            else rep = 11 + bits(7);
+            if (i + rep > nlen + ndist) throw new Error("too many lengths");
+            while (rep--) lengths[i++] = val;
+          }
+        }
+        lit = huffman(lengths.subarray(0, nlen), nlen);
+        dist = huffman(lengths.subarray(nlen), ndist);
+      }
+      for (;;) {
+        const sym = decode(lit);
+        if (sym < 256) put(sym);
+        else if (sym === 256) break;
+        else {
+          const li = sym - 257;
+          if (li >= 29) throw new Error("bad length code");
+          const len = LBASE[li] + bits(LEXT[li]);
+          const di = decode(dist);
+          if (di >= 30) throw new Error("bad distance code");
+          const d = DBASE[di] + bits(DEXT[di]);
+          if (d > o) throw new Error("distance too far back");
+          for (let i = 0; i < len; i++) put(out[o - d]);
+        }
+      }
+    } else throw new Error("bad deflate block type");
+    if (last) break;
+  }
+  return out.subarray(0, o);
+}
+
+/** A download's manifest.json (it must be a JSON list), read from the zip in memory. */
+function manifestFromZip(bytes: Uint8Array): string {
+  const text = zipEntryText(bytes, "manifest.json");
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    throw new Error("manifest.json is not JSON");
+  }
+  if (!Array.isArray(v)) throw new Error("manifest.json is not a list of processes");
+  return text;
 }
 
 // ---------------------------------------------------------------------------
@@ -534,14 +872,35 @@ function onChunk(source: Address, c: Record<string, unknown>, blob: Blob | undef
   if (offset + bytes.length <= t.have) return; // already have it (a mirror sending from 0)
   if (offset > t.have) return; // a gap: the stall check asks again from what we have
   const fresh = bytes.subarray(t.have - offset);
-  vfsOk(partPath(t), "Append", { mime: undefined, bytes: fresh.slice() });
+  (t.pending ??= []).push(fresh);
+  t.pendingBytes = (t.pendingBytes ?? 0) + fresh.length;
   t.have += fresh.length;
   t.lastProgress = Date.now();
-  progress(t);
-  if (t.size !== null && t.have >= t.size) finish(t);
+  const complete = t.size !== null && t.have >= t.size;
+  if (complete || t.pendingBytes >= FLUSH_BYTES) flush(t);
+  if (complete || t.lastProgress - (t.lastReport ?? 0) >= REPORT_MS) {
+    t.lastReport = t.lastProgress;
+    progress(t);
+  }
+  if (complete) finish(t);
+}
+
+/** Appends what is held in memory to the .part file. */
+function flush(t: Transfer): void {
+  if (!t.pending?.length) return;
+  const all = new Uint8Array(t.pendingBytes ?? 0);
+  let o = 0;
+  for (const b of t.pending) {
+    all.set(b, o);
+    o += b.length;
+  }
+  t.pending = [];
+  t.pendingBytes = 0;
+  vfsOk(partPath(t), "Append", { mime: undefined, bytes: all });
 }
 
 function onSize(source: Address, s: Record<string, unknown>): void {
+  // (a Size restarts nothing: chunks we hold stay valid for the same version)
   const pkg = readPackageId(s.package_id);
   const size = readU64(s.size, "size");
   for (const t of transfers.values()) {
@@ -570,7 +929,7 @@ function finish(t: Transfer): void {
       const bytes = vfsRead(part)!;
       let manifest: string;
       try {
-        manifest = manifestOf(bytes);
+        manifest = manifestFromZip(bytes);
       } catch (e) {
         log(0, `${t.pkg} from ${t.from}: ${errorText(e)}`);
         err = "InvalidManifest";
@@ -606,6 +965,8 @@ function failed(t: Transfer, err: DownloadError): void {
     if (vfsLen(partPath(t)) === undefined) {
       vfsOk(partPath(t), "Write", { mime: undefined, bytes: new Uint8Array() });
       t.have = 0;
+      t.pending = [];
+      t.pendingBytes = 0;
     }
     transfers.set(key(t.pkg, t.hash), t);
     save();
@@ -650,6 +1011,7 @@ function onTick(): void {
     if (now - t.lastProgress > GIVE_UP_MS) {
       failed(t, t.lastError ?? "Timeout");
     } else if (now - t.lastActivity > STALL_MS) {
+      flush(t);
       log(1, `${t.pkg} from ${t.from}: no chunk for ${STALL_MS} ms; asking again from ${t.have}`);
       requestFrom(t);
     }
