@@ -142,6 +142,18 @@ Deno.test({
           caps_approved: true,
         });
 
+        // a stored zip that no longer hashes to its version is refused at install
+        const stored = `${n.home}/vfs/app-store:sys/downloads/up:dev.os/${v1.hash}.zip`;
+        const original = await Deno.readFile(stored);
+        const tampered = original.slice();
+        tampered[tampered.length - 30] ^= 0xff;
+        await Deno.writeFile(stored, tampered);
+        const bad = await n.api("POST", "/apps/up:dev.os/install", { version_hash: v1.hash });
+        assertEquals(bad.status, 503);
+        assertMatch((bad.json as { error: string }).error, /does not hash to/);
+        assertEquals(await ask("hi"), "v2 kept");
+        await Deno.writeFile(stored, original);
+
         // the API's answers
         const files = (await n.api("GET", "/downloads/up:dev.os")).json as {
           File: { name: string };
