@@ -1009,7 +1009,7 @@ class PackagesModule implements RuntimeModule {
             Deno.renameSync(path, live);
             ctx.print(0, `packages: restored ${m[1]}'s previous pkg drive`);
           }
-        } else Deno.removeSync(path, { recursive: true });
+        } else if (e.name.startsWith("staged-")) Deno.removeSync(path, { recursive: true });
       }
     } catch { /* nothing left aside */ }
   }

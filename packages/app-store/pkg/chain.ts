@@ -671,12 +671,12 @@ function readPackageId(v: unknown): string | undefined {
 }
 
 function config(): { chainId: number; firstBlock: number; pollMs: number } {
+  // Read, not ReadToString: that reads from the vfs's shared cursor of an open file, so it
+  // would leave hns-indexer's own read of its initfile at the end (as in Hyperdrive's vfs)
   const read = (path: string) => {
     try {
-      const { answer } = call(VFS, { path, action: "ReadToString" }, 5);
-      if (isObj(answer) && typeof answer.ReadToString === "string") {
-        return JSON.parse(answer.ReadToString);
-      }
+      const { answer, blob } = call(VFS, { path, action: "Read" }, 5);
+      if (answer === "Read" && blob) return JSON.parse(dec.decode(blob.bytes));
     } catch { /* none */ }
     return undefined;
   };
