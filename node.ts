@@ -27,6 +27,7 @@ import { createNetModule } from "./net/mod.ts";
 import { loadOrCreateNetworkingKey, NETWORKING_KEY_FILE } from "./net/boot.ts";
 import { createHttpServer, type HttpServerModule } from "./modules/http_server/mod.ts";
 import { createHttpClient } from "./modules/http_client/mod.ts";
+import { createPackagesModule } from "./kernel/packages.ts";
 import { createEthModule, type EthModuleOptions } from "./modules/eth/mod.ts";
 import {
   ed25519FromPkcs8,
@@ -371,6 +372,8 @@ export async function bootNode(opts: BootOptions): Promise<HyperdenoNode> {
       ...(http ? [http] : []),
       createHttpClient(),
       eth,
+      // installs and uninstalls for the app store, atomically (kernel/packages.ts)
+      createPackagesModule(),
       ...(opts.modules ?? []),
     ],
     print,
