@@ -52,6 +52,9 @@ export interface WorkerInit {
 /** Data bytes of each ring (per direction, per process). */
 export const RING_BYTES = 256 * 1024;
 
+/** Data bytes of a direct channel's ring (peer.ts); larger messages (over 1/8) take its port. */
+export const PEER_RING_BYTES = 64 * 1024;
+
 /** Worker -> kernel: "new ring records" (port items are {seq, m}). */
 export const DOORBELL = 0;
 
@@ -98,8 +101,15 @@ export function wallClock(): number {
  * port, so A cannot forge it. Any cap change or exit revokes channels.
  */
 export type ChannelControl =
-  | { t: "channel"; target: string; port: MessagePort; signal: SharedArrayBuffer }
-  | { t: "peer"; from: Address; port: MessagePort }
+  | {
+    t: "channel";
+    target: string;
+    /** peer.ts: the channel's ring, and its port for what does not fit */
+    ring: SharedArrayBuffer;
+    port: MessagePort;
+    signal: SharedArrayBuffer;
+  }
+  | { t: "peer"; from: Address; ring: SharedArrayBuffer; port: MessagePort }
   | { t: "unchannel"; target?: string }
   | { t: "unpeer"; from: string };
 
