@@ -1,0 +1,131 @@
+// Message round trips and one-way rates against a bare Worker, in one run:
+// interleaved runs (baseline, then each target) so that load on the shared
+// machine hits all of them alike. Prints one JSON line (benches/all.ts reads it).
+//
+//   deno run -A benches/rtt.ts [--runs=5] [--rounds=500] [--oneway=2000] [--no-components]
+//
+// - baseline: a Worker echoing each postMessage (the main thread posts, awaits
+//   the echo, posts again);
+// - TS module -> TS module: process A does `rounds` sequential
+//   send-and-await-response calls to process B (tests/fixtures/tester.js), which
+//   answers each "ping" with "pong" (after the first, on a direct channel);
+// - component -> component: the same, both built by componentize-js;
+// - minimal component: a hand-written component (benches/echo_component.ts) that
+//   answers with no interpreter inside, asked by the TS module, so the figure
+//   separates the runtime's cost from the guest's;
+// - one-way: `oneway` fire-and-forget requests into B, then one request to
+//   confirm they all arrived (requests are delivered in order).
+
+import { bootNode } from "../main.ts";
+import { makePackage, writeKitPackage } from "../tests/kernel/helpers.ts";
+import { buildEchoComponent } from "./echo_component.ts";
+
+const args = Object.fromEntries(
+  Deno.args.map((a) => a.replace(/^--/, "").split("=") as [string, string]),
+);
+const RUNS = Number(args.runs ?? 5);
+const ROUNDS = Number(args.rounds ?? 500);
+const ONE_WAY = Number(args.oneway ?? 2000);
+const COMPONENTS = !("no-components" in args);
+
+const root = await Deno.makeTempDir({ prefix: "hyperdeno-rtt-" });
+const dir = await makePackage(root, {
+  name: "bench",
+  processes: [
+    { name: "ma", kind: "module" },
+    { name: "mb", kind: "module" },
+    ...(COMPONENTS ? [{ name: "ca" }, { name: "cb" }] : []),
+  ],
+});
+const node = await bootNode({
+  home: `${root}/home`,
+  verbosity: 0,
+  onPrint: () => {},
+  tcpPort: 0,
+  wsPort: false,
+});
+await node.installPackage(dir);
+if (COMPONENTS) {
+  const echoDir = await writeKitPackage(root, {
+    name: "echo",
+    manifest: [{
+      process_name: "echo",
+      process_wasm_path: "/echo.wasm",
+      on_exit: "Restart",
+      request_networking: false,
+      request_capabilities: [],
+      grant_capabilities: [],
+      public: true,
+    }],
+    files: { "echo.wasm": await buildEchoComponent() },
+  });
+  await node.installPackage(echoDir);
+}
+
+const ask = (target: string, cmd: unknown) =>
+  node.request(target, JSON.stringify(cmd), { timeoutSeconds: 300 });
+const askMany = (from: string, to: string, n: number) =>
+  ask(`our@${from}:bench:test.os`, { op: "ask-many", target: `fake.dev@${to}`, n });
+
+// the baseline: a Worker that echoes every message straight back
+const echoUrl = URL.createObjectURL(
+  new Blob(["self.onmessage = (e) => self.postMessage(e.data);"], { type: "text/javascript" }),
+);
+const echo = new Worker(echoUrl, { type: "module" });
+const payload = { body: new TextEncoder().encode(JSON.stringify({ op: "echo" })) };
+function workerRoundTrips(n: number): Promise<void> {
+  return new Promise((resolve) => {
+    let left = n;
+    echo.onmessage = () => {
+      if (--left === 0) resolve();
+      else echo.postMessage(payload);
+    };
+    echo.postMessage(payload);
+  });
+}
+function workerOneWay(n: number): Promise<void> {
+  return new Promise((resolve) => {
+    let got = 0;
+    echo.onmessage = () => {
+      if (++got === n) resolve();
+    };
+    for (let i = 0; i < n; i++) echo.postMessage(payload);
+  });
+}
+async function oneWay(target: string, n: number) {
+  for (let i = 0; i < n; i++) await node.send(target, "tick");
+  await ask(target, { op: "count" });
+}
+
+/** Microseconds per item of `f(n)`. */
+async function timed(n: number, f: (n: number) => Promise<unknown>): Promise<number> {
+  const t0 = performance.now();
+  await f(n);
+  return ((performance.now() - t0) * 1000) / n;
+}
+
+const targets: [string, (n: number) => Promise<unknown>][] = [
+  ["baseline", workerRoundTrips],
+  ["ts", (n) => askMany("ma", "mb:bench:test.os", n)],
+];
+if (COMPONENTS) {
+  targets.push(["component", (n) => askMany("ca", "cb:bench:test.os", n)]);
+  targets.push(["minimal_component", (n) => askMany("ma", "echo:echo:test.os", n)]);
+}
+const oneWayTargets: [string, (n: number) => Promise<unknown>][] = [
+  ["oneway_baseline", workerOneWay],
+  ["oneway_ts", (n) => oneWay("our@mb:bench:test.os", n)],
+];
+
+// warm-up: JIT, first-message paths, direct channels
+for (const [, f] of [...targets, ...oneWayTargets]) await f(200);
+
+const us: Record<string, number[]> = {};
+for (let r = 0; r < RUNS; r++) {
+  for (const [name, f] of targets) (us[name] ??= []).push(await timed(ROUNDS, f));
+  for (const [name, f] of oneWayTargets) (us[name] ??= []).push(await timed(ONE_WAY, f));
+}
+console.log(JSON.stringify({ runs: RUNS, rounds: ROUNDS, oneway: ONE_WAY, us }));
+await node.shutdown();
+echo.terminate();
+await Deno.remove(root, { recursive: true }).catch(() => {});
