@@ -13,10 +13,16 @@
 // - minimal component: a hand-written component (benches/echo_component.ts) that
 //   answers with no interpreter inside, asked by the TS module, so the figure
 //   separates the runtime's cost from the guest's;
+// - TS module -> runtime module: A asks a runtime module (on the kernel's
+//   thread) that answers at once: the Worker <-> kernel path the storage
+//   modules, http-server and net use, against the same baseline (a Worker and
+//   the main thread);
 // - one-way: `oneway` fire-and-forget requests into B, then one request to
 //   confirm they all arrived (requests are delivered in order).
 
 import { bootNode } from "../main.ts";
+import type { RuntimeModule, RuntimeModuleContext } from "../kernel/module.ts";
+import type { KernelMessage } from "../wire/core.ts";
 import { makePackage, writeKitPackage } from "../tests/kernel/helpers.ts";
 import { buildEchoComponent } from "./echo_component.ts";
 
@@ -37,12 +43,39 @@ const dir = await makePackage(root, {
     ...(COMPONENTS ? [{ name: "ca" }, { name: "cb" }] : []),
   ],
 });
+/** A runtime module answering every request with "pong", at once. */
+class PongModule implements RuntimeModule {
+  readonly processId = { processName: "pong", packageName: "distro", publisherNode: "sys" };
+  readonly public = true;
+  private ctx!: RuntimeModuleContext;
+  private readonly body = new TextEncoder().encode("pong");
+  start(ctx: RuntimeModuleContext) {
+    this.ctx = ctx;
+  }
+  handleMessage(km: KernelMessage) {
+    if (km.message.tag !== "request") return;
+    this.ctx.sendToLoop({
+      id: km.id,
+      source: { node: this.ctx.our, process: this.processId },
+      target: km.rsvp ?? km.source,
+      message: {
+        tag: "response",
+        val: [
+          { inherit: false, body: this.body, metadata: undefined, capabilities: [] },
+          undefined,
+        ],
+      },
+      lazyLoadBlob: undefined,
+    });
+  }
+}
 const node = await bootNode({
   home: `${root}/home`,
   verbosity: 0,
   onPrint: () => {},
   tcpPort: 0,
   wsPort: false,
+  modules: [new PongModule()],
 });
 await node.installPackage(dir);
 if (COMPONENTS) {
@@ -97,16 +130,46 @@ async function oneWay(target: string, n: number) {
   await ask(target, { op: "count" });
 }
 
-/** Microseconds per item of `f(n)`. */
-async function timed(n: number, f: (n: number) => Promise<unknown>): Promise<number> {
+/** CPU ticks (1/100 s) used so far by this process's threads: main, Workers, V8 helpers. */
+function threadTicks(): { main: number; workers: number; helpers: number } {
+  const t = { main: 0, workers: 0, helpers: 0 };
+  for (const e of Deno.readDirSync("/proc/self/task")) {
+    try {
+      const stat = Deno.readTextFileSync(`/proc/self/task/${e.name}/stat`);
+      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const ticks = Number(f[11]) + Number(f[12]);
+      if (comm.startsWith("worker-")) t.workers += ticks;
+      else if (comm.startsWith("V8 ")) t.helpers += ticks;
+      else if (e.name === String(Deno.pid)) t.main += ticks;
+    } catch { /* thread gone */ }
+  }
+  return t;
+}
+const cpu: Record<string, { main: number; workers: number; helpers: number }> = {};
+
+/** Microseconds per item of `f(n)`; adds its CPU per item (us) to cpu[name]. */
+async function timed(
+  name: string,
+  n: number,
+  f: (n: number) => Promise<unknown>,
+): Promise<number> {
+  const a = threadTicks();
   const t0 = performance.now();
   await f(n);
-  return ((performance.now() - t0) * 1000) / n;
+  const us = ((performance.now() - t0) * 1000) / n;
+  const b = threadTicks();
+  const c = cpu[name] ??= { main: 0, workers: 0, helpers: 0 };
+  for (const k of ["main", "workers", "helpers"] as const) {
+    c[k] += ((b[k] - a[k]) * 10_000) / n / RUNS;
+  }
+  return us;
 }
 
 const targets: [string, (n: number) => Promise<unknown>][] = [
   ["baseline", workerRoundTrips],
   ["ts", (n) => askMany("ma", "mb:bench:test.os", n)],
+  ["ts_to_module", (n) => askMany("ma", "pong:distro:sys", n)],
 ];
 if (COMPONENTS) {
   targets.push(["component", (n) => askMany("ca", "cb:bench:test.os", n)]);
@@ -122,10 +185,12 @@ for (const [, f] of [...targets, ...oneWayTargets]) await f(200);
 
 const us: Record<string, number[]> = {};
 for (let r = 0; r < RUNS; r++) {
-  for (const [name, f] of targets) (us[name] ??= []).push(await timed(ROUNDS, f));
-  for (const [name, f] of oneWayTargets) (us[name] ??= []).push(await timed(ONE_WAY, f));
+  for (const [name, f] of targets) (us[name] ??= []).push(await timed(name, ROUNDS, f));
+  for (const [name, f] of oneWayTargets) (us[name] ??= []).push(await timed(name, ONE_WAY, f));
 }
-console.log(JSON.stringify({ runs: RUNS, rounds: ROUNDS, oneway: ONE_WAY, us }));
+// cpu: per round trip (or one-way message), microseconds of CPU on the main
+// (kernel) thread, on Workers, and on V8's helper (GC) threads, averaged over runs
+console.log(JSON.stringify({ runs: RUNS, rounds: ROUNDS, oneway: ONE_WAY, us, cpu }));
 await node.shutdown();
 echo.terminate();
 await Deno.remove(root, { recursive: true }).catch(() => {});
