@@ -25,7 +25,13 @@ import type {
 } from "../../wire/core.ts";
 
 export type Program =
-  | { kind: "component"; js: string; coreModules: Record<string, WebAssembly.Module> }
+  | {
+    kind: "component";
+    /** jco's glue: a file: URL the Worker may read and import, or (compiled binaries) its text */
+    url?: string;
+    js?: string;
+    coreModules: Record<string, WebAssembly.Module>;
+  }
   | {
     kind: "module";
     source: string;
@@ -85,6 +91,13 @@ export const SIGNAL_BYTES = 24;
 export type Incoming =
   | { t: "msg"; km: KernelMessage; at?: number }
   | { t: "err"; err: WrappedSendError; at?: number };
+
+/** A file: URL for an absolute path (what `import()` takes). */
+export function toFileUrl(path: string): string {
+  const url = new URL("file:///");
+  url.pathname = path;
+  return url.href;
+}
 
 /** This thread's origin (read once: it never changes, and the getter is not free). */
 const TIME_ORIGIN = performance.timeOrigin;

@@ -706,9 +706,13 @@ async function run(init: WorkerInit) {
         post({ t: "print", verbosity: stream === "stderr" ? 2 : 0, text: line });
       },
     });
-    const url = URL.createObjectURL(new Blob([init.program.js], { type: "text/javascript" }));
-    const mod = await import(url);
-    URL.revokeObjectURL(url);
+    let mod;
+    if (init.program.url) mod = await import(init.program.url);
+    else {
+      const url = URL.createObjectURL(new Blob([init.program.js!], { type: "text/javascript" }));
+      mod = await import(url);
+      URL.revokeObjectURL(url);
+    }
     const core = init.program.coreModules;
     const instance = await mod.instantiate(
       (name: string) => core[name],
