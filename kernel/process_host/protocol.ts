@@ -58,8 +58,11 @@ export interface WorkerInit {
 /** Data bytes of each ring (per direction, per process). */
 export const RING_BYTES = 256 * 1024;
 
-/** Data bytes of a direct channel's ring (peer.ts); larger messages (over 1/8) take its port. */
-export const PEER_RING_BYTES = 64 * 1024;
+/**
+ * Data bytes of a direct channel's ring (peer.ts); larger messages (over 1/8: 4 KiB) take its
+ * port. One per communicating pair and direction, resident once traffic has cycled through it.
+ */
+export const PEER_RING_BYTES = 32 * 1024;
 
 /** Worker -> kernel: "new ring records" (port items are {seq, m}). */
 export const DOORBELL = 0;
