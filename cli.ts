@@ -10,8 +10,16 @@ import type { HnsUpdate } from "./wire/net.ts";
 import { readPkiFile } from "./net/boot.ts";
 import { HTTP_SELF_IMPOSED_TIMEOUT_SIMULATION } from "./modules/http_server/mod.ts";
 import { promptPasswordInBrowser } from "./modules/http_server/password_page.ts";
-import { type LoadedKeyfile, readKeyfile } from "./modules/keyfile/mod.ts";
-import { bootNode, type HyperdenoNode, storedName, VERSION } from "./node.ts";
+import { loadOrCreateKeyfile, readKeyfile } from "./modules/keyfile/mod.ts";
+import {
+  bootNode,
+  type BootOptions,
+  chainRoutingFor,
+  type HyperdenoNode,
+  storedName,
+  VERSION,
+} from "./node.ts";
+import { ChainIdentityError, REFUSED_EXIT_CODE } from "./chain/identity.ts";
 import { createConsole } from "./console/mod.ts";
 
 const HELP = `hyperdeno ${VERSION}: a Hyperware node on Deno
@@ -36,7 +44,9 @@ Options:
                                   (CTRL+L toggles it)
       --max-log-size <BYTES>      all log files together, 0 = no limit [default: 16000000]
       --number-log-files <N>      log files rotated through [default: 4]
-      --reveal-ip, --soft-ulimit  Hyperdrive's; accepted and reported "not yet supported"
+      --reveal-ip                 Hyperdrive's switch (always on, unused by its networking):
+                                  accepted, no effect
+      --soft-ulimit <N>           Hyperdrive's; accepted and reported "not yet supported"
       --max-peers <N>             max open peer connections [default: 32]
       --max-passthroughs <N>      passthroughs served as a router [default: 0]
       --fake-pki <FILE>           JSON list of HnsUpdate records: peers known at boot
@@ -48,7 +58,7 @@ Options:
 `;
 
 /** Hyperdrive's flags for later issues: accepted (kit passes some), not acted on yet. */
-const NOT_YET = ["reveal-ip", "soft-ulimit"];
+const NOT_YET = ["soft-ulimit"];
 
 /** A bad command line: the CLI prints it with the help and exits 2. */
 export class UsageError extends Error {}
@@ -193,7 +203,8 @@ export function parseCli(args: string[]): CliConfig {
         "fake-pki": { type: "string" },
         "expose-local": { type: "boolean" },
         "logging-off": { type: "boolean", short: "l" },
-        "reveal-ip": { type: "string" },
+        // Hyperdrive's clap: a switch (SetTrue, default true) that its net does not read
+        "reveal-ip": { type: "boolean" },
         rpc: { type: "string" },
         "rpc-config": { type: "string" },
         "max-log-size": { type: "string" },
@@ -230,7 +241,8 @@ export function parseCli(args: string[]): CliConfig {
     throw new UsageError(`--fake-node-name ${name}: can only contain a-z, 0-9, \`-\`, \`.\``);
   }
   const fakechain = v["fakechain-port"] !== undefined;
-  let tcpPort = transportOption("tcp-port", v["tcp-port"]);
+  // a fake node has no TCP (bootNode turns it off); an existing node's ports come from chain
+  const tcpPort = transportOption("tcp-port", v["tcp-port"]);
   const wsPort = transportOption("ws-port", v["ws-port"]);
   if (fakechain) {
     // kit's boot-fake-node: a name without a dot is <name>.os
@@ -243,8 +255,6 @@ export function parseCli(args: string[]): CliConfig {
     if (wsPort === false) {
       throw new UsageError("--ws-port 0: a fake node on the local chain speaks WebSockets only");
     }
-    // as Hyperdrive's simulation mode: no TCP transport
-    tcpPort = false;
   }
   if (tcpPort === false && wsPort === false && !fakechain) {
     throw new UsageError("--tcp-port 0 and --ws-port 0 turn off both networking transports");
@@ -313,41 +323,92 @@ export async function runCli(args: string[]): Promise<number> {
   const { promise: stopped, resolve: stop } = Promise.withResolvers<void>();
   Deno.addSignalListener("SIGINT", () => stop());
   Deno.addSignalListener("SIGTERM", () => stop());
-  let keyfile: LoadedKeyfile | undefined;
   let httpPort = cfg.httpPort;
-  // Hyperdrive's fake nodes: the password defaults to "secret", no password page
-  const password = cfg.password ?? (cfg.fakechain ? "secret" : undefined);
-  if (cfg.fakechain && cfg.name === undefined && !(await storedName(cfg.home))) {
+  const hasKeyfile = (await readKeyfile(cfg.home).catch(() => undefined)) !== undefined;
+  const stored = await storedName(cfg.home);
+  // Hyperdrive's fake nodes: the password defaults to "secret", no password page (an existing
+  // node's keyfile on the fake chain needs its own password, as in Hyperdrive)
+  const password = cfg.password ??
+    (cfg.fakechain && (cfg.name !== undefined || stored !== undefined) ? "secret" : undefined);
+  // a new home on the fake chain with no name to mint: only an uploaded keyfile can boot it
+  const importOnly = cfg.fakechain && cfg.name === undefined && !hasKeyfile && !stored;
+  if (importOnly && (password !== undefined || cfg.detached)) {
     console.error(
       "error: --fakechain-port on a new home needs --fake-node-name (the name to mint)",
     );
     return 2;
   }
+  const boot: BootOptions = {
+    home: cfg.home,
+    password,
+    exposeLocal: cfg.exposeLocal,
+    // a fake node (how kit boots nodes) waits as Hyperdrive's simulation build does
+    httpTimeoutSeconds: cfg.name !== undefined || cfg.fakechain
+      ? HTTP_SELF_IMPOSED_TIMEOUT_SIMULATION
+      : undefined,
+    name: cfg.name,
+    verbosity: cfg.verbosity,
+    processVerbosity: cfg.processVerbosity,
+    tcpPort: cfg.tcpPort,
+    wsPort: cfg.wsPort,
+    maxPeers: cfg.maxPeers,
+    maxPassthroughs: cfg.maxPassthroughs,
+    pki,
+    fakeChain: cfg.fakechain ? { port: cfg.fakechainPort, freshKey: cfg.freshKey } : undefined,
+    eth: {
+      rpc: cfg.rpc,
+      rpcConfig: cfg.rpcConfig,
+      simulation: cfg.name !== undefined || cfg.fakechain,
+      fakechainPort: cfg.fakechainPort,
+    },
+    distro: true,
+  };
   if (password === undefined) {
-    const hasKeyfile = (await readKeyfile(cfg.home).catch(() => undefined)) !== undefined;
     if (cfg.detached && hasKeyfile) {
       console.error("error: --detached needs --password to open this node's keyfile");
       return 2;
     }
     if (!cfg.detached) {
-      // as Hyperdrive: the password is set (first boot) or entered in the browser
+      // as Hyperdrive: the password is set (first boot) or entered in the browser, or an
+      // existing node's keyfile is uploaded; an existing node is checked on chain first
       const prompt = await promptPasswordInBrowser({
         home: cfg.home,
-        our: cfg.name ?? (await storedName(cfg.home)) ?? "fake.dev",
+        our: cfg.name ?? stored ?? "fake.dev",
+        importOnly,
         port: cfg.httpPort === undefined ? 8080 : cfg.httpPort,
         searchPort: cfg.httpPort === undefined,
+        verify: (keyfile) => chainRoutingFor({ ...boot, keyfile }, (t) => console.log(t)),
       });
-      console.log(
-        `hyperdeno: open ${prompt.url} to ${
-          hasKeyfile ? "unlock" : "set a password for"
-        } this node`,
-      );
-      keyfile = await Promise.race([prompt.done, stopped.then(() => undefined)]);
-      if (!keyfile) {
+      const what = hasKeyfile
+        ? "unlock"
+        : importOnly
+        ? "import the keyfile of"
+        : "set a password for (or import the keyfile of)";
+      console.log(`hyperdeno: open ${prompt.url} to ${what} this node`);
+      const opened = await Promise.race([prompt.done, stopped.then(() => undefined)]);
+      if (!opened) {
         await prompt.close().catch(() => {});
         return 0;
       }
+      const { chainRouting, ...keyfile } = opened;
+      boot.keyfile = keyfile;
+      boot.chainRouting = chainRouting;
       httpPort = prompt.port;
+    }
+  } else if (hasKeyfile && !cfg.freshKey) {
+    // opened and (an existing node's) checked on chain before the console writes its logs:
+    // a refused boot leaves the home as it was
+    try {
+      boot.keyfile = await loadOrCreateKeyfile({ home: cfg.home, password });
+      boot.chainRouting = await chainRoutingFor(boot, (t) => console.log(t));
+    } catch (e) {
+      if (e instanceof ChainIdentityError) {
+        // Hyperdrive panics with this (exit code 101)
+        console.error(`error: ${e.cliMessage}`);
+        return REFUSED_EXIT_CODE;
+      }
+      console.error(`error: ${errorText(e)}`);
+      return 1;
     }
   }
   // the console hears every print from boot on, and the signals
@@ -363,36 +424,14 @@ export async function runCli(args: string[]): Promise<number> {
   });
   let node: HyperdenoNode;
   try {
-    node = await bootNode({
-      console: con,
-      home: cfg.home,
-      httpPort,
-      password,
-      keyfile,
-      exposeLocal: cfg.exposeLocal,
-      // a fake node (how kit boots nodes) waits as Hyperdrive's simulation build does
-      httpTimeoutSeconds: cfg.name !== undefined || cfg.fakechain
-        ? HTTP_SELF_IMPOSED_TIMEOUT_SIMULATION
-        : undefined,
-      name: cfg.name,
-      verbosity: cfg.verbosity,
-      processVerbosity: cfg.processVerbosity,
-      tcpPort: cfg.tcpPort,
-      wsPort: cfg.wsPort,
-      maxPeers: cfg.maxPeers,
-      maxPassthroughs: cfg.maxPassthroughs,
-      pki,
-      fakeChain: cfg.fakechain ? { port: cfg.fakechainPort, freshKey: cfg.freshKey } : undefined,
-      eth: {
-        rpc: cfg.rpc,
-        rpcConfig: cfg.rpcConfig,
-        simulation: cfg.name !== undefined || cfg.fakechain,
-        fakechainPort: cfg.fakechainPort,
-      },
-      distro: true,
-    });
+    node = await bootNode({ ...boot, console: con, httpPort });
   } catch (e) {
     await con.close();
+    if (e instanceof ChainIdentityError) {
+      // Hyperdrive panics with this (exit code 101); nothing in home was written
+      console.error(`error: ${e.cliMessage}`);
+      return REFUSED_EXIT_CODE;
+    }
     console.error(`error: ${errorText(e)}`);
     return 1;
   }

@@ -27,10 +27,12 @@ import { createNetModule } from "./net/mod.ts";
 import { loadOrCreateNetworkingKey, NETWORKING_KEY_FILE } from "./net/boot.ts";
 import { createHttpServer, type HttpServerModule } from "./modules/http_server/mod.ts";
 import { createHttpClient } from "./modules/http_client/mod.ts";
+import { createPackagesModule } from "./kernel/packages.ts";
 import { createEthModule, type EthModuleOptions } from "./modules/eth/mod.ts";
 import {
   ed25519FromPkcs8,
   KEYFILE_NAME,
+  KeyfileError,
   type LoadedKeyfile,
   loadOrCreateKeyfile,
   readKeyfile,
@@ -39,6 +41,13 @@ import { answersJsonRpc } from "./chain/anvil.ts";
 import { entryTba } from "./chain/deploy.ts";
 import { fakeNodeNotes, hasNotes, mintOrResetFakeNode } from "./chain/fakenode.ts";
 import { namehash } from "./chain/abi.ts";
+import {
+  assignRouting,
+  type ChainRouting,
+  identityProviders,
+  ONCHAIN_FILE,
+  type PortFlag,
+} from "./chain/identity.ts";
 
 /** hyperdeno's version, as `--version` prints it. */
 export const VERSION = "0.1.0";
@@ -130,8 +139,23 @@ export interface BootOptions {
    * /login is unavailable.
    */
   password?: string;
-  /** An already opened keyfile (the CLI's browser password page), instead of `password`. */
+  /**
+   * An already opened keyfile (the CLI's browser password page), instead of `password`. One
+   * uploaded on the page (`imported`) makes this an existing node's boot; it is written to
+   * `<home>/.keys` once the chain agrees.
+   */
   keyfile?: LoadedKeyfile;
+  /**
+   * Boot as an existing Hypermap node (Hyperdrive's login): the keyfile's `~net-key` must be on
+   * chain and the routing comes from chain (see chain/identity.ts); a refusal throws
+   * ChainIdentityError before anything in home is written. Default: when the keyfile was
+   * uploaded (`keyfile.imported`), or isOnchainHome(home) (unless `keyfile.created`). The chain is eth's: `eth.simulation`
+   * (or `fakeChain`) picks the local chain at localhost:<fakechainPort>, else Base through the
+   * home's providers, `eth.rpc`/`eth.rpcConfig` and Hyperdrive's fallback URLs.
+   */
+  existingNode?: boolean;
+  /** The routing a boot page already checked on chain for `keyfile` (not asked again). */
+  chainRouting?: ChainRouting;
   /** Serve local-only paths and kit's RPC endpoint (loopback clients only), as Hyperdrive's flag. */
   exposeLocal?: boolean;
   /**
@@ -211,6 +235,16 @@ const DISTRO_DIR = new URL("./packages/", import.meta.url);
 const MAX_REQUEST_TIMEOUT_SECONDS = 2_147_483;
 const DISTRO_KERNEL = parseProcessId("kernel:distro:sys");
 
+/**
+ * Whether `home` belongs to an existing Hypermap node, checked on chain at boot: it was booted
+ * that way before (`<home>/.onchain`), or it holds a keyfile hyperdeno did not make (no
+ * `.node-name`: a Hyperdrive keyfile or home copied in). Homes hyperdeno made boot as before.
+ */
+export async function isOnchainHome(home: string): Promise<boolean> {
+  if (await exists(`${home}/${ONCHAIN_FILE}`)) return true;
+  return (await exists(`${home}/${KEYFILE_NAME}`)) && !(await exists(`${home}/.node-name`));
+}
+
 /** The node name stored in `home`, if any (the CLI's password page needs it before boot). */
 export async function storedName(home: string): Promise<string | undefined> {
   try {
@@ -246,8 +280,6 @@ function resolveTarget(our: string, target: string) {
 /** Boots a node in `opts.home` and resolves once its processes run. */
 export async function bootNode(opts: BootOptions): Promise<HyperdenoNode> {
   const home = opts.home;
-  await Deno.mkdir(home, { recursive: true });
-  const our = loadName(home, opts.name);
   let verbosity = opts.verbosity ?? 0;
   const processVerbosity = opts.processVerbosity ?? {};
   const out = opts.onPrint ?? ((_l: number, text: string) => console.log(text));
@@ -257,7 +289,12 @@ export async function bootNode(opts: BootOptions): Promise<HyperdenoNode> {
     const limit = override ?? verbosity;
     if (level <= limit) out(level, text);
   });
-  const fake = opts.fakeChain;
+  // an existing node is checked on chain before anything in home is written
+  const existing = await checkExistingNode(opts, (t) => print(0, t, DISTRO_KERNEL));
+  await Deno.mkdir(home, { recursive: true });
+  if (existing) await adoptExistingNode(home, existing);
+  const our = existing?.name ?? loadName(home, opts.name);
+  const fake = existing ? undefined : opts.fakeChain;
   const chainUrl = fake ? await checkFakeChain(our, fake, opts) : undefined;
   if (fake?.freshKey) {
     // Hyperdrive's fake boot: a new networking key every time (the chain notes follow it)
@@ -265,7 +302,7 @@ export async function bootNode(opts: BootOptions): Promise<HyperdenoNode> {
       await Deno.remove(`${home}/${f}`).catch(() => {});
     }
   }
-  const keys = await openKeys(home, our, opts);
+  const keys = existing ? keysOf(existing.loaded) : await openKeys(home, our, opts);
   const key = keys.networkingKey;
   const http =
     opts.modules?.find((m) => processIdToString(m.processId) === "http-server:distro:sys")
@@ -279,8 +316,8 @@ export async function bootNode(opts: BootOptions): Promise<HyperdenoNode> {
         selfImposedTimeoutSeconds: opts.httpTimeoutSeconds,
       });
   // built first: a bad --rpc/--rpc-config refuses the boot before anything listens
-  const ethOptions: EthModuleOptions = fake
-    ? { ...opts.eth, simulation: true, fakechainPort: fake.port ?? 8545 }
+  const ethOptions: EthModuleOptions = opts.fakeChain
+    ? { ...opts.eth, simulation: true, fakechainPort: opts.fakeChain.port ?? 8545 }
     : opts.eth ?? {};
   const eth = createEthModule(ethOptions);
   const net = createNetModule({
@@ -290,6 +327,8 @@ export async function bootNode(opts: BootOptions): Promise<HyperdenoNode> {
     tcpPort: fake ? false : opts.tcpPort,
     wsPort: opts.wsPort,
     routers: opts.routers,
+    // an existing node: where the chain says, listening on every interface (as Hyperdrive)
+    ...(existing ? chainNetOptions(existing.routing) : {}),
     maxPassthroughs: opts.maxPassthroughs,
     maxPeers: opts.maxPeers,
     pki: opts.pki,
@@ -309,9 +348,11 @@ export async function bootNode(opts: BootOptions): Promise<HyperdenoNode> {
       throw e;
     }
   }
-  // only for a node that runs (or is about to install) hns-indexer: the file would
-  // otherwise create that package's vfs directory on every node
-  const wantsIndexer = opts.distro === true ||
+  // only for a node that runs (or may install) hns-indexer: a simulation or its settings
+  // given, or the distro; the file would otherwise create that package's vfs directory on
+  // every node
+  const wantsIndexer = ethOptions.simulation === true || opts.hnsIndexer !== undefined ||
+    opts.distro === true ||
     (Array.isArray(opts.distro) && opts.distro.includes("hns-indexer")) ||
     (await exists(`${home}/vfs/hns-indexer:sys`));
   if (wantsIndexer) {
@@ -331,6 +372,8 @@ export async function bootNode(opts: BootOptions): Promise<HyperdenoNode> {
       ...(http ? [http] : []),
       createHttpClient(),
       eth,
+      // installs and uninstalls for the app store, atomically (kernel/packages.ts)
+      createPackagesModule(),
       ...(opts.modules ?? []),
     ],
     print,
@@ -500,6 +543,125 @@ interface NodeKeys {
   encodedKeyfile?: Uint8Array;
 }
 
+function keysOf(loaded: LoadedKeyfile): NodeKeys {
+  return {
+    networkingKey: ed25519FromPkcs8(loaded.keyfile.networkingKeyPkcs8).seed,
+    jwtSecret: loaded.keyfile.jwtSecret,
+    encodedKeyfile: loaded.encoded,
+  };
+}
+
+/** An existing Hypermap node the chain agreed with. */
+interface ExistingNode {
+  name: string;
+  loaded: LoadedKeyfile;
+  routing: ChainRouting;
+}
+
+/** A port option as Hyperdrive's flag: a number was given (0 = off); undefined/0 = not given. */
+function portFlag(p: number | false | undefined): PortFlag {
+  if (p === false) return { port: 0, flag: true };
+  return p === undefined || p === 0 ? { port: 0, flag: false } : { port: p, flag: true };
+}
+
+/**
+ * For an existing node's boot (BootOptions.existingNode): its keyfile, opened, and the routing
+ * the chain gives it (assign_routing); undefined for a node hyperdeno made. Writes nothing.
+ */
+async function checkExistingNode(
+  opts: BootOptions,
+  log: (text: string) => void,
+): Promise<ExistingNode | undefined> {
+  const home = opts.home;
+  const existing = opts.existingNode ??
+    (opts.keyfile?.imported ||
+      // a keyfile hyperdeno just made (the password page, tests) is a new local node's
+      (!opts.keyfile?.created && await isOnchainHome(home)));
+  if (!existing) return undefined;
+  let loaded = opts.keyfile;
+  if (!loaded) {
+    if (!(await readKeyfile(home))) {
+      throw new Error(`${home} belongs to an existing node but holds no keyfile (${KEYFILE_NAME})`);
+    }
+    if (opts.password === undefined) {
+      throw new Error(`${home} has an encrypted keyfile: boot with its password`);
+    }
+    loaded = await loadOrCreateKeyfile({ home, password: opts.password });
+  }
+  const { username, routers } = loaded.keyfile;
+  if (opts.name !== undefined && opts.name !== username) {
+    throw new KeyfileError(`keyfile belongs to ${username}, not ${opts.name}`);
+  }
+  if (opts.routers?.length) {
+    throw new Error("an existing node's routers come from its keyfile and the chain, not options");
+  }
+  let routing = opts.chainRouting;
+  if (!routing) {
+    const simulation = opts.fakeChain !== undefined || opts.eth?.simulation === true;
+    const { chainId, providers } = await identityProviders(home, {
+      rpc: opts.eth?.rpc,
+      rpcConfig: opts.eth?.rpcConfig,
+      simulation,
+      fakechainPort: opts.fakeChain?.port ?? opts.eth?.fakechainPort,
+    });
+    log(`${username}: checking the node's ~net-key and routing on chain ${chainId}`);
+    routing = await assignRouting({
+      name: username,
+      publicKey: ed25519FromPkcs8(loaded.keyfile.networkingKeyPkcs8).publicKey,
+      keyfileRouters: routers,
+      providers,
+      ws: portFlag(opts.wsPort),
+      tcp: portFlag(opts.tcpPort),
+      print: log,
+    });
+  }
+  return { name: username, loaded, routing };
+}
+
+/**
+ * What bootNode would check on chain for `opts` (with `opts.keyfile` opened): the routing of an
+ * existing node the chain agrees with, undefined for a node hyperdeno made; throws
+ * ChainIdentityError when the chain disagrees. The CLI's boot page asks this before it lets the
+ * node boot (then passes the routing as `chainRouting`). Writes nothing.
+ */
+export async function chainRoutingFor(
+  opts: BootOptions,
+  log: (text: string) => void = () => {},
+): Promise<ChainRouting | undefined> {
+  return (await checkExistingNode(opts, log))?.routing;
+}
+
+/** Once the chain agreed: the uploaded keyfile, the name, and the mark for later boots. */
+async function adoptExistingNode(home: string, e: ExistingNode): Promise<void> {
+  if (e.loaded.imported) {
+    const present = await readKeyfile(home);
+    if (present && !bytesEqual(present, e.loaded.encoded)) {
+      throw new Error(`${home} already holds a keyfile: not replacing it with the uploaded one`);
+    }
+    if (!present) {
+      await Deno.writeFile(`${home}/${KEYFILE_NAME}`, e.loaded.encoded, { mode: 0o600 });
+    }
+  }
+  loadName(home, e.name);
+  await Deno.writeTextFile(`${home}/${ONCHAIN_FILE}`, `${e.name}\n`);
+}
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/** net's options for the chain's routing: direct on every interface, or indirect. */
+function chainNetOptions(r: ChainRouting) {
+  if ("routers" in r) return { routers: r.routers };
+  return {
+    ip: r.ip,
+    listenHostname: r.ip.includes(":") ? "::" : "0.0.0.0",
+    tcpPort: r.ports.tcp ?? false as const,
+    wsPort: r.ports.ws ?? false as const,
+    routers: [],
+  };
+}
+
 /** The node's keys: from the encrypted keyfile when there is a password, else plain. */
 async function openKeys(home: string, our: string, opts: BootOptions): Promise<NodeKeys> {
   let loaded = opts.keyfile;
@@ -519,11 +681,10 @@ async function openKeys(home: string, our: string, opts: BootOptions): Promise<N
     });
   }
   if (loaded) {
-    return {
-      networkingKey: ed25519FromPkcs8(loaded.keyfile.networkingKeyPkcs8).seed,
-      jwtSecret: loaded.keyfile.jwtSecret,
-      encodedKeyfile: loaded.encoded,
-    };
+    if (loaded.keyfile.username !== our) {
+      throw new KeyfileError(`keyfile belongs to ${loaded.keyfile.username}, not ${our}`);
+    }
+    return keysOf(loaded);
   }
   if (await readKeyfile(home)) {
     throw new Error(`${home} has an encrypted keyfile: boot with its password`);

@@ -1,11 +1,14 @@
-// Direct channels between process Workers (see process_host/protocol.ts): after
-// the kernel has routed, and so authorized, a local message from A to B, A gets a
-// port into B's inbox so later cap-less messages skip the kernel's thread. Any
-// change to A's caps, or A or B exiting, closes them.
+// Direct channels between process Workers (see process_host/protocol.ts and
+// peer.ts): after the kernel has routed, and so authorized, a local message from
+// A to B, A gets a ring (and a port for what does not fit) into B's inbox so
+// later cap-less messages skip the kernel's thread. Any change to A's caps, or A
+// or B exiting, closes them.
 
 import type { ProcessHost } from "./process_host/host.ts";
 import type { ProcessTable } from "./process_table.ts";
 import { messagingKey } from "./capabilities.ts";
+import { PEER_RING_BYTES } from "./process_host/protocol.ts";
+import { Ring } from "./process_host/ring.ts";
 
 export class Channels {
   /** source process -> targets it may post to without the kernel */
@@ -26,11 +29,12 @@ export class Channels {
     if (!outbound) this.outbound.set(sourcePid, outbound = new Set());
     outbound.add(targetPid);
     const { port1, port2 } = new MessageChannel();
+    const ring = Ring.create(PEER_RING_BYTES).sab;
     source.control(
-      { t: "channel", target: targetPid, port: port1, signal: target.signalBuffer },
+      { t: "channel", target: targetPid, ring, port: port1, signal: target.signalBuffer },
       [port1],
     );
-    target.control({ t: "peer", from: source.our, port: port2 }, [port2]);
+    target.control({ t: "peer", from: source.our, ring, port: port2 }, [port2]);
   }
 
   /** Closes every direct channel (the kernel's debug switches need every message). */

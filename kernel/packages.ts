@@ -1,35 +1,54 @@
-// Installing a package in kit's layout (dir/metadata.json, dir/pkg/manifest.json
-// and the process files) as Hyperdrive's app-store installs one with root
-// authority: files into the package's pkg drive, every manifest process
-// initialized with its requested caps, grants applied, then all run.
+// Installing packages in kit's layout (pkg/manifest.json, pkg/scripts.json and the process
+// files), one machinery for every install path: bootNode's installPackage and the distro
+// (a package directory on disk) and main:app-store:sys (a package zip it unzipped into its
+// own drive), through the packages:distro:sys runtime module below.
+//
+// An install is atomic. Everything that can be checked is checked before anything is
+// touched: the manifest and scripts.json, every capability the manifest asks for (it must
+// be well formed, and on the app store's path name a process that exists and have been
+// approved), and every process file loaded as the kernel will load it (a component
+// transpiled, a TS/JS module imported in a Worker without permissions). Only then is the
+// package's pkg drive swapped for the new one and its processes replaced: the old ones
+// are killed without revoking what they granted, the new ones initialized, granted their
+// capabilities and run. If any step fails the old drive and the old processes (with their
+// capabilities, on-exit and public flag) come back, and the error says why. Process state
+// (set_state) is keyed by process id, so the old version keeps it either way.
 
 import type { Kernel } from "./kernel.ts";
+import type { RuntimeModule, RuntimeModuleContext } from "./module.ts";
 import {
+  type Address,
   canonicalJson,
   type Capability,
+  capabilityToJson,
   checkProcessId,
   KERNEL_PROCESS_ID,
+  type KernelMessage,
+  makeResponse,
   messagingCap,
   networkingCap,
   type OnExit,
+  parsePackageId,
   parseProcessId,
   type ProcessId,
   processIdToString,
+  textDecoder,
+  textEncoder,
   VFS_PROCESS_ID,
+  type WrappedSendError,
 } from "../wire/core.ts";
 import { isObject, str } from "../wire/fields.ts";
-import { readOnExit } from "../wire/kernel.ts";
+import {
+  encodeKernelCommand,
+  type KernelCommand,
+  type KernelResponse,
+  parseKernelResponse,
+  readCapability,
+  readOnExit,
+  type UserspaceProcess,
+} from "../wire/kernel.ts";
+import { ProgramLoader } from "./process_host/program.ts";
 import { driveDir, vfsHostPath, vfsRoot } from "./vfs_layout.ts";
-
-async function copyDir(from: string, to: string) {
-  await Deno.mkdir(to, { recursive: true });
-  for await (const e of Deno.readDir(from)) {
-    const src = `${from}/${e.name}`;
-    const dst = `${to}/${e.name}`;
-    if (e.isDirectory) await copyDir(src, dst);
-    else if (e.isFile) await Deno.copyFile(src, dst);
-  }
-}
 
 /** One process entry of a kit manifest.json. */
 export interface ManifestEntry {
@@ -49,12 +68,24 @@ export interface ManifestEntry {
   public: boolean;
 }
 
+/** Why an install or uninstall was refused; the message is for people. */
+export class InstallError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "InstallError";
+  }
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
 /**
  * The manifest's entries. Names and paths must be strings; the rest keep kit's
  * defaults when absent (on_exit None, no caps, not public), as before.
  */
-function readManifest(v: unknown, file: string): ManifestEntry[] {
-  if (!Array.isArray(v)) throw new Error(`${file}: expected a list`);
+export function readManifest(v: unknown, file: string): ManifestEntry[] {
+  if (!Array.isArray(v)) throw new InstallError(`${file}: expected a list`);
   return v.map((e, i) => {
     try {
       if (!isObject(e)) throw new Error("expected an object");
@@ -70,17 +101,22 @@ function readManifest(v: unknown, file: string): ManifestEntry[] {
           throw new Error(`${name}: ${errorText(err)}`);
         }
       };
+      const flag = (name: string) => {
+        const f = e[name] ?? false;
+        if (typeof f !== "boolean") throw new Error(`${name}: expected true or false`);
+        return f;
+      };
       return {
         process_name: text("process_name"),
         process_wasm_path: text("process_wasm_path"),
         on_exit: e.on_exit ?? "None",
-        request_networking: Boolean(e.request_networking),
+        request_networking: flag("request_networking"),
         request_capabilities: list("request_capabilities"),
         grant_capabilities: list("grant_capabilities"),
-        public: Boolean(e.public),
+        public: flag("public"),
       };
     } catch (err) {
-      throw new Error(`${file}: entry ${i}: ${errorText(err)}`);
+      throw new InstallError(`${file}: entry ${i}: ${errorText(err)}`);
     }
   });
 }
@@ -89,24 +125,20 @@ function onExitOf(entry: ManifestEntry, file: string): OnExit {
   try {
     return readOnExit(entry.on_exit);
   } catch (e) {
-    throw new Error(`${file}: ${entry.process_name}: on_exit: ${errorText(e)}`);
+    throw new InstallError(`${file}: ${entry.process_name}: on_exit: ${errorText(e)}`);
   }
-}
-
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }
 
 /**
  * A manifest capability entry, read as app-store's install reads it:
  * "proc:pkg:pub" (messaging) or {process, params}, params written as serde_json
- * writes a Value (compact, keys sorted). Anything else is skipped: `invalid`
- * says so where app-store prints it.
+ * writes a Value (compact, keys sorted). Anything else is not a capability:
+ * `invalid` says why (printed, or refusing the package on the app store's path).
  */
 function manifestCap(
   our: string,
   v: unknown,
-  invalid: () => void,
+  invalid: (why: string) => void,
 ): Capability | undefined {
   const parse = (s: unknown) => {
     try {
@@ -117,21 +149,36 @@ function manifestCap(
   };
   if (typeof v === "string") {
     const process = parse(v);
-    if (!process) invalid();
+    if (!process) invalid(`${JSON.stringify(v)} is not a process id`);
     return process && messagingCap({ node: our, process });
   }
   if (isObject(v)) {
-    if (!("process" in v)) return undefined;
     const process = parse(v.process);
-    if (!process) return undefined;
+    if (!process) {
+      invalid(`${JSON.stringify(v.process ?? null)} is not a process id`);
+      return undefined;
+    }
     if (!("params" in v)) {
-      invalid();
+      invalid(`${JSON.stringify(v)} has no params`);
       return undefined;
     }
     return { issuer: { node: our, process }, params: canonicalJson(JSON.stringify(v.params)) };
   }
-  invalid();
+  invalid(`${JSON.stringify(v)} is neither "proc:pkg:pub" nor {"process", "params"}`);
   return undefined;
+}
+
+/**
+ * How a requested capability is named for approval: the process id for messaging,
+ * else `<process> <params as canonical JSON>`; networking is "networking".
+ */
+export function capabilityName(cap: Capability): string {
+  if (cap.issuer.process.processName === "kernel" && canonicalJson(cap.params) === '"network"') {
+    return "networking";
+  }
+  const pid = processIdToString(cap.issuer.process);
+  const params = canonicalJson(cap.params);
+  return params === '"messaging"' ? pid : `${pid} ${params}`;
 }
 
 /**
@@ -191,12 +238,11 @@ export function readScriptsJson(v: unknown, file: string): Map<string, ScriptEnt
   return out;
 }
 
-/** dir/pkg/scripts.json, checked, with each script's file present; none: empty. */
-async function readPackageScripts(dir: string): Promise<Map<string, ScriptEntry>> {
-  const file = `${dir}/pkg/scripts.json`;
+/** pkgDir/scripts.json, checked, with each script's file present; none: empty. */
+async function readPackageScripts(pkgDir: string): Promise<Map<string, ScriptEntry>> {
   let text: string;
   try {
-    text = await Deno.readTextFile(file);
+    text = await Deno.readTextFile(`${pkgDir}/scripts.json`);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return new Map();
     throw e;
@@ -205,19 +251,264 @@ async function readPackageScripts(dir: string): Promise<Map<string, ScriptEntry>
   try {
     json = JSON.parse(text);
   } catch (e) {
-    throw new Error(`pkg/scripts.json: not JSON: ${errorText(e)}`);
+    throw new InstallError(`pkg/scripts.json: not JSON: ${errorText(e)}`);
   }
-  const scripts = readScriptsJson(json, "pkg/scripts.json");
+  let scripts: Map<string, ScriptEntry>;
+  try {
+    scripts = readScriptsJson(json, "pkg/scripts.json");
+  } catch (e) {
+    throw new InstallError(errorText(e));
+  }
   for (const name of scripts.keys()) {
-    try {
-      const st = await Deno.stat(`${dir}/pkg/${name}`);
-      if (!st.isFile) throw new Error("not a file");
-    } catch {
-      throw new Error(`pkg/scripts.json: ${JSON.stringify(name)}: no such file in pkg/`);
+    if (!(await isFile(`${pkgDir}/${name}`))) {
+      throw new InstallError(`pkg/scripts.json: ${JSON.stringify(name)}: no such file in pkg/`);
     }
   }
   return scripts;
 }
+
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await Deno.lstat(path)).isFile;
+  } catch {
+    return false;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function copyDir(from: string, to: string) {
+  await Deno.mkdir(to, { recursive: true });
+  for await (const e of Deno.readDir(from)) {
+    const src = `${from}/${e.name}`;
+    const dst = `${to}/${e.name}`;
+    if (e.isDirectory) await copyDir(src, dst);
+    else if (e.isFile) await Deno.copyFile(src, dst);
+  }
+}
+
+/** A manifest's process path as segments inside pkg/ (no "..", no absolute escape). */
+function processFile(entry: ManifestEntry, file: string): string {
+  const segs = entry.process_wasm_path.split("/").filter((s) => s !== "" && s !== ".");
+  if (segs.length === 0 || segs.some((s) => s === ".." || s.includes("\\") || s.includes("\0"))) {
+    throw new InstallError(
+      `${file}: ${entry.process_name}: process_wasm_path ${
+        JSON.stringify(entry.process_wasm_path)
+      } is not a file inside pkg/`,
+    );
+  }
+  return segs.join("/");
+}
+
+// ---------------------------------------------------------------------------
+// Loading a process file as the kernel will, before anything is replaced
+
+/** The standard API's functions, as a process module imports them. */
+const STANDARD_FUNCTIONS = [
+  "printToTerminal",
+  "our",
+  "getOnExit",
+  "setOnExit",
+  "getState",
+  "setState",
+  "clearState",
+  "spawn",
+  "saveCapabilities",
+  "dropCapabilities",
+  "ourCapabilities",
+  "receive",
+  "hasBlob",
+  "getBlob",
+  "lastBlob",
+  "sendRequest",
+  "sendRequests",
+  "sendResponse",
+  "sendAndAwaitResponse",
+];
+
+/**
+ * A Worker (no permissions) that imports a process module as the process Worker does,
+ * with every standard function answering a value that tolerates any use, and reports
+ * whether it loads and exports init. It never calls init.
+ */
+const PROBE_SOURCE = `
+const NAMES = ${JSON.stringify(STANDARD_FUNCTIONS)};
+self.onmessage = async (e) => {
+  const { source, typescript } = e.data;
+  const anything = new Proxy(function () {}, {
+    get(_t, k) {
+      if (k === Symbol.toPrimitive) return () => "";
+      if (k === Symbol.iterator) return function* () {};
+      if (k === "then") return undefined;
+      return anything;
+    },
+    apply() { return anything; },
+    construct() { return anything; },
+  });
+  globalThis.__probeStandard = anything;
+  const shim = NAMES.map((n) => "export const " + n + " = (...a) => globalThis.__probeStandard." + n + "(...a);").join("\\n");
+  const shimUrl = "data:application/javascript;base64," + btoa(shim);
+  const text = source.replace(/(["'])hyperware:process\\/standard@1\\.0\\.0\\1/g, JSON.stringify(shimUrl));
+  const bytes = new TextEncoder().encode(text);
+  let bin = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  try {
+    const mod = await import("data:" + (typescript ? "application/typescript" : "application/javascript") + ";base64," + btoa(bin));
+    postMessage(typeof mod.init === "function" ? { ok: true } : { error: "process module does not export init()" });
+  } catch (err) {
+    postMessage({ error: (err && err.message) ? String(err.message).split("\\n")[0] : String(err) });
+  }
+};
+`;
+
+/** How long a module may take to load in the probe (a shared CPU may be slow). */
+const PROBE_TIMEOUT_MS = 30_000;
+
+function probeModule(source: string, typescript: boolean): Promise<string | undefined> {
+  const url = URL.createObjectURL(new Blob([PROBE_SOURCE], { type: "text/javascript" }));
+  const worker = new Worker(url, {
+    type: "module",
+    name: "package probe",
+    deno: {
+      permissions: {
+        env: false,
+        ffi: false,
+        import: false,
+        net: false,
+        read: false,
+        run: false,
+        sys: false,
+        write: false,
+      },
+    },
+  } as WorkerOptions);
+  URL.revokeObjectURL(url);
+  return new Promise<string | undefined>((resolve) => {
+    const timer = setTimeout(() => {
+      worker.terminate();
+      resolve(`did not finish loading within ${PROBE_TIMEOUT_MS / 1000} s`);
+    }, PROBE_TIMEOUT_MS);
+    const done = (error?: string) => {
+      clearTimeout(timer);
+      worker.terminate();
+      resolve(error);
+    };
+    worker.onmessage = (e: MessageEvent<{ ok?: boolean; error?: string }>) =>
+      done(e.data.ok ? undefined : e.data.error ?? "failed to load");
+    worker.onerror = (e: ErrorEvent) => {
+      e.preventDefault();
+      done(e.message);
+    };
+    worker.postMessage({ source, typescript });
+  });
+}
+
+/** Loads a process file as the kernel will; throws InstallError saying why it cannot run. */
+async function checkProgram(
+  loader: ProgramLoader,
+  path: string,
+  bytes: Uint8Array,
+  label: string,
+): Promise<void> {
+  try {
+    const program = await loader.load(path, bytes);
+    if (program.kind === "module") {
+      const error = await probeModule(program.source, program.mediaType === "typescript");
+      if (error) throw new Error(error);
+    }
+  } catch (e) {
+    throw new InstallError(`${label} cannot run: ${errorText(e)}`);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// What the installer needs of the kernel
+
+/** The kernel operations an install uses: the kernel itself, or KernelCommands. */
+export interface KernelPort {
+  /** Every process in the process map (runtime modules included), by id. */
+  processes(): Promise<Map<string, UserspaceProcess>>;
+  /** Ends a process; `revoke`: also the capabilities it issued. */
+  kill(id: ProcessId, revoke: boolean): Promise<void>;
+  /** Creates a process (not running) with no capabilities; throws why it could not. */
+  initialize(p: {
+    id: ProcessId;
+    handle: string;
+    witVersion?: number;
+    onExit: OnExit;
+    public: boolean;
+    bytes: Uint8Array;
+  }): Promise<void>;
+  grant(target: ProcessId, caps: Capability[]): Promise<void>;
+  drop(target: ProcessId, caps: Capability[]): Promise<void>;
+  run(id: ProcessId): Promise<boolean>;
+}
+
+/** The kernel, called directly (bootNode's installPackage and the distro). */
+export function kernelPort(kernel: Kernel): KernelPort {
+  return {
+    async processes() {
+      const res = await kernel.request(
+        kernel.ourAddress,
+        {
+          inherit: false,
+          body: encodeKernelCommand({ tag: "Debug", print: { tag: "ProcessMap" } }),
+          metadata: undefined,
+          capabilities: [],
+        },
+        undefined,
+        10,
+      );
+      return processMapOf(res);
+    },
+    kill(id, revoke) {
+      kernel.killProcess(id, revoke);
+      return Promise.resolve();
+    },
+    initialize(p) {
+      return kernel.initializeProcess({
+        id: p.id,
+        wasmBytesHandle: p.handle,
+        witVersion: p.witVersion,
+        onExit: p.onExit,
+        initialCapabilities: [],
+        public: p.public,
+        bytes: p.bytes,
+        initializer: KERNEL_PROCESS_ID,
+      });
+    },
+    grant(target, caps) {
+      kernel.addCapabilities(target, caps);
+      return Promise.resolve();
+    },
+    drop(target, caps) {
+      kernel.dropCapabilities(target, caps);
+      return Promise.resolve();
+    },
+    run(id) {
+      return Promise.resolve(kernel.runProcess(id));
+    },
+  };
+}
+
+function processMapOf(km: KernelMessage): Map<string, UserspaceProcess> {
+  if (km.message.tag !== "response") throw new Error("kernel: expected a response");
+  const r = parseKernelResponse(km.message.val[0].body);
+  if (r.tag !== "Debug" || r.print.tag !== "ProcessMap") {
+    throw new Error(`kernel: unexpected answer to Debug ProcessMap: ${r.tag}`);
+  }
+  return r.print.processes;
+}
+
+// ---------------------------------------------------------------------------
+// The install
 
 export interface InstallContext {
   our: string;
@@ -225,10 +516,428 @@ export interface InstallContext {
   print(level: number, text: string, source: ProcessId): void;
 }
 
+export interface InstallOptions {
+  /** The package's wit_version (metadata.json's properties.wit_version). */
+  witVersion?: number;
+  /** How manifest.json is named in errors (default "manifest.json"). */
+  manifestLabel?: string;
+  /**
+   * The app store's path: every requested capability must be well formed and name a
+   * process that exists (or is in this package), else the package is refused. Without
+   * it (the distro, bootNode) a malformed entry is printed and skipped, as Hyperdrive.
+   */
+  strictCapabilities?: boolean;
+  /**
+   * The capabilities the user approved, by capabilityName(); any requested one not in
+   * the list refuses the package. Absent: all approved (kit, the distro).
+   */
+  approvedCapabilities?: string[];
+}
+
+export interface InstallResult {
+  packageId: string;
+  /** the package's processes, as started */
+  processes: string[];
+  /** true when it replaced a running version */
+  upgraded: boolean;
+}
+
+/** Packages being installed or removed, per node home: one at a time each. */
+const busy = new Set<string>();
+
+function installsDir(home: string): string {
+  return `${home}/.installs`;
+}
+
+/**
+ * Installs the package whose pkg/ content is at `stagedPkg` (a directory the install
+ * consumes: it becomes the package's pkg drive) and runs its processes, replacing a
+ * running version atomically. Throws InstallError saying why it was refused; then the
+ * running version, if any, still runs with its drive, state and capabilities.
+ */
+export async function installStaged(
+  port: KernelPort,
+  ctx: InstallContext,
+  packageId: string,
+  stagedPkg: string,
+  opts: InstallOptions = {},
+): Promise<InstallResult> {
+  const pkg = (() => {
+    try {
+      const p = parsePackageId(packageId);
+      checkProcessId({ processName: "x", ...p });
+      return p;
+    } catch (e) {
+      throw new InstallError(`${JSON.stringify(packageId)} is not a package id: ${errorText(e)}`);
+    }
+  })();
+  const key = `${ctx.home}|${packageId}`;
+  if (busy.has(key)) {
+    throw new InstallError(`${packageId} is being installed or removed already; try again`);
+  }
+  busy.add(key);
+  try {
+    return await install(port, ctx, packageId, pkg, stagedPkg, opts);
+  } finally {
+    busy.delete(key);
+  }
+}
+
+interface PlannedProcess {
+  id: ProcessId;
+  pid: string;
+  entry: ManifestEntry;
+  handle: string;
+  file: string;
+  onExit: OnExit;
+  caps: Capability[];
+}
+
+async function install(
+  port: KernelPort,
+  ctx: InstallContext,
+  packageId: string,
+  pkg: { packageName: string; publisherNode: string },
+  stagedPkg: string,
+  opts: InstallOptions,
+): Promise<InstallResult> {
+  const { our, home } = ctx;
+  const label = opts.manifestLabel ?? "manifest.json";
+  const log = (level: number, text: string) => ctx.print(level, text, KERNEL_PROCESS_ID);
+
+  // 1. the package, read and checked; nothing is touched yet
+  let manifestJson: unknown;
+  try {
+    manifestJson = JSON.parse(await Deno.readTextFile(`${stagedPkg}/manifest.json`));
+  } catch (e) {
+    throw new InstallError(
+      e instanceof Deno.errors.NotFound
+        ? `${label}: the package has no manifest.json`
+        : `${label}: not JSON: ${errorText(e)}`,
+    );
+  }
+  const manifest = readManifest(manifestJson, label);
+  const scripts = await readPackageScripts(stagedPkg);
+  const drive = `/${packageId}/pkg`;
+  const existing = await port.processes();
+  const ownNames = new Set<string>();
+  const planned: PlannedProcess[] = [];
+  for (const entry of manifest) {
+    let id: ProcessId;
+    try {
+      id = checkProcessId({ processName: entry.process_name, ...pkg });
+    } catch (e) {
+      throw new InstallError(`${label}: ${entry.process_name}: ${errorText(e)}`);
+    }
+    const pid = processIdToString(id);
+    if (ownNames.has(pid)) throw new InstallError(`${label}: ${pid} is listed twice`);
+    ownNames.add(pid);
+    const file = processFile(entry, label);
+    planned.push({
+      id,
+      pid,
+      entry,
+      file,
+      handle: `${drive}/${file}`,
+      onExit: onExitOf(entry, label),
+      caps: [],
+    });
+  }
+  const refused: string[] = [];
+  for (const p of planned) {
+    const caps: Capability[] = [];
+    for (const v of p.entry.request_capabilities) {
+      const c = manifestCap(our, v, (why) => {
+        if (opts.strictCapabilities) {
+          refused.push(`${p.pid} asks for an invalid capability: ${why}`);
+        } else log(0, `manifest requested invalid cap: ${JSON.stringify(v)}`);
+      });
+      if (!c) continue;
+      const issuer = processIdToString(c.issuer.process);
+      if (opts.strictCapabilities && !existing.has(issuer) && !ownNames.has(issuer)) {
+        refused.push(`${p.pid} asks for a capability from ${issuer}, which does not exist here`);
+        continue;
+      }
+      caps.push(c);
+    }
+    if (p.entry.request_networking) caps.push(networkingCap(our));
+    if (opts.approvedCapabilities) {
+      const approved = new Set(opts.approvedCapabilities);
+      for (const c of caps) {
+        const name = capabilityName(c);
+        if (!approved.has(name)) refused.push(`${p.pid}: capability ${name} was not approved`);
+      }
+    }
+    for (const kind of ["read", "write"]) {
+      // serde_json's json!{..}.to_string(): keys sorted
+      caps.push({
+        issuer: { node: our, process: VFS_PROCESS_ID },
+        params: JSON.stringify({ drive, kind }),
+      });
+    }
+    p.caps = caps;
+  }
+  if (refused.length > 0) throw new InstallError(refused.join("; "));
+  const grants: { from: PlannedProcess; to: ProcessId; cap: Capability }[] = [];
+  for (const p of planned) {
+    for (const v of p.entry.grant_capabilities) {
+      const c = manifestCap(
+        our,
+        v,
+        () => log(0, `${p.pid} manifest tried to grant invalid cap: ${JSON.stringify(v)}`),
+      );
+      if (!c) continue;
+      // grant: this process issues the cap to the named process
+      grants.push({
+        from: p,
+        to: c.issuer.process,
+        cap: { issuer: { node: our, process: p.id }, params: c.params },
+      });
+    }
+  }
+  // every process file loads as the kernel will load it
+  const loader = new ProgramLoader(`${home}/cache/components`, (t) => log(1, `kernel: ${t}`));
+  const programs = new Map<string, Uint8Array>();
+  for (const p of planned) {
+    let bytes: Uint8Array;
+    try {
+      bytes = await Deno.readFile(`${stagedPkg}/${p.file}`);
+    } catch {
+      throw new InstallError(`${p.pid}: ${p.entry.process_wasm_path} is not in the package`);
+    }
+    await checkProgram(loader, p.handle, bytes, p.pid);
+    programs.set(p.pid, bytes);
+  }
+
+  // 2. the swap: the old version's processes and drive are kept until the new one runs
+  const old = new Map<string, UserspaceProcess>();
+  const oldManifest = await readOldManifest(home, pkg);
+  for (const name of new Set([...oldManifest, ...planned.map((p) => p.entry.process_name)])) {
+    const pid = `${name}:${packageId}`;
+    const proc = existing.get(pid);
+    if (proc && proc.wasmBytesHandle !== "") old.set(pid, proc);
+  }
+  const live = driveDir(vfsRoot(home), pkg, "pkg");
+  await Deno.mkdir(installsDir(home), { recursive: true });
+  const backup = `${installsDir(home)}/previous-${packageId}-${crypto.randomUUID()}`;
+  const hadDrive = await exists(live);
+  const started: PlannedProcess[] = [];
+  let swapped = false;
+  let afterRun: (() => Promise<void>) | undefined;
+  try {
+    await Deno.mkdir(driveDir(vfsRoot(home), pkg, "tmp"), { recursive: true });
+    if (hadDrive) await Deno.rename(live, backup);
+    swapped = true;
+    await Deno.rename(stagedPkg, live);
+    for (const pid of old.keys()) await port.kill(parseProcessId(pid), false);
+    for (const p of planned) {
+      try {
+        await port.initialize({
+          id: p.id,
+          handle: p.handle,
+          witVersion: opts.witVersion,
+          onExit: p.onExit,
+          public: p.entry.public,
+          bytes: programs.get(p.pid)!,
+        });
+      } catch (e) {
+        throw new InstallError(`${p.pid} failed to initialize: ${errorText(e)}`);
+      }
+      started.push(p);
+      await port.grant(p.id, p.caps);
+    }
+    // a grant to a process not installed yet waits for its install (the distro installs
+    // packages one by one); grants others made to ours before we existed apply now
+    const pending = await readPendingGrants(home);
+    for (const g of grants) {
+      const to = processIdToString(g.to);
+      if (existing.has(to) || ownNames.has(to)) await port.grant(g.to, [g.cap]);
+      else pending.push({ target: to, cap: capabilityToJson(g.cap) });
+    }
+    for (const w of pending.filter((w) => ownNames.has(w.target))) {
+      await port.grant(parseProcessId(w.target), [readCapability(w.cap)]);
+    }
+    afterRun = () => writePendingGrants(home, pending.filter((w) => !ownNames.has(w.target)));
+    for (const p of planned) {
+      if (!(await port.run(p.id))) throw new InstallError(`${p.pid} failed to start`);
+    }
+  } catch (e) {
+    if (!swapped) {
+      throw new InstallError(`could not replace ${drive}: ${errorText(e)}`);
+    }
+    log(0, `${packageId}: install failed (${errorText(e)}); restoring the previous version`);
+    await rollback(port, ctx, packageId, { live, backup, hadDrive, started, grants, old });
+    throw e instanceof InstallError ? e : new InstallError(errorText(e));
+  }
+  await Deno.remove(backup, { recursive: true }).catch(() => {});
+  await afterRun?.();
+  // a component script is transpiled now, not when first typed at the terminal
+  const components = [...scripts.keys()].filter((n) => n.endsWith(".wasm"));
+  if (components.length > 0) {
+    void (async () => {
+      for (const name of components) {
+        try {
+          const bytes = await Deno.readFile(vfsHostPath(vfsRoot(home), `${drive}/${name}`));
+          await loader.load(`${drive}/${name}`, bytes);
+        } catch (e) {
+          log(0, `${packageId}: script ${name} cannot run: ${errorText(e)}`);
+        }
+      }
+    })();
+  }
+  return { packageId, processes: planned.map((p) => p.pid), upgraded: old.size > 0 };
+}
+
+interface PendingGrant {
+  /** the process the capability is for */
+  target: string;
+  cap: { issuer: string; params: string };
+}
+
+function pendingGrantsFile(home: string): string {
+  return `${installsDir(home)}/pending-grants.json`;
+}
+
+async function readPendingGrants(home: string): Promise<PendingGrant[]> {
+  try {
+    const v = JSON.parse(await Deno.readTextFile(pendingGrantsFile(home)));
+    return Array.isArray(v)
+      ? v.filter((w) =>
+        isObject(w) && typeof w.target === "string" && isObject(w.cap) &&
+        typeof w.cap.issuer === "string" && typeof w.cap.params === "string"
+      )
+      : [];
+  } catch {
+    return [];
+  }
+}
+
+async function writePendingGrants(home: string, list: PendingGrant[]): Promise<void> {
+  await Deno.mkdir(installsDir(home), { recursive: true });
+  const tmp = `${pendingGrantsFile(home)}.${crypto.randomUUID()}`;
+  await Deno.writeTextFile(tmp, JSON.stringify(list));
+  await Deno.rename(tmp, pendingGrantsFile(home));
+}
+
+/** The process names in the installed version's manifest (none when not installed). */
+async function readOldManifest(
+  home: string,
+  pkg: { packageName: string; publisherNode: string },
+): Promise<string[]> {
+  try {
+    const v = JSON.parse(
+      await Deno.readTextFile(`${driveDir(vfsRoot(home), pkg, "pkg")}/manifest.json`),
+    );
+    return readManifest(v, "manifest.json").map((e) => e.process_name);
+  } catch {
+    return [];
+  }
+}
+
+/** Undoes a failed swap: the new processes gone, the old drive and processes back. */
+async function rollback(
+  port: KernelPort,
+  ctx: InstallContext,
+  packageId: string,
+  s: {
+    live: string;
+    backup: string;
+    hadDrive: boolean;
+    started: PlannedProcess[];
+    grants: { from: PlannedProcess; to: ProcessId; cap: Capability }[];
+    old: Map<string, UserspaceProcess>;
+  },
+): Promise<void> {
+  const log = (text: string) => ctx.print(0, `${packageId}: ${text}`, KERNEL_PROCESS_ID);
+  const step = async (what: string, f: () => Promise<unknown>) => {
+    try {
+      await f();
+    } catch (e) {
+      log(`rollback: ${what}: ${errorText(e)}`);
+    }
+  };
+  // the caps the old version had issued stay (killed without revoking); only the new
+  // version's own grants go
+  for (const p of s.started) await step(`kill ${p.pid}`, () => port.kill(p.id, false));
+  for (const g of s.grants) {
+    await step("drop a grant", () => port.drop(g.to, [g.cap]));
+  }
+  await step("remove the new drive", () => Deno.remove(s.live, { recursive: true }));
+  if (s.hadDrive) await step("restore the drive", () => Deno.rename(s.backup, s.live));
+  for (const [pid, proc] of s.old) {
+    await step(`restart ${pid}`, async () => {
+      const id = parseProcessId(pid);
+      const bytes = await Deno.readFile(vfsHostPath(vfsRoot(ctx.home), proc.wasmBytesHandle));
+      await port.initialize({
+        id,
+        handle: proc.wasmBytesHandle,
+        witVersion: proc.witVersion,
+        onExit: proc.onExit,
+        public: proc.public,
+        bytes,
+      });
+      // the messaging cap to itself is made at initialize; the rest come back as they were
+      await port.grant(id, proc.capabilities);
+    });
+  }
+  for (const pid of s.old.keys()) {
+    await step(`run ${pid}`, () => port.run(parseProcessId(pid)));
+  }
+}
+
+/**
+ * Removes a package: every one of its processes killed (revoking what they issued), its
+ * pkg drive deleted. Other drives (data the app kept) stay, as in Hyperdrive. Packages
+ * published by `sys` (the distro) are refused.
+ */
+export async function uninstallPackage(
+  port: KernelPort,
+  ctx: InstallContext,
+  packageId: string,
+): Promise<string[]> {
+  let pkg: { packageName: string; publisherNode: string };
+  try {
+    pkg = parsePackageId(packageId);
+    checkProcessId({ processName: "x", ...pkg });
+  } catch (e) {
+    throw new InstallError(`${JSON.stringify(packageId)} is not a package id: ${errorText(e)}`);
+  }
+  if (pkg.publisherNode === "sys") {
+    throw new InstallError(`${packageId} is a system package and cannot be uninstalled`);
+  }
+  const key = `${ctx.home}|${packageId}`;
+  if (busy.has(key)) {
+    throw new InstallError(`${packageId} is being installed or removed already; try again`);
+  }
+  busy.add(key);
+  try {
+    const live = driveDir(vfsRoot(ctx.home), pkg, "pkg");
+    const procs = [...(await port.processes()).entries()]
+      .filter(([pid, p]) => pid.endsWith(`:${packageId}`) && p.wasmBytesHandle !== "")
+      .map(([pid]) => pid);
+    if (procs.length === 0 && !(await exists(live))) {
+      throw new InstallError(`${packageId} is not installed`);
+    }
+    for (const pid of procs) await port.kill(parseProcessId(pid), true);
+    const pending = await readPendingGrants(ctx.home);
+    const kept = pending.filter((w) => !w.cap.issuer.endsWith(`:${packageId}`));
+    if (kept.length !== pending.length) await writePendingGrants(ctx.home, kept);
+    await Deno.remove(live, { recursive: true }).catch((e) => {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    });
+    return procs;
+  } finally {
+    busy.delete(key);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// bootNode's installPackage and the distro: a package directory on disk
+
 /** Installs and starts every process of the package at `dir`; returns "pkg:publisher". */
 export async function installPackage(
   kernel: Kernel,
-  { our, home, print }: InstallContext,
+  ctx: InstallContext,
   dir: string,
 ): Promise<string> {
   const metadata = JSON.parse(await Deno.readTextFile(`${dir}/metadata.json`));
@@ -236,88 +945,268 @@ export async function installPackage(
   if (!props?.package_name || !props?.publisher) {
     throw new Error(`${dir}/metadata.json: properties.package_name and publisher are required`);
   }
-  const pkgName = String(props.package_name);
-  const publisher = String(props.publisher);
-  checkProcessId({ processName: "x", packageName: pkgName, publisherNode: publisher });
-  const manifestFile = `${dir}/pkg/manifest.json`;
-  const manifest = readManifest(JSON.parse(await Deno.readTextFile(manifestFile)), manifestFile);
-  // checked before anything is copied: a package whose scripts the terminal could not run
-  // is refused whole, with the reason
-  const scripts = await readPackageScripts(dir);
-  const packageId = `${pkgName}:${publisher}`;
-  const drive = `/${packageId}/pkg`;
-  const pkg = { packageName: pkgName, publisherNode: publisher };
-  await copyDir(`${dir}/pkg`, driveDir(vfsRoot(home), pkg, "pkg"));
-  await Deno.mkdir(driveDir(vfsRoot(home), pkg, "tmp"), { recursive: true });
-  const ids: ProcessId[] = [];
-  for (const entry of manifest) {
-    const id = checkProcessId({
-      processName: entry.process_name,
-      packageName: pkgName,
-      publisherNode: publisher,
-    });
-    const caps: Capability[] = [];
-    for (const v of entry.request_capabilities) {
-      const c = manifestCap(
-        our,
-        v,
-        () => print(0, `manifest requested invalid cap: ${JSON.stringify(v)}`, KERNEL_PROCESS_ID),
-      );
-      if (c) caps.push(c);
-    }
-    if (entry.request_networking) caps.push(networkingCap(our));
-    for (const kind of ["read", "write"]) {
-      caps.push({
-        issuer: { node: our, process: VFS_PROCESS_ID },
-        // serde_json's json!{..}.to_string(): keys sorted
-        params: JSON.stringify({ drive, kind }),
-      });
-    }
-    const file = entry.process_wasm_path.replace(/^\/+/, "");
-    const handle = `${drive}/${file}`;
-    const bytes = await Deno.readFile(vfsHostPath(vfsRoot(home), handle));
-    if (kernel.isRunning(id)) kernel.killProcess(id);
-    await kernel.initializeProcess({
-      id,
-      wasmBytesHandle: handle,
-      witVersion: props.wit_version ?? undefined,
-      onExit: onExitOf(entry, manifestFile),
-      initialCapabilities: caps,
-      public: entry.public,
-      bytes,
-      initializer: { processName: "kernel", packageName: "distro", publisherNode: "sys" },
-    });
-    ids.push(id);
+  const packageId = `${String(props.package_name)}:${String(props.publisher)}`;
+  const witVersion = props.wit_version ?? undefined;
+  if (witVersion !== undefined && !(Number.isInteger(witVersion) && witVersion >= 0)) {
+    throw new Error(`${dir}/metadata.json: properties.wit_version must be a u32`);
   }
-  for (const [i, entry] of manifest.entries()) {
-    for (const v of entry.grant_capabilities) {
-      // grant: this process issues the cap to the named process
-      const c = manifestCap(our, v, () =>
-        print(
-          0,
-          `${processIdToString(ids[i])} manifest tried to grant invalid cap: ${JSON.stringify(v)}`,
-          KERNEL_PROCESS_ID,
-        ));
-      if (!c) continue;
-      kernel.addCapabilities(c.issuer.process, [{
-        issuer: { node: our, process: ids[i] },
-        params: c.params,
-      }]);
-    }
+  await Deno.mkdir(installsDir(ctx.home), { recursive: true });
+  const staged = `${installsDir(ctx.home)}/staged-${crypto.randomUUID()}`;
+  try {
+    await copyDir(`${dir}/pkg`, staged);
+    const r = await installStaged(kernelPort(kernel), ctx, packageId, staged, {
+      witVersion,
+      manifestLabel: `${dir}/pkg/manifest.json`,
+    });
+    return r.packageId;
+  } finally {
+    await Deno.remove(staged, { recursive: true }).catch(() => {});
   }
-  for (const id of ids) kernel.runProcess(id);
-  // a component script is transpiled now, not when first typed at the terminal
-  const components = [...scripts.keys()].filter((n) => n.endsWith(".wasm"));
-  if (components.length > 0) {
-    void (async () => {
-      for (const name of components) {
-        try {
-          await kernel.prepareProgram(`${drive}/${name}`);
-        } catch (e) {
-          print(0, `${packageId}: script ${name} cannot run: ${errorText(e)}`, KERNEL_PROCESS_ID);
-        }
+}
+
+// ---------------------------------------------------------------------------
+// packages:distro:sys: the install machinery for main:app-store:sys
+
+/** The runtime module's process id. */
+export const PACKAGES_PROCESS_ID: ProcessId = parseProcessId("packages:distro:sys");
+
+/**
+ * packages:distro:sys (hyperdeno's own API, JSON; from this node's processes holding its
+ * messaging capability, i.e. main:app-store:sys):
+ *   {"Install": {"package_id": "pkg:pub", "path": "<vfs dir holding the pkg/ content>",
+ *                "wit_version": u32 | null, "approved_capabilities": [name] | null}}
+ *     -> {"Ok": {"processes": [id], "upgraded": bool}} | {"Err": "<why>"}
+ *   {"Uninstall": "pkg:pub"} -> {"Ok": {"processes": [id]}} | {"Err": "<why>"}
+ * Install consumes `path` (it becomes the pkg drive) and is strict about capabilities.
+ */
+export function createPackagesModule(): RuntimeModule {
+  return new PackagesModule();
+}
+
+const KERNEL_TIMEOUT_S = 60;
+
+class PackagesModule implements RuntimeModule {
+  readonly processId = PACKAGES_PROCESS_ID;
+  readonly public = false;
+  #ctx!: RuntimeModuleContext;
+  #self!: Address;
+  #pending = new Map<bigint, (r: KernelMessage | WrappedSendError) => void>();
+
+  start(ctx: RuntimeModuleContext): void {
+    this.#ctx = ctx;
+    this.#self = { node: ctx.our, process: PACKAGES_PROCESS_ID };
+    // an install cut short (the node stopped mid-swap) left a drive aside: put it back
+    try {
+      for (const e of Deno.readDirSync(installsDir(ctx.home))) {
+        const path = `${installsDir(ctx.home)}/${e.name}`;
+        const m = /^previous-(.+)-[0-9a-f-]{36}$/.exec(e.name);
+        if (m) {
+          const live = driveDir(vfsRoot(ctx.home), parsePackageId(m[1]), "pkg");
+          try {
+            Deno.lstatSync(live);
+            Deno.removeSync(path, { recursive: true });
+          } catch {
+            Deno.renameSync(path, live);
+            ctx.print(0, `packages: restored ${m[1]}'s previous pkg drive`);
+          }
+        } else if (e.name.startsWith("staged-")) Deno.removeSync(path, { recursive: true });
       }
-    })();
+    } catch { /* nothing left aside */ }
   }
-  return packageId;
+
+  /**
+   * Answers to our KernelCommands get their own lane: a request (an install) holds its
+   * lane while it waits for them.
+   */
+  laneOf(km: KernelMessage): string {
+    return km.message.tag === "response" ? "answers" : "requests";
+  }
+
+  /** Requests from this node's processes; answers to our KernelCommands. */
+  handleMessage(km: KernelMessage): Promise<void> | void {
+    if (km.message.tag === "response") {
+      const resolve = this.#pending.get(km.id);
+      if (resolve) {
+        this.#pending.delete(km.id);
+        resolve(km);
+      }
+      return;
+    }
+    if (km.source.node !== this.#ctx.our) {
+      this.#ctx.print(1, `packages: dropped a request from ${km.source.node}`);
+      return;
+    }
+    return this.#serve(km);
+  }
+
+  handleSendError(err: WrappedSendError): void {
+    const resolve = this.#pending.get(err.id);
+    if (resolve) {
+      this.#pending.delete(err.id);
+      resolve(err);
+    }
+  }
+
+  async #serve(km: KernelMessage): Promise<void> {
+    if (km.message.tag !== "request") return;
+    const req = km.message.val;
+    let answer: unknown;
+    try {
+      const ctx: InstallContext = {
+        our: this.#ctx.our,
+        home: this.#ctx.home,
+        print: (level, text) => this.#ctx.print(level, text),
+      };
+      const action = parsePackagesAction(req.body);
+      if (action.tag === "Install") {
+        const staged = vfsHostPath(vfsRoot(this.#ctx.home), action.path);
+        const r = await installStaged(this.#port(), ctx, action.packageId, staged, {
+          witVersion: action.witVersion,
+          strictCapabilities: true,
+          approvedCapabilities: action.approved,
+        });
+        answer = { Ok: { processes: r.processes, upgraded: r.upgraded } };
+      } else {
+        const processes = await uninstallPackage(this.#port(), ctx, action.packageId);
+        answer = { Ok: { processes } };
+      }
+    } catch (e) {
+      answer = { Err: errorText(e) };
+    }
+    if (req.expectsResponse === undefined && !km.rsvp) return;
+    this.#ctx.sendToLoop(
+      makeResponse(km, this.#self, textEncoder.encode(JSON.stringify(answer))),
+    );
+  }
+
+  /** A KernelCommand from us; its answer (or undefined when none is expected). */
+  #command(
+    cmd: KernelCommand,
+    o: { blob?: Uint8Array; metadata?: string; answer?: boolean } = {},
+  ): Promise<KernelResponse | undefined> {
+    const id = this.#ctx.newMessageId();
+    const expects = o.answer === false ? undefined : BigInt(KERNEL_TIMEOUT_S);
+    const km: KernelMessage = {
+      id,
+      source: this.#self,
+      target: { node: this.#ctx.our, process: KERNEL_PROCESS_ID },
+      message: {
+        tag: "request",
+        val: {
+          inherit: false,
+          expectsResponse: expects,
+          body: encodeKernelCommand(cmd),
+          metadata: o.metadata,
+          capabilities: [],
+        },
+      },
+      lazyLoadBlob: o.blob ? { mime: undefined, bytes: o.blob } : undefined,
+    };
+    if (expects === undefined) {
+      this.#ctx.sendToLoop(km);
+      return Promise.resolve(undefined);
+    }
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, (r) => {
+        if (!("error" in r)) {
+          const m = r.message;
+          if (m.tag !== "response") return reject(new Error("kernel: expected a response"));
+          try {
+            resolve(parseKernelResponse(m.val[0].body));
+          } catch (e) {
+            reject(e);
+          }
+        } else reject(new Error(`kernel: ${r.error.kind}`));
+      });
+      this.#ctx.sendToLoop(km);
+    });
+  }
+
+  #port(): KernelPort {
+    return {
+      processes: async () => {
+        const r = await this.#command({ tag: "Debug", print: { tag: "ProcessMap" } });
+        if (r?.tag !== "Debug" || r.print.tag !== "ProcessMap") {
+          throw new Error("kernel: unexpected answer to Debug ProcessMap");
+        }
+        return r.print.processes;
+      },
+      kill: async (id, revoke) => {
+        // no answer is asked for: the kernel answers nothing for a process it does not have
+        await this.#command({ tag: "KillProcess", id }, {
+          answer: false,
+          metadata: revoke ? undefined : "no-revoke",
+        });
+      },
+      initialize: async (p) => {
+        const r = await this.#command({
+          tag: "InitializeProcess",
+          id: p.id,
+          wasmBytesHandle: p.handle,
+          witVersion: p.witVersion,
+          onExit: p.onExit,
+          initialCapabilities: [],
+          public: p.public,
+        }, { blob: p.bytes });
+        if (r?.tag !== "InitializedProcess") throw new Error("the kernel refused it");
+      },
+      grant: async (target, capabilities) => {
+        await this.#command({ tag: "GrantCapabilities", target, capabilities }, {
+          answer: false,
+        });
+      },
+      drop: async (target, capabilities) => {
+        await this.#command({ tag: "DropCapabilities", target, capabilities }, {
+          answer: false,
+        });
+      },
+      run: async (id) => (await this.#command({ tag: "RunProcess", id }))?.tag === "StartedProcess",
+    };
+  }
+}
+
+type PackagesAction =
+  | {
+    tag: "Install";
+    packageId: string;
+    path: string;
+    witVersion?: number;
+    approved?: string[];
+  }
+  | { tag: "Uninstall"; packageId: string };
+
+function parsePackagesAction(body: Uint8Array): PackagesAction {
+  let v: unknown;
+  try {
+    v = JSON.parse(textDecoder.decode(body));
+  } catch {
+    throw new InstallError("request is not JSON");
+  }
+  if (isObject(v) && typeof v.Uninstall === "string") {
+    return { tag: "Uninstall", packageId: v.Uninstall };
+  }
+  if (isObject(v) && isObject(v.Install)) {
+    const o = v.Install;
+    if (typeof o.package_id !== "string") throw new InstallError("Install.package_id: a string");
+    if (typeof o.path !== "string") throw new InstallError("Install.path: a string");
+    const wit = o.wit_version ?? undefined;
+    if (wit !== undefined && !(Number.isInteger(wit) && (wit as number) >= 0)) {
+      throw new InstallError("Install.wit_version: a u32 or null");
+    }
+    const approved = o.approved_capabilities ?? undefined;
+    if (
+      approved !== undefined &&
+      !(Array.isArray(approved) && approved.every((a) => typeof a === "string"))
+    ) {
+      throw new InstallError("Install.approved_capabilities: a list of names or null");
+    }
+    return {
+      tag: "Install",
+      packageId: o.package_id,
+      path: o.path,
+      witVersion: wit as number | undefined,
+      approved: approved as string[] | undefined,
+    };
+  }
+  throw new InstallError('expected {"Install": {...}} or {"Uninstall": "pkg:pub"}');
 }

@@ -87,12 +87,17 @@ export class ProcessHost {
   /** Starts the Worker and hands it anything that arrived before. */
   run(): void {
     if (this.worker || this.ended) return;
+    // its tmp drive, and a component's own glue (program.ts)
+    const readable = this.tmpDir ? [this.tmpDir] : [];
+    if (this.program.kind === "component" && this.program.url) {
+      readable.push(new URL(this.program.url).pathname);
+    }
     const perms: Deno.PermissionOptionsObject = {
       env: false,
       ffi: false,
       import: false,
       net: false,
-      read: this.tmpDir ? [this.tmpDir] : false,
+      read: readable.length > 0 ? readable : false,
       run: false,
       sys: false,
       write: this.tmpDir ? [this.tmpDir] : false,

@@ -25,7 +25,13 @@ import type {
 } from "../../wire/core.ts";
 
 export type Program =
-  | { kind: "component"; js: string; coreModules: Record<string, WebAssembly.Module> }
+  | {
+    kind: "component";
+    /** jco's glue: a file: URL the Worker may read and import, or (compiled binaries) its text */
+    url?: string;
+    js?: string;
+    coreModules: Record<string, WebAssembly.Module>;
+  }
   | {
     kind: "module";
     source: string;
@@ -51,6 +57,12 @@ export interface WorkerInit {
 
 /** Data bytes of each ring (per direction, per process). */
 export const RING_BYTES = 256 * 1024;
+
+/**
+ * Data bytes of a direct channel's ring (peer.ts); larger messages (over 1/8: 4 KiB) take its
+ * port. One per communicating pair and direction, resident once traffic has cycled through it.
+ */
+export const PEER_RING_BYTES = 32 * 1024;
 
 /** Worker -> kernel: "new ring records" (port items are {seq, m}). */
 export const DOORBELL = 0;
@@ -83,6 +95,13 @@ export type Incoming =
   | { t: "msg"; km: KernelMessage; at?: number }
   | { t: "err"; err: WrappedSendError; at?: number };
 
+/** A file: URL for an absolute path (what `import()` takes). */
+export function toFileUrl(path: string): string {
+  const url = new URL("file:///");
+  url.pathname = path;
+  return url.href;
+}
+
 /** This thread's origin (read once: it never changes, and the getter is not free). */
 const TIME_ORIGIN = performance.timeOrigin;
 
@@ -98,8 +117,15 @@ export function wallClock(): number {
  * port, so A cannot forge it. Any cap change or exit revokes channels.
  */
 export type ChannelControl =
-  | { t: "channel"; target: string; port: MessagePort; signal: SharedArrayBuffer }
-  | { t: "peer"; from: Address; port: MessagePort }
+  | {
+    t: "channel";
+    target: string;
+    /** peer.ts: the channel's ring, and its port for what does not fit */
+    ring: SharedArrayBuffer;
+    port: MessagePort;
+    signal: SharedArrayBuffer;
+  }
+  | { t: "peer"; from: Address; ring: SharedArrayBuffer; port: MessagePort }
   | { t: "unchannel"; target?: string }
   | { t: "unpeer"; from: string };
 

@@ -18,7 +18,7 @@ import type {
   ToWorker,
   WorkerInit,
 } from "./protocol.ts";
-import { DELIVERED, DOORBELL, fromWire, PARKED, TAKEN, toWire, wallClock } from "./protocol.ts";
+import { DOORBELL, fromWire, PARKED, TAKEN, wallClock } from "./protocol.ts";
 import {
   STAT_EXTERNAL,
   STAT_HEAP_USED,
@@ -30,6 +30,7 @@ import {
 } from "../stats.ts";
 import { decodeDelivery, encodeSends, Reader, Writer } from "./codec.ts";
 import { Ring, RING_FLAG, RING_PORT_COUNT } from "./ring.ts";
+import { PeerInbox, PeerSender } from "./peer.ts";
 import type {
   Address,
   Capability,
@@ -107,9 +108,9 @@ class ProcessState {
   /** requests awaiting an answer: when they time out */
   private readonly deadlines = new Map<bigint, { at: number; err: WrappedSendError }>();
   /** direct channels into other processes' inboxes, by target process id */
-  private readonly outbox = new Map<string, { port: MessagePort; signal: Int32Array }>();
+  private readonly outbox = new Map<string, PeerSender>();
   /** direct channels from other processes into ours */
-  private readonly peers: { port: MessagePort; from: Address }[] = [];
+  private readonly peers: { inbox: PeerInbox; from: Address; key: string }[] = [];
 
   /** kernel -> worker lanes (protocol.ts) */
   private readonly toRing: Ring;
@@ -232,23 +233,28 @@ class ProcessState {
       if (!item) break;
       switch (item.t) {
         case "channel":
-          this.outbox.set(item.target, { port: item.port, signal: new Int32Array(item.signal) });
+          this.outbox.get(item.target)?.close();
+          this.outbox.set(item.target, new PeerSender(item.ring, item.port, item.signal));
           continue;
         case "peer":
-          this.peers.push({ port: item.port, from: item.from });
+          this.peers.push({
+            inbox: new PeerInbox(item.ring, item.port),
+            from: item.from,
+            key: pidKey(item.from.process),
+          });
           continue;
         case "unchannel":
           for (const [target, ch] of this.outbox) {
             if (item.target === undefined || item.target === target) {
-              ch.port.close();
+              ch.close();
               this.outbox.delete(target);
             }
           }
           continue;
         case "unpeer":
           for (let i = this.peers.length - 1; i >= 0; i--) {
-            if (pidKey(this.peers[i].from.process) === item.from) {
-              this.peers[i].port.close();
+            if (this.peers[i].key === item.from) {
+              this.peers[i].inbox.close();
               this.peers.splice(i, 1);
             }
           }
@@ -260,11 +266,20 @@ class ProcessState {
           return item;
       }
     }
-    for (const peer of this.peers) {
-      const m = receiveMessageOnPort(asNodePort(peer.port));
-      if (!m) continue;
+    const peers = this.peers;
+    for (let i = 0; i < peers.length; i++) {
+      const peer = peers[i];
+      let d: OutgoingMessage | undefined;
+      try {
+        d = peer.inbox.take();
+      } catch {
+        // only a broken sender writes a malformed record: its channel is closed here
+        peer.inbox.close();
+        peers.splice(i--, 1);
+        continue;
+      }
+      if (d === undefined) continue;
       Atomics.add(this.signal, TAKEN, 1);
-      const d = fromWire(m.message as OutgoingMessage);
       return {
         t: "msg",
         km: {
@@ -293,11 +308,8 @@ class ProcessState {
         ? this.outbox.get(pidKey(m.target.process))
         : undefined;
       if (ch) {
-        const moved: Transferable[] = [];
-        ch.port.postMessage(toWire({ ...m, at: wallClock() }, moved), moved);
-        Atomics.add(ch.signal, DELIVERED, 1);
-        Atomics.add(ch.signal, 0, 1);
-        Atomics.notify(ch.signal, 0);
+        m.at = wallClock();
+        ch.send(writer, m);
       } else {
         (viaKernel ??= []).push(m);
       }
@@ -694,9 +706,13 @@ async function run(init: WorkerInit) {
         post({ t: "print", verbosity: stream === "stderr" ? 2 : 0, text: line });
       },
     });
-    const url = URL.createObjectURL(new Blob([init.program.js], { type: "text/javascript" }));
-    const mod = await import(url);
-    URL.revokeObjectURL(url);
+    let mod;
+    if (init.program.url) mod = await import(init.program.url);
+    else {
+      const url = URL.createObjectURL(new Blob([init.program.js!], { type: "text/javascript" }));
+      mod = await import(url);
+      URL.revokeObjectURL(url);
+    }
     const core = init.program.coreModules;
     const instance = await mod.instantiate(
       (name: string) => core[name],

@@ -293,6 +293,20 @@ export interface LoadedKeyfile {
   keyfile: Keyfile;
   /** True when this call created the keyfile. */
   created: boolean;
+  /**
+   * Uploaded on the boot page (Hyperdrive's /import-keyfile), not read from home: bootNode
+   * writes it to `<home>/.keys` once the chain agrees with it.
+   */
+  imported?: boolean;
+}
+
+/** An uploaded keyfile (Hyperdrive's /import-keyfile), decrypted with the password hash. */
+export async function openUploadedKeyfile(
+  encoded: Uint8Array,
+  passwordHash: string,
+): Promise<LoadedKeyfile> {
+  const keyfile = await decodeKeyfile(encoded, passwordHash);
+  return { encoded, keyfile, created: false, imported: true };
 }
 
 /**

@@ -63,6 +63,9 @@ function toError(e: WorkerError): Error {
 
 type NodePort = Parameters<typeof receiveMessageOnPort>[0];
 
+/** Why a request in flight ended without its reply. */
+type Interrupt = "died" | "timeout" | "stop";
+
 /** What shutdown needs of a db Worker. */
 export interface EndableWorker {
   /** resolves when the Worker has ended */
@@ -83,10 +86,8 @@ class DbWorker implements EndableWorker {
   /** resolves once the connection is open; rejects if it could not be */
   readonly opened: Promise<void>;
   #openDone!: (error?: WorkerError) => void;
-  /** the send() waiting for a reply; any other wakes up to nothing */
-  #current?: object;
-  /** settles a reply wait early: the Worker died, or the reply was taken elsewhere */
-  #died?: () => void;
+  /** settles what the host waits for: the open, or the request in flight */
+  #settle?: (r: Reply | Interrupt | "open") => void;
   #abandoned?: string;
   #ended = false;
   /** the connection is open (opened resolved) */
@@ -131,10 +132,13 @@ class DbWorker implements EndableWorker {
     return this.#ended;
   }
 
-  /** Sends one job; resolves with the reply, or undefined if the Worker died first. */
-  async send(job: Job): Promise<Reply | undefined> {
-    const token = {};
-    this.#current = token;
+  /**
+   * Sends one job; resolves with the reply, "died" if the Worker ended first, or
+   * whatever interrupt() was given. One promise per request and no timer of its
+   * own (the host keeps one, see DbHost): a select's whole path here used to cost
+   * the kernel's thread ~45 us, much of it in per-request promises and timers.
+   */
+  send(job: Job): Promise<Reply | Interrupt> {
     const frame = encodeJob(job);
     const seen = Atomics.load(this.signal, REP_SEQ);
     Atomics.store(this.signal, STATE, RUNNING);
@@ -147,16 +151,47 @@ class DbWorker implements EndableWorker {
     }
     Atomics.add(this.signal, REQ_SEQ, 1);
     Atomics.notify(this.signal, REQ_SEQ);
-    const died = new Promise<"died">((resolve) => this.#died = () => resolve("died"));
-    while (Atomics.load(this.signal, REP_SEQ) === seen) {
-      if (this.#ended || this.#current !== token) return undefined;
-      const w = Atomics.waitAsync(this.signal, REP_SEQ, seen);
-      if (w.async && await Promise.race([w.value, died]) === "died") return undefined;
+    if (this.#ended) return Promise.resolve("died");
+    return new Promise((resolve) => {
+      const settle = (r: Reply | Interrupt | "open") => {
+        if (this.#settle !== settle) return;
+        this.#settle = undefined;
+        resolve(r as Reply | Interrupt);
+      };
+      this.#settle = settle;
+      this.#awaitReply(seen, settle);
+    });
+  }
+
+  /** Resolves "open" once the connection is open, else why not (opened has the error). */
+  waitOpen(): Promise<"open" | Interrupt> {
+    if (this.isOpen) return Promise.resolve("open");
+    if (this.#ended) return Promise.resolve("died");
+    return new Promise((resolve) => {
+      const settle = (r: Reply | Interrupt | "open") => {
+        if (this.#settle !== settle) return;
+        this.#settle = undefined;
+        resolve(r as "open" | Interrupt);
+      };
+      this.#settle = settle;
+      this.opened.then(() => settle("open"), () => settle("died"));
+    });
+  }
+
+  #awaitReply(seen: number, settle: (r: Reply | Interrupt | "open") => void) {
+    if (this.#settle !== settle) return;
+    if (Atomics.load(this.signal, REP_SEQ) !== seen) {
+      settle(this.#takeReply());
+      return;
     }
-    if (this.#current !== token) return undefined;
-    this.#current = undefined;
-    this.#died = undefined;
-    return this.#takeReply();
+    const w = Atomics.waitAsync(this.signal, REP_SEQ, seen);
+    if (w.async) w.value.then(() => this.#awaitReply(seen, settle));
+    else this.#awaitReply(seen, settle);
+  }
+
+  /** Settles the open or request in flight with `why` (a time-out or shutdown). */
+  interrupt(why: Interrupt): void {
+    this.#settle?.(why);
   }
 
   #takeReply(): Reply {
@@ -172,8 +207,7 @@ class DbWorker implements EndableWorker {
    * ends; until then it counts as a runaway of `blame`.
    */
   abandon(blame: string): Reply | undefined {
-    this.#current = undefined;
-    this.#died?.();
+    this.#settle = undefined;
     if (Atomics.compareExchange(this.signal, STATE, RUNNING, ABANDONED) === REPLIED) {
       return this.#takeReply();
     }
@@ -198,7 +232,7 @@ class DbWorker implements EndableWorker {
     Atomics.notify(this.signal, REQ_SEQ);
     this.worker.terminate();
     this.port.close();
-    this.#died?.();
+    this.#settle?.("died");
     if (this.#abandoned !== undefined) this.env.runaway(this.#abandoned, -1);
     this.#gone();
   }
@@ -209,12 +243,21 @@ export class DbHost {
   #worker?: DbWorker;
   #queue: Pending[] = [];
   #busy = false;
-  /** settles the request in flight early (shutdown) */
-  #stop?: () => void;
+  #stopped = false;
   #retired = false;
   #onClosed?: () => void;
   /** performance.now() of the last request's end */
   lastUsed = performance.now();
+  /**
+   * The request in flight: its Worker and when its time is up. One timer per
+   * host watches it, re-armed only when it fires early, instead of one timer
+   * set and cleared per request.
+   */
+  #inFlight?: DbWorker;
+  #deadline = 0;
+  #timer?: ReturnType<typeof setTimeout>;
+  /** when #timer fires */
+  #timerAt = 0;
 
   constructor(
     readonly file: string,
@@ -244,27 +287,49 @@ export class DbHost {
   /** At shutdown: the request in flight and queued ones fail; the Worker is closing. */
   stop(): void {
     this.#retired = true;
+    this.#stopped = true;
     for (const p of this.#queue.splice(0)) p.reject(new Error("sqlite is shutting down"));
-    this.#stop?.();
+    this.#inFlight?.interrupt("stop");
+    this.#clearTimer();
     this.#worker?.close();
     this.#worker = undefined;
   }
 
   #closeWorker() {
+    this.#clearTimer();
     this.#worker?.close();
     this.#worker = undefined;
     this.#onClosed?.();
   }
 
-  /** Resolves "timeout" after `ms`, or "stop" at shutdown; clear() drops the timer. */
-  #limit(ms: number) {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const done = new Promise<"timeout" | "stop">((resolve) => {
-      timer = setTimeout(() => resolve("timeout"), ms);
-      this.#stop = () => resolve("stop");
-    });
-    return { done, clear: () => clearTimeout(timer) };
+  #clearTimer() {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
   }
+
+  /** What `worker` is doing ends with "timeout" after `ms`, unless it ends first. */
+  #watch(worker: DbWorker, ms: number) {
+    this.#inFlight = worker;
+    this.#deadline = performance.now() + ms;
+    // a timer that fires by then can stay: it re-arms itself for the rest
+    if (this.#timer !== undefined && this.#timerAt <= this.#deadline) return;
+    this.#arm(ms);
+  }
+
+  #arm(ms: number) {
+    this.#clearTimer();
+    this.#timerAt = this.#deadline;
+    this.#timer = setTimeout(this.#check, ms);
+  }
+
+  #check = () => {
+    this.#timer = undefined;
+    const worker = this.#inFlight;
+    if (!worker) return;
+    const left = this.#deadline - performance.now();
+    if (left > 0) this.#arm(left);
+    else worker.interrupt("timeout");
+  };
 
   async #pump(): Promise<void> {
     if (this.#busy) return;
@@ -276,49 +341,48 @@ export class DbHost {
     this.#busy = true;
     if (this.#worker?.ended) this.#worker = undefined;
     const worker = this.#worker ??= new DbWorker(this.file, this.env, this.name);
-    // starting a Worker and opening the file is not the request's time: its own limit
-    let limit = worker.isOpen ? undefined : this.#limit(DB_OPEN_TIMEOUT_MS);
     try {
-      const opened = limit
-        ? await Promise.race([worker.opened.then(() => "open" as const), limit.done])
-        : "open";
-      if (opened === "open") {
-        limit?.clear();
-        limit = this.#limit(this.env.timeoutMs);
-        let r = await Promise.race([worker.send(p.job), limit.done]);
-        if (r === "timeout") {
-          r = worker.abandon(p.blame);
-          if (!r) {
-            if (this.#worker === worker) this.#worker = undefined;
-            throw new SqliteFailure({
-              RusqliteError: `interrupted: past sqlite's time limit of ${this.env.timeoutMs} ms; ` +
-                "the statement was stopped and its transaction rolled back",
-            });
-          }
+      if (!worker.isOpen) {
+        // starting a Worker and opening the file is not the request's time: its own limit
+        this.#watch(worker, DB_OPEN_TIMEOUT_MS);
+        const opened = await worker.waitOpen();
+        if (opened === "stop") throw new Error("sqlite is shutting down");
+        if (opened === "timeout") {
+          worker.terminate();
+          throw new SqliteFailure({
+            RusqliteError: `database is locked: opening it took over ${DB_OPEN_TIMEOUT_MS} ms`,
+          });
         }
-        if (r === "stop") throw new Error("sqlite is shutting down");
-        if (r === undefined) throw new Error("the database's Worker ended unexpectedly");
-        if (r.ok) {
-          if (r.held) this.env.budget.give(r.held);
-          p.resolve(r.blob);
-        } else {
-          p.reject(toError(r.error));
+        if (opened === "died") {
+          await worker.opened; // throws the open error
+          throw new Error("the database's Worker ended unexpectedly");
         }
-      } else if (opened === "stop") {
-        p.reject(new Error("sqlite is shutting down"));
-      } else {
-        worker.terminate();
+      }
+      if (this.#stopped) throw new Error("sqlite is shutting down");
+      this.#watch(worker, this.env.timeoutMs);
+      const sent = await worker.send(p.job);
+      if (sent === "stop") throw new Error("sqlite is shutting down");
+      if (sent === "died") throw new Error("the database's Worker ended unexpectedly");
+      const r = sent === "timeout" ? worker.abandon(p.blame) : sent;
+      if (!r) {
+        if (this.#worker === worker) this.#worker = undefined;
         throw new SqliteFailure({
-          RusqliteError: `database is locked: opening it took over ${DB_OPEN_TIMEOUT_MS} ms`,
+          RusqliteError: `interrupted: past sqlite's time limit of ${this.env.timeoutMs} ms; ` +
+            "the statement was stopped and its transaction rolled back",
         });
+      }
+      if (r.ok) {
+        if (r.held) this.env.budget.give(r.held);
+        p.resolve(r.blob);
+      } else {
+        p.reject(toError(r.error));
       }
     } catch (e) {
       // a time-out, or the Worker failed to open the database or died
       if (worker.ended && this.#worker === worker) this.#worker = undefined;
       p.reject(e instanceof Error ? e : new Error(String(e)));
     } finally {
-      limit?.clear();
-      this.#stop = undefined;
+      this.#inFlight = undefined;
       this.#busy = false;
       this.lastUsed = performance.now();
     }

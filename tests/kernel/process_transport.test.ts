@@ -1,6 +1,7 @@
 // The kernel <-> Worker transport: the binary codec, the shared-memory ring,
 // and a real process Worker receiving and sending a mix of ring-sized and
-// port-sized messages (and bursts bigger than the ring) in order.
+// port-sized messages (and bursts bigger than the ring) in order; and a direct
+// channel between two Workers (peer.ts), which uses the same pieces.
 
 import { assert, assertEquals } from "../assert.ts";
 import {
@@ -14,7 +15,15 @@ import {
 import { Ring } from "../../kernel/process_host/ring.ts";
 import { ProcessHost } from "../../kernel/process_host/host.ts";
 import type { OutgoingMessage } from "../../kernel/process_host/protocol.ts";
-import { fromWire, RING_BYTES, toWire } from "../../kernel/process_host/protocol.ts";
+import {
+  DELIVERED,
+  fromWire,
+  PEER_RING_BYTES,
+  RING_BYTES,
+  SIGNAL_BYTES,
+  toWire,
+} from "../../kernel/process_host/protocol.ts";
+import { PeerInbox, PeerSender } from "../../kernel/process_host/peer.ts";
 import type { KernelMessage } from "../../wire/core.ts";
 import { parseAddress } from "../../wire/core.ts";
 import { checksum, patternBlob } from "./helpers.ts";
@@ -282,4 +291,63 @@ Deno.test("transport: toWire moves only the large copies it made itself", () => 
   assertEquals(checksum(back.b), checksum(whole.subarray(10)), "copy content");
   assertEquals(whole.byteLength, 300_000, "caller's buffer intact");
   assertEquals(checksum(back.c[0]), checksum(small));
+});
+
+Deno.test("transport: a direct channel carries ring and port messages in order; garbage is refused", () => {
+  const target = parseAddress("fake.dev@b:transport:test.os");
+  const sab = Ring.create(PEER_RING_BYTES).sab;
+  const signal = new SharedArrayBuffer(SIGNAL_BYTES);
+  const { port1, port2 } = new MessageChannel();
+  const sender = new PeerSender(sab, port1, signal);
+  const inbox = new PeerInbox(sab, port2);
+  const w = new Writer();
+  // small (ring), just under the ring's record limit, over it (port), and a
+  // burst of them with nothing taken, so the ring fills and the port takes over
+  const sizeOf = (i: number) =>
+    i % 11 === 0 ? PEER_RING_BYTES : i % 3 === 0 ? (PEER_RING_BYTES >> 3) - 200 : i % 5;
+  const N = 300;
+  for (let i = 0; i < N; i++) {
+    sender.send(w, {
+      id: BigInt(i),
+      target,
+      rsvp: undefined,
+      message: {
+        tag: "request",
+        val: {
+          inherit: false,
+          expectsResponse: i % 2 ? 5n : undefined,
+          body: enc.encode(`m${i}`),
+          metadata: undefined,
+          capabilities: [],
+        },
+      },
+      lazyLoadBlob: { mime: undefined, bytes: patternBlob(sizeOf(i), i) },
+      at: i,
+    });
+  }
+  const view = new Int32Array(signal);
+  assertEquals(view[0], N, "each send bumps the wake counter");
+  assertEquals(view[DELIVERED], N, "and counts a delivery");
+  for (let i = 0; i < N; i++) {
+    const m = inbox.take();
+    assert(m !== undefined, `message ${i} arrives`);
+    assert(m.message.tag === "request");
+    assertEquals(new TextDecoder().decode(m.message.val.body), `m${i}`);
+    assertEquals(m.message.val.expectsResponse, i % 2 ? 5n : undefined);
+    assertEquals(m.at, i);
+    assertEquals(checksum(m.lazyLoadBlob!.bytes), checksum(patternBlob(sizeOf(i), i)));
+  }
+  assertEquals(inbox.take(), undefined, "nothing more");
+  // a record that does not decode (only a broken sender writes one) throws
+  const ring = new Ring(sab);
+  assert(ring.write(N, new Uint8Array([1, 0, 0, 0, 9])));
+  let threw = false;
+  try {
+    inbox.take();
+  } catch {
+    threw = true;
+  }
+  assert(threw, "a malformed record throws");
+  sender.close();
+  inbox.close();
 });

@@ -1,0 +1,250 @@
+// Every figure of issue #16's table, each against its baseline measured in the
+// same run, in one command:
+//
+//   deno run -A benches/all.ts [--only=rtt,memory,storage,net,http,scale]
+//
+// Parts (each in its own Deno process, so one part's heap and threads do not
+// weigh on the next): rtt (benches/rtt.ts), memory (benches/memory.ts: bare
+// Worker, TS module, component), storage (benches/storage_process.ts), net (benches/net.bench.ts, raw cipher and TCP bulk), http
+// (benches/http_throughput.ts), scale (benches/memory.ts --what=scale).
+// Prints the machine, the load average before and after each part, and a
+// markdown table (BENCHMARKS.md keeps the last one).
+
+const args = Object.fromEntries(
+  Deno.args.map((a) => a.replace(/^--/, "").split("=") as [string, string]),
+);
+const PARTS = ["rtt", "memory", "storage", "net", "http", "scale"];
+const only = new Set((args.only ?? PARTS.join(",")).split(","));
+const HERE = new URL(".", import.meta.url).pathname;
+const dec = new TextDecoder();
+
+function loadavg(): string {
+  try {
+    return Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
+  } catch {
+    return "?";
+  }
+}
+
+async function run(argv: string[]): Promise<string> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: argv,
+    stdout: "piped",
+    stderr: "inherit",
+    cwd: `${HERE}..`,
+  }).output();
+  if (!out.success) throw new Error(`failed: deno ${argv.join(" ")}`);
+  return dec.decode(out.stdout);
+}
+
+const lastJson = (s: string) => JSON.parse(s.trim().split("\n").pop()!);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+
+interface BenchResult {
+  name: string;
+  results: { ok?: { avg: number } }[];
+}
+/** deno bench --json: average ns per iteration by bench name. */
+async function denoBench(file: string, filter: string): Promise<Map<string, number>> {
+  const out = await run(["bench", "-A", "--json", `--filter=${filter}`, `${HERE}${file}`]);
+  const m = new Map<string, number>();
+  for (const b of JSON.parse(out).benches as BenchResult[]) {
+    const ok = b.results[0]?.ok;
+    if (ok) m.set(b.name, ok.avg);
+  }
+  return m;
+}
+function pick(m: Map<string, number>, part: string): number {
+  for (const [k, v] of m) if (k.includes(part)) return v;
+  throw new Error(`no bench named like "${part}" (have: ${[...m.keys()].join("; ")})`);
+}
+
+interface Row {
+  figure: string;
+  value: string;
+  baseline: string;
+  ratio: string;
+  goal: string;
+  met?: boolean;
+}
+const rows: Row[] = [];
+const loads: string[] = [];
+const notes: string[] = [];
+const fmt = (x: number, d = 1) => x.toFixed(d);
+
+async function part(name: string, f: () => Promise<void>) {
+  if (!only.has(name)) return;
+  const before = loadavg();
+  const t0 = performance.now();
+  console.error(`[bench:all] ${name}... (load ${before})`);
+  await f();
+  loads.push(
+    `${name}: load ${before} -> ${loadavg()}, ${((performance.now() - t0) / 1000).toFixed(0)} s`,
+  );
+}
+
+await part("rtt", async () => {
+  const r = lastJson(await run(["run", "-A", `${HERE}rtt.ts`, "--runs=5", "--rounds=500"]));
+  const us = r.us as Record<string, number[]>;
+  const ratio = (k: string, b = "baseline") => median(us[k].map((x, i) => x / us[b][i]));
+  const base = median(us.baseline);
+  const line = (figure: string, k: string, goal: number | undefined, b = "baseline") => {
+    const x = ratio(k, b);
+    rows.push({
+      figure,
+      value: `${fmt(median(us[k]))} us`,
+      baseline: `${fmt(median(us[b]))} us`,
+      ratio: `${x.toFixed(2)}x`,
+      goal: goal === undefined ? "" : `<= ${goal}x`,
+      met: goal === undefined ? undefined : x <= goal,
+    });
+  };
+  line("TS module -> TS module RTT vs bare Worker postMessage RTT", "ts", 1.5);
+  line("componentize-js component -> component RTT (same baseline)", "component", 5);
+  line(
+    "minimal hand-written component RTT, asked by a TS module (runtime floor)",
+    "minimal_component",
+    undefined,
+  );
+  line("TS module -> runtime module RTT (Worker <-> kernel thread)", "ts_to_module", undefined);
+  const ow = ratio("oneway_ts", "oneway_baseline");
+  rows.push({
+    figure: "one-way messages into a TS module vs bare Worker one-way",
+    value: `${fmt(median(us.oneway_ts))} us/msg`,
+    baseline: `${fmt(median(us.oneway_baseline))} us/msg`,
+    ratio: `${ow.toFixed(2)}x`,
+    goal: "keep (< 1x)",
+    met: ow < 1,
+  });
+  notes.push(
+    `rtt: median of ${r.runs} interleaved runs of ${r.rounds} round trips; ratios are medians of ` +
+      `per-run ratios; the baseline's median was ${fmt(base)} us. CPU per round trip (us, ` +
+      `kernel thread / Workers / V8 helpers): ` +
+      Object.entries(r.cpu as Record<string, Record<string, number>>).map(([k, c]) =>
+        `${k} ${fmt(c.main)}/${fmt(c.workers)}/${fmt(c.helpers)}`
+      ).join(", "),
+  );
+});
+
+await part("memory", async () => {
+  const bare = lastJson(await run(["run", "-A", `${HERE}memory.ts`, "--what=bare", "--n=20"]));
+  const mod = lastJson(await run(["run", "-A", `${HERE}memory.ts`, "--what=module", "--n=50"]));
+  const comp = lastJson(
+    await run(["run", "-A", `${HERE}memory.ts`, "--what=component", "--n=10"]),
+  );
+  const w = bare.perWorkerMb as number;
+  rows.push({
+    figure: "memory per idle TS module (RSS growth / 50 processes)",
+    value: `${fmt(mod.perProcessMb)} MB`,
+    baseline: `${fmt(w)} MB (bare Worker)`,
+    ratio: `${(mod.perProcessMb / w).toFixed(2)}x`,
+    goal: "<= 4 MB",
+    met: mod.perProcessMb <= 4,
+  });
+  rows.push({
+    figure: "memory per idle component (RSS growth / 10 processes)",
+    value: `${fmt(comp.perProcessMb)} MB`,
+    baseline: `${fmt(w)} MB (bare Worker)`,
+    ratio: `${(comp.perProcessMb / w).toFixed(2)}x`,
+    goal: "<= 15 MB",
+    met: comp.perProcessMb <= 15,
+  });
+});
+
+await part("storage", async () => {
+  const r = lastJson(await run(["run", "-A", `${HERE}storage_process.ts`, "--rounds=30"]));
+  const pps = r.pairsPerSecond as Record<
+    string,
+    { direct: number; process: number; ratio: number }
+  >;
+  for (
+    const [k, what, goal] of [
+      ["kv", "kv set+get pairs", 0.6],
+      ["sqlite", "sqlite insert+select pairs", 0.4],
+    ] as const
+  ) {
+    const x = pps[k];
+    rows.push({
+      figure: `${what} sent by a process vs direct (interleaved)`,
+      value: `${fmt(x.process, 0)} pairs/s`,
+      baseline: `${fmt(x.direct, 0)} pairs/s`,
+      ratio: `${fmt(100 * x.ratio, 0)}%`,
+      goal: `>= ${goal * 100}%`,
+      met: x.ratio >= goal,
+    });
+  }
+});
+
+await part("net", async () => {
+  const m = await denoBench("net.bench.ts", "/raw chacha20|in flight \\(TCP\\)$/");
+  const raw = pick(m, "raw chacha20-poly1305 seal");
+  const tcp = pick(m, "in flight (TCP)");
+  rows.push({
+    figure: "TCP bulk between nodes vs raw chacha20-poly1305 seal",
+    value: `${fmt(tcp / 1e6)} ms / 128 MiB`,
+    baseline: `${fmt(raw / 1e6)} ms`,
+    ratio: `${fmt((100 * raw) / tcp, 0)}%`,
+    goal: ">= 66%",
+    met: raw / tcp >= 0.66,
+  });
+});
+
+await part("http", async () => {
+  const out = await run(["run", "-A", `${HERE}http_throughput.ts`, "--seconds=5"]);
+  const rps = (label: string) => {
+    const line = out.split("\n").find((l) => l.startsWith(`| ${label}`));
+    if (!line) throw new Error(`http_throughput printed no row "${label}"`);
+    return Number(line.split("|")[2]);
+  };
+  const raw = rps("raw Deno.serve");
+  const proc = rps("GET answered by a process");
+  rows.push({
+    figure: "process GET vs raw Deno.serve",
+    value: `${fmt(proc, 0)} req/s`,
+    baseline: `${fmt(raw, 0)} req/s`,
+    ratio: `${fmt((100 * proc) / raw, 0)}%`,
+    goal: ">= 50%",
+    met: proc / raw >= 0.5,
+  });
+});
+
+let scaleRows: Record<string, number>[] = [];
+await part("scale", async () => {
+  scaleRows = lastJson(await run(["run", "-A", `${HERE}memory.ts`, "--what=scale"])).rows;
+});
+
+const cpuModel = (() => {
+  try {
+    return /model name\s*:\s*(.*)/.exec(Deno.readTextFileSync("/proc/cpuinfo"))?.[1] ?? "?";
+  } catch {
+    return "?";
+  }
+})();
+console.log(
+  `\n${
+    new Date().toISOString().slice(0, 10)
+  }, Deno ${Deno.version.deno} (V8 ${Deno.version.v8}), ` +
+    `${navigator.hardwareConcurrency} vCPUs (${cpuModel}), ${
+      fmt(Deno.systemMemoryInfo().total / 2 ** 30, 0)
+    } GiB\n`,
+);
+console.log("| figure | value | baseline (same run) | ratio | goal | met |");
+console.log("| --- | --- | --- | --- | --- | --- |");
+for (const r of rows) {
+  const met = r.met === undefined ? "" : r.met ? "yes" : "**no**";
+  console.log(`| ${r.figure} | ${r.value} | ${r.baseline} | ${r.ratio} | ${r.goal} | ${met} |`);
+}
+if (scaleRows.length) {
+  console.log("\n| TS processes | RSS | per process | start each | TS RTT | bare Worker RTT |");
+  console.log("| --- | --- | --- | --- | --- | --- |");
+  for (const s of scaleRows) {
+    console.log(
+      `| ${s.processes} | ${s.rssMb} MB | ${fmt(s.perProcessMb)} MB | ${fmt(s.startMs)} ms | ${
+        fmt(s.rttUs)
+      } us | ${fmt(s.baselineUs)} us |`,
+    );
+  }
+}
+console.log("");
+for (const n of notes) console.log(`- ${n}`);
+for (const l of loads) console.log(`- ${l}`);
