@@ -123,12 +123,37 @@ export function nodeArgs(o: FakeNodeOptions): string[] {
   ];
 }
 
+/**
+ * The node permission set's FFI grant (jco-transpile's native addon) also by its real path: with
+ * node_modules a symlink (a worktree sharing another checkout's), Deno checks the library's
+ * real path, which `node_modules/@oxc-minify/` does not name, and components cannot be
+ * transpiled. The same directory, so the same grant.
+ */
+function ffiFlag(dir: string): string[] {
+  const rel = `${dir}/node_modules/@oxc-minify`;
+  try {
+    const real = Deno.realPathSync(rel);
+    return real === rel ? [] : [`--allow-ffi=${rel}/,${real}/`];
+  } catch {
+    return [];
+  }
+}
+
 /** The program and arguments that run the node. */
 export async function nodeCommand(o: FakeNodeOptions): Promise<[string, string[]]> {
   const deno = Deno.execPath();
   const checkout = (dir: string): [string, string[]] => [
     deno,
-    ["run", "-q", "-P=node", "--config", `${dir}/deno.json`, `${dir}/main.ts`, ...nodeArgs(o)],
+    [
+      "run",
+      "-q",
+      "-P=node",
+      ...ffiFlag(dir),
+      "--config",
+      `${dir}/deno.json`,
+      `${dir}/main.ts`,
+      ...nodeArgs(o),
+    ],
   ];
   if (o.runtimePath === undefined) return checkout(ROOT.replace(/\/$/, ""));
   let info;

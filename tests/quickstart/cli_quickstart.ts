@@ -45,7 +45,8 @@ export async function runCliQuickStart(): Promise<void> {
 
       const ok = async (args: string[]) => {
         const out = await kit(dir, args);
-        assertEquals(out.code, 0, `${args.join(" ")}:\n${out.stdout}\n${out.stderr}`);
+        const logs = nodes.map((n, i) => `--- node ${i + 1} ---\n${n.output()}`).join("\n");
+        assertEquals(out.code, 0, `${args.join(" ")}:\n${out.stdout}\n${out.stderr}\n${logs}`);
         return out.stdout;
       };
       await ok(["new", "my-chat-app"]);
