@@ -18,14 +18,12 @@ import type { Kernel } from "./kernel.ts";
 import type { RuntimeModule, RuntimeModuleContext } from "./module.ts";
 import {
   type Address,
-  canonicalJson,
   type Capability,
   capabilityToJson,
   checkProcessId,
   KERNEL_PROCESS_ID,
   type KernelMessage,
   makeResponse,
-  messagingCap,
   networkingCap,
   type OnExit,
   parsePackageId,
@@ -37,275 +35,45 @@ import {
   VFS_PROCESS_ID,
   type WrappedSendError,
 } from "../wire/core.ts";
-import { isObject, str } from "../wire/fields.ts";
+import { isObject } from "../wire/fields.ts";
 import {
   encodeKernelCommand,
   type KernelCommand,
   type KernelResponse,
   parseKernelResponse,
   readCapability,
-  readOnExit,
   type UserspaceProcess,
 } from "../wire/kernel.ts";
 import { ProgramLoader } from "./process_host/program.ts";
 import { driveDir, vfsHostPath, vfsRoot } from "./vfs_layout.ts";
+import {
+  capabilityName,
+  errorText,
+  InstallError,
+  manifestCap,
+  type ManifestEntry,
+  onExitOf,
+  processFile,
+  readManifest,
+} from "./packages/manifest.ts";
+import { readPackageScripts, readScriptsJson, type ScriptEntry } from "./packages/scripts.ts";
+import {
+  copyDir,
+  exists,
+  installsDir,
+  readOldManifest,
+  readPendingGrants,
+  writePendingGrants,
+} from "./packages/disk.ts";
 
-/** One process entry of a kit manifest.json. */
-export interface ManifestEntry {
-  /** The process name; the process id is process_name:package:publisher. */
-  process_name: string;
-  /** The process code inside the package's pkg/ directory, e.g. "/app.wasm". */
-  process_wasm_path: string;
-  /** What to do when the process exits: "None", "Restart", or { Requests: [...] }. */
-  on_exit: unknown;
-  /** Whether the process may message other nodes. */
-  request_networking: boolean;
-  /** Capabilities the process asks for at install. */
-  request_capabilities: unknown[];
-  /** Capabilities over this process that it grants to others at install. */
-  grant_capabilities: unknown[];
-  /** Whether any local process may message it without a messaging capability. */
-  public: boolean;
-}
-
-/** Why an install or uninstall was refused; the message is for people. */
-export class InstallError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "InstallError";
-  }
-}
-
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
-
-/**
- * The manifest's entries. Names and paths must be strings; the rest keep kit's
- * defaults when absent (on_exit None, no caps, not public), as before.
- */
-export function readManifest(v: unknown, file: string): ManifestEntry[] {
-  if (!Array.isArray(v)) throw new InstallError(`${file}: expected a list`);
-  return v.map((e, i) => {
-    try {
-      if (!isObject(e)) throw new Error("expected an object");
-      const list = (name: string) => {
-        const l = e[name] ?? [];
-        if (!Array.isArray(l)) throw new Error(`${name}: expected a list`);
-        return l;
-      };
-      const text = (name: string) => {
-        try {
-          return str(e[name]);
-        } catch (err) {
-          throw new Error(`${name}: ${errorText(err)}`);
-        }
-      };
-      const flag = (name: string) => {
-        const f = e[name] ?? false;
-        if (typeof f !== "boolean") throw new Error(`${name}: expected true or false`);
-        return f;
-      };
-      return {
-        process_name: text("process_name"),
-        process_wasm_path: text("process_wasm_path"),
-        on_exit: e.on_exit ?? "None",
-        request_networking: flag("request_networking"),
-        request_capabilities: list("request_capabilities"),
-        grant_capabilities: list("grant_capabilities"),
-        public: flag("public"),
-      };
-    } catch (err) {
-      throw new InstallError(`${file}: entry ${i}: ${errorText(err)}`);
-    }
-  });
-}
-
-function onExitOf(entry: ManifestEntry, file: string): OnExit {
-  try {
-    return readOnExit(entry.on_exit);
-  } catch (e) {
-    throw new InstallError(`${file}: ${entry.process_name}: on_exit: ${errorText(e)}`);
-  }
-}
-
-/**
- * A manifest capability entry, read as app-store's install reads it:
- * "proc:pkg:pub" (messaging) or {process, params}, params written as serde_json
- * writes a Value (compact, keys sorted). Anything else is not a capability:
- * `invalid` says why (printed, or refusing the package on the app store's path).
- */
-function manifestCap(
-  our: string,
-  v: unknown,
-  invalid: (why: string) => void,
-): Capability | undefined {
-  const parse = (s: unknown) => {
-    try {
-      return typeof s === "string" ? parseProcessId(s) : undefined;
-    } catch {
-      return undefined;
-    }
-  };
-  if (typeof v === "string") {
-    const process = parse(v);
-    if (!process) invalid(`${JSON.stringify(v)} is not a process id`);
-    return process && messagingCap({ node: our, process });
-  }
-  if (isObject(v)) {
-    const process = parse(v.process);
-    if (!process) {
-      invalid(`${JSON.stringify(v.process ?? null)} is not a process id`);
-      return undefined;
-    }
-    if (!("params" in v)) {
-      invalid(`${JSON.stringify(v)} has no params`);
-      return undefined;
-    }
-    return { issuer: { node: our, process }, params: canonicalJson(JSON.stringify(v.params)) };
-  }
-  invalid(`${JSON.stringify(v)} is neither "proc:pkg:pub" nor {"process", "params"}`);
-  return undefined;
-}
-
-/**
- * How a requested capability is named for approval: the process id for messaging,
- * else `<process> <params as canonical JSON>`; networking is "networking".
- */
-export function capabilityName(cap: Capability): string {
-  if (cap.issuer.process.processName === "kernel" && canonicalJson(cap.params) === '"network"') {
-    return "networking";
-  }
-  const pid = processIdToString(cap.issuer.process);
-  const params = canonicalJson(cap.params);
-  return params === '"messaging"' ? pid : `${pid} ${params}`;
-}
-
-/**
- * One script of a package's pkg/scripts.json (process_lib's DotScriptsEntry): how the
- * terminal spawns it. `root` gives it every capability the terminal holds.
- */
-export interface ScriptEntry {
-  root: boolean;
-  public: boolean;
-  request_networking: boolean;
-  request_capabilities?: unknown[];
-  grant_capabilities?: unknown[];
-  wit_version?: number;
-}
-
-/**
- * pkg/scripts.json read as serde reads HashMap<String, DotScriptsEntry>: an object from
- * the script's file in pkg/ ("echo.wasm", "echo.ts") to its entry; root, public and
- * request_networking are required booleans, the rest optional (null as absent); other
- * fields are ignored. Throws naming the first problem.
- */
-export function readScriptsJson(v: unknown, file: string): Map<string, ScriptEntry> {
-  if (!isObject(v)) throw new Error(`${file}: expected an object from script file to entry`);
-  const out = new Map<string, ScriptEntry>();
-  for (const [name, e] of Object.entries(v)) {
-    const at = `${file}: ${JSON.stringify(name)}`;
-    if (!isObject(e)) throw new Error(`${at}: expected an object`);
-    const flag = (k: string) => {
-      if (typeof e[k] !== "boolean") throw new Error(`${at}: ${k} must be true or false`);
-      return e[k] as boolean;
-    };
-    const list = (k: string) => {
-      const l = e[k];
-      if (l === undefined || l === null) return undefined;
-      if (!Array.isArray(l)) throw new Error(`${at}: ${k} must be a list`);
-      return l;
-    };
-    const wit = e.wit_version;
-    if (
-      wit !== undefined && wit !== null &&
-      !(Number.isInteger(wit) && (wit as number) >= 0 && (wit as number) <= 0xffffffff)
-    ) {
-      throw new Error(`${at}: wit_version must be a u32`);
-    }
-    if (!/^[^/\\]+\.(wasm|ts|js)$/.test(name) || name.startsWith(".")) {
-      throw new Error(`${at}: expected a script file in pkg/ ending in .wasm, .ts or .js`);
-    }
-    out.set(name, {
-      root: flag("root"),
-      public: flag("public"),
-      request_networking: flag("request_networking"),
-      request_capabilities: list("request_capabilities"),
-      grant_capabilities: list("grant_capabilities"),
-      wit_version: typeof wit === "number" ? wit : undefined,
-    });
-  }
-  return out;
-}
-
-/** pkgDir/scripts.json, checked, with each script's file present; none: empty. */
-async function readPackageScripts(pkgDir: string): Promise<Map<string, ScriptEntry>> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(`${pkgDir}/scripts.json`);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return new Map();
-    throw e;
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new InstallError(`pkg/scripts.json: not JSON: ${errorText(e)}`);
-  }
-  let scripts: Map<string, ScriptEntry>;
-  try {
-    scripts = readScriptsJson(json, "pkg/scripts.json");
-  } catch (e) {
-    throw new InstallError(errorText(e));
-  }
-  for (const name of scripts.keys()) {
-    if (!(await isFile(`${pkgDir}/${name}`))) {
-      throw new InstallError(`pkg/scripts.json: ${JSON.stringify(name)}: no such file in pkg/`);
-    }
-  }
-  return scripts;
-}
-
-async function isFile(path: string): Promise<boolean> {
-  try {
-    return (await Deno.lstat(path)).isFile;
-  } catch {
-    return false;
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function copyDir(from: string, to: string) {
-  await Deno.mkdir(to, { recursive: true });
-  for await (const e of Deno.readDir(from)) {
-    const src = `${from}/${e.name}`;
-    const dst = `${to}/${e.name}`;
-    if (e.isDirectory) await copyDir(src, dst);
-    else if (e.isFile) await Deno.copyFile(src, dst);
-  }
-}
-
-/** A manifest's process path as segments inside pkg/ (no "..", no absolute escape). */
-function processFile(entry: ManifestEntry, file: string): string {
-  const segs = entry.process_wasm_path.split("/").filter((s) => s !== "" && s !== ".");
-  if (segs.length === 0 || segs.some((s) => s === ".." || s.includes("\\") || s.includes("\0"))) {
-    throw new InstallError(
-      `${file}: ${entry.process_name}: process_wasm_path ${
-        JSON.stringify(entry.process_wasm_path)
-      } is not a file inside pkg/`,
-    );
-  }
-  return segs.join("/");
-}
+export {
+  capabilityName,
+  InstallError,
+  type ManifestEntry,
+  readManifest,
+  readScriptsJson,
+  type ScriptEntry,
+};
 
 // ---------------------------------------------------------------------------
 // Loading a process file as the kernel will, before anything is replaced
@@ -545,10 +313,6 @@ export interface InstallResult {
 /** Packages being installed or removed, per node home: one at a time each. */
 const busy = new Set<string>();
 
-function installsDir(home: string): string {
-  return `${home}/.installs`;
-}
-
 /**
  * Installs the package whose pkg/ content is at `stagedPkg` (a directory the install
  * consumes: it becomes the package's pkg drive) and runs its processes, replacing a
@@ -786,52 +550,6 @@ async function install(
     })();
   }
   return { packageId, processes: planned.map((p) => p.pid), upgraded: old.size > 0 };
-}
-
-interface PendingGrant {
-  /** the process the capability is for */
-  target: string;
-  cap: { issuer: string; params: string };
-}
-
-function pendingGrantsFile(home: string): string {
-  return `${installsDir(home)}/pending-grants.json`;
-}
-
-async function readPendingGrants(home: string): Promise<PendingGrant[]> {
-  try {
-    const v = JSON.parse(await Deno.readTextFile(pendingGrantsFile(home)));
-    return Array.isArray(v)
-      ? v.filter((w) =>
-        isObject(w) && typeof w.target === "string" && isObject(w.cap) &&
-        typeof w.cap.issuer === "string" && typeof w.cap.params === "string"
-      )
-      : [];
-  } catch {
-    return [];
-  }
-}
-
-async function writePendingGrants(home: string, list: PendingGrant[]): Promise<void> {
-  await Deno.mkdir(installsDir(home), { recursive: true });
-  const tmp = `${pendingGrantsFile(home)}.${crypto.randomUUID()}`;
-  await Deno.writeTextFile(tmp, JSON.stringify(list));
-  await Deno.rename(tmp, pendingGrantsFile(home));
-}
-
-/** The process names in the installed version's manifest (none when not installed). */
-async function readOldManifest(
-  home: string,
-  pkg: { packageName: string; publisherNode: string },
-): Promise<string[]> {
-  try {
-    const v = JSON.parse(
-      await Deno.readTextFile(`${driveDir(vfsRoot(home), pkg, "pkg")}/manifest.json`),
-    );
-    return readManifest(v, "manifest.json").map((e) => e.process_name);
-  } catch {
-    return [];
-  }
 }
 
 /** Undoes a failed swap: the new processes gone, the old drive and processes back. */
