@@ -25,10 +25,12 @@ export type {
   RequestOptions,
 } from "./node.ts";
 export type { HnsUpdate } from "./wire/net.ts";
-export type { SendErrorKind } from "./wire/core.ts";
+export type { NodeId, ProcessId, SendErrorKind } from "./wire/core.ts";
 export type { ManifestEntry } from "./kernel/packages.ts";
 export type { Keyfile, LoadedKeyfile } from "./modules/keyfile/mod.ts";
 export type { EthModuleOptions, EthTiming } from "./modules/eth/mod.ts";
+export type { ConsolePort, RuntimeConsole } from "./kernel/console_port.ts";
+export type { ChainRouting } from "./chain/identity.ts";
 
 import { runCli } from "./cli.ts";
 

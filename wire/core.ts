@@ -6,13 +6,18 @@
 // crosses the worker boundary without conversion. JSON bodies (KernelCommand,
 // module actions) use Hyperdrive's serde shapes; see `*ToJson` helpers.
 
+/** A node's name, e.g. "alice.os". */
 export type NodeId = string;
 export type Context = Uint8Array;
 export type Json = string;
 
+/** A process's id, "process:package:publisher" as a string. */
 export interface ProcessId {
+  /** the process's name within its package */
   processName: string;
+  /** the package's name */
   packageName: string;
+  /** the node that publishes the package */
   publisherNode: NodeId;
 }
 

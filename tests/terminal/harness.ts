@@ -80,7 +80,7 @@ export class TmuxNode {
   async launch(args: string[] = []): Promise<void> {
     await Deno.remove(`${this.home}/entry.ready`).catch(() => {});
     const cmd = entryCommand(this.home, args).map((a) => `'${a}'`).join(" ");
-    await this.tmux(
+    await this.tmuxRetried(
       "new-session",
       "-d",
       "-s",
@@ -108,6 +108,21 @@ export class TmuxNode {
       throw new Error(`tmux ${args[0]}: ${new TextDecoder().decode(out.stderr).trim()}`);
     }
     return new TextDecoder().decode(out.stdout);
+  }
+
+  /**
+   * As tmux(), tried again when a server that is still exiting (its last session just
+   * closed) drops the new client: "server exited unexpectedly".
+   */
+  async tmuxRetried(...args: string[]): Promise<string> {
+    for (let attempt = 1;; attempt++) {
+      try {
+        return await this.tmux(...args);
+      } catch (e) {
+        if (attempt >= 5 || !String(e).includes("server exited unexpectedly")) throw e;
+        await sleep(200 * attempt);
+      }
+    }
   }
 
   /** Named keys (tmux send-keys names: Enter, Up, C-r, Escape ...). */
@@ -192,9 +207,17 @@ export class TmuxNode {
     await Deno.remove(`${dir}/tmux-${Deno.uid()}/${this.socket}`).catch(() => {});
   }
 
-  /** Kills the session's window (keeping the server) so the node can boot again in it. */
+  /**
+   * Kills the session so the node can boot again under this socket. Its server exits
+   * with its last session; wait until it has, so the next launch starts a fresh one.
+   */
   async closeWindow(): Promise<void> {
     await this.tmux("kill-session", "-t", "n").catch(() => {});
+    await until(
+      async () => !(await this.tmux("list-sessions").then(() => true, () => false)),
+      "the tmux server to exit",
+      5_000,
+    ).catch(() => {});
   }
 }
 
