@@ -2,53 +2,31 @@
 // `new my-chat-app`, `build`, `start-package` on both, `inject-message` the Book's three ways,
 // and the chat arriving on the other node.
 //
-// START-PACKAGE: kit's start-package installs through the node's app store
-// (main:app-store:sys). Until hyperdeno's app store is merged, a node without one gets the
-// package through bootNode's installPackage instead (the same files, installed as a distro
-// package is); the test says which path it took. The app store protocol itself (what
-// start-package, remove-package and view-api send, byte for byte) is tested against a recording
-// stand-in below, and the whole CLI Quick Start (deno task fake-node subprocesses) runs once
-// packages/app-store exists.
+// start-package installs through the node's app store (main:app-store:sys) as kit's does; the
+// app store's other kit verbs (view-api, remove-package) and a refused zip are tested on one node
+// below, and the whole CLI Quick Start (deno task fake-node subprocesses) runs last.
 
 import { assert, assertEquals, assertMatch } from "../assert.ts";
 import { bootNode } from "../../main.ts";
 import { startChain } from "../../chain/mod.ts";
-import { buildPackage, readMetadata } from "../../kit/build.ts";
+import { buildPackage } from "../../kit/build.ts";
 import { newPackage } from "../../kit/new.ts";
 import { injectMessage } from "../../kit/inject_message.ts";
-import {
-  APP_STORE,
-  installMessage,
-  newPackageMessage,
-  removePackage,
-  startPackage,
-} from "../../kit/start_package.ts";
+import { APP_STORE, removePackage, startPackage } from "../../kit/start_package.ts";
 import { getApi, listApis } from "../../kit/view_api.ts";
-import { zipDirectory } from "../../kit/zip.ts";
 import {
   bootQsNode,
   collector,
   eventually,
   freePort,
   type QsNode,
-  sha256,
   waitToKnow,
   withTempDir,
 } from "./helpers.ts";
 
 const CHAT = "my-chat-app:my-chat-app:template.os";
-const STUB = new URL("./fixtures/app-store-stub", import.meta.url).pathname;
 const dec = new TextDecoder();
-
-/** start-package as kit does it when the node has an app store; bootNode's install until then. */
-async function startOn(n: QsNode, dir: string, log: (l: string) => void): Promise<string> {
-  if (n.node.isRunning(APP_STORE)) {
-    await startPackage(dir, n.url, log);
-    return "start-package (app store)";
-  }
-  await n.node.installPackage(dir);
-  return "bootNode installPackage (no app store yet)";
-}
+const enc = new TextEncoder();
 
 async function history(n: QsNode, of: string) {
   const out = await injectMessage({
@@ -120,9 +98,10 @@ Deno.test({
         nodes.push(await bootQsNode(`${dir}/fake-node-2`, "fake2.os", chain.port));
         const [fake, fake2] = nodes;
         // deno task start-package my-chat-app [--port 8081]
-        const how = [];
-        for (const n of nodes) how.push(await startOn(n, app, collector().log));
-        console.log(`  start-package path: ${how.join(", ")}`);
+        for (const n of nodes) {
+          assert(n.node.isRunning(APP_STORE), "the distro's app store runs");
+          await startPackage(app, n.url, collector().log);
+        }
         assert(fake.node.isRunning(CHAT) && fake2.node.isRunning(CHAT));
         // the app answers (its component instantiated) on both nodes
         for (const n of nodes) {
@@ -200,8 +179,7 @@ Deno.test({
 });
 
 Deno.test({
-  name:
-    "start-package, remove-package, view-api send kit's app store requests (recording stand-in)",
+  name: "start-package, view-api, remove-package through the node's own app store",
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
@@ -214,49 +192,46 @@ Deno.test({
         tcpPort: 0,
         wsPort: false,
         exposeLocal: true,
+        distro: true,
         onPrint: (_l, t) => Deno.env.get("QS_TEST_VERBOSE") && console.log(t),
       });
       try {
-        await node.installPackage(STUB);
+        assert(node.isRunning(APP_STORE), "the distro's app store runs");
         const url = `http://localhost:${port}`;
-        const app = `${dir}/my-echo`;
-        await newPackage({ dir: app, template: "echo" });
-        const built = await buildPackage({ dir: app, log: collector().log });
+        const app = `${dir}/my-chat-app`;
+        await newPackage({ dir: app });
+        await buildPackage({ dir: app, log: collector().log });
         const c = collector();
-        assertEquals(await startPackage(app, url, c.log), "my-echo:template.os");
+        assertEquals(await startPackage(app, url, c.log), "my-chat-app:template.os");
         assertEquals(c.lines, [
-          "my-echo:template.os",
-          `Successfully installed package my-echo:template.os on node at ${url}`,
+          "my-chat-app:template.os",
+          `Successfully installed package my-chat-app:template.os on node at ${url}`,
         ]);
-        await removePackage(url, "my-echo", "template.os", c.log);
-        const rec = await node.request(`our@${APP_STORE}`, '"Recorded"');
-        const kept = JSON.parse(dec.decode(rec.body)) as string[];
-        const zip = await Deno.readFile(built.zip);
-        assertEquals(kept, [
-          newPackageMessage("my-echo", "template.os", zip).body,
-          installMessage(built.hash, await readMetadata(app)).body,
-          '{"Uninstall":{"package_name":"my-echo","publisher_node":"template.os"}}',
-        ]);
-        assertEquals(await sha256(rec.blob!.bytes), built.hash, "the zip went as the blob");
-        // view-api: the list, then one API (its api.zip unpacked, its WIT)
-        assertEquals(await listApis(url), { ApisResponse: { apis: ["my-echo:template.os"] } });
-        await Deno.mkdir(`${dir}/api`);
-        await Deno.writeTextFile(`${dir}/api/my-echo:template.os-v0.wit`, "world w { }\n");
-        await node.request(`our@${APP_STORE}`, '{"SetApi": null}', {
-          blob: await zipDirectory(`${dir}/api`),
-        });
-        const got = await getApi(url, "my-echo:template.os");
-        assertEquals(got.files, { "my-echo:template.os-v0.wit": "world w { }\n" });
-        // a refusal is reported with the node's answer
-        const refused = `${dir}/refused`;
-        await newPackage({ dir: refused, template: "echo" });
-        await buildPackage({ dir: refused, log: collector().log });
+        assert(node.isRunning(CHAT), "installed and started by the app store");
+        // view-api: the list, then the package's API (its api.zip unpacked, its WIT)
+        const apis = await listApis(url) as { ApisResponse: { apis: string[] } };
+        assert(apis.ApisResponse.apis.includes("my-chat-app:template.os"), JSON.stringify(apis));
+        const got = await getApi(url, "my-chat-app:template.os");
+        const wit = "my-chat-app:template.os-v0.wit";
+        assertEquals(got.files[wit], await Deno.readTextFile(`${app}/api/${wit}`));
+        // start-package again: the same version is installed over itself, still running
+        await startPackage(app, url, collector().log);
+        assert(node.isRunning(CHAT));
+        // remove-package: uninstalled, its process gone, the app store keeps serving
+        await removePackage(url, "my-chat-app", "template.os", collector().log);
+        await eventually(() => !node.isRunning(CHAT));
+        const after = await listApis(url) as { ApisResponse: { apis: string[] } };
+        assert(!after.ApisResponse.apis.includes("my-chat-app:template.os"));
+        // a broken zip is refused with the node's answer; nothing else changes
+        await Deno.writeFile(`${app}/target/my-chat-app:template.zip`, enc.encode("not a zip"));
         let err = "";
-        await startPackage(refused, url, collector().log).catch((e) => (err = e.message));
-        assertEquals(
+        await startPackage(app, url, collector().log).catch((e) => err = e.message);
+        assertMatch(
           err,
-          'Failed to add package. Got response from node: {"NewPackageResponse":"Failure"}',
+          /^Failed to add package\. Got response from node: \{"NewPackageResponse":/,
         );
+        assert(!node.isRunning(CHAT));
+        assert(node.isRunning(APP_STORE));
       } finally {
         await node.shutdown();
       }
@@ -264,13 +239,8 @@ Deno.test({
   },
 });
 
-/** packages/app-store: hyperdeno's app store, being built; this test runs once it is merged. */
-const APP_STORE_MERGED = await Deno.stat(new URL("../../packages/app-store", import.meta.url))
-  .then(() => true, () => false);
-
 Deno.test({
   name: "Quick Start on the command line: deno task fake-node x2, start-package, inject-message",
-  ignore: !APP_STORE_MERGED,
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
