@@ -150,24 +150,20 @@ async function run(rows: Map<string, Row>, tmp: string, app: string, i: number) 
       String(freePort()),
     ]);
     add("deno task fake-node (chain up) to /our", await time(() => until("/our", answersOur(p2))));
-    // deno task start-package, when there is an app store
-    const hasStore = await chatStoreRunning(p2);
-    if (hasStore) {
-      add(
-        "deno task start-package to answering",
-        await time(async () => {
-          const s = await new Deno.Command(Deno.execPath(), {
-            args: ["run", "-A", `${ROOT}kit/main.ts`, "start-package", app, "--port", String(p2)],
-            stdout: "null",
-            stderr: "null",
-          }).output();
-          if (!s.success) throw new Error("start-package failed");
-          await until("the chat", () => chatAnswers(p2));
-        }),
-      );
-    } else {
-      add("deno task start-package to answering", NaN, `no ${APP_STORE} on the node yet`);
-    }
+    // deno task start-package: once the node's app store answers (it starts with the distro)
+    await until("the app store", () => appStoreAnswers(p2));
+    add(
+      "deno task start-package to answering",
+      await time(async () => {
+        const s = await new Deno.Command(Deno.execPath(), {
+          args: ["run", "-A", `${ROOT}kit/main.ts`, "start-package", app, "--port", String(p2)],
+          stdout: "null",
+          stderr: "null",
+        }).output();
+        if (!s.success) throw new Error("start-package failed");
+        await until("the chat", () => chatAnswers(p2));
+      }),
+    );
     await stop(second);
   } finally {
     await chain!.stop();
@@ -190,7 +186,7 @@ async function run(rows: Map<string, Row>, tmp: string, app: string, i: number) 
 }
 
 /** Whether the node runs the app store (its RPC answers an Apis request). */
-async function chatStoreRunning(port: number): Promise<boolean> {
+async function appStoreAnswers(port: number): Promise<boolean> {
   const res = await fetch(`http://localhost:${port}/rpc:distro:sys/message`, {
     method: "POST",
     body: JSON.stringify({
