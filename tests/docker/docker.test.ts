@@ -143,8 +143,9 @@ class Container {
 /** The node's networking key, from the identity line it prints once booted. */
 async function identityOf(c: Container): Promise<string> {
   let logs = "";
-  // the log file may trail the node's first HTTP answer by a moment
-  for (const t0 = Date.now(); Date.now() - t0 < 10_000;) {
+  // printed once bootNode returns, after the distro packages are installed: that trails the
+  // node's first HTTP answer, by seconds on a loaded machine
+  for (const t0 = Date.now(); Date.now() - t0 < 90_000;) {
     logs = await c.logs();
     const line = logs.split("\n").find((l) => l.startsWith("identity: "));
     if (line) return JSON.parse(line.slice("identity: ".length)).public_key;
