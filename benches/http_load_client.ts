@@ -1,11 +1,17 @@
 // Load generator for benches/http_throughput.ts, run as its own process so it
 // does not share an event loop with the server under test.
 //   http: N keep-alive HTTP/1.1 connections, one request in flight each, for T s
+//         (--cookie=name=value sends a Cookie header with each)
 //   ws:   one WebSocket; asks the process to push M messages, times their arrival
 // Prints one JSON line with the results.
 
+// --name=value, split at the first '=' (a cookie's value has its own)
 const args = Object.fromEntries(
-  Deno.args.map((a) => a.replace(/^--/, "").split("=") as [string, string]),
+  Deno.args.map((a) => {
+    const kv = a.replace(/^--/, "");
+    const eq = kv.indexOf("=");
+    return eq < 0 ? [kv, ""] : [kv.slice(0, eq), kv.slice(eq + 1)];
+  }),
 );
 const enc = new TextEncoder();
 
@@ -29,7 +35,8 @@ async function httpConnection(
   statuses: Map<number, number>,
 ): Promise<void> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  const request = enc.encode(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`);
+  const cookie = args.cookie ? `Cookie: ${args.cookie}\r\n` : "";
+  const request = enc.encode(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n${cookie}\r\n`);
   let buf = new Uint8Array(64 * 1024);
   try {
     while (performance.now() < until) {

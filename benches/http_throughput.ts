@@ -1,14 +1,19 @@
 // HTTP throughput: a GET answered by a process (http-server -> kernel ->
-// Worker -> kernel -> http-server) and a cached GET (http-server alone),
-// against a raw Deno.serve hello-world in the same process and run; plus
-// WebSocket push messages/s from a process to a client.
-//   deno run -A benches/http_throughput.ts [--conns=32] [--seconds=5]
+// Worker -> kernel -> http-server), the same with a login cookie to check, and
+// a cached GET (http-server alone), against a raw Deno.serve hello-world in the
+// same process and run; plus WebSocket push messages/s from a process to a client.
+//   deno run -A benches/http_throughput.ts [--conns=32] [--seconds=5] [--no-ws]
 // The load generator (benches/http_load_client.ts) runs as a separate process.
 
-import { bootHttpNode, WEBAPP } from "../tests/http/node_helpers.ts";
+import { bootHttpNode, NODE_NAME, WEBAPP } from "../tests/http/node_helpers.ts";
+import { authCookieName, generateJwt, importJwtKey } from "../modules/http_server/mod.ts";
 
 const args = Object.fromEntries(
-  Deno.args.map((a) => a.replace(/^--/, "").split("=") as [string, string]),
+  Deno.args.map((a) => {
+    const kv = a.replace(/^--/, "");
+    const eq = kv.indexOf("=");
+    return eq < 0 ? [kv, ""] : [kv.slice(0, eq), kv.slice(eq + 1)];
+  }),
 );
 const conns = args.conns ?? "32";
 const seconds = args.seconds ?? "5";
@@ -31,20 +36,24 @@ const raw = Deno.serve(
   () => new Response("hello"),
 );
 try {
-  const targets: [string, number, string][] = [
+  const token = await generateJwt(await importJwtKey(node.jwtSecret), NODE_NAME);
+  const cookie = `${authCookieName(NODE_NAME)}=${token}`;
+  const targets: [string, number, string, string?][] = [
     ["raw Deno.serve hello-world", raw.addr.port, "/"],
     ["http-server cached GET (no process)", node.port, `/${WEBAPP}/static.txt`],
     ["GET answered by a process (kernel + Worker)", node.port, `/${WEBAPP}/api`],
+    ["authenticated GET answered by a process", node.port, `/${WEBAPP}`, cookie],
   ];
   const rows: string[] = [];
   let rawRps = 0;
-  for (const [name, port, path] of targets) {
+  for (const [name, port, path, cookie] of targets) {
     const r = await load([
       "--mode=http",
       `--port=${port}`,
       `--path=${path}`,
       `--conns=${conns}`,
       `--seconds=${seconds}`,
+      ...(cookie ? [`--cookie=${cookie}`] : []),
     ]);
     if (rawRps === 0) rawRps = r.rps;
     const ok = (r.statuses as unknown as Record<string, number>)["200"] ?? 0;
@@ -57,7 +66,7 @@ try {
       }% |`,
     );
   }
-  const ws = await load([
+  const ws = "no-ws" in args ? undefined : await load([
     "--mode=ws",
     `--url=ws://127.0.0.1:${node.port}/${WEBAPP}/ws`,
     "--count=20000",
@@ -66,11 +75,13 @@ try {
   console.log("| target | req/s | p50 ms | p99 ms | vs raw |");
   console.log("|---|---|---|---|---|");
   for (const r of rows) console.log(r);
-  console.log(
-    `\nWebSocket pushes process -> client: ${Math.round(ws.msgsPerSec)} msgs/s (${ws.messages} in ${
-      ws.ms.toFixed(0)
-    } ms)`,
-  );
+  if (ws) {
+    console.log(
+      `\nWebSocket pushes process -> client: ${
+        Math.round(ws.msgsPerSec)
+      } msgs/s (${ws.messages} in ${ws.ms.toFixed(0)} ms)`,
+    );
+  }
 } finally {
   await raw.shutdown();
   await node.stop();

@@ -33,6 +33,22 @@ export interface IncomingHttpRequest {
   query_params: Record<string, string>;
 }
 
+/**
+ * `{ Http: r }` (HttpServerRequest::Http) as serde JSON, exactly what
+ * JSON.stringify writes for it (serde's field order), without walking the
+ * wrapper objects: http-server writes one per forwarded request.
+ */
+export function httpRequestJson(r: IncomingHttpRequest): string {
+  const addr = r.source_socket_addr;
+  return '{"Http":{"source_socket_addr":' + (addr === null ? "null" : JSON.stringify(addr)) +
+    ',"method":' + JSON.stringify(r.method) +
+    ',"url":' + JSON.stringify(r.url) +
+    ',"bound_path":' + JSON.stringify(r.bound_path) +
+    ',"headers":' + JSON.stringify(r.headers) +
+    ',"url_params":' + JSON.stringify(r.url_params) +
+    ',"query_params":' + JSON.stringify(r.query_params) + "}}";
+}
+
 export interface HttpResponse {
   status: number;
   headers: Record<string, string>;

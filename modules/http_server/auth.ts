@@ -113,6 +113,23 @@ export function findCookie(cookieHeader: string, name: string): string | undefin
 }
 
 /**
+ * Tokens whose signature and header were checked with a key, with their claims:
+ * a browser sends the same cookie with every request, and checking it again
+ * costs an HMAC through WebCrypto (an async op). Only tokens signed with the key
+ * get in, so nobody without the secret can fill it; the claims (name, subdomain,
+ * expiry) are still checked on every request.
+ */
+const VERIFIED = new WeakMap<CryptoKey, Map<string, JwtClaims>>();
+/** Past this many, the remembered tokens are forgotten (and checked again when next seen). */
+const MAX_VERIFIED_TOKENS = 1024;
+
+function verifiedTokens(key: CryptoKey): Map<string, JwtClaims> {
+  let known = VERIFIED.get(key);
+  if (!known) VERIFIED.set(key, known = new Map());
+  return known;
+}
+
+/**
  * Hyperdrive's auth_token_valid: the cookie for this node (and process, for a
  * secure subdomain on localhost) holds a token signed with our secret, for our
  * name, with the same subdomain claim, not expired.
@@ -126,8 +143,14 @@ export async function authTokenValid(
 ): Promise<boolean> {
   const token = findCookie(cookieHeader, authCookieName(our, subdomain));
   if (!token) return false;
-  const claims = await verifyJwt(key, token);
-  if (!claims) return false;
+  const known = verifiedTokens(key);
+  let claims = known.get(token);
+  if (!claims) {
+    claims = await verifyJwt(key, token);
+    if (!claims) return false;
+    if (known.size >= MAX_VERIFIED_TOKENS) known.clear();
+    known.set(token, claims);
+  }
   return claims.username === our && claims.subdomain === (subdomain ?? null) &&
     claims.expiration > nowSeconds;
 }

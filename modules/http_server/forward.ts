@@ -13,13 +13,13 @@ import {
   textEncoder,
   type WrappedSendError,
 } from "../../wire/core.ts";
-import type {
-  HttpResponse,
-  HttpServerRequest,
-  IncomingHttpRequest,
+import {
+  httpRequestJson,
+  type HttpResponse,
+  type IncomingHttpRequest,
 } from "../../wire/http_server.ts";
 import type { RuntimeModuleContext } from "../../kernel/module.ts";
-import { type Bindings, RPC_PROCESS_ID } from "./bindings.ts";
+import { type Bindings, type BoundPath, RPC_PROCESS_ID } from "./bindings.ts";
 import { HTTP_SELF_IMPOSED_TIMEOUT, type HttpServerLimits, type ServerCore } from "./config.ts";
 import { refuseHttp } from "./login.ts";
 import {
@@ -34,7 +34,7 @@ import {
   socketAddrString,
 } from "./request.ts";
 import { ByteBudget } from "../shared/budget.ts";
-import { RouteTooExpensive } from "./router.ts";
+import { type RouteMatch, RouteTooExpensive } from "./router.ts";
 import { rpcAnswer, rpcRequest } from "./rpc.ts";
 
 interface Pending {
@@ -86,18 +86,32 @@ function plainHeaders(given: unknown): Record<string, string> | undefined {
   return out;
 }
 
-function toHttpResponse(r: HttpResponse, body: Uint8Array | undefined): Response {
+/** What a process's HttpResponse body says, ready for a Response. */
+interface Head {
+  status: number;
+  /** The headers as a record Response takes directly (plainHeaders), else undefined. */
+  plain: Record<string, string> | undefined;
+  /** The parsed headers, for the Headers path when `plain` is undefined. */
+  given: unknown;
+}
+
+function headOf(r: HttpResponse): Head {
   let status = r.status;
   if (!Number.isInteger(status) || status < 200 || status > 599) status = 500;
+  return { status, plain: plainHeaders(r.headers), given: r.headers };
+}
+
+function toHttpResponse(head: Head, body: Uint8Array | undefined): Response {
+  const status = head.status;
   const bytes = NULL_BODY_STATUSES.has(status) ? null : (body ?? new Uint8Array(0));
-  const plain = plainHeaders(r.headers);
-  if (plain) {
-    return new Response(bytes as Uint8Array<ArrayBuffer> | null, { status, headers: plain });
+  if (head.plain) {
+    return new Response(bytes as Uint8Array<ArrayBuffer> | null, { status, headers: head.plain });
   }
   // warp sends a byte body as application/octet-stream unless the process says otherwise
   const headers = new Headers({ "content-type": "application/octet-stream" });
-  if (r.headers && typeof r.headers === "object") {
-    for (const [k, v] of Object.entries(r.headers)) {
+  const given = head.given;
+  if (given && typeof given === "object") {
+    for (const [k, v] of Object.entries(given)) {
       if (typeof v !== "string") continue;
       try {
         headers.set(k, v);
@@ -109,6 +123,44 @@ function toHttpResponse(r: HttpResponse, body: Uint8Array | undefined): Response
   return new Response(bytes as Uint8Array<ArrayBuffer> | null, { status, headers });
 }
 
+/**
+ * The last few HttpResponse bodies seen, byte for byte, with what they said: a
+ * process answers most requests with the same status and headers, and comparing
+ * ~60 bytes costs a small part of decoding and parsing them again. Only plain
+ * heads are kept (their record is never written after it is made).
+ */
+class HeadCache {
+  static readonly SIZE = 8;
+  /** Longer bodies are parsed every time. */
+  static readonly MAX_BYTES = 512;
+  #keys: Uint8Array[] = [];
+  #heads: Head[] = [];
+  #next = 0;
+
+  get(bytes: Uint8Array): Head | undefined {
+    const keys = this.#keys;
+    for (let i = 0; i < keys.length; i++) {
+      if (sameBytes(keys[i], bytes)) return this.#heads[i];
+    }
+    return undefined;
+  }
+
+  put(bytes: Uint8Array, head: Head): void {
+    if (!head.plain || bytes.length > HeadCache.MAX_BYTES) return;
+    const at = this.#next;
+    this.#keys[at] = bytes.slice();
+    this.#heads[at] = head;
+    this.#next = (at + 1) % HeadCache.SIZE;
+  }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  const n = a.length;
+  if (n !== b.length) return false;
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 export class Forwarder {
   readonly #core: ServerCore;
   readonly #ctx: RuntimeModuleContext;
@@ -116,7 +168,10 @@ export class Forwarder {
   readonly #limits: HttpServerLimits;
   readonly #bindings: Bindings;
   readonly #timeout: number;
+  /** #timeout as the u64 expects_response. */
+  readonly #timeoutBig: bigint;
   #pending = new Map<bigint, Pending>();
+  readonly #heads = new HeadCache();
   #sweeper: ReturnType<typeof setInterval> | undefined;
   /** Request bodies being read or waiting on a process (maxBufferedBodyBytes). */
   readonly #bodies: ByteBudget;
@@ -128,11 +183,16 @@ export class Forwarder {
     this.#limits = core.limits;
     this.#bindings = core.bindings;
     this.#timeout = core.opts.selfImposedTimeoutSeconds ?? HTTP_SELF_IMPOSED_TIMEOUT;
+    this.#timeoutBig = BigInt(this.#timeout);
     this.#bodies = new ByteBudget(core.limits.maxBufferedBodyBytes);
   }
 
-  /** An HTTP request (not /login, not a WebSocket upgrade) to whatever is bound there. */
-  async handle(ri: RequestInfo): Promise<Response> {
+  /**
+   * An HTTP request (not /login, not a WebSocket upgrade) to whatever is bound
+   * there. Synchronous until something has to wait (a login check, a body, the
+   * process): the common bodiless GET costs no promise but the one it waits on.
+   */
+  handle(ri: RequestInfo): Response | Promise<Response> {
     const { req, originalPath } = ri;
     const paths = this.#bindings.paths;
     let route;
@@ -153,13 +213,21 @@ export class Forwarder {
       }
       return empty(404);
     }
-    const bound = route.value;
-    const app = bound.app!;
+    if (route.value.authenticated) return this.#afterLogin(ri, route);
+    return this.#pass(ri, route);
+  }
 
-    if (bound.authenticated) {
-      const refused = await refuseHttp(this.#core, ri, bound, app);
-      if (refused) return refused;
-    }
+  /** An authenticated binding: the login check first, then as any other. */
+  async #afterLogin(ri: RequestInfo, route: RouteMatch<BoundPath>): Promise<Response> {
+    const refused = await refuseHttp(this.#core, ri, route.value, route.value.app!);
+    if (refused) return refused;
+    return await this.#pass(ri, route);
+  }
+
+  /** Past routing and login: local-only, cache, the in-flight limit, then the body. */
+  #pass(ri: RequestInfo, route: RouteMatch<BoundPath>): Response | Promise<Response> {
+    const req = ri.req;
+    const bound = route.value;
     if (bound.localOnly && notFromThisMachine(ri, this.#core.opts.exposeLocal)) return empty(403);
 
     if (req.method === "GET" && bound.staticContent) {
@@ -173,14 +241,21 @@ export class Forwarder {
       return json("too many requests in flight", 503);
     }
 
+    // a GET/HEAD without a declared body needs no stream read
+    if (
+      (req.method === "GET" || req.method === "HEAD") &&
+      ri.headers["content-length"] === undefined &&
+      ri.headers["transfer-encoding"] === undefined
+    ) {
+      return this.#send(ri, route, NO_BODY);
+    }
+    return this.#readThenSend(ri, route);
+  }
+
+  async #readThenSend(ri: RequestInfo, route: RouteMatch<BoundPath>): Promise<Response> {
     let body: Uint8Array;
     try {
-      // a GET/HEAD without a declared body needs no stream read
-      body = (req.method === "GET" || req.method === "HEAD") &&
-          ri.headers["content-length"] === undefined &&
-          ri.headers["transfer-encoding"] === undefined
-        ? NO_BODY
-        : await readBodyBudgeted(req, this.#limits.maxBodyBytes, this.#bodies);
+      body = await readBodyBudgeted(ri.req, this.#limits.maxBodyBytes, this.#bodies);
     } catch (e) {
       if (e instanceof BodyTooLarge) return json("request body too large", 413);
       if (e instanceof BodiesOverBudget) {
@@ -189,8 +264,18 @@ export class Forwarder {
       }
       return json("could not read request body", 400);
     }
-    // from here the body's bytes are held until the request is answered
+    return await this.#send(ri, route, body);
+  }
+
+  /** The request to its process (or kit's RPC); the body's bytes are held until it is answered. */
+  #send(
+    ri: RequestInfo,
+    route: RouteMatch<BoundPath>,
+    body: Uint8Array,
+  ): Response | Promise<Response> {
     const held = body.length;
+    const bound = route.value;
+    const app = bound.app!;
 
     const timeoutHeader = ri.headers["x-hyperware-http-server-timeout"];
     const parsedTimeout = timeoutHeader !== undefined && /^\d+$/.test(timeoutHeader)
@@ -207,7 +292,7 @@ export class Forwarder {
         this.#ctx.sendToLoop(km);
         return empty(200);
       }
-      return await this.#awaitProcess(km, timeout, true, held);
+      return this.#awaitProcess(km, timeout, true, held);
     }
     const query: Record<string, string> = {};
     if (ri.rawQuery !== "") {
@@ -215,15 +300,21 @@ export class Forwarder {
     }
     const incoming: IncomingHttpRequest = {
       source_socket_addr: socketAddrString(ri.remote),
-      method: req.method,
-      url: `http://${ri.hostname}${originalPath}`,
+      method: ri.req.method,
+      url: `http://${ri.hostname}${ri.originalPath}`,
       bound_path: bound.path,
       headers: ri.headers,
       url_params: route.params,
       query_params: query,
     };
-    return await this.#awaitProcess(
-      this.#toProcess(id, app, incoming, BigInt(timeout), body),
+    return this.#awaitProcess(
+      this.#toProcess(
+        id,
+        app,
+        incoming,
+        timeout === this.#timeout ? this.#timeoutBig : BigInt(timeout),
+        body,
+      ),
       timeout,
       false,
       held,
@@ -246,7 +337,7 @@ export class Forwarder {
         val: {
           inherit: false,
           expectsResponse,
-          body: textEncoder.encode(JSON.stringify({ Http: incoming } satisfies HttpServerRequest)),
+          body: textEncoder.encode(httpRequestJson(incoming)),
           metadata: undefined,
           capabilities: [],
         },
@@ -293,15 +384,21 @@ export class Forwarder {
       this.#finish(km.id, p, rpcAnswer(km, response.body));
       return;
     }
-    let parsed: HttpResponse;
-    try {
-      parsed = JSON.parse(textDecoder.decode(response.body));
-      if (!parsed || typeof parsed.status !== "number") throw new Error("no status");
-    } catch {
-      this.#finish(km.id, p, empty(500));
-      return;
+    const said = response.body;
+    let head = this.#heads.get(said);
+    if (!head) {
+      let parsed: HttpResponse;
+      try {
+        parsed = JSON.parse(textDecoder.decode(said));
+        if (!parsed || typeof parsed.status !== "number") throw new Error("no status");
+      } catch {
+        this.#finish(km.id, p, empty(500));
+        return;
+      }
+      head = headOf(parsed);
+      this.#heads.put(said, head);
     }
-    this.#finish(km.id, p, toHttpResponse(parsed, km.lazyLoadBlob?.bytes));
+    this.#finish(km.id, p, toHttpResponse(head, km.lazyLoadBlob?.bytes));
   }
 
   /** A process that never answered (408), or a target that is not running (503). */

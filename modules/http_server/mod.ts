@@ -25,7 +25,7 @@ import {
 import { Forwarder } from "./forward.ts";
 import { Login } from "./login.ts";
 import { loadArgon2Script, renderLoginPage } from "./login_page.ts";
-import { empty, readRequest } from "./request.ts";
+import { empty, readRequest, type RequestInfo } from "./request.ts";
 import { WebSockets } from "./websocket.ts";
 
 export type * from "../../wire/http_server.ts";
@@ -156,23 +156,37 @@ class HttpServer implements HttpServerModule {
     this.#parts.forward.onSendError(err);
   }
 
-  async #handle(req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>): Promise<Response> {
+  /**
+   * One HTTP request. Not async: a Response known at once goes back as is, and a
+   * request waiting on a process returns the one promise it waits on.
+   */
+  #handle(
+    req: Request,
+    info: Deno.ServeHandlerInfo<Deno.NetAddr>,
+  ): Response | Promise<Response> {
     const ri = readRequest(req, info.remoteAddr, this.#limits.maxHeaderBytes);
     if (ri instanceof Response) return ri;
     this.#ctx.print(2, `http-server: ${req.method} ${ri.originalPath}`);
-    const parts = this.#parts;
-    if (req.headers.get("upgrade")?.toLowerCase() === "websocket") {
-      const res = await parts.ws.upgrade(ri);
-      if (res) return res;
-    }
+    if (ri.headers["upgrade"]?.toLowerCase() === "websocket") return this.#upgrade(ri);
+    return this.#route(ri);
+  }
+
+  async #upgrade(ri: RequestInfo): Promise<Response> {
+    const res = await this.#parts.ws.upgrade(ri);
+    if (res) return res;
+    return await this.#route(ri);
+  }
+
+  #route(ri: RequestInfo): Response | Promise<Response> {
     if (ri.originalPath === "/login") {
-      if (req.method === "GET") {
+      const method = ri.req.method;
+      if (method === "GET") {
         return new Response(this.#loginHtml, {
           headers: { "content-type": "text/html; charset=utf-8" },
         });
       }
-      if (req.method === "POST") return await parts.login.handle(ri);
+      if (method === "POST") return this.#parts.login.handle(ri);
     }
-    return await parts.forward.handle(ri);
+    return this.#parts.forward.handle(ri);
   }
 }

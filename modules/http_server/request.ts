@@ -49,7 +49,7 @@ export function readRequest(
   if (headerBytes > maxHeaderBytes) return json("request headers too large", 431);
   const viaHttpClient = headers[HTTP_CLIENT_TAG] !== undefined;
   if (viaHttpClient) delete headers[HTTP_CLIENT_TAG];
-  const host = req.headers.get("host") ?? "localhost";
+  const host = headers["host"] ?? "localhost";
   if (!HOST_CHARS.test(host)) return json("invalid Host header", 400);
   // Deno builds req.url as scheme://host + request-target, unnormalized
   const afterScheme = req.url.indexOf("://") + 3;

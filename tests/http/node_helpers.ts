@@ -16,6 +16,8 @@ export interface HttpNode {
   base: string;
   port: number;
   prints: string[];
+  /** The keyfile's JWT secret: signs login cookies (generateJwt). */
+  jwtSecret: Uint8Array;
   stop(): Promise<void>;
 }
 
@@ -72,5 +74,13 @@ export async function bootHttpNode(
     await node.shutdown();
     throw e;
   }
-  return { node, http, base: http.url!, port: http.port!, prints, stop: () => node.shutdown() };
+  return {
+    node,
+    http,
+    base: http.url!,
+    port: http.port!,
+    prints,
+    jwtSecret: loaded.keyfile.jwtSecret,
+    stop: () => node.shutdown(),
+  };
 }

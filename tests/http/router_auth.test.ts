@@ -138,3 +138,50 @@ Deno.test("jwt: parts are read as the jwt crate reads them: unpadded, canonical 
     assertEquals(threw, true, bad);
   }
 });
+
+Deno.test("jwt: a token accepted before is still checked: its key, its claims, its expiry", async () => {
+  const key = await importJwtKey(crypto.getRandomValues(new Uint8Array(32)));
+  const other = await importJwtKey(crypto.getRandomValues(new Uint8Array(32)));
+  const now = 1_700_000_000;
+  const token = await generateJwt(key, "fake.dev", "", now);
+  const cookie = `hyperware-auth_fake.dev=${token}`;
+  for (let i = 0; i < 3; i++) {
+    assertEquals(await authTokenValid(key, "fake.dev", undefined, cookie, now + 1), true);
+    // remembered for `key` only: another secret never accepts it
+    assertEquals(await authTokenValid(other, "fake.dev", undefined, cookie, now + 1), false);
+    // the claims are compared on every request
+    assertEquals(
+      await authTokenValid(
+        key,
+        "other.dev",
+        undefined,
+        `hyperware-auth_other.dev=${token}`,
+        now + 1,
+      ),
+      false,
+    );
+    assertEquals(
+      await authTokenValid(
+        key,
+        "fake.dev",
+        "a:b:c",
+        `hyperware-auth_fake.dev@a:b:c=${token}`,
+        now + 1,
+      ),
+      false,
+    );
+    assertEquals(
+      await authTokenValid(key, "fake.dev", undefined, cookie, now + 26 * 7 * 86400),
+      false,
+    );
+  }
+  // more valid tokens than are remembered: each still accepted, the first too
+  for (let i = 0; i < 1100; i++) {
+    const t = await generateJwt(key, "fake.dev", "", now + i);
+    assertEquals(
+      await authTokenValid(key, "fake.dev", undefined, `hyperware-auth_fake.dev=${t}`, now + 1),
+      true,
+    );
+  }
+  assertEquals(await authTokenValid(key, "fake.dev", undefined, cookie, now + 1), true);
+});

@@ -185,3 +185,52 @@ serverTest(
   },
   { exposeLocal: true },
 );
+
+serverTest(
+  "http-server: each answer gets its own status, headers and body when a process repeats or varies its head",
+  async (s) => {
+    // more distinct heads than http-server keeps parsed (8), some repeated, some
+    // answered with different bodies, some malformed, some taking the Headers path
+    const heads: Record<string, string> = {};
+    for (let i = 0; i < 12; i++) {
+      heads[`h${i}`] = `{"status":${200 + i},"headers":{"Content-Type":"text/plain","X-N":"${i}"}}`;
+    }
+    heads.bad = '{"status":"200","headers":{}}';
+    heads.notjson = "{status:200}";
+    heads.padded = '{"status":200,"headers":{"X-N":" padded "}}';
+    const app = s.k.process("heads:pkg:pub", (km, k) => {
+      if (km.message.tag !== "request") return;
+      const url = (bodyJson(km) as { Http?: { url: string } }).Http?.url ?? "";
+      const [name, body] = url.slice(url.lastIndexOf("/") + 1).split("-");
+      k.respond(km, textEncoder.encode(heads[name]), { bytes: textEncoder.encode(body) });
+    });
+    await bindOpenRoot(s, app);
+    const order = [
+      ...Object.keys(heads),
+      ...Object.keys(heads).reverse(),
+      "h0",
+      "h11",
+      "h0",
+      "bad",
+      "h0",
+    ];
+    for (const [n, name] of order.entries()) {
+      const res = await fetch(`${s.base}/heads:pkg:pub/${name}-body${n}`);
+      if (name === "bad" || name === "notjson") {
+        assertEquals(res.status, 500, name);
+        await res.body?.cancel();
+        continue;
+      }
+      const i = name === "padded" ? -1 : Number(name.slice(1));
+      assertEquals(res.status, i < 0 ? 200 : 200 + i, name);
+      assertEquals(res.headers.get("x-n"), i < 0 ? "padded" : String(i), name);
+      assertEquals(
+        res.headers.get("content-type"),
+        i < 0 ? "application/octet-stream" : "text/plain",
+        name,
+      );
+      // 204 and 205 carry no body
+      assertEquals(await res.text(), i === 4 || i === 5 ? "" : `body${n}`, name);
+    }
+  },
+);

@@ -1,12 +1,15 @@
 // wire/http_server.ts on its own: HttpServerAction from serde JSON and from an
-// extension's MessagePack, WebSocketExtPushData's exact bytes, RpcMessage.
+// extension's MessagePack, WebSocketExtPushData's exact bytes, RpcMessage,
+// HttpServerRequest::Http's JSON.
 
 import { decode, encode } from "@msgpack/msgpack";
 import { assertEquals } from "../assert.ts";
 import {
   encodeWebSocketExtPushData,
+  httpRequestJson,
   type HttpServerAction,
   HttpServerFailure,
+  type IncomingHttpRequest,
   parseHttpServerAction,
   parseRpcMessage,
   readHttpServerAction,
@@ -266,5 +269,33 @@ Deno.test("wire/http_server: RpcMessage as kit sends it; optional fields may be 
       threw = true;
     }
     assertEquals(threw, true, bad);
+  }
+});
+
+Deno.test("wire/http_server: HttpServerRequest::Http JSON is JSON.stringify's, field for field", () => {
+  const cases: IncomingHttpRequest[] = [
+    {
+      source_socket_addr: "127.0.0.1:40000",
+      method: "GET",
+      url: "http://localhost/app:pkg:pub.os/api",
+      bound_path: "/app:pkg:pub.os/api",
+      headers: { host: "localhost:8080" },
+      url_params: {},
+      query_params: {},
+    },
+    {
+      source_socket_addr: null,
+      method: "POST",
+      url: 'http://h/a:b:c/"q\\uote"/\u00e9\u2028',
+      bound_path: "/a:b:c/:id",
+      headers: { "x-a": 'va"l\\ue', cookie: "k=v; \u00ff", "x-\u0001": "\t" },
+      url_params: { id: "\ud83d\ude00", "": "empty name" },
+      query_params: { "a b": "c&d", "\u0000": "\ud800" },
+    },
+  ];
+  for (const r of cases) {
+    assertEquals(httpRequestJson(r), JSON.stringify({ Http: r }));
+    // a serde reader sees every field under its own name
+    assertEquals(JSON.parse(httpRequestJson(r)), { Http: r });
   }
 });
