@@ -208,10 +208,14 @@ export class TcpLink implements Link {
     while (ptr < outerLen) {
       const lenBytes = await this.#readExact(2);
       const innerLen = (lenBytes[0] << 8) | lenBytes[1];
-      const plaintext = cipher.decrypt(await this.#readExact(innerLen));
-      if (ptr + plaintext.length > outerLen) throw new FrameError("chunk overruns message length");
-      msg.set(plaintext, ptr);
-      ptr += plaintext.length;
+      const sealed = await this.#readExact(innerLen);
+      if (ptr + innerLen - TAGLEN > outerLen) {
+        // as before: a chunk that fails to decrypt is a decryption error first
+        cipher.decrypt(sealed);
+        throw new FrameError("chunk overruns message length");
+      }
+      // decrypted straight into the message (no per-chunk buffer, no copy)
+      ptr += cipher.decryptInto(sealed, msg, ptr);
     }
     return msg;
   }
