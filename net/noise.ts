@@ -7,7 +7,7 @@
 import { x25519 } from "@noble/curves/ed25519.js";
 import { blake2s } from "@noble/hashes/blake2.js";
 import { hmac } from "@noble/hashes/hmac.js";
-import { chachaOpen, chachaSeal, chachaSealInto } from "./aead.ts";
+import { chachaOpen, chachaOpenInto, chachaSeal, chachaSealInto } from "./aead.ts";
 
 export const NOISE_PROTOCOL_NAME = "Noise_XX_25519_ChaChaPoly_BLAKE2s";
 export const DHLEN = 32;
@@ -139,6 +139,26 @@ export class CipherState {
 
   decrypt(ciphertext: Uint8Array): Uint8Array {
     return this.decryptWithAd(EMPTY, ciphertext);
+  }
+
+  /**
+   * decrypt() written straight into dst at `at`; returns the plaintext length.
+   * On failure (NoiseError, nonce not advanced) dst's bytes there are garbage.
+   */
+  decryptInto(ciphertext: Uint8Array, dst: Uint8Array, at: number): number {
+    if (!this.#key) {
+      dst.set(ciphertext, at);
+      return ciphertext.length;
+    }
+    const savedLo = this.#lo;
+    const savedHi = this.#hi;
+    const n = chachaOpenInto(this.#key, this.#takeNonce(), EMPTY, ciphertext, dst, at);
+    if (n < 0) {
+      this.#lo = savedLo;
+      this.#hi = savedHi;
+      throw new NoiseError("decryption failed");
+    }
+    return n;
   }
 }
 

@@ -23,6 +23,10 @@ const BULK_READ_BUFFER = 1 << 20;
 
 // Chunks encrypted between writes of a large message (~1 MiB).
 const SLICE_CHUNKS = 16;
+// Small messages queued while a write is in progress go out together: sealed one
+// after another into one buffer (each framed as usual) and written with one write.
+const BATCH_MESSAGE_MAX = CHUNK_PLAINTEXT;
+const BATCH_BYTES_MAX = 256 * 1024;
 
 interface OutgoingMessage {
   cipher: CipherState;
@@ -146,21 +150,45 @@ export class TcpLink implements Link {
     this.#sending = true;
     try {
       for (let job = this.#outbox.shift(); job; job = this.#outbox.shift()) {
+        const batch = isSmall(job) && isSmall(this.#outbox[0]) ? this.#takeBatch(job) : [job];
         let written = false;
         try {
           if (!this.#isClosed) {
-            await this.#sealAndWrite(job);
+            await (batch.length > 1 ? this.#sealAndWriteBatch(batch) : this.#sealAndWrite(job));
             written = true;
           }
         } catch {
           // #write has closed the link; what is still queued is dropped below
         } finally {
-          job.onSealed?.(written);
+          for (const j of batch) j.onSealed?.(written);
         }
       }
     } finally {
       this.#sending = false;
     }
+  }
+
+  /** `first` and the small messages queued right behind it, up to BATCH_BYTES_MAX. */
+  #takeBatch(first: OutgoingMessage): OutgoingMessage[] {
+    const batch = [first];
+    let bytes = sealedSize(first);
+    while (isSmall(this.#outbox[0]) && bytes + sealedSize(this.#outbox[0]) <= BATCH_BYTES_MAX) {
+      const next = this.#outbox.shift()!;
+      bytes += sealedSize(next);
+      batch.push(next);
+    }
+    return batch;
+  }
+
+  /** Seal small messages, in order, into one buffer and write it at once. */
+  async #sealAndWriteBatch(batch: OutgoingMessage[]): Promise<void> {
+    let size = 0;
+    for (const job of batch) size += sealedSize(job);
+    const out = takeBuffer(size);
+    let at = 0;
+    for (const job of batch) at = sealInto(job, out, at);
+    await this.#write(out.subarray(0, at));
+    returnBuffer(out);
   }
 
   /**
@@ -208,10 +236,14 @@ export class TcpLink implements Link {
     while (ptr < outerLen) {
       const lenBytes = await this.#readExact(2);
       const innerLen = (lenBytes[0] << 8) | lenBytes[1];
-      const plaintext = cipher.decrypt(await this.#readExact(innerLen));
-      if (ptr + plaintext.length > outerLen) throw new FrameError("chunk overruns message length");
-      msg.set(plaintext, ptr);
-      ptr += plaintext.length;
+      const sealed = await this.#readExact(innerLen);
+      if (ptr + innerLen - TAGLEN > outerLen) {
+        // as before: a chunk that fails to decrypt is a decryption error first
+        cipher.decrypt(sealed);
+        throw new FrameError("chunk overruns message length");
+      }
+      // decrypted straight into the message (no per-chunk buffer, no copy)
+      ptr += cipher.decryptInto(sealed, msg, ptr);
     }
     return msg;
   }
@@ -262,6 +294,34 @@ export class TcpLink implements Link {
     }
     return this.closed;
   }
+}
+
+function plaintextLength(job: OutgoingMessage): number {
+  return job.framed.length - MESSAGE_PREFIX + (job.tail?.length ?? 0);
+}
+
+/** One chunk or less: such messages may share a write. */
+function isSmall(job: OutgoingMessage | undefined): job is OutgoingMessage {
+  return job !== undefined && plaintextLength(job) <= BATCH_MESSAGE_MAX;
+}
+
+/** Bytes of a message on the wire: u32 length, then u16 length + ciphertext per chunk. */
+function sealedSize(job: OutgoingMessage): number {
+  const total = plaintextLength(job);
+  return 4 + Math.ceil(total / CHUNK_PLAINTEXT) * (2 + TAGLEN) + total;
+}
+
+/** Frame and encrypt a whole message into out at `at`; returns the end offset. */
+function sealInto(job: OutgoingMessage, out: Uint8Array, at: number): number {
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  view.setUint32(at, plaintextLength(job));
+  at += 4;
+  for (const chunk of plaintextChunks(job.framed.subarray(MESSAGE_PREFIX), job.tail)) {
+    const n = job.cipher.encryptInto(chunk, out, at + 2);
+    view.setUint16(at, n);
+    at += 2 + n;
+  }
+  return at;
 }
 
 export async function connectTcp(hostname: string, port: number): Promise<TcpLink> {

@@ -17,7 +17,7 @@ import {
   plaintextChunks,
 } from "./link.ts";
 import { takeBuffer } from "./buffers.ts";
-import type { CipherState } from "./noise.ts";
+import { type CipherState, TAGLEN } from "./noise.ts";
 
 /** How long close() waits for the WebSocket closing handshake. */
 const CLOSE_WAIT_MS = 1000;
@@ -159,7 +159,13 @@ export class WsLink implements Link {
     let have = Math.min(msgLen, first.length - 4);
     msg.set(first.subarray(4, 4 + have));
     while (have < msgLen) {
-      const part = cipher.decrypt(await this.#next());
+      const sealed = await this.#next();
+      if (sealed.length >= TAGLEN && sealed.length - TAGLEN <= msgLen - have) {
+        // decrypted straight into the message (no per-chunk buffer, no copy)
+        have += cipher.decryptInto(sealed, msg, have);
+        continue;
+      }
+      const part = cipher.decrypt(sealed);
       const take = Math.min(part.length, msgLen - have);
       msg.set(part.subarray(0, take), have);
       have += take;

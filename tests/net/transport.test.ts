@@ -158,6 +158,53 @@ Deno.test("tcp: framing matches Hyperdrive byte for byte, both directions", asyn
   }
 });
 
+Deno.test("tcp: small messages queued behind a write share writes, byte-exact and in order", async () => {
+  const srv = collectingServer();
+  const server = listenTcp("127.0.0.1", 0, srv.onLink);
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+  const reader = new RawReader(conn);
+  const proto = Object.getPrototypeOf(conn);
+  const ownWrite = Object.getOwnPropertyDescriptor(proto, "write");
+  try {
+    const t = await rawInitiator(
+      (f) => writeAll(conn, concatBytes(u16be(f.length), f)),
+      async () =>
+        reader.exact(((await reader.exact(2)) as Uint8Array).reduce((a, b) => a * 256 + b)),
+    );
+    await waitFor(() => srv.conns.length === 1, 3000, "bob's connection");
+    // count bob's socket writes (the accepted side's TcpConn shares the prototype)
+    let bobWrites = 0;
+    const write = proto.write;
+    proto.write = function (this: Deno.Conn, p: Uint8Array) {
+      if (this !== conn) bobWrites++;
+      return write.call(this, p);
+    };
+    const count = 300;
+    const sent = Array.from(
+      { length: count },
+      (_, i) => testKm(bob.name, alice.name, randomBytes(1 + (i % 50)), BigInt(i + 1)),
+    );
+    // one synchronous run: the first goes out at once, the rest queue behind its write
+    for (const km of sent) srv.conns[0].send(km);
+    for (let i = 0; i < count; i++) {
+      const outer = (await reader.exact(4)).reduce((a, b) => a * 256 + b);
+      const expected = encodeKernelMessage(sent[i]);
+      assertEq(outer, expected.length, `message ${i + 1}: outer length`);
+      const len = (await reader.exact(2)).reduce((a, b) => a * 256 + b);
+      assertEq(len, expected.length + 16, `message ${i + 1}: one chunk`);
+      const pt = t.recv.decrypt(await reader.exact(len));
+      assert(bytesEqual(pt, expected), `message ${i + 1}: exact bytes, in order`);
+    }
+    assert(bobWrites >= 1 && bobWrites <= 10, `${count} small messages took ${bobWrites} writes`);
+  } finally {
+    if (ownWrite) Object.defineProperty(proto, "write", ownWrite);
+    else delete proto.write;
+    conn.close();
+    await srv.shutdown();
+    await server.close();
+  }
+});
+
 Deno.test("ws: framing matches Hyperdrive byte for byte, both directions", async () => {
   const srv = collectingServer();
   const server = serveWs("127.0.0.1", 0, srv.onLink);
