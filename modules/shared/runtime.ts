@@ -175,3 +175,64 @@ export function ioErrorMessage(e: unknown): string {
   const end = m.indexOf(")", i);
   return end < 0 ? m : m.slice(0, end + 1);
 }
+
+/**
+ * Time limits of a module's requests with one timer, not one per request: `watch`
+ * settles as `work` does, or rejects with `timedOut()` once `ms` have passed, whichever
+ * comes first (the work itself is not cancelled; it finishes in the background). Every
+ * request gets the same `ms`, so deadlines fall in the order requests began: the timer
+ * is armed for the oldest, and when it fires it expires what is due and re-arms itself
+ * for the next; a request ending costs a Map delete. `stop()` clears the timer
+ * (shutdown); a later `watch` arms it again.
+ */
+export class Watchdog {
+  /** requests not yet settled, oldest first */
+  #pending = new Map<number, { at: number; expire: () => void }>();
+  #next = 0;
+  #timer?: ReturnType<typeof setTimeout>;
+
+  constructor(readonly ms: number) {}
+
+  watch<T>(work: Promise<T>, timedOut: () => Error): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const id = this.#next++;
+      this.#pending.set(id, { at: performance.now() + this.ms, expire: () => reject(timedOut()) });
+      work.then(
+        (v) => {
+          this.#pending.delete(id);
+          resolve(v);
+        },
+        (e) => {
+          this.#pending.delete(id);
+          reject(e);
+        },
+      );
+      if (this.#timer === undefined) this.#arm(this.ms);
+    });
+  }
+
+  stop(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #arm(ms: number): void {
+    const t = setTimeout(this.#fire, ms);
+    // it may outlive the last request by up to `ms`: it must not hold the process open
+    Deno.unrefTimer(t as unknown as number);
+    this.#timer = t;
+  }
+
+  #fire = (): void => {
+    this.#timer = undefined;
+    const now = performance.now();
+    for (const [id, p] of this.#pending) {
+      if (p.at > now) {
+        this.#arm(p.at - now);
+        return;
+      }
+      this.#pending.delete(id);
+      p.expire();
+    }
+  };
+}
