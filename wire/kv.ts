@@ -142,6 +142,8 @@ function bodyText(body: Uint8Array): string {
 const ACTION_FIELD = ',"action":';
 /** Envelopes remembered by one parser. */
 const TARGETS_MAX = 256;
+/** Envelope texts longer than this (long names) are not remembered. */
+const PREFIX_MAX = 1024;
 
 /**
  * Parses kv's and sqlite's request bodies, {"package_id", "db", "action"}, with the
@@ -206,6 +208,7 @@ export class DbRequestParser<A> {
       `{"package_id":{"package_name":${JSON.stringify(target.packageId.packageName)},` +
       `"publisher_node":${JSON.stringify(target.packageId.publisherNode)}},` +
       `"db":${JSON.stringify(target.db)}${ACTION_FIELD}`;
+    if (prefix.length > PREFIX_MAX) return { target, action };
     const known = this.#targets.get(prefix);
     if (known) return { target: known, action };
     if (this.#targets.size >= TARGETS_MAX) this.#targets.clear();

@@ -67,6 +67,10 @@ Deno.test("kv request parser: a remembered envelope parses as the whole body doe
   const b = p.parse(bodies[2]).target;
   assert(a === b);
   assertEquals(outcome(() => p.parse(bodies[6]).target.db), outcome(() => "other"));
+  // a long envelope is parsed in full every time, never remembered
+  const long = enc.encode(`${PKG},"db":"${"d".repeat(2000)}","action":"Open"}`);
+  assert(p.parse(long).target !== p.parse(long).target);
+  assertEquals(p.parse(long).target.db, "d".repeat(2000));
 });
 
 Deno.test("sqlite request parser: a remembered envelope parses as the whole body does", () => {
