@@ -3,7 +3,9 @@
 // Deno KV and node:sqlite called directly with the same settings, interleaved:
 // each round times one direct batch then one process batch, so the shared
 // disk's fsync latency (which swings single runs 2-5x here) hits both alike.
-// Prints one JSON line (benches/all.ts reads it).
+// Prints one JSON line (benches/all.ts reads it). With Linux's /proc it also gives the
+// CPU the kernel's thread (this process's main thread: routing, the modules, Deno KV's
+// JS side) spent per pair on each path, which the disk's latency does not swing.
 //
 //   deno run -A benches/storage_process.ts [--rounds=30]
 
@@ -99,14 +101,32 @@ const sqlite = {
   },
 };
 
-async function ms(f: () => Promise<void>): Promise<number> {
+/** CPU ms of this process's main thread (the kernel's), or NaN without /proc. */
+function mainThreadCpuMs(): number {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/self/task/${Deno.pid}/stat`);
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) * 10; // utime + stime, in 100 Hz ticks
+  } catch {
+    return NaN;
+  }
+}
+
+let cpu = { direct: 0, process: 0 };
+async function ms(f: () => Promise<void>, path: "direct" | "process"): Promise<number> {
+  const c0 = mainThreadCpuMs();
   const t0 = performance.now();
   await f();
-  return performance.now() - t0;
+  const t = performance.now() - t0;
+  cpu[path] += mainThreadCpuMs() - c0;
+  return t;
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
-const out: Record<string, { direct: number; process: number; ratio: number }> = {};
+const out: Record<
+  string,
+  { direct: number; process: number; ratio: number; kernelUsPerPair: typeof cpu }
+> = {};
 for (const [name, s] of [["kv", kv], ["sqlite", sqlite]] as const) {
   for (let i = 0; i < 3; i++) {
     await s.direct();
@@ -114,15 +134,18 @@ for (const [name, s] of [["kv", kv], ["sqlite", sqlite]] as const) {
   }
   const d: number[] = [];
   const p: number[] = [];
+  cpu = { direct: 0, process: 0 };
   for (let r = 0; r < ROUNDS; r++) {
-    d.push(await ms(s.direct));
-    p.push(await ms(s.process));
+    d.push(await ms(s.direct, "direct"));
+    p.push(await ms(s.process, "process"));
   }
+  const perPair = (cpuMs: number) => Math.round((cpuMs * 1000) / (ROUNDS * BATCH));
   // pairs per second from the median batch times; ratio: median of per-round ratios
   out[name] = {
     direct: (BATCH * 1000) / median(d),
     process: (BATCH * 1000) / median(p),
     ratio: median(d.map((x, i) => x / p[i])),
+    kernelUsPerPair: { direct: perPair(cpu.direct), process: perPair(cpu.process) },
   };
 }
 console.log(JSON.stringify({ rounds: ROUNDS, batch: BATCH, pairsPerSecond: out }));

@@ -8,8 +8,8 @@ import { ed25519 } from "@noble/curves/ed25519.js";
 import {
   type Address,
   addressToString,
+  canonicalJson,
   type Capability,
-  capabilityKey,
   capabilityToJson,
   type KernelMessage,
   type ProcessId,
@@ -31,6 +31,32 @@ export function capabilitySigningBytes(cap: Capability): Uint8Array {
 /** capabilityKey(messagingCap(a)) without re-parsing the constant params. */
 export function messagingKey(a: Address): string {
   return `${addressToString(a)}|"messaging"`;
+}
+
+/**
+ * capabilityKey(cap), with the canonical form of its params remembered: a module checks
+ * the same few params (e.g. kv's and sqlite's per-database caps) on every request, and
+ * canonicalizing them (a JSON parse, key sort and stringify) was most of a check. The
+ * result is the same string capabilityKey gives; the memo is bounded.
+ */
+export function capKey(cap: Capability): string {
+  return `${addressToString(cap.issuer)}|${canonicalParams(cap.params)}`;
+}
+
+const CANONICAL_MEMO_MAX = 512;
+/** params strings at most this long are remembered */
+const CANONICAL_MEMO_TEXT = 1024;
+const canonicalMemo = new Map<string, string>();
+
+function canonicalParams(params: string): string {
+  let c = canonicalMemo.get(params);
+  if (c !== undefined) return c;
+  c = canonicalJson(params);
+  if (params.length <= CANONICAL_MEMO_TEXT) {
+    if (canonicalMemo.size >= CANONICAL_MEMO_MAX) canonicalMemo.clear();
+    canonicalMemo.set(params, c);
+  }
+  return c;
 }
 
 export class CapabilityStore {
@@ -65,7 +91,7 @@ export class CapabilityStore {
 
   has(process: ProcessId, cap: Capability): boolean {
     const p = this.table.processMap.get(processIdToString(process));
-    return p !== undefined && p.capabilities.has(capabilityKey(cap));
+    return p !== undefined && p.capabilities.has(capKey(cap));
   }
 
   /** Signs `caps` and gives them to `on`; false when there is no such process. */
@@ -74,7 +100,7 @@ export class CapabilityStore {
     const entry = this.table.processMap.get(pid);
     if (!entry) return false;
     for (const cap of caps) {
-      const key = capabilityKey(cap);
+      const key = capKey(cap);
       entry.capabilities.set(key, this.sign(cap));
       const issuer = processIdToString(cap.issuer.process);
       let byGrantee = this.reverseIndex.get(issuer);
@@ -91,7 +117,7 @@ export class CapabilityStore {
     const pid = processIdToString(on);
     const entry = this.table.processMap.get(pid);
     if (!entry) return false;
-    for (const cap of caps) entry.capabilities.delete(capabilityKey(cap));
+    for (const cap of caps) entry.capabilities.delete(capKey(cap));
     this.capsChanged(pid);
     this.table.persist(pid);
     return true;
@@ -120,7 +146,7 @@ export class CapabilityStore {
       if (processIdEquals(cap.issuer.process, on)) {
         out.push(this.sign(cap));
       } else {
-        const held = entry.capabilities.get(capabilityKey(cap));
+        const held = entry.capabilities.get(capKey(cap));
         if (held) out.push(held);
       }
     }
@@ -143,7 +169,7 @@ export class CapabilityStore {
     if (caps.length === 0) return;
     let m = this.received.get(pid);
     if (!m) this.received.set(pid, m = new Map());
-    for (const c of caps) m.set(capabilityKey(c), c);
+    for (const c of caps) m.set(capKey(c), c);
   }
 
   /** A process's save-capabilities: only caps it was given on a message, or issues itself. */
@@ -152,7 +178,7 @@ export class CapabilityStore {
     const received = this.received.get(pid);
     const allowed = caps.filter((c) => {
       const own = processIdToString(c.issuer.process) === pid;
-      const got = received?.get(capabilityKey(c));
+      const got = received?.get(capKey(c));
       if (!own && !got) {
         this.table.log(
           1,
@@ -183,7 +209,7 @@ export class CapabilityStore {
     if (initializerPid === "kernel:distro:sys") return caps;
     const held = this.table.processMap.get(initializerPid)?.capabilities ?? new Map();
     return caps.filter((c) => {
-      const ok = held.has(capabilityKey(c));
+      const ok = held.has(capKey(c));
       if (!ok) {
         this.table.log(
           0,

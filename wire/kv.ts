@@ -8,7 +8,14 @@
 
 import type { PackageId } from "./core.ts";
 import { bytes, dirName, field, optU64, packageId, u64, unit, variant } from "./fields.ts";
-import { encodeJsonExact, type PackageIdJson, packageIdToJson, parseJsonBody } from "./json.ts";
+import {
+  decodeUtf8Strict,
+  encodeJsonExact,
+  type PackageIdJson,
+  packageIdToJson,
+  parseJsonBody,
+  parseJsonExact,
+} from "./json.ts";
 
 export type KvAction =
   | { tag: "Open" }
@@ -113,6 +120,106 @@ export function parseKvRequest(body: Uint8Array): KvRequest {
   } catch {
     throw new KvFailure("MalformedRequest");
   }
+}
+
+/** The database a kv or sqlite request names: the envelope around its action. */
+export interface DbTarget {
+  readonly packageId: PackageId;
+  readonly db: string;
+}
+
+/** Bodies up to this size are checked and decoded in JS when all ASCII (no op call). */
+const ASCII_FAST_MAX = 4096;
+
+/** A body as text: strict UTF-8, as decodeUtf8Strict, with all-ASCII bodies decoded here. */
+function bodyText(body: Uint8Array): string {
+  const n = body.length;
+  if (n > ASCII_FAST_MAX) return decodeUtf8Strict(body);
+  for (let i = 0; i < n; i++) if (body[i] > 0x7f) return decodeUtf8Strict(body);
+  return String.fromCharCode.apply(null, body as unknown as number[]);
+}
+
+const ACTION_FIELD = ',"action":';
+/** Envelopes remembered by one parser. */
+const TARGETS_MAX = 256;
+/** Envelope texts longer than this (long names) are not remembered. */
+const PREFIX_MAX = 1024;
+
+/**
+ * Parses kv's and sqlite's request bodies, {"package_id", "db", "action"}, with the
+ * same result and errors as parsing the whole body (parseKvRequest), but faster for
+ * the bodies a process sends again and again: after one full parse the envelope's
+ * exact text up to the action (as serde and JSON.stringify write it, field order kept)
+ * is remembered with its DbTarget; a body starting with a remembered text and ending
+ * with "}" is parsed as that target and its action value alone. Whenever that action
+ * text is not one JSON value, the whole body is parsed as before (a body such as
+ * `...,"action":1},"db":"x"}` is not mistaken). A hit returns the same DbTarget object,
+ * so callers may key what they derive from it (capabilities, paths) on it.
+ */
+export class DbRequestParser<A> {
+  #targets = new Map<string, DbTarget>();
+
+  constructor(
+    private readonly parseAction: (v: unknown) => A,
+    private readonly malformed: () => Error,
+  ) {}
+
+  parse(body: Uint8Array): { target: DbTarget; action: A } {
+    let text: string;
+    try {
+      text = bodyText(body);
+    } catch {
+      throw this.malformed();
+    }
+    const at = text.indexOf(ACTION_FIELD);
+    const target = at > 0 ? this.#targets.get(text.slice(0, at + ACTION_FIELD.length)) : undefined;
+    if (target !== undefined && text.charCodeAt(text.length - 1) === 0x7d /* } */) {
+      let v: unknown;
+      let one = true;
+      try {
+        v = parseJsonExact(text.slice(at + ACTION_FIELD.length, -1));
+      } catch {
+        one = false;
+      }
+      if (one) {
+        try {
+          return { target, action: this.parseAction(v) };
+        } catch {
+          throw this.malformed();
+        }
+      }
+    }
+    return this.#full(text);
+  }
+
+  #full(text: string): { target: DbTarget; action: A } {
+    let target: DbTarget;
+    let action: A;
+    try {
+      const v = parseJsonExact(text);
+      const pkg = packageId(field(v, "package_id"));
+      dirName(`${pkg.packageName}:${pkg.publisherNode}`);
+      target = { packageId: pkg, db: dirName(field(v, "db")) };
+      action = this.parseAction(field(v, "action"));
+    } catch {
+      throw this.malformed();
+    }
+    const prefix =
+      `{"package_id":{"package_name":${JSON.stringify(target.packageId.packageName)},` +
+      `"publisher_node":${JSON.stringify(target.packageId.publisherNode)}},` +
+      `"db":${JSON.stringify(target.db)}${ACTION_FIELD}`;
+    if (prefix.length > PREFIX_MAX) return { target, action };
+    const known = this.#targets.get(prefix);
+    if (known) return { target: known, action };
+    if (this.#targets.size >= TARGETS_MAX) this.#targets.clear();
+    this.#targets.set(prefix, target);
+    return { target, action };
+  }
+}
+
+/** kv's parser of request bodies (see DbRequestParser); MalformedRequest on any failure. */
+export function kvRequestParser(): DbRequestParser<KvAction> {
+  return new DbRequestParser(parseAction, () => new KvFailure("MalformedRequest"));
 }
 
 export const encodeKvResponse: (r: KvResponse) => Uint8Array = encodeJsonExact;

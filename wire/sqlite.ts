@@ -8,6 +8,9 @@
 import type { PackageId } from "./core.ts";
 import { dirName, field, optU64, packageId, str, u64, unit, variant } from "./fields.ts";
 import { encodeJsonExact, type PackageIdJson, packageIdToJson, parseJsonBody } from "./json.ts";
+import { DbRequestParser, type DbTarget } from "./kv.ts";
+
+export type { DbTarget };
 
 export type SqliteAction =
   | { tag: "Open" }
@@ -111,9 +114,15 @@ export const WRITE_KEYWORDS = new Set([
   "VACUUM",
 ]);
 
-/** The statement's first whitespace-separated word, upper-cased. */
+/** Leading white space, then the first word (\s is the white space trim() removes). */
+const FIRST_WORD = /^\s*(\S*)/;
+
+/**
+ * The statement's first whitespace-separated word, upper-cased (what
+ * `sql.trim().split(/\s+/)[0]` gives, without splitting the whole statement).
+ */
 export function firstKeyword(sql: string): string {
-  return (sql.trim().split(/\s+/)[0] ?? "").toUpperCase();
+  return FIRST_WORD.exec(sql)![1].toUpperCase();
 }
 
 function parseAction(v: unknown): SqliteAction {
@@ -151,6 +160,11 @@ export function parseSqliteRequest(body: Uint8Array): SqliteRequest {
   } catch {
     throw new SqliteFailure("MalformedRequest");
   }
+}
+
+/** sqlite's parser of request bodies (kv.ts's DbRequestParser); MalformedRequest on any failure. */
+export function sqliteRequestParser(): DbRequestParser<SqliteAction> {
+  return new DbRequestParser(parseAction, () => new SqliteFailure("MalformedRequest"));
 }
 
 export const encodeSqliteResponse: (r: SqliteResponse) => Uint8Array = encodeJsonExact;

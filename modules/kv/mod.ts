@@ -20,7 +20,7 @@ import {
   type Request,
 } from "../../wire/core.ts";
 import type { RuntimeModule, RuntimeModuleContext } from "../../kernel/module.ts";
-import { ByteBudget, dbKeyOf, freshTxId, ownsDb, timeLimitMs, withDeadline } from "../shared/db.ts";
+import { ByteBudget, dbKeyOf, freshTxId, ownsDb, timeLimitMs } from "../shared/db.ts";
 import {
   type Answer,
   ioErrorMessage,
@@ -28,16 +28,18 @@ import {
   laneBySourceProcess,
   type RequestHandler,
   serve,
+  Watchdog,
 } from "../shared/runtime.ts";
 import {
+  type DbTarget,
   encodeKvResponse,
   kvCapParams,
   type KvError,
   KvFailure,
   type KvRequest,
+  kvRequestParser,
   type KvResponse,
   noDb,
-  parseKvRequest,
 } from "../../wire/kv.ts";
 import { KvBackendError, KvStore, type TxOp } from "./store.ts";
 
@@ -104,13 +106,25 @@ interface Tx {
   bytes: number;
 }
 
-/** The request and the directory key of its database. */
+/** What kv derives from a request's database, computed once per DbTarget. */
+interface Db {
+  /** the directory key of the database */
+  dbKey: string;
+  /** the read and write caps on it, as kv issues them */
+  read: Capability;
+  write: Capability;
+}
+
+/** The request and what kv derives from its database. */
 interface Job {
   request: KvRequest;
   dbKey: string;
+  db: Db;
 }
 
 const OK: Answer<KvResponse> = { response: "Ok" };
+const OK_TEXT = encodeKvResponse("Ok");
+const encoder = new TextEncoder();
 
 class KvModule implements RuntimeModule, RequestHandler<Job, KvResponse> {
   readonly processId = KV_PROCESS_ID;
@@ -130,12 +144,18 @@ class KvModule implements RuntimeModule, RequestHandler<Job, KvResponse> {
   #limits: KvLimits;
   #timeoutMs: number;
   #budget: ByteBudget;
+  #parser = kvRequestParser();
+  /** per database a request names (the parser's DbTargets are shared while remembered) */
+  #targets = new WeakMap<DbTarget, Db>();
+  /** the time limit of every request */
+  #watchdog: Watchdog;
 
   constructor(opts: KvModuleOptions) {
     this.#maxOpen = opts.maxOpenDbs ?? MAX_OPEN_DBS;
     this.#limits = { ...KV_LIMITS, ...opts.limits };
     this.#timeoutMs = timeLimitMs(opts.requestTimeoutMs, REQUEST_TIMEOUT_MS, "kv");
     this.#budget = new ByteBudget(this.#limits.maxInflightBytes);
+    this.#watchdog = new Watchdog(this.#timeoutMs);
   }
 
   async start(ctx: RuntimeModuleContext): Promise<void> {
@@ -154,6 +174,7 @@ class KvModule implements RuntimeModule, RequestHandler<Job, KvResponse> {
   }
 
   async shutdown(): Promise<void> {
+    this.#watchdog.stop();
     const open = [...this.#dbs.values()];
     this.#dbs.clear();
     for (const db of open) await this.#close(db);
@@ -161,12 +182,21 @@ class KvModule implements RuntimeModule, RequestHandler<Job, KvResponse> {
 
   parse(_km: KernelMessage, req: Request): Job {
     if (req.body.length > MAX_REQUEST_BODY_BYTES) throw new KvFailure("MalformedRequest");
-    const request = parseKvRequest(req.body);
-    return { request, dbKey: dbKeyOf(request) };
+    const { target, action } = this.#parser.parse(req.body);
+    let db = this.#targets.get(target);
+    if (!db) {
+      db = {
+        dbKey: dbKeyOf(target),
+        read: this.#cap("read", target),
+        write: this.#cap("write", target),
+      };
+      this.#targets.set(target, db);
+    }
+    return { request: { packageId: target.packageId, db: target.db, action }, dbKey: db.dbKey, db };
   }
 
   /** Hyperdrive's check_caps; the kernel (node.request, root authority) is not checked. */
-  check(km: KernelMessage, { request: r }: Job): void {
+  check(km: KernelMessage, { request: r, db }: Job): void {
     const source = km.source;
     if (isKernel(source)) return;
     switch (r.action.tag) {
@@ -174,12 +204,12 @@ class KvModule implements RuntimeModule, RequestHandler<Job, KvResponse> {
       case "Delete":
       case "BeginTx":
       case "Commit":
-        if (!this.#ctx.hasCapability(source.process, this.#cap("write", r))) {
+        if (!this.#ctx.hasCapability(source.process, db.write)) {
           throw new KvFailure("NoWriteCap");
         }
         return;
       case "Get":
-        if (!this.#ctx.hasCapability(source.process, this.#cap("read", r))) {
+        if (!this.#ctx.hasCapability(source.process, db.read)) {
           throw new KvFailure("NoReadCap");
         }
         return;
@@ -204,9 +234,8 @@ class KvModule implements RuntimeModule, RequestHandler<Job, KvResponse> {
       run = Promise.reject(e);
     }
     const settled = run.finally(() => releases.forEach((release) => release()));
-    return withDeadline(
+    return this.#watchdog.watch(
       settled,
-      this.#timeoutMs,
       () =>
         new KvFailure({
           IOError: `timed out: past kv's time limit of ${this.#timeoutMs} ms; a write may ` +
@@ -328,10 +357,13 @@ class KvModule implements RuntimeModule, RequestHandler<Job, KvResponse> {
   }
 
   encode(r: KvResponse): Uint8Array {
+    if (r === "Ok") return OK_TEXT.slice();
+    // {"Get":[u8, ...]}: a byte array's JSON is its numbers joined by commas
+    if (typeof r === "object" && "Get" in r) return encoder.encode(`{"Get":[${r.Get.join(",")}]}`);
     return encodeKvResponse(r);
   }
 
-  #cap(kind: "read" | "write", r: KvRequest): Capability {
+  #cap(kind: "read" | "write", r: DbTarget): Capability {
     return { issuer: this.self, params: kvCapParams(kind, r.packageId, r.db) };
   }
 

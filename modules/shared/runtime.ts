@@ -175,3 +175,80 @@ export function ioErrorMessage(e: unknown): string {
   const end = m.indexOf(")", i);
   return end < 0 ? m : m.slice(0, end + 1);
 }
+
+/**
+ * Time limits of a module's requests with one timer, not one per request: `watch`
+ * settles as `work` does, or rejects with `timedOut()` once `ms` have passed, whichever
+ * comes first (the work itself is not cancelled; it finishes in the background). Every
+ * request gets the same `ms`, so deadlines fall in the order requests began: the timer
+ * is armed for the oldest, and when it fires it expires what is due and re-arms itself
+ * for the next; a request ending costs a Map delete. The timer holds the process open
+ * only while requests are pending (as a timer per request did), else it is unref'd and
+ * lapses by itself. `stop()` clears it (shutdown); a later `watch` arms it again.
+ */
+export class Watchdog {
+  /** requests not yet settled, oldest first */
+  #pending = new Map<number, { at: number; expire: () => void }>();
+  #next = 0;
+  #timer?: ReturnType<typeof setTimeout>;
+  /** whether #timer holds the process open */
+  #held = false;
+
+  constructor(readonly ms: number) {}
+
+  watch<T>(work: Promise<T>, timedOut: () => Error): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const id = this.#next++;
+      this.#pending.set(id, { at: performance.now() + this.ms, expire: () => reject(timedOut()) });
+      work.then(
+        (v) => {
+          this.#settled(id);
+          resolve(v);
+        },
+        (e) => {
+          this.#settled(id);
+          reject(e);
+        },
+      );
+      if (this.#timer === undefined) this.#arm(this.ms);
+      else if (!this.#held) {
+        this.#timer.ref();
+        this.#held = true;
+      }
+    });
+  }
+
+  #settled(id: number): void {
+    this.#pending.delete(id);
+    if (this.#pending.size === 0 && this.#held && this.#timer !== undefined) {
+      this.#timer.unref();
+      this.#held = false;
+    }
+  }
+
+  stop(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#held = false;
+  }
+
+  /** Arms the timer (only ever while a request is pending). */
+  #arm(ms: number): void {
+    this.#timer = setTimeout(this.#fire, ms);
+    this.#held = true;
+  }
+
+  #fire = (): void => {
+    this.#timer = undefined;
+    this.#held = false;
+    const now = performance.now();
+    for (const [id, p] of this.#pending) {
+      if (p.at > now) {
+        this.#arm(p.at - now);
+        return;
+      }
+      this.#pending.delete(id);
+      p.expire();
+    }
+  };
+}

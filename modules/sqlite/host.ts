@@ -139,12 +139,12 @@ class DbWorker implements EndableWorker {
    * the kernel's thread ~45 us, much of it in per-request promises and timers.
    */
   send(job: Job): Promise<Reply | Interrupt> {
-    const frame = encodeJob(job);
+    // the Worker is idle (one request at a time): the frame goes straight into its buffer
+    const frame = encodeJob(job, this.data);
     const seen = Atomics.load(this.signal, REP_SEQ);
     Atomics.store(this.signal, STATE, RUNNING);
-    if (frame.length <= this.data.length) {
-      this.data.set(frame);
-      Atomics.store(this.signal, REQ_LEN, frame.length);
+    if (typeof frame === "number") {
+      Atomics.store(this.signal, REQ_LEN, frame);
     } else {
       this.port.postMessage(frame.buffer, [frame.buffer]);
       Atomics.store(this.signal, REQ_LEN, -1);

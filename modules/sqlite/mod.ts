@@ -19,6 +19,8 @@ import {
   type KernelMessage,
   packageIdOf,
   packageIdToString,
+  type ProcessId,
+  processIdToString,
   type Request,
   SQLITE_PROCESS_ID,
 } from "../../wire/core.ts";
@@ -33,15 +35,16 @@ import {
   serve,
 } from "../shared/runtime.ts";
 import {
+  type DbTarget,
   encodeSqliteResponse,
   firstKeyword,
   noDb,
-  parseSqliteRequest,
   READ_KEYWORDS,
   sqliteCapParams,
   type SqliteError,
   SqliteFailure,
   type SqliteRequest,
+  sqliteRequestParser,
   type SqliteResponse,
   WRITE_KEYWORDS,
 } from "../../wire/sqlite.ts";
@@ -75,6 +78,8 @@ export const MAX_TX_BYTES = 256 * 1024 * 1024;
 export const MAX_RUNAWAYS_PER_PACKAGE = 2;
 /** ... and all packages together; beyond either, that package's (or every) SQL waits. */
 export const MAX_RUNAWAYS = 8;
+/** Source processes whose package name is remembered (see #blame). */
+const MAX_BLAMES = 1024;
 
 export interface SqliteModuleOptions {
   /** Databases kept open at once; least recently used beyond this are closed. */
@@ -101,6 +106,23 @@ const SQLITE_LIMITS: SqliteLimits = {
   maxTxBytes: MAX_TX_BYTES,
 };
 
+/** What sqlite derives from a request's database, computed once per DbTarget. */
+interface Db {
+  /** the directory key of the database */
+  dbKey: string;
+  /** the read and write caps on it, as sqlite issues them */
+  read: Capability;
+  write: Capability;
+}
+
+/** A request, with what sqlite derives from its database. */
+interface Req extends SqliteRequest {
+  target: Db;
+}
+
+const OK_TEXT = encodeSqliteResponse("Ok");
+const READ_TEXT = encodeSqliteResponse("Read");
+
 interface Tx {
   db: string;
   statements: Statement[];
@@ -112,7 +134,7 @@ function refused(text: string): SqliteFailure {
   return new SqliteFailure({ RusqliteError: text });
 }
 
-class SqliteModule implements RuntimeModule, RequestHandler<SqliteRequest, SqliteResponse> {
+class SqliteModule implements RuntimeModule, RequestHandler<Req, SqliteResponse> {
   readonly processId = SQLITE_PROCESS_ID;
   readonly public = false;
   readonly name = "sqlite";
@@ -138,6 +160,11 @@ class SqliteModule implements RuntimeModule, RequestHandler<SqliteRequest, Sqlit
   /** hosts closed (LRU, idle, RemoveDb) while requests were still queued on them */
   #retired = new Set<DbHost>();
   #sweep?: ReturnType<typeof setInterval>;
+  #parser = sqliteRequestParser();
+  /** per database a request names (the parser's DbTargets are shared while remembered) */
+  #targets = new WeakMap<DbTarget, Db>();
+  /** the package a source process's runaway statements are charged to, by process */
+  #blames = new Map<string, string>();
 
   constructor(opts: SqliteModuleOptions) {
     this.#maxOpen = opts.maxOpenDbs ?? MAX_OPEN_DBS;
@@ -185,13 +212,23 @@ class SqliteModule implements RuntimeModule, RequestHandler<SqliteRequest, Sqlit
     for (const w of workers) w.terminate();
   }
 
-  parse(_km: KernelMessage, req: Request): SqliteRequest {
+  parse(_km: KernelMessage, req: Request): Req {
     if (req.body.length > MAX_REQUEST_BODY_BYTES) throw new SqliteFailure("MalformedRequest");
-    return parseSqliteRequest(req.body);
+    const { target, action } = this.#parser.parse(req.body);
+    let db = this.#targets.get(target);
+    if (!db) {
+      db = {
+        dbKey: dbKeyOf(target),
+        read: this.#cap("read", target),
+        write: this.#cap("write", target),
+      };
+      this.#targets.set(target, db);
+    }
+    return { packageId: target.packageId, db: target.db, action, target: db };
   }
 
   /** Hyperdrive's check_caps; the kernel (node.request, root authority) owns every db. */
-  check(km: KernelMessage, r: SqliteRequest): void {
+  check(km: KernelMessage, r: Req): void {
     const source = km.source;
     if (isKernel(source)) return;
     switch (r.action.tag) {
@@ -200,18 +237,18 @@ class SqliteModule implements RuntimeModule, RequestHandler<SqliteRequest, Sqlit
         if (!ownsDb(source, r.packageId)) throw new SqliteFailure("MismatchingPackageId");
         return;
       case "Query":
-        if (!this.#ctx.hasCapability(source.process, this.#cap("read", r))) {
+        if (!this.#ctx.hasCapability(source.process, r.target.read)) {
           throw new SqliteFailure("NoReadCap");
         }
         return;
       default:
-        if (!this.#ctx.hasCapability(source.process, this.#cap("write", r))) {
+        if (!this.#ctx.hasCapability(source.process, r.target.write)) {
           throw new SqliteFailure("NoWriteCap");
         }
     }
   }
 
-  #cap(kind: "read" | "write", r: SqliteRequest): Capability {
+  #cap(kind: "read" | "write", r: DbTarget): Capability {
     return { issuer: this.self, params: sqliteCapParams(kind, r.packageId, r.db) };
   }
 
@@ -229,8 +266,8 @@ class SqliteModule implements RuntimeModule, RequestHandler<SqliteRequest, Sqlit
   }
 
   /** The request's open database: NoDb unless it exists or `create`. */
-  async #host(r: SqliteRequest, create: boolean): Promise<DbHost> {
-    const key = dbKeyOf(r);
+  async #host(r: Req, create: boolean): Promise<DbHost> {
+    const key = r.target.dbKey;
     let host = this.#hosts.get(key);
     if (!host) {
       const dir = join(this.#root, key);
@@ -310,9 +347,9 @@ class SqliteModule implements RuntimeModule, RequestHandler<SqliteRequest, Sqlit
     return blob;
   }
 
-  #tx(txId: bigint, r: SqliteRequest): Tx {
+  #tx(txId: bigint, r: Req): Tx {
     const tx = this.#txs.get(txId);
-    if (!tx || tx.db !== dbKeyOf(r)) throw new SqliteFailure({ NoTx: txId });
+    if (!tx || tx.db !== r.target.dbKey) throw new SqliteFailure({ NoTx: txId });
     return tx;
   }
 
@@ -324,9 +361,9 @@ class SqliteModule implements RuntimeModule, RequestHandler<SqliteRequest, Sqlit
   }
 
   /** After check(): the db must exist (NoDb), then the statement is vetted, then run. */
-  async act(km: KernelMessage, r: SqliteRequest): Promise<Answer<SqliteResponse>> {
+  async act(km: KernelMessage, r: Req): Promise<Answer<SqliteResponse>> {
     const action = r.action;
-    const blame = packageIdToString(packageIdOf(km.source.process));
+    const blame = this.#blame(km.source.process);
     switch (action.tag) {
       case "Open":
         if (!isKernel(km.source)) {
@@ -339,7 +376,7 @@ class SqliteModule implements RuntimeModule, RequestHandler<SqliteRequest, Sqlit
         await (await this.#host(r, true)).run({ op: "params" }, blame);
         return { response: "Ok" };
       case "RemoveDb": {
-        const key = dbKeyOf(r);
+        const key = r.target.dbKey;
         const host = this.#hosts.get(key);
         if (host) this.#retire(key, host);
         for (const [id, tx] of this.#txs) if (tx.db === key) this.#dropTx(id);
@@ -401,7 +438,7 @@ class SqliteModule implements RuntimeModule, RequestHandler<SqliteRequest, Sqlit
           );
         }
         const txId = freshTxId(this.#txs);
-        this.#txs.set(txId, { db: dbKeyOf(r), statements: [], bytes: 0 });
+        this.#txs.set(txId, { db: r.target.dbKey, statements: [], bytes: 0 });
         return { response: { BeginTx: { tx_id: txId } } };
       }
       case "Commit": {
@@ -425,7 +462,21 @@ class SqliteModule implements RuntimeModule, RequestHandler<SqliteRequest, Sqlit
   }
 
   encode(r: SqliteResponse): Uint8Array {
+    if (r === "Ok") return OK_TEXT.slice();
+    if (r === "Read") return READ_TEXT.slice();
     return encodeSqliteResponse(r);
+  }
+
+  /** packageIdToString of the process's package, remembered (bounded) per process. */
+  #blame(p: ProcessId): string {
+    const pid = processIdToString(p);
+    let blame = this.#blames.get(pid);
+    if (blame === undefined) {
+      blame = packageIdToString(packageIdOf(p));
+      if (this.#blames.size >= MAX_BLAMES) this.#blames.clear();
+      this.#blames.set(pid, blame);
+    }
+    return blame;
   }
 }
 

@@ -77,12 +77,26 @@ export type Reply =
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-function frame(header: unknown, parts: (Uint8Array | undefined)[]): Uint8Array<ArrayBuffer> {
+/**
+ * The frame of `header` and `parts`: written into `into` when it fits there (its
+ * length is returned), else a new array. Writing into the shared buffer directly
+ * saves a copy of the blob.
+ */
+function frameInto(
+  header: unknown,
+  parts: (Uint8Array | undefined)[],
+  into: Uint8Array,
+): number | Uint8Array<ArrayBuffer> {
   const h = enc.encode(JSON.stringify(header));
   let size = 4 + h.length;
   for (const p of parts) size += p?.length ?? 0;
-  const out = new Uint8Array(size);
-  new DataView(out.buffer).setUint32(0, h.length, true);
+  if (size > into.length) return frame(h, parts, new Uint8Array(size));
+  frame(h, parts, into);
+  return size;
+}
+
+function frame<T extends Uint8Array>(h: Uint8Array, parts: (Uint8Array | undefined)[], out: T): T {
+  new DataView(out.buffer, out.byteOffset, out.byteLength).setUint32(0, h.length, true);
   out.set(h, 4);
   let off = 4 + h.length;
   for (const p of parts) {
@@ -114,13 +128,18 @@ function split(body: Uint8Array, sizes: number[]): (Uint8Array | undefined)[] {
   });
 }
 
-export function encodeJob(job: Job): Uint8Array<ArrayBuffer> {
+/** `job` as a frame, written into `into` when it fits (see frameInto). */
+export function encodeJob(job: Job, into: Uint8Array): number | Uint8Array<ArrayBuffer> {
   if (job.op === "commit") {
     const parts = job.statements.map((s) => s.params);
-    return frame({ op: job.op, sql: job.statements.map((s) => s.sql), p: lens(parts) }, parts);
+    return frameInto(
+      { op: job.op, sql: job.statements.map((s) => s.sql), p: lens(parts) },
+      parts,
+      into,
+    );
   }
   const parts = [job.params];
-  return frame({ ...job, params: undefined, p: lens(parts) }, parts);
+  return frameInto({ ...job, params: undefined, p: lens(parts) }, parts, into);
 }
 
 export function decodeJob(bytes: Uint8Array): Job {
@@ -136,9 +155,10 @@ export function decodeJob(bytes: Uint8Array): Job {
   return { ...h, p: undefined, params: parts[0] } as unknown as Job;
 }
 
-export function encodeReply(r: Reply): Uint8Array<ArrayBuffer> {
-  if (r.ok) return frame({ ok: true, held: r.held, p: lens([r.blob]) }, [r.blob]);
-  return frame({ ok: false, error: r.error, p: [] }, []);
+/** `r` as a frame, written into `into` when it fits (see frameInto). */
+export function encodeReply(r: Reply, into: Uint8Array): number | Uint8Array<ArrayBuffer> {
+  if (r.ok) return frameInto({ ok: true, held: r.held, p: lens([r.blob]) }, [r.blob], into);
+  return frameInto({ ok: false, error: r.error, p: [] }, [], into);
 }
 
 export function decodeReply(bytes: Uint8Array): Reply {

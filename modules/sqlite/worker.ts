@@ -200,15 +200,16 @@ function serveRequests(data: Uint8Array, port: MessagePort): void {
     } catch (e) {
       reply = { ok: false, error: errorOf(e) };
     }
-    const out = encodeReply(reply);
+    // into the shared buffer when it fits (the request was copied out of it above); the
+    // module reads it only once REPLIED, so a reply it gave up on is never read
+    const out = encodeReply(reply, data);
     if (Atomics.compareExchange(signal, STATE, RUNNING, REPLIED) !== RUNNING) {
       // the module gave up on this request: nobody reads the reply
       if (reply.ok && reply.held) Atomics.sub(held, 0, reply.held);
       return;
     }
-    if (out.length <= data.length) {
-      data.set(out);
-      Atomics.store(signal, REP_LEN, out.length);
+    if (typeof out === "number") {
+      Atomics.store(signal, REP_LEN, out);
     } else {
       port.postMessage(out.buffer, [out.buffer]);
       Atomics.store(signal, REP_LEN, -1);
