@@ -1200,8 +1200,10 @@ function handleRequest(source: Address, req: WitRequest): void {
       const hash = readHash(val.version_hash, "version_hash");
       const blob = getBlob() as Blob | undefined;
       if (!blob) return answer(req, { Err: "BlobNotFound" });
+      // main:app-store:sys hashed these very bytes to name the version: no second hash
+      const hashed = pidString(source.process) === pidString(MAIN.process);
       try {
-        addDownload(pkg, hash, val.mirror === true, blob.bytes);
+        addDownload(pkg, hash, val.mirror === true, blob.bytes, hashed);
       } catch (e) {
         log(0, `AddDownload ${pkg}: ${errorText(e)}`);
         return answer(req, { Err: "InvalidManifest" });
