@@ -10,7 +10,7 @@
 // `.part` replaced by `.zip`) and that zip's sha256 printed. Same sources, same zip bytes.
 
 import { type Parsed, userPath, type VerbSpec } from "./args.ts";
-import { buildComponent, bundleProcess, sha256Hex } from "./component.ts";
+import { sha256Hex } from "./hash.ts";
 import { zipDirectory } from "./zip.ts";
 
 /** A process's source, as kit finds `src/lib.rs` (TypeScript first). */
@@ -360,6 +360,8 @@ export async function buildPackage(opts: BuildOptions): Promise<BuildResult> {
     processes.sort((a, b) => (a.name < b.name ? -1 : 1));
     for (const p of processes) {
       log(`[build] ${p.name}: bundling ${p.entry.slice(dir.length + 1)}`);
+      // the build's tools load here, not with every kit verb (start-package needs none)
+      const { buildComponent, bundleProcess } = await import("./component.ts");
       const code = await bundleProcess(p.entry);
       if (opts.hyperapp) await writeAppWit(dir, code, p.entry, metadata, log);
       log(`[build] ${p.name}: building its component (componentize-js; seconds on a first build)`);

@@ -2,9 +2,7 @@
 // chain a fake node needs: kit's start_chain uses an anvil already answering on the port
 // (deploying Hypermap there if it is missing) or starts one.
 
-import { answersJsonRpc } from "../chain/anvil.ts";
-import { ADDRESSES, CHAIN_ID, OWNER } from "../chain/addresses.ts";
-import { type Chain, deployHypermap, startChain } from "../chain/mod.ts";
+import type { Chain } from "../chain/mod.ts";
 import { type Parsed, portValue, type VerbSpec } from "./args.ts";
 
 export const CHAIN: VerbSpec = {
@@ -40,6 +38,9 @@ export async function ensureChain(
   log: (line: string) => void,
   opts: { verbose?: boolean; tracing?: boolean; host?: string } = {},
 ): Promise<Chain | undefined> {
+  // the chain's code loads when a chain is wanted, not with every kit verb
+  const { answersJsonRpc } = await import("../chain/anvil.ts");
+  const { deployHypermap, startChain } = await import("../chain/mod.ts");
   log(`Checking for Anvil on port ${port}...`);
   if (await answersJsonRpc(`http://localhost:${port}`)) {
     const d = await deployHypermap(`http://localhost:${port}`, { log });
@@ -63,6 +64,8 @@ export async function runChain(args: Parsed): Promise<number> {
   const v = args.values;
   const port = portValue("port", v.port as string);
   const say = (m: string) => console.log(`[chain] ${m}`);
+  const { answersJsonRpc } = await import("../chain/anvil.ts");
+  const { ADDRESSES, CHAIN_ID, OWNER } = await import("../chain/addresses.ts");
   if (await answersJsonRpc(`http://localhost:${port}`)) {
     console.error(`[chain] Port ${port} is already in use by another anvil process`);
     return 1;

@@ -5,6 +5,7 @@
 
 import { rolldown } from "rolldown";
 import { componentize } from "@bytecodealliance/componentize-js";
+import { sha256Hex } from "./hash.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const WIT_PATH = `${ROOT}kernel/process_host/hyperware.wit`;
@@ -39,12 +40,6 @@ export async function bundleProcess(entry: string): Promise<string> {
   } finally {
     await bundle.close();
   }
-}
-
-async function sha256Hex(data: string | Uint8Array): Promise<string> {
-  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
-  const d = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
-  return Array.from(new Uint8Array(d), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /** The script componentize-js runs as `wizer`: kit/wizer.ts under this Deno. */

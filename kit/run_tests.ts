@@ -16,8 +16,7 @@
 // fails or with always_print_node_output. `runtime` and `runtime_build_release` name a
 // Hyperdrive to run: hyperdeno runs itself and ignores them.
 
-import { bootNode, type HyperdenoNode } from "../node.ts";
-import { HTTP_SELF_IMPOSED_TIMEOUT_SIMULATION } from "../modules/http_server/mod.ts";
+import type { HyperdenoNode } from "../node.ts";
 import { encodeIndexerRequest, parseIndexerResponse } from "../wire/hns_indexer.ts";
 import { type Parsed, userPath, type VerbSpec } from "./args.ts";
 import { buildPackage } from "./build.ts";
@@ -293,6 +292,9 @@ async function runOne(
   }
 
   const chain = await ensureChain(test.fakechain_router, (l) => log(`[run-tests] ${l}`));
+  // the runtime loads when nodes boot, not with every kit verb
+  const { bootNode } = await import("../node.ts");
+  const { HTTP_SELF_IMPOSED_TIMEOUT_SIMULATION } = await import("../modules/http_server/mod.ts");
   const scripts = test.setup_scripts.map((s) => runScript(s, dir));
   const booted: Booted[] = [];
   let failed = true;

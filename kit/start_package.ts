@@ -14,7 +14,7 @@ import {
   readAndUpdateMetadata,
   zipFilename,
 } from "./build.ts";
-import { sha256Hex } from "./component.ts";
+import { sha256Hex } from "./hash.ts";
 import { isHypermapSafe } from "./new.ts";
 import { makeMessage, nodeUrl, request, sortedJson } from "./rpc.ts";
 

@@ -60,7 +60,12 @@ export function appId(name: string): string {
   return `${name}:${name}:test.os`;
 }
 
-export async function bootHomeNode(home: string): Promise<HomeNode> {
+export interface HomeNodeOptions {
+  /** distro packages to install (default only the homepage: others add their own tiles) */
+  distro?: true | string[];
+}
+
+export async function bootHomeNode(home: string, opts: HomeNodeOptions = {}): Promise<HomeNode> {
   const loaded = await loadOrCreateKeyfile({ home, our: NODE_NAME, password: PASSWORD });
   const http = createHttpServer({
     port: 0,
@@ -76,8 +81,8 @@ export async function bootHomeNode(home: string): Promise<HomeNode> {
     onPrint: (_level, text) => prints.push(text),
     keyfile: loaded,
     modules: [http],
-    // only the homepage: other distro apps (settings) would add their own tiles
-    distro: ["homepage"],
+    // only the homepage unless asked: other distro apps (settings) would add their own tiles
+    distro: opts.distro ?? ["homepage"],
     tcpPort: 0,
     wsPort: false,
   });

@@ -132,6 +132,8 @@ const OUR_ID = pidString(me.process);
 const PKG_DRIVE = "/app-store:sys/pkg";
 const DOWNLOADS_DIR = "/app-store:sys/downloads";
 const STAGING_DRIVE = "/app-store:sys/staging";
+/** downloads:app-store:sys's unpacked trees of added zips (its UNPACKED) */
+const UNPACKED_DIR = `${DOWNLOADS_DIR}/tmp/unpacked`;
 /** How long an install may take (a new component is transpiled on first use). */
 const INSTALL_TIMEOUT_S = 300;
 
@@ -731,6 +733,22 @@ function callPackages(body: unknown, timeout: number) {
   }
 }
 
+/**
+ * The tree downloads:app-store:sys unpacked when it checked this version's zip (kept only
+ * under the hash its bytes have), renamed to `staged`: the zip is not unzipped twice.
+ * False when there is none (then the zip is unzipped).
+ */
+function takeUnpacked(id: string, versionHash: string, staged: string): boolean {
+  try {
+    const { answer } = vfs(`${UNPACKED_DIR}/${id}/${versionHash}`, {
+      Rename: { new_path: staged },
+    });
+    return answer === "Ok";
+  } catch {
+    return false;
+  }
+}
+
 /** Installs a version we have the zip of; throws saying why it was refused. */
 function install(
   s: Saved,
@@ -755,7 +773,9 @@ function install(
   const staged = `${STAGING_DRIVE}/${id}-${versionHash.slice(0, 16)}-${Date.now()}`;
   try {
     vfsOk(STAGING_DRIVE, "CreateDrive");
-    vfsOk(staged, "AddZip", { mime: "application/zip", bytes: zip });
+    if (!takeUnpacked(id, versionHash, staged)) {
+      vfsOk(staged, "AddZip", { mime: "application/zip", bytes: zip });
+    }
     const hasApi = vfsExists(`${staged}/api.zip`);
     if (hasApi) {
       const api = vfsRead(`${staged}/api.zip`);

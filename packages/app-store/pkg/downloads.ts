@@ -323,11 +323,21 @@ function load(): Saved {
 // Package files
 
 /**
- * Checks `bytes` is a zip the vfs can unpack with a manifest.json that is a list, and
- * returns that manifest's text. (Unzipped into our scratch dir, then removed.)
+ * Where an added zip's tree, unpacked to check it, waits for main:app-store:sys's Install,
+ * which renames it into its staging drive instead of unzipping the same bytes again (the
+ * vfs's unzip is most of an install's time): <UNPACKED>/<pkg>/<version hash>, kept only
+ * when the bytes hash to that version hash, one per package, cleared with SCRATCH at start.
  */
-function manifestOf(bytes: Uint8Array): string {
-  const dir = `${SCRATCH}/${Date.now()}-${Math.floor(Math.random() * 1e9)}`;
+const UNPACKED = `${SCRATCH}/unpacked`;
+
+/**
+ * Checks `bytes` is a zip the vfs can unpack with a manifest.json that is a list, and
+ * returns that manifest's text. (Unzipped into `keep`, left there when it checks out, else
+ * into our scratch dir and removed.)
+ */
+function manifestOf(bytes: Uint8Array, keep?: string): string {
+  const dir = keep ?? `${SCRATCH}/${Date.now()}-${Math.floor(Math.random() * 1e9)}`;
+  let checked = false;
   try {
     const { answer } = vfs(dir, "AddZip", { mime: "application/zip", bytes }, 120);
     if (answer !== "Ok") throw new Error(`not a package zip: ${JSON.stringify(answer)}`);
@@ -341,16 +351,34 @@ function manifestOf(bytes: Uint8Array): string {
       throw new Error("manifest.json is not JSON");
     }
     if (!Array.isArray(v)) throw new Error("manifest.json is not a list of processes");
+    checked = true;
     return text;
   } finally {
-    try {
-      vfs(dir, "RemoveDirAll");
-    } catch { /* gone */ }
+    if (!checked || keep === undefined) {
+      try {
+        vfs(dir, "RemoveDirAll");
+      } catch { /* gone */ }
+    }
   }
 }
 
-function addDownload(pkg: string, hash: string, mirror: boolean, bytes: Uint8Array): void {
-  const manifest = manifestOf(bytes);
+/** `verified`: `hash` is known to be the bytes' sha256 (else it is computed here). */
+function addDownload(
+  pkg: string,
+  hash: string,
+  mirror: boolean,
+  bytes: Uint8Array,
+  verified = false,
+): void {
+  // a tree is kept for Install only under the hash its bytes really have
+  let keep: string | undefined;
+  if (verified || sha256Hex(bytes) === hash) {
+    keep = `${UNPACKED}/${pkg}/${hash}`;
+    try {
+      vfs(`${UNPACKED}/${pkg}`, "RemoveDirAll");
+    } catch { /* none yet */ }
+  }
+  const manifest = manifestOf(bytes, keep);
   vfsOk(pkgDir(pkg), "CreateDirAll");
   vfsOk(`${pkgDir(pkg)}/${hash}.zip`, "Write", { mime: "application/zip", bytes });
   vfsOk(`${pkgDir(pkg)}/${hash}.json`, "Write", {
@@ -1065,7 +1093,7 @@ function onHttpAnswer(ctx: Record<string, unknown>, answer: unknown, blob: Blob 
     return complete(pkg, hash, { HashMismatch: { desired: hash, actual } }, auto);
   }
   try {
-    addDownload(pkg, hash, false, blob.bytes);
+    addDownload(pkg, hash, false, blob.bytes, true);
   } catch (e) {
     log(0, `${pkg} from ${r.download_from}: ${errorText(e)}`);
     return complete(pkg, hash, "InvalidManifest", auto);
@@ -1172,8 +1200,10 @@ function handleRequest(source: Address, req: WitRequest): void {
       const hash = readHash(val.version_hash, "version_hash");
       const blob = getBlob() as Blob | undefined;
       if (!blob) return answer(req, { Err: "BlobNotFound" });
+      // main:app-store:sys hashed these very bytes to name the version: no second hash
+      const hashed = pidString(source.process) === pidString(MAIN.process);
       try {
-        addDownload(pkg, hash, val.mirror === true, blob.bytes);
+        addDownload(pkg, hash, val.mirror === true, blob.bytes, hashed);
       } catch (e) {
         log(0, `AddDownload ${pkg}: ${errorText(e)}`);
         return answer(req, { Err: "InvalidManifest" });
