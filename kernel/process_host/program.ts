@@ -5,24 +5,34 @@
 import type { Program } from "./protocol.ts";
 import { toFileUrl } from "./protocol.ts";
 import { SERVED_WASI_INTERFACES } from "./wasi.ts";
+import type { TranspileReply, TranspileRequest } from "./transpile_worker.ts";
 
 const STANDARD_INTERFACE = "hyperware:process/standard";
 const CACHE_FORMAT = "jco-transpile-0.15.0-async-min-v2";
 /** The glue as Workers load it (component.js with the fix below), next to the cached files. */
 const RUN_FILE = "component.run.js";
 
-type Jco = typeof import("@bytecodealliance/jco-transpile");
-let jco: Promise<Jco> | undefined;
+/** jco's transpile runs here, one Worker per transpile (a cache miss), never on the kernel's thread. */
+const TRANSPILE_WORKER_URL = new URL("./transpile_worker.ts", import.meta.url);
 
-/**
- * jco-transpile reads the environment and loads a native addon when imported, so it
- * is imported on the first transpile: a node that runs no new component never needs
- * those permissions.
- */
-function loadJco(): Promise<Jco> {
-  jco ??= import("@bytecodealliance/jco-transpile");
-  jco.catch(() => (jco = undefined));
-  return jco;
+/** A component transpiled by jco in a Worker; throws with jco's reason. */
+function transpileOffThread(bytes: Uint8Array): Promise<Extract<TranspileReply, { ok: true }>> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(TRANSPILE_WORKER_URL, { type: "module", name: "jco transpile" });
+    const end = () => worker.terminate();
+    worker.onmessage = (e: MessageEvent<TranspileReply>) => {
+      end();
+      const r = e.data;
+      if (r.ok) resolve(r);
+      else reject(new Error(r.error));
+    };
+    worker.onerror = (e) => {
+      e.preventDefault();
+      end();
+      reject(new Error(e.message || "the transpile Worker failed"));
+    };
+    worker.postMessage({ bytes } satisfies TranspileRequest);
+  });
 }
 
 export class ProgramLoadError extends Error {
@@ -145,20 +155,9 @@ export class ProgramLoader {
   }
 
   private async transpile(bytes: Uint8Array): Promise<Record<string, Uint8Array>> {
-    const { transpileBytes } = await loadJco();
-    let result: Awaited<ReturnType<Jco["transpileBytes"]>>;
+    let result: Extract<TranspileReply, { ok: true }>;
     try {
-      result = await transpileBytes(
-        bytes,
-        {
-          name: "component",
-          instantiation: { tag: "async" },
-          noTypescript: true,
-          // ~45% less glue (1.0 -> 0.58 MB for a componentize-js component) for
-          // every Worker to read and compile
-          minify: true,
-        } as Parameters<Jco["transpileBytes"]>[1],
-      );
+      result = await transpileOffThread(bytes);
     } catch (e) {
       throw new ProgramLoadError(
         `malformed component: ${e instanceof Error ? e.message : String(e)}`,
@@ -176,10 +175,6 @@ export class ProgramLoader {
     if (!result.exports.some(([name]) => name === "init")) {
       throw new ProgramLoadError("component does not export init (world process-v1)");
     }
-    const out: Record<string, Uint8Array> = {};
-    for (const [name, data] of Object.entries(result.files)) {
-      if (name === "component.js" || name.endsWith(".wasm")) out[name] = data;
-    }
-    return out;
+    return result.files;
   }
 }

@@ -481,9 +481,10 @@ class Chain {
   }
 
   /** Hypermap's get(namehash(name)): the entry's TBA and its data (null when empty). */
-  get(name: string): { tba: string; data: Uint8Array | null } {
+  get(name: string, block?: number): { tba: string; data: Uint8Array | null } {
     const input = GET_SELECTOR + namehash(name).slice(2);
-    const out = this.eth("eth_call", [{ to: HYPERMAP, input }, "latest"]);
+    const at = block === undefined ? "latest" : `0x${block.toString(16)}`;
+    const out = this.eth("eth_call", [{ to: HYPERMAP, input }, at]);
     if (typeof out !== "string") throw new EthError(false, "eth_call: no bytes");
     const bytes = fromHex(out);
     if (bytes.length < 96) throw new EthError(false, "eth_call: short answer");
@@ -560,7 +561,10 @@ class Chain {
     const publisher = dot > 0 ? parent.slice(dot + 1) : "";
     if (!pkg || !publisher) throw new Error(`invalid publisher name: ${parent}`);
     const id = `${pkg}:${publisher}`;
-    const hashNote = this.get(`~metadata-hash.${parent}`);
+    // read as of the note's block: "latest" may be an answer eth cached a moment before the
+    // publisher's update (a new hash and uri in one transaction), and a later block may
+    // already hold the next update
+    const hashNote = this.get(`~metadata-hash.${parent}`, block);
     if (hashNote.data === null) {
       if (uri === "") {
         delete this.s.listings[id];
