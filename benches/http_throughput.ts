@@ -35,11 +35,32 @@ const raw = Deno.serve(
   { hostname: "127.0.0.1", port: 0, onListen() {} },
   () => new Response("hello"),
 );
+// The floor of any design that runs the app off the server's thread: the same raw
+// handler, but each request waits for one round trip to a bare echo Worker.
+const echo = new Worker(
+  URL.createObjectURL(
+    new Blob(["self.onmessage = (e) => self.postMessage(e.data);"], {
+      type: "application/javascript",
+    }),
+  ),
+  { type: "module" },
+);
+const waiting: (() => void)[] = [];
+echo.onmessage = () => waiting.shift()!();
+const viaWorker = Deno.serve(
+  { hostname: "127.0.0.1", port: 0, onListen() {} },
+  () =>
+    new Promise<Response>((resolve) => {
+      waiting.push(() => resolve(new Response("hello")));
+      echo.postMessage(1);
+    }),
+);
 try {
   const token = await generateJwt(await importJwtKey(node.jwtSecret), NODE_NAME);
   const cookie = `${authCookieName(NODE_NAME)}=${token}`;
   const targets: [string, number, string, string?][] = [
     ["raw Deno.serve hello-world", raw.addr.port, "/"],
+    ["raw Deno.serve + one bare Worker round trip (floor)", viaWorker.addr.port, "/"],
     ["http-server cached GET (no process)", node.port, `/${WEBAPP}/static.txt`],
     ["GET answered by a process (kernel + Worker)", node.port, `/${WEBAPP}/api`],
     ["authenticated GET answered by a process", node.port, `/${WEBAPP}`, cookie],
@@ -84,6 +105,8 @@ try {
   }
 } finally {
   await raw.shutdown();
+  await viaWorker.shutdown();
+  echo.terminate();
   await node.stop();
   await Deno.remove(home, { recursive: true }).catch(() => {});
 }
