@@ -44,6 +44,25 @@ await appBatch(n.node, APP, [
   },
 ]);
 
+// The floor: the direct calls, each op also paying the thread crossings the process path
+// cannot avoid (a round trip to a bare echo Worker per op: the app's request to the kernel's
+// thread and its answer; sqlite one more, to its db Worker and back).
+const echo = new Worker(
+  URL.createObjectURL(
+    new Blob(["self.onmessage = (e) => self.postMessage(e.data);"], {
+      type: "application/javascript",
+    }),
+  ),
+  { type: "module" },
+);
+let echoed: (() => void) | undefined;
+echo.onmessage = () => echoed!();
+const hop = () =>
+  new Promise<void>((r) => {
+    echoed = r;
+    echo.postMessage(0);
+  });
+
 let seq = 1;
 function expect(ok: boolean, what: string) {
   if (!ok) throw new Error(`bench: unexpected answer to ${what}`);
@@ -55,6 +74,15 @@ const kv = {
       const key = ["k", seq++];
       await kvDirect.set(key, value);
       expect((await kvDirect.get(key)).value !== null, "direct get");
+    }
+  },
+  async floor() {
+    for (let i = 0; i < BATCH; i++) {
+      const key = ["f", seq++];
+      await hop();
+      await kvDirect.set(key, value);
+      await hop();
+      expect((await kvDirect.get(key)).value !== null, "floor get");
     }
   },
   async process() {
@@ -80,6 +108,17 @@ const sqlite = {
       expect(selectDirect.get(k) !== undefined, "direct select");
     }
     return Promise.resolve();
+  },
+  async floor() {
+    for (let i = 0; i < BATCH; i++) {
+      const k = seq++;
+      await hop();
+      await hop();
+      insertDirect.run(k, "value");
+      await hop();
+      await hop();
+      expect(selectDirect.get(k) !== undefined, "floor select");
+    }
   },
   async process() {
     const calls = [];
@@ -112,8 +151,11 @@ function mainThreadCpuMs(): number {
   }
 }
 
-let cpu = { direct: 0, process: 0 };
-async function ms(f: () => Promise<void>, path: "direct" | "process"): Promise<number> {
+let cpu = { direct: 0, process: 0, floor: 0 };
+async function ms(
+  f: () => Promise<void>,
+  path: "direct" | "process" | "floor",
+): Promise<number> {
   const c0 = mainThreadCpuMs();
   const t0 = performance.now();
   await f();
@@ -125,18 +167,28 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
 const out: Record<
   string,
-  { direct: number; process: number; ratio: number; kernelUsPerPair: typeof cpu }
+  {
+    direct: number;
+    process: number;
+    ratio: number;
+    floor: number;
+    floorRatio: number;
+    kernelUsPerPair: typeof cpu;
+  }
 > = {};
 for (const [name, s] of [["kv", kv], ["sqlite", sqlite]] as const) {
   for (let i = 0; i < 3; i++) {
     await s.direct();
+    await s.floor();
     await s.process();
   }
   const d: number[] = [];
   const p: number[] = [];
-  cpu = { direct: 0, process: 0 };
+  const f: number[] = [];
+  cpu = { direct: 0, process: 0, floor: 0 };
   for (let r = 0; r < ROUNDS; r++) {
     d.push(await ms(s.direct, "direct"));
+    f.push(await ms(s.floor, "floor"));
     p.push(await ms(s.process, "process"));
   }
   const perPair = (cpuMs: number) => Math.round((cpuMs * 1000) / (ROUNDS * BATCH));
@@ -145,11 +197,18 @@ for (const [name, s] of [["kv", kv], ["sqlite", sqlite]] as const) {
     direct: (BATCH * 1000) / median(d),
     process: (BATCH * 1000) / median(p),
     ratio: median(d.map((x, i) => x / p[i])),
-    kernelUsPerPair: { direct: perPair(cpu.direct), process: perPair(cpu.process) },
+    floor: (BATCH * 1000) / median(f),
+    floorRatio: median(d.map((x, i) => x / f[i])),
+    kernelUsPerPair: {
+      direct: perPair(cpu.direct),
+      process: perPair(cpu.process),
+      floor: perPair(cpu.floor),
+    },
   };
 }
 console.log(JSON.stringify({ rounds: ROUNDS, batch: BATCH, pairsPerSecond: out }));
 kvDirect.close();
+echo.terminate();
 sqlDirect.close();
 await n.stop();
 await Deno.remove(root, { recursive: true }).catch(() => {});
