@@ -6,7 +6,7 @@ import { inflateSync, unzipSync } from "fflate";
 import { assert, assertEquals } from "../assert.ts";
 import { collectEntries, comparePaths, crc32, zipDirectory, zipEntries } from "../../kit/zip.ts";
 import { buildPackage, zipFilename } from "../../kit/build.ts";
-import { buildComponent, bundleProcess } from "../../kit/component.ts";
+import { bundleProcess } from "../../kit/component.ts";
 import { newPackage } from "../../kit/new.ts";
 import { collector, sha256, withTempDir } from "./helpers.ts";
 
@@ -25,6 +25,8 @@ async function writeTree(dir: string) {
   await Deno.writeFile(`${dir}/empty`, new Uint8Array(0));
   await Deno.writeTextFile(`${dir}/é.txt`, "accent");
 }
+
+const CHILD = new URL("./build_component_child.ts", import.meta.url).pathname;
 
 Deno.test("zip: crc32 is the IEEE check value", () => {
   assertEquals(crc32(enc.encode("123456789")), 0xcbf43926);
@@ -124,17 +126,20 @@ Deno.test({
       // the component itself, twice without the cache, with different temporary directories
       const code = await bundleProcess(`${one}/my-echo/src/lib.ts`);
       assertEquals(code, await bundleProcess(`${two}/my-echo/src/lib.ts`), "same bundle");
-      const tmp = Deno.env.get("TMPDIR");
+      // each build in its own process with its own TMPDIR (the environment is shared by the
+      // tests running in parallel in this one)
+      await Deno.writeTextFile(`${dir}/code.js`, code);
       const hashes: string[] = [];
-      try {
-        for (const t of [`${dir}/tmp-a`, `${dir}/tmp-bb`]) {
-          await Deno.mkdir(t);
-          Deno.env.set("TMPDIR", t);
-          hashes.push(await sha256(await buildComponent(code, { cache: false })));
-        }
-      } finally {
-        if (tmp === undefined) Deno.env.delete("TMPDIR");
-        else Deno.env.set("TMPDIR", tmp);
+      for (const t of [`${dir}/tmp-a`, `${dir}/tmp-bb`]) {
+        await Deno.mkdir(t);
+        const out = await new Deno.Command(Deno.execPath(), {
+          args: ["run", "-A", CHILD, `${dir}/code.js`, `${t}.wasm`],
+          env: { TMPDIR: t },
+          stdout: "inherit",
+          stderr: "inherit",
+        }).output();
+        assert(out.success, "the component build in its own process");
+        hashes.push(await sha256(await Deno.readFile(`${t}.wasm`)));
       }
       assertEquals(hashes[0], hashes[1], "a component's bytes depend only on its source");
       // whole packages
