@@ -52,6 +52,22 @@ export interface Listeners {
  * Bind a direct node's listeners: a port number, 0 for any free port, false for none,
  * or (undefined) the first free port at or above Hyperdrive's default. At least one.
  */
+/**
+ * Listens on the first free port at or above `start`. Another program may take the port
+ * found free before we bind it (nodes booting side by side): then the search goes on.
+ */
+function onFreePort<T>(hostname: string, start: number, bind: (port: number) => T): T {
+  for (let from = start, tries = 0;; tries++) {
+    const port = findFreePort(hostname, from);
+    try {
+      return bind(port);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AddrInUse) || tries >= 20) throw e;
+      from = port + 1;
+    }
+  }
+}
+
 export function listen(
   hostname: string,
   tcpPort: number | false | undefined,
@@ -61,11 +77,15 @@ export function listen(
   const out: Listeners = { ports: {} };
   try {
     if (tcpPort !== false) {
-      out.tcp = listenTcp(hostname, tcpPort ?? findFreePort(hostname, DEFAULT_TCP_PORT), onInbound);
+      out.tcp = tcpPort === undefined
+        ? onFreePort(hostname, DEFAULT_TCP_PORT, (p) => listenTcp(hostname, p, onInbound))
+        : listenTcp(hostname, tcpPort, onInbound);
       out.ports[TCP_PROTOCOL] = out.tcp.port;
     }
     if (wsPort !== false) {
-      out.ws = serveWs(hostname, wsPort ?? findFreePort(hostname, DEFAULT_WS_PORT), onInbound);
+      out.ws = wsPort === undefined
+        ? onFreePort(hostname, DEFAULT_WS_PORT, (p) => serveWs(hostname, p, onInbound))
+        : serveWs(hostname, wsPort, onInbound);
       out.ports[WS_PROTOCOL] = out.ws.port;
     }
   } catch (e) {
