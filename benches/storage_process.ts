@@ -1,8 +1,11 @@
 // kv set+get and sqlite insert+select pairs sent by a real process (a Worker,
-// through the kernel to kv:distro:sys / sqlite:distro:sys and back), against
+// through the kernel to kv:distro:sys / sqlite:distro:sys and back; the app builds each
+// request's JSON and checks each answer, as an app on process_lib does), against
 // Deno KV and node:sqlite called directly with the same settings, interleaved:
-// each round times one direct batch then one process batch, so the shared
-// disk's fsync latency (which swings single runs 2-5x here) hits both alike.
+// each round times one batch of each path in turn, so the shared disk's fsync
+// latency (which swings single runs 2-5x here) hits all alike. Two reference paths:
+// the floor (the direct calls plus a bare Worker round trip per thread crossing) and
+// the bare path (the same process and kernel path to a module doing only the raw op).
 // Prints one JSON line (benches/all.ts reads it). With Linux's /proc it also gives the
 // CPU the kernel's thread (this process's main thread: routing, the modules, Deno KV's
 // JS side) spent per pair on each path, which the disk's latency does not swing.
@@ -11,6 +14,10 @@
 
 import { DatabaseSync } from "node:sqlite";
 import { appBatch, bootStorageNode, writeStoragePackage } from "../tests/modules/node_helpers.ts";
+import type { RuntimeModule, RuntimeModuleContext } from "../kernel/module.ts";
+import { makeResponse } from "../wire/core.ts";
+import { DbHost } from "../modules/sqlite/host.ts";
+import { ByteBudget } from "../modules/shared/db.ts";
 
 const args = Object.fromEntries(
   Deno.args.map((a) => a.replace(/^--/, "").split("=") as [string, string]),
@@ -19,8 +26,63 @@ const ROUNDS = Number(args.rounds ?? 30);
 const BATCH = 20;
 
 const root = await Deno.makeTempDir({ prefix: "hd-storage-process-" });
-const n = await bootStorageNode(`${root}/home`);
-await n.node.installPackage(await writeStoragePackage(root));
+
+// The bare path: the same process, Worker, kernel routing and thread hops, to a module that
+// does nothing but the storage op (the raw Deno KV call; the statement handed to a db Worker
+// as sqlite does) on one-byte requests: no JSON to build or parse on either side, no caps,
+// no limits. What the process path costs on this design with no module or app work at all.
+const BARE = { processName: "bare", packageName: "distro", publisherNode: "sys" };
+const bareKv = await Deno.openKv(`${root}/bare.kv`);
+const bareDb = new DbHost(`${root}/bare.db`, "bare", {
+  timeoutMs: 60_000,
+  budget: new ByteBudget(1 << 28),
+  runaway: () => {},
+  workers: new Set(),
+});
+await bareDb.run({ op: "write", sql: "CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)" }, "bare");
+let bareCtx!: RuntimeModuleContext;
+let bareSeq = 0;
+const bareModule: RuntimeModule = {
+  processId: BARE,
+  public: false,
+  start(ctx) {
+    bareCtx = ctx;
+  },
+  async handleMessage(km) {
+    if (km.message.tag !== "request") return;
+    const self = { node: bareCtx.our, process: BARE };
+    const one = new Uint8Array([1]);
+    const octets = (bytes: Uint8Array) => ({ mime: "application/octet-stream", bytes });
+    switch (km.message.val.body[0]) {
+      case 0x53: // S
+        await bareKv.set(["k", bareSeq], km.lazyLoadBlob!.bytes);
+        return bareCtx.sendToLoop(makeResponse(km, self, one));
+      case 0x47: { // G
+        const e = await bareKv.get<Uint8Array>(["k", bareSeq++]);
+        return bareCtx.sendToLoop(makeResponse(km, self, one, octets(e.value!)));
+      }
+      case 0x57: // W
+        await bareDb.run({
+          op: "write",
+          sql: "INSERT INTO t (k, v) VALUES (?, ?)",
+          params: enc.encode(`[${bareSeq}, "value"]`),
+        }, "bare");
+        return bareCtx.sendToLoop(makeResponse(km, self, one));
+      default: { // Q
+        const rows = await bareDb.run({
+          op: "query",
+          sql: "SELECT v FROM t WHERE k = ?",
+          params: enc.encode(`[${bareSeq++}]`),
+          maxBytes: 1 << 20,
+        }, "bare");
+        return bareCtx.sendToLoop(makeResponse(km, self, one, octets(rows!)));
+      }
+    }
+  },
+};
+
+const n = await bootStorageNode(`${root}/home`, [bareModule]);
+await n.node.installPackage(await writeStoragePackage(root, "storage", ["bare:distro:sys"]));
 const APP = "our@app:storage:test.os";
 const PKG = { package_name: "storage", publisher_node: "test.os" };
 const enc = new TextEncoder();
@@ -64,6 +126,27 @@ const hop = () =>
   });
 
 let seq = 1;
+/** BATCH pairs built, sent and checked by the app itself, as an app on process_lib does. */
+async function pairs(op: "kv-pairs" | "sqlite-pairs") {
+  const res = await n.node.request(
+    APP,
+    JSON.stringify({ op, db: "bench", from: seq, n: BATCH }),
+    { timeoutSeconds: 60 },
+  );
+  seq += BATCH;
+  const out = JSON.parse(new TextDecoder().decode(res.body));
+  expect(out.ok === BATCH, `${op}: ${JSON.stringify(out)}`);
+}
+/** BATCH pairs to the bare module. */
+async function barePairs(kind: "kv" | "sqlite") {
+  const res = await n.node.request(
+    APP,
+    JSON.stringify({ op: "bare-pairs", target: "our@bare:distro:sys", kind, n: BATCH }),
+    { timeoutSeconds: 60 },
+  );
+  const out = JSON.parse(new TextDecoder().decode(res.body));
+  expect(out.ok === BATCH, `bare ${kind} pairs: ${JSON.stringify(out)}`);
+}
 function expect(ok: boolean, what: string) {
   if (!ok) throw new Error(`bench: unexpected answer to ${what}`);
 }
@@ -86,19 +169,9 @@ const kv = {
     }
   },
   async process() {
-    const calls = [];
-    for (let i = 0; i < BATCH; i++) {
-      const key = Array.from(enc.encode(`p${seq++}`));
-      calls.push({
-        target: "kv:distro:sys",
-        body: body({ Set: { key, tx_id: null } }),
-        blob: value,
-      });
-      calls.push({ target: "kv:distro:sys", body: body({ Get: key }) });
-    }
-    const r = await appBatch(n.node, APP, calls);
-    expect(r[r.length - 1].blob?.length === value.length, "process kv get");
+    await pairs("kv-pairs");
   },
+  bare: () => barePairs("kv"),
 };
 const sqlite = {
   direct() {
@@ -121,23 +194,9 @@ const sqlite = {
     }
   },
   async process() {
-    const calls = [];
-    for (let i = 0; i < BATCH; i++) {
-      const k = seq++;
-      calls.push({
-        target: "sqlite:distro:sys",
-        body: body({ Write: { statement: "INSERT INTO t (k, v) VALUES (?, ?)", tx_id: null } }),
-        blob: enc.encode(`[${k}, "value"]`),
-      });
-      calls.push({
-        target: "sqlite:distro:sys",
-        body: body({ Query: "SELECT v FROM t WHERE k = ?" }),
-        blob: enc.encode(`[${k}]`),
-      });
-    }
-    const r = await appBatch(n.node, APP, calls);
-    expect(r[r.length - 1].text === '"Read"', "process sqlite select");
+    await pairs("sqlite-pairs");
   },
+  bare: () => barePairs("sqlite"),
 };
 
 /** CPU ms of this process's main thread (the kernel's), or NaN without /proc. */
@@ -151,10 +210,10 @@ function mainThreadCpuMs(): number {
   }
 }
 
-let cpu = { direct: 0, process: 0, floor: 0 };
+let cpu = { direct: 0, process: 0, floor: 0, bare: 0 };
 async function ms(
   f: () => Promise<void>,
-  path: "direct" | "process" | "floor",
+  path: keyof typeof cpu,
 ): Promise<number> {
   const c0 = mainThreadCpuMs();
   const t0 = performance.now();
@@ -173,6 +232,8 @@ const out: Record<
     ratio: number;
     floor: number;
     floorRatio: number;
+    bare: number;
+    bareRatio: number;
     kernelUsPerPair: typeof cpu;
   }
 > = {};
@@ -181,15 +242,18 @@ for (const [name, s] of [["kv", kv], ["sqlite", sqlite]] as const) {
     await s.direct();
     await s.floor();
     await s.process();
+    await s.bare();
   }
   const d: number[] = [];
   const p: number[] = [];
   const f: number[] = [];
-  cpu = { direct: 0, process: 0, floor: 0 };
+  const b: number[] = [];
+  cpu = { direct: 0, process: 0, floor: 0, bare: 0 };
   for (let r = 0; r < ROUNDS; r++) {
     d.push(await ms(s.direct, "direct"));
     f.push(await ms(s.floor, "floor"));
     p.push(await ms(s.process, "process"));
+    b.push(await ms(s.bare, "bare"));
   }
   const perPair = (cpuMs: number) => Math.round((cpuMs * 1000) / (ROUNDS * BATCH));
   // pairs per second from the median batch times; ratio: median of per-round ratios
@@ -199,15 +263,20 @@ for (const [name, s] of [["kv", kv], ["sqlite", sqlite]] as const) {
     ratio: median(d.map((x, i) => x / p[i])),
     floor: (BATCH * 1000) / median(f),
     floorRatio: median(d.map((x, i) => x / f[i])),
+    bare: (BATCH * 1000) / median(b),
+    bareRatio: median(d.map((x, i) => x / b[i])),
     kernelUsPerPair: {
       direct: perPair(cpu.direct),
       process: perPair(cpu.process),
       floor: perPair(cpu.floor),
+      bare: perPair(cpu.bare),
     },
   };
 }
 console.log(JSON.stringify({ rounds: ROUNDS, batch: BATCH, pairsPerSecond: out }));
 kvDirect.close();
+bareKv.close();
+bareDb.stop();
 echo.terminate();
 sqlDirect.close();
 await n.stop();

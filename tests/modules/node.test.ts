@@ -272,3 +272,37 @@ Deno.test("node: malformed bodies get the module's error and it keeps serving", 
     assertEquals(dec(r[9].blob), '[{"v":"fine"}]');
   });
 });
+
+Deno.test("node: the storage bench's pairs, built and checked by the process itself", async () => {
+  await withNode(async ({ node }) => {
+    const db = (action: unknown) => ({ package_id: PKG, db: "pairs", action });
+    await appBatch(node, APP, [
+      { target: "kv:distro:sys", body: db("Open") },
+      { target: "sqlite:distro:sys", body: db("Open") },
+      {
+        target: "sqlite:distro:sys",
+        body: db({
+          Write: { statement: "CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)", tx_id: null },
+        }),
+      },
+    ]);
+    for (const op of ["kv-pairs", "sqlite-pairs"]) {
+      const res = await node.request(APP, JSON.stringify({ op, db: "pairs", from: 5, n: 3 }));
+      assertEquals(JSON.parse(dec(res.body)), { ok: 3 });
+    }
+    // what the pairs wrote is there for anyone else with the caps to read
+    const [kv, rows] = await appBatch(node, APP, [
+      { target: "kv:distro:sys", body: db({ Get: Array.from(enc("p7")) }) },
+      { target: "sqlite:distro:sys", body: db({ Query: "SELECT k FROM t" }) },
+    ]);
+    assertEquals(kv.blob, new Uint8Array(100).fill(7));
+    assertEquals(rows.json, "Read");
+    assertEquals(JSON.parse(dec(rows.blob)), [{ k: 5 }, { k: 6 }, { k: 7 }]);
+    // a failing pair is reported, not hung: the kv database was never opened for this one
+    const bad = await node.request(
+      APP,
+      JSON.stringify({ op: "kv-pairs", db: "nope", from: 1, n: 1 }),
+    );
+    assert(JSON.parse(dec(bad.body)).error, "a refused Set ends the pairs with an error");
+  });
+});

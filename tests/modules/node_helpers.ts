@@ -17,8 +17,15 @@ export function storageModules(): RuntimeModule[] {
 
 const STORAGE = ["vfs:distro:sys", "kv:distro:sys", "sqlite:distro:sys", "timer:distro:sys"];
 
-/** Writes a package running storage_app.js; returns its directory. */
-export function writeStoragePackage(root: string, packageName = "storage"): Promise<string> {
+/**
+ * Writes a package running storage_app.js; returns its directory. `extraCaps`: more
+ * processes it may message (a bench's own module).
+ */
+export function writeStoragePackage(
+  root: string,
+  packageName = "storage",
+  extraCaps: string[] = [],
+): Promise<string> {
   return writeKitPackage(root, {
     name: packageName,
     files: { "storage_app.js": new URL("./fixtures/storage_app.js", import.meta.url) },
@@ -28,8 +35,8 @@ export function writeStoragePackage(root: string, packageName = "storage"): Prom
       on_exit: "Restart",
       request_networking: false,
       // as Hyperdrive manifests: message the modules, and let them answer us
-      request_capabilities: STORAGE,
-      grant_capabilities: STORAGE,
+      request_capabilities: [...STORAGE, ...extraCaps],
+      grant_capabilities: [...STORAGE, ...extraCaps],
       public: false,
     }],
   });
