@@ -129,6 +129,7 @@ export class Kernel {
     const loader = this.loader = new ProgramLoader(
       `${opts.home}/cache/components`,
       (text) => table.log(1, `kernel: ${text}`),
+      (path) => Deno.readFile(vfsHostPath(vfsDir, path)),
     );
     this.lifecycle = new Lifecycle(
       table,

@@ -221,8 +221,12 @@ async function install(
       });
     }
   }
-  // every process file loads as the kernel will load it
+  // every process file loads as the kernel will load it (a module's imports: from the staged files)
   const loader = new ProgramLoader(`${home}/cache/components`, (t) => log(1, `kernel: ${t}`));
+  const readStaged = (vfsPath: string) =>
+    vfsPath.startsWith(`${drive}/`)
+      ? Deno.readFile(`${stagedPkg}/${vfsPath.slice(drive.length + 1)}`)
+      : Promise.reject(new Error(`${vfsPath} is not in the package`));
   const programs = new Map<string, Uint8Array>();
   for (const p of planned) {
     let bytes: Uint8Array;
@@ -231,7 +235,7 @@ async function install(
     } catch {
       throw new InstallError(`${p.pid}: ${p.entry.process_wasm_path} is not in the package`);
     }
-    await checkProgram(loader, p.handle, bytes, p.pid);
+    await checkProgram(loader, p.handle, bytes, p.pid, readStaged);
     programs.set(p.pid, bytes);
   }
 

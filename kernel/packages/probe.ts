@@ -1,7 +1,8 @@
 // Loading a process file as the kernel will, before anything is replaced: a component
 // transpiled, a TS/JS module imported in a Worker without permissions.
 
-import type { ProgramLoader } from "../process_host/program.ts";
+import type { PackageFileReader, ProgramLoader } from "../process_host/program.ts";
+import { linkModule, type ModuleFile } from "../process_host/module_graph.ts";
 import { errorText, InstallError } from "./manifest.ts";
 
 /** The standard API's functions, as a process module imports them. */
@@ -34,8 +35,9 @@ const STANDARD_FUNCTIONS = [
  */
 const PROBE_SOURCE = `
 const NAMES = ${JSON.stringify(STANDARD_FUNCTIONS)};
+const linkModule = ${linkModule.toString()};
 self.onmessage = async (e) => {
-  const { source, typescript } = e.data;
+  const { files } = e.data;
   const anything = new Proxy(function () {}, {
     get(_t, k) {
       if (k === Symbol.toPrimitive) return () => "";
@@ -49,12 +51,8 @@ self.onmessage = async (e) => {
   globalThis.__probeStandard = anything;
   const shim = NAMES.map((n) => "export const " + n + " = (...a) => globalThis.__probeStandard." + n + "(...a);").join("\\n");
   const shimUrl = "data:application/javascript;base64," + btoa(shim);
-  const text = source.replace(/(["'])hyperware:process\\/standard@1\\.0\\.0\\1/g, JSON.stringify(shimUrl));
-  const bytes = new TextEncoder().encode(text);
-  let bin = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
   try {
-    const mod = await import("data:" + (typescript ? "application/typescript" : "application/javascript") + ";base64," + btoa(bin));
+    const mod = await import(linkModule(files, shimUrl));
     postMessage(typeof mod.init === "function" ? { ok: true } : { error: "process module does not export init()" });
   } catch (err) {
     postMessage({ error: (err && err.message) ? String(err.message).split("\\n")[0] : String(err) });
@@ -65,7 +63,7 @@ self.onmessage = async (e) => {
 /** How long a module may take to load in the probe (a shared CPU may be slow). */
 const PROBE_TIMEOUT_MS = 30_000;
 
-function probeModule(source: string, typescript: boolean): Promise<string | undefined> {
+function probeModule(files: ModuleFile[]): Promise<string | undefined> {
   const url = URL.createObjectURL(new Blob([PROBE_SOURCE], { type: "text/javascript" }));
   const worker = new Worker(url, {
     type: "module",
@@ -100,7 +98,7 @@ function probeModule(source: string, typescript: boolean): Promise<string | unde
       e.preventDefault();
       done(e.message);
     };
-    worker.postMessage({ source, typescript });
+    worker.postMessage({ files });
   });
 }
 
@@ -110,11 +108,13 @@ export async function checkProgram(
   path: string,
   bytes: Uint8Array,
   label: string,
+  read?: PackageFileReader,
 ): Promise<void> {
   try {
-    const program = await loader.load(path, bytes);
+    const program = await loader.load(path, bytes, read);
     if (program.kind === "module") {
-      const error = await probeModule(program.source, program.mediaType === "typescript");
+      const { source, mediaType, deps } = program;
+      const error = await probeModule([...(deps ?? []), { source, mediaType, file: path }]);
       if (error) throw new Error(error);
     }
   } catch (e) {

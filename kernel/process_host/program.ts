@@ -6,6 +6,13 @@ import type { Program } from "./protocol.ts";
 import { toFileUrl } from "./protocol.ts";
 import { SERVED_WASI_INTERFACES } from "./wasi.ts";
 import type { TranspileReply, TranspileRequest } from "./transpile_worker.ts";
+import { collectModuleGraph } from "./module_graph.ts";
+
+/** Reads a file of a package by its vfs path (a module's relative imports). */
+export type PackageFileReader = (vfsPath: string) => Promise<Uint8Array>;
+
+const noPackageFiles: PackageFileReader = () =>
+  Promise.reject(new Error("no package files to read here"));
 
 const STANDARD_INTERFACE = "hyperware:process/standard";
 const CACHE_FORMAT = "jco-transpile-0.15.0-async-min-v2";
@@ -67,10 +74,19 @@ export class ProgramLoader {
     private readonly cacheDir: string,
     /** Told when a component is transpiled (a cache miss takes a second or more). */
     private readonly onProgress: (text: string) => void = () => {},
+    /** Where a module's relative imports are read from (the node's vfs). */
+    private readonly readPackageFile: PackageFileReader = noPackageFiles,
   ) {}
 
-  /** Loads a process's code. `path` decides the kind: .ts/.js modules, else a component. */
-  async load(path: string, bytes: Uint8Array): Promise<Program> {
+  /**
+   * Loads a process's code. `path` (its vfs path) decides the kind: .ts/.js modules, else
+   * a component. A module's relative imports are read with `read` (default: the node's vfs).
+   */
+  async load(
+    path: string,
+    bytes: Uint8Array,
+    read: PackageFileReader = this.readPackageFile,
+  ): Promise<Program> {
     if (/\.(m?ts|tsx)$/.test(path) || /\.m?js$/.test(path)) {
       if (isWasm(bytes)) throw new ProgramLoadError(`${path}: wasm bytes in a script file`);
       let source: string;
@@ -79,11 +95,21 @@ export class ProgramLoader {
       } catch {
         throw new ProgramLoadError(`${path}: process module is not valid UTF-8 text`);
       }
+      const mediaType = /\.m?js$/.test(path) ? "javascript" : "typescript";
+      let graph;
+      try {
+        graph = await collectModuleGraph(path, source, read);
+      } catch (e) {
+        throw new ProgramLoadError(e instanceof Error ? e.message : String(e));
+      }
+      const own = graph.files[graph.files.length - 1];
+      const deps = graph.files.slice(0, -1);
       return {
         kind: "module",
-        source,
-        mediaType: /\.m?js$/.test(path) ? "javascript" : "typescript",
+        source: own.source,
+        mediaType,
         file: path,
+        ...(deps.length > 0 ? { deps } : {}),
       };
     }
     if (!isWasm(bytes)) {

@@ -23,6 +23,7 @@ import type {
   ProcessId,
   WrappedSendError,
 } from "../../wire/core.ts";
+import type { ModuleFile } from "./module_graph.ts";
 
 export type Program =
   | {
@@ -38,6 +39,8 @@ export type Program =
     mediaType: "typescript" | "javascript";
     /** the file it came from (its vfs path), named in its stack traces */
     file?: string;
+    /** files of its package it imports, dependencies first (module_graph.ts) */
+    deps?: ModuleFile[];
   };
 
 export interface WorkerInit {

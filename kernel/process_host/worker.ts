@@ -31,6 +31,7 @@ import {
 import { decodeDelivery, encodeSends, Reader, Writer } from "./codec.ts";
 import { Ring, RING_FLAG, RING_PORT_COUNT } from "./ring.ts";
 import { PeerInbox, PeerSender } from "./peer.ts";
+import { linkModule } from "./module_graph.ts";
 import type {
   Address,
   Capability,
@@ -726,20 +727,11 @@ async function run(init: WorkerInit) {
       `export const ${k} = (...a) => globalThis.__hyperwareStandard.${k}(...a);`
     ).join("\n");
     const shimUrl = `data:application/javascript;base64,${btoa(shim)}`;
-    const source = init.program.source.replace(
-      /(["'])hyperware:process\/standard@1\.0\.0\1/g,
-      JSON.stringify(shimUrl),
+    const { source, mediaType, file, deps } = init.program;
+    if (file) moduleFile = file;
+    const mod = await import(
+      linkModule([...(deps ?? []), { source, mediaType, file: file ?? "" }], shimUrl)
     );
-    const mime = init.program.mediaType === "typescript"
-      ? "application/typescript"
-      : "application/javascript";
-    const bytes = new TextEncoder().encode(source);
-    let bin = "";
-    for (let i = 0; i < bytes.length; i += 0x8000) {
-      bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-    }
-    if (init.program.file) moduleFile = init.program.file;
-    const mod = await import(`data:${mime};base64,${btoa(bin)}`);
     if (typeof mod.init !== "function") throw new Error("process module does not export init()");
     initFn = mod.init;
   }

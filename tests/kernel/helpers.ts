@@ -68,6 +68,7 @@ export async function writeKitPackage(root: string, p: {
   );
   for (const [file, content] of Object.entries(p.files)) {
     const path = `${dir}/pkg/${file}`;
+    await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
     if (content instanceof URL) await Deno.copyFile(content, path);
     else if (typeof content === "string") await Deno.writeTextFile(path, content);
     else await Deno.writeFile(path, content);
