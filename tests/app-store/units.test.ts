@@ -19,6 +19,7 @@ function assertThrows(f: () => unknown, _type?: unknown, includes?: string): voi
 import { hypermapAbi, namehash as chainNamehash } from "../../chain/abi.ts";
 import { deflateSync, zipSync } from "fflate";
 import { makeZip, sha256Hex as webSha256 } from "./kit.ts";
+import { collectModuleGraph, linkModule } from "../../kernel/process_host/module_graph.ts";
 
 const STUB = [
   "getBlob",
@@ -36,30 +37,33 @@ const STUB = [
   } === "our" ? { node: "x.os", process: { processName: "main", packageName: "app-store", publisherNode: "sys" } } : undefined);`
 ).join("\n");
 
+/** A package file loaded as the kernel loads it (its relative imports too), the API stubbed. */
 async function load<T>(file: string): Promise<T> {
-  const path = new URL(`../../packages/app-store/pkg/${file}`, import.meta.url);
-  const source = (await Deno.readTextFile(path)).replace(
-    /(["'])hyperware:process\/standard@1\.0\.0\1/,
-    JSON.stringify(`data:application/javascript;base64,${btoa(STUB)}`),
-  );
+  const dir = new URL("../../packages/app-store/pkg/", import.meta.url);
+  const drive = "/app-store:sys/pkg/";
+  const read = (vfsPath: string) => Deno.readFile(new URL(vfsPath.slice(drive.length), dir));
+  const path = `${drive}${file}`;
+  const graph = await collectModuleGraph(path, new TextDecoder().decode(await read(path)), read);
   return await import(
-    `data:application/typescript;base64,${new TextEncoder().encode(source).toBase64()}`
+    linkModule(graph.files, `data:application/javascript;base64,${btoa(STUB)}`)
   );
 }
 
 type Main = typeof import("../../packages/app-store/pkg/app-store.ts");
 type ChainMod = typeof import("../../packages/app-store/pkg/chain.ts");
 type Downloads = typeof import("../../packages/app-store/pkg/downloads.ts");
+type Hash = typeof import("../../packages/app-store/pkg/lib/hash.ts");
 const main = await load<Main>("app-store.ts");
 const chain = await load<ChainMod>("chain.ts");
 const downloads = await load<Downloads>("downloads.ts");
+const hash = await load<Hash>("lib/hash.ts");
 
 Deno.test("app-store: sha256 and keccak-256 match WebCrypto and viem", async () => {
   for (const len of [0, 1, 55, 56, 63, 64, 65, 135, 136, 137, 1000, 100_003]) {
     const bytes = Uint8Array.from({ length: len }, (_, i) => (i * 31 + 7) & 255);
-    assertEquals(main.sha256Hex(bytes), await webSha256(bytes));
-    assertEquals(main.keccak256Hex(bytes), keccak256(bytes));
-    assertEquals(`0x${chain.toHex(chain.keccak256(bytes))}`, keccak256(bytes));
+    assertEquals(hash.sha256Hex(bytes), await webSha256(bytes));
+    assertEquals(hash.keccak256Hex(bytes), keccak256(bytes));
+    assertEquals(`0x${hash.toHex(hash.keccak256(bytes))}`, keccak256(bytes));
   }
 });
 
@@ -76,7 +80,7 @@ Deno.test("app-store chain: namehash, topics and ABI bytes match chain/ and viem
     [{ type: "bytes" }, { type: "bytes" }],
     [toHex("~metadata-uri"), toHex("https://example.com/m.json")],
   );
-  const bytes = chain.fromHex(data);
+  const bytes = hash.fromHex(data);
   assertEquals(new TextDecoder().decode(chain.abiBytes(bytes, 0)), "~metadata-uri");
   assertEquals(new TextDecoder().decode(chain.abiBytes(bytes, 1)), "https://example.com/m.json");
   assertThrows(() => chain.abiBytes(bytes.slice(0, 70), 1));

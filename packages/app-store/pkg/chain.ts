@@ -20,7 +20,7 @@
 // simulation) indexes the local chain 31337 from block 0; /app-store:sys/initfiles/chain.json
 // ({chain_id, first_block, poll_ms}) overrides both.
 //
-// This file is a self-contained process module: only the standard API is imported.
+// A process module: the standard API and the package's own lib/ are all it imports.
 
 import {
   getBlob,
@@ -33,6 +33,7 @@ import {
   sendResponse,
   setState,
 } from "hyperware:process/standard@1.0.0";
+import { fromHex, keccak256, toHex } from "./lib/hash.ts";
 
 interface ProcessId {
   processName: string;
@@ -108,137 +109,6 @@ function isObj(v: unknown): v is Record<string, unknown> {
 // ---------------------------------------------------------------------------
 // bytes, hex, keccak-256, namehash, ABI
 
-export function toHex(bytes: Uint8Array): string {
-  let s = "";
-  for (const b of bytes) s += b.toString(16).padStart(2, "0");
-  return s;
-}
-export function fromHex(hex: string): Uint8Array {
-  const h = hex.startsWith("0x") ? hex.slice(2) : hex;
-  if (h.length % 2 !== 0 || /[^0-9a-fA-F]/.test(h)) throw new Error("not hex");
-  const out = new Uint8Array(h.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(h.slice(i * 2, i * 2 + 2), 16);
-  return out;
-}
-
-const RC = [
-  [0x00000001, 0x00000000],
-  [0x00008082, 0x00000000],
-  [0x0000808a, 0x80000000],
-  [0x80008000, 0x80000000],
-  [0x0000808b, 0x00000000],
-  [0x80000001, 0x00000000],
-  [0x80008081, 0x80000000],
-  [0x00008009, 0x80000000],
-  [0x0000008a, 0x00000000],
-  [0x00000088, 0x00000000],
-  [0x80008009, 0x00000000],
-  [0x8000000a, 0x00000000],
-  [0x8000808b, 0x00000000],
-  [0x0000008b, 0x80000000],
-  [0x00008089, 0x80000000],
-  [0x00008003, 0x80000000],
-  [0x00008002, 0x80000000],
-  [0x00000080, 0x80000000],
-  [0x0000800a, 0x00000000],
-  [0x8000000a, 0x80000000],
-  [0x80008081, 0x80000000],
-  [0x00008080, 0x80000000],
-  [0x80000001, 0x00000000],
-  [0x80008008, 0x80000000],
-];
-const ROT = [
-  0,
-  1,
-  62,
-  28,
-  27,
-  36,
-  44,
-  6,
-  55,
-  20,
-  3,
-  10,
-  43,
-  25,
-  39,
-  41,
-  45,
-  15,
-  21,
-  8,
-  18,
-  2,
-  61,
-  56,
-  14,
-];
-
-function keccakF(s: Uint32Array) {
-  const c = new Uint32Array(10), b = new Uint32Array(50);
-  for (let round = 0; round < 24; round++) {
-    for (let x = 0; x < 5; x++) {
-      c[x * 2] = s[x * 2] ^ s[x * 2 + 10] ^ s[x * 2 + 20] ^ s[x * 2 + 30] ^ s[x * 2 + 40];
-      c[x * 2 + 1] = s[x * 2 + 1] ^ s[x * 2 + 11] ^ s[x * 2 + 21] ^ s[x * 2 + 31] ^ s[x * 2 + 41];
-    }
-    for (let x = 0; x < 5; x++) {
-      const x1 = (x + 1) % 5, x4 = (x + 4) % 5;
-      const lo = c[x1 * 2], hi = c[x1 * 2 + 1];
-      const dlo = c[x4 * 2] ^ ((lo << 1) | (hi >>> 31));
-      const dhi = c[x4 * 2 + 1] ^ ((hi << 1) | (lo >>> 31));
-      for (let y = 0; y < 25; y += 5) {
-        s[(y + x) * 2] ^= dlo;
-        s[(y + x) * 2 + 1] ^= dhi;
-      }
-    }
-    for (let x = 0; x < 5; x++) {
-      for (let y = 0; y < 5; y++) {
-        const i = x + 5 * y, r = ROT[i];
-        const lo = s[i * 2], hi = s[i * 2 + 1];
-        const j = y + 5 * ((2 * x + 3 * y) % 5);
-        if (r === 0) {
-          b[j * 2] = lo;
-          b[j * 2 + 1] = hi;
-        } else if (r < 32) {
-          b[j * 2] = (lo << r) | (hi >>> (32 - r));
-          b[j * 2 + 1] = (hi << r) | (lo >>> (32 - r));
-        } else {
-          b[j * 2] = (hi << (r - 32)) | (lo >>> (64 - r));
-          b[j * 2 + 1] = (lo << (r - 32)) | (hi >>> (64 - r));
-        }
-      }
-    }
-    for (let y = 0; y < 25; y += 5) {
-      for (let x = 0; x < 5; x++) {
-        const i = (y + x) * 2, i1 = (y + (x + 1) % 5) * 2, i2 = (y + (x + 2) % 5) * 2;
-        s[i] = b[i] ^ (~b[i1] & b[i2]);
-        s[i + 1] = b[i + 1] ^ (~b[i1 + 1] & b[i2 + 1]);
-      }
-    }
-    s[0] ^= RC[round][0];
-    s[1] ^= RC[round][1];
-  }
-}
-
-export function keccak256(input: Uint8Array | string): Uint8Array {
-  const data = typeof input === "string" ? enc.encode(input) : input;
-  const rate = 136;
-  const s = new Uint32Array(50);
-  const padded = new Uint8Array(Math.floor(data.length / rate) * rate + rate);
-  padded.set(data);
-  padded[data.length] ^= 0x01;
-  padded[padded.length - 1] ^= 0x80;
-  const view = new DataView(padded.buffer);
-  for (let off = 0; off < padded.length; off += rate) {
-    for (let i = 0; i < rate / 4; i++) s[i] ^= view.getUint32(off + i * 4, true);
-    keccakF(s);
-  }
-  const out = new Uint8Array(32);
-  const ov = new DataView(out.buffer);
-  for (let i = 0; i < 8; i++) ov.setUint32(i * 4, s[i], true);
-  return out;
-}
 const hashHex = (s: string | Uint8Array) => `0x${toHex(keccak256(s))}`;
 
 export function namehash(name: string): string {

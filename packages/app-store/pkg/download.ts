@@ -1,49 +1,8 @@
 // download:app-store:sys <node> <package:publisher> <version hash>: asks
 // downloads:app-store:sys to download that version from that node (Hyperdrive's script).
-// Self-contained, as every process module is.
 
-import { printToTerminal, receive, sendRequest } from "hyperware:process/standard@1.0.0";
-
-const enc = new TextEncoder();
-const dec = new TextDecoder();
-
-interface Address {
-  node: string;
-  process: { processName: string; packageName: string; publisherNode: string };
-}
-
-function println(text: string): void {
-  printToTerminal(0, text);
-}
-
-/** process_lib's await_next_message_body: the arguments the terminal sent. */
-function args(): string | undefined {
-  try {
-    const [, message] = receive() as [Address, { tag: string; val: { body: Uint8Array } }];
-    return message.tag === "request" ? dec.decode(message.val.body) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function ourNode(our: string): string {
-  return our.slice(0, our.indexOf("@"));
-}
-
-function to(our: string, processName: string): Address {
-  return {
-    node: ourNode(our),
-    process: { processName, packageName: "app-store", publisherNode: "sys" },
-  };
-}
-
-function packageId(s: string): { package_name: string; publisher_node: string } | undefined {
-  const parts = s.split(":");
-  if (parts.length !== 2 || !/^[a-z0-9-]+$/.test(parts[0]) || !/^[a-z0-9.-]+$/.test(parts[1])) {
-    return undefined;
-  }
-  return { package_name: parts[0], publisher_node: parts[1] };
-}
+import { sendRequest } from "hyperware:process/standard@1.0.0";
+import { args, enc, packageId, println, to } from "./lib/script.ts";
 
 export function init(our: string): void {
   const a = args();

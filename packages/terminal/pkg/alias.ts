@@ -1,38 +1,10 @@
 // alias:terminal:sys: sets or removes an alias, through the terminal's EditAlias API.
-// Self-contained, as every process module is (it cannot import its neighbours).
-import {
-  printToTerminal,
-  receive,
-  sendRequest,
-  sendResponse,
-} from "hyperware:process/standard@1.0.0";
+import { sendRequest } from "hyperware:process/standard@1.0.0";
+import { script } from "./lib/script.ts";
 
 const enc = new TextEncoder();
-const dec = new TextDecoder(); // lossy, as String::from_utf8_lossy
 
-/**
- * process_lib's script!: the first message carries the arguments; the answer goes
- * back as the response when one is expected, else it is printed.
- */
-export function init(our: string): void {
-  let req;
-  try {
-    const [, message] = receive();
-    if (message.tag !== "request") return;
-    req = message.val;
-  } catch {
-    return;
-  }
-  const answer = main(our, dec.decode(req.body));
-  if (req.expectsResponse !== undefined) {
-    sendResponse(
-      { inherit: false, body: enc.encode(answer), metadata: undefined, capabilities: [] },
-      undefined,
-    );
-  } else if (answer !== "") {
-    printToTerminal(0, answer);
-  }
-}
+export const init = script(main);
 
 const USAGE = "\x1b[1mUsage:\x1b[0m alias <alias_name> <process_id>";
 

@@ -3,68 +3,13 @@
 // received and sent, p50/p99 handling time over the last minute and the Worker's heap
 // (hyperdeno's KernelPrint ProcessStats). `top --watch` shows them as a table refreshed
 // every second in place (the console's live panel; Esc stops it).
-// Self-contained, as every process module is (it cannot import its neighbours).
-import {
-  printToTerminal,
-  receive,
-  sendAndAwaitResponse,
-  sendResponse,
-} from "hyperware:process/standard@1.0.0";
+import { printToTerminal } from "hyperware:process/standard@1.0.0";
+import { ask, script } from "./lib/script.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder(); // lossy, as String::from_utf8_lossy
 
-/**
- * process_lib's script!: the first message carries the arguments; the answer goes
- * back as the response when one is expected, else it is printed.
- */
-export function init(our: string): void {
-  let req;
-  try {
-    const [, message] = receive();
-    if (message.tag !== "request") return;
-    req = message.val;
-  } catch {
-    return;
-  }
-  const answer = main(our, dec.decode(req.body));
-  if (req.expectsResponse !== undefined) {
-    sendResponse(
-      { inherit: false, body: enc.encode(answer), metadata: undefined, capabilities: [] },
-      undefined,
-    );
-  } else if (answer !== "") {
-    printToTerminal(0, answer);
-  }
-  afterAnswer();
-}
-
-type Answer = { body: Uint8Array } | { error: "timeout" | "offline" };
-
-/** A request to `node`@`pid` and its answer, or why none came. */
-function ask(node: string, pid: string, body: Uint8Array, timeoutS: number): Answer {
-  const [processName, packageName, publisherNode] = pid.split(":");
-  try {
-    const [, m] = sendAndAwaitResponse(
-      { node, process: { processName, packageName, publisherNode } },
-      {
-        inherit: false,
-        expectsResponse: BigInt(timeoutS),
-        body,
-        metadata: undefined,
-        capabilities: [],
-      },
-      undefined,
-    );
-    return m.tag === "response" ? { body: m.val[0].body } : { error: "timeout" };
-  } catch (e) {
-    return {
-      error: (e as { payload?: { kind?: string } })?.payload?.kind === "offline"
-        ? "offline"
-        : "timeout",
-    };
-  }
-}
+export const init = script(main, afterAnswer);
 
 const USAGE =
   "\x1b[1mUsage:\x1b[0m\n    \ntop [-c <show-caps>] <- to view all processes\n    \ntop <process_id> [-c <show-caps>] <- to view one process\n    \ntop --watch [<secs>] <- to watch all processes, refreshed in place (Esc stops it)";
