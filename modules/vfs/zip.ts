@@ -4,10 +4,14 @@
 // what the data really inflates to, not what the headers claim (zip bombs).
 //
 // `scanZip` checks the whole archive (names, kinds, sizes against the headers and the
-// limits, CRC-32) writing nothing; `extractZip` then inflates it again into files,
-// chunk by chunk, so memory stays at one chunk whatever the archive holds.
+// limits, CRC-32) writing nothing; `extractZip` then writes the files. An entry up to
+// ONE_SHOT_BYTES inflates natively in one call (node:zlib, stopped the moment it passes
+// its declared size), and the scan keeps what it inflated, up to KEEP_BYTES in all, for
+// the extraction to write as is; a larger entry streams through fflate chunk by chunk,
+// once to scan and once to write, so memory stays bounded whatever the archive holds.
 
 import { Inflate } from "fflate";
+import { crc32 as zlibCrc32, inflateRawSync } from "node:zlib";
 import { dirname } from "node:path";
 import { parseError, VfsFailure } from "../../wire/vfs.ts";
 import { plainSegments } from "../../kernel/vfs_layout.ts";
@@ -39,6 +43,10 @@ const STORED = 0;
 const DEFLATED = 8;
 /** Compressed bytes pushed at once: one push inflates to at most ~1032x this. */
 const INFLATE_INPUT = 16 * 1024;
+/** An entry declaring at most this many bytes inflates in one native call. */
+export const ONE_SHOT_BYTES = 32 * 1024 * 1024;
+/** Inflated bytes a scan keeps for the extraction (beyond them, entries inflate again). */
+export const KEEP_BYTES = 64 * 1024 * 1024;
 
 interface CentralEntry {
   name: string;
@@ -154,20 +162,9 @@ function dataOffset(buf: Uint8Array, e: CentralEntry): number {
   return start;
 }
 
-const CRC_TABLE = (() => {
-  const t = new Int32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c;
-  }
-  return t;
-})();
-
+/** CRC-32 of `chunk` continuing from `crc` (zlib's, native). */
 function crc32(crc: number, chunk: Uint8Array): number {
-  let c = ~crc;
-  for (let i = 0; i < chunk.length; i++) c = CRC_TABLE[(c ^ chunk[i]) & 0xff] ^ (c >>> 8);
-  return ~c >>> 0;
+  return zlibCrc32(chunk, crc);
 }
 
 /**
@@ -182,6 +179,20 @@ function inflateEntry(
   sink: (chunk: Uint8Array) => void,
 ): number {
   const data = buf.subarray(e.offset, e.offset + e.compressedSize);
+  if (e.method !== STORED && max <= ONE_SHOT_BYTES) {
+    let out: Uint8Array;
+    try {
+      // one more byte than allowed: a stream that reaches it is past its declared size
+      out = inflateRawSync(data, { maxOutputLength: max + 1 });
+    } catch (err) {
+      if (err instanceof RangeError || /larger than/.test(String(err))) throw overflow();
+      // flate2's error for a stream that is not valid DEFLATE
+      throw new VfsFailure({ IOError: "corrupt deflate stream" });
+    }
+    if (out.length > max) throw overflow();
+    sink(out);
+    return out.length;
+  }
   let n = 0;
   const take = (chunk: Uint8Array) => {
     n += chunk.length;
@@ -215,7 +226,14 @@ function inflateEntry(
  * directory, e.g. a symlink; an encrypted entry or unsupported method, as Hyperdrive's
  * zip crate refuses them), IOError (bad checksum, corrupt data).
  */
-export function scanZip(bytes: Uint8Array, vfsPath: string, limits: ZipLimits): ZipEntry[] {
+export function scanZip(
+  bytes: Uint8Array,
+  vfsPath: string,
+  limits: ZipLimits,
+  /** entry index -> its inflated bytes, filled for extractZip (up to KEEP_BYTES in all) */
+  keep?: Map<number, Uint8Array>,
+): ZipEntry[] {
+  let kept = 0;
   let central: CentralEntry[];
   try {
     central = centralEntries(bytes, limits, vfsPath);
@@ -268,16 +286,26 @@ export function scanZip(bytes: Uint8Array, vfsPath: string, limits: ZipLimits): 
     // declared sizes are held to the limit, and no entry may inflate past its declared size
     if (total + c.size > limits.maxUnzippedBytes) throw tooBig(limits, vfsPath);
     let crc = 0;
+    let whole: Uint8Array | undefined;
+    let chunks = 0;
     const n = inflateEntry(
       bytes,
       entry,
       c.size,
       () => sizeLie(name, c.size, vfsPath),
-      (chunk) => crc = crc32(crc, chunk),
+      (chunk) => {
+        crc = crc32(crc, chunk);
+        whole = chunks++ === 0 ? chunk : undefined;
+      },
     );
     if (n !== c.size) throw sizeLie(name, c.size, vfsPath);
     if (crc !== c.crc) throw new VfsFailure({ IOError: "Invalid checksum" });
     total += n;
+    // inflated in one call: kept, so the extraction does not inflate it again
+    if (keep && entry.method !== STORED && whole && chunks === 1 && kept + n <= KEEP_BYTES) {
+      keep.set(entries.length, whole);
+      kept += n;
+    }
     entries.push(entry);
   }
   return entries;
@@ -301,7 +329,13 @@ function sizeLie(name: string, size: number, vfsPath: string): VfsFailure {
  * Writes scanned entries to their host paths (`targets[i]` for `entries[i]`), making
  * parent directories as needed. Files are written chunk by chunk as they inflate.
  */
-export function extractZip(bytes: Uint8Array, entries: ZipEntry[], targets: string[]): void {
+export function extractZip(
+  bytes: Uint8Array,
+  entries: ZipEntry[],
+  targets: string[],
+  /** what scanZip kept, by entry index */
+  keep?: Map<number, Uint8Array>,
+): void {
   entries.forEach((e, i) => {
     if (e.isDir) {
       Deno.mkdirSync(targets[i], { recursive: true });
@@ -309,10 +343,13 @@ export function extractZip(bytes: Uint8Array, entries: ZipEntry[], targets: stri
     }
     Deno.mkdirSync(dirname(targets[i]), { recursive: true });
     const file = Deno.openSync(targets[i], { write: true, create: true, truncate: true });
+    const write = (chunk: Uint8Array) => {
+      for (let off = 0; off < chunk.length;) off += file.writeSync(chunk.subarray(off));
+    };
     try {
-      inflateEntry(bytes, e, e.size, () => new Error("entry changed size"), (chunk) => {
-        for (let off = 0; off < chunk.length;) off += file.writeSync(chunk.subarray(off));
-      });
+      const kept = keep?.get(i);
+      if (kept) write(kept);
+      else inflateEntry(bytes, e, e.size, () => new Error("entry changed size"), write);
     } finally {
       file.close();
     }

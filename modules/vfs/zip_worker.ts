@@ -1,4 +1,4 @@
-// The Worker an AddZip runs in (one per request): inflating is synchronous JS, kept off
+// The Worker an AddZip runs in (one per request): inflating is synchronous, kept off
 // the kernel's thread, and a Worker running JS can be terminated at the time limit.
 // Messages: {op:"scan", bytes, vfsPath, limits} -> {entries} | {error};
 // then {op:"extract", targets} -> {done: true} | {error}.
@@ -19,6 +19,8 @@ export type ZipReply =
 
 let bytes = new Uint8Array(0);
 let entries: ZipEntry[] = [];
+/** what the scan inflated and keeps for the extraction (zip.ts) */
+let keep = new Map<number, Uint8Array>();
 
 function reply(r: ZipReply) {
   self.postMessage(r);
@@ -29,10 +31,12 @@ self.onmessage = (ev: MessageEvent<ZipRequest>) => {
   try {
     if (m.op === "scan") {
       bytes = new Uint8Array(m.bytes);
-      entries = scanZip(bytes, m.vfsPath, m.limits);
+      keep = new Map();
+      entries = scanZip(bytes, m.vfsPath, m.limits, keep);
       reply({ entries });
     } else {
-      extractZip(bytes, entries, m.targets);
+      extractZip(bytes, entries, m.targets, keep);
+      keep = new Map();
       reply({ done: true });
     }
   } catch (e) {

@@ -108,7 +108,25 @@ Deno.test("vfs: zip bombs are refused while inflating; nothing is written", asyn
       (await send(`${D}/crc`, "AddZip", { blob: flipped })).json,
       { Err: { IOError: "Invalid checksum" } },
     );
-    for (const dir of ["liar", "liar2", "honest", "many", "crc"]) {
+    // deflated entries (inflated natively in one call): damaged data, a wrong checksum
+    const deflated = zipSync({ "y.txt": text("hello ".repeat(50)) }, { level: 6 });
+    const view = new DataView(deflated.buffer);
+    const damaged = deflated.slice();
+    damaged[30 + view.getUint16(26, true) + view.getUint16(28, true)] |= 0x06; // BTYPE 11
+    assertEquals(
+      (await send(`${D}/damaged`, "AddZip", { blob: damaged })).json,
+      { Err: { IOError: "corrupt deflate stream" } },
+    );
+    const central = deflated.findLastIndex((_b, i) =>
+      i + 4 <= deflated.length && view.getUint32(i, true) === 0x02014b50
+    );
+    const wrongCrc = deflated.slice();
+    wrongCrc[central + 16] ^= 0xff;
+    assertEquals(
+      (await send(`${D}/crc2`, "AddZip", { blob: wrongCrc })).json,
+      { Err: { IOError: "Invalid checksum" } },
+    );
+    for (const dir of ["liar", "liar2", "honest", "many", "crc", "damaged", "crc2"]) {
       assert(!await exists(`${drive}/${dir}`), `${dir} was created`);
     }
     // within the limits it unpacks
