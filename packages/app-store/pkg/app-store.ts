@@ -31,7 +31,6 @@
 import {
   getBlob,
   getState,
-  our as ourAddress,
   printToTerminal,
   receive,
   sendAndAwaitResponse,
@@ -39,44 +38,25 @@ import {
   sendResponse,
   setState,
 } from "hyperware:process/standard@1.0.0";
+import {
+  type Address,
+  type Blob,
+  type Capability,
+  dec,
+  enc,
+  errorText,
+  isObj,
+  local,
+  Malformed,
+  me,
+  pidString,
+  type WitMessage,
+  type WitRequest,
+} from "./lib/process.ts";
 import { keccak256Hex, sha256Hex } from "./lib/hash.ts";
 
 // ---------------------------------------------------------------------------
-// The standard API's shapes, as this module uses them
-
-interface ProcessId {
-  processName: string;
-  packageName: string;
-  publisherNode: string;
-}
-interface Address {
-  node: string;
-  process: ProcessId;
-}
-interface Capability {
-  issuer: Address;
-  params: string;
-}
-interface Blob {
-  mime: string | undefined;
-  bytes: Uint8Array;
-}
-interface WitRequest {
-  inherit: boolean;
-  expectsResponse: bigint | undefined;
-  body: Uint8Array;
-  metadata: string | undefined;
-  capabilities: Capability[];
-}
-interface WitResponse {
-  inherit: boolean;
-  body: Uint8Array;
-  metadata: string | undefined;
-  capabilities: Capability[];
-}
-type WitMessage =
-  | { tag: "request"; val: WitRequest }
-  | { tag: "response"; val: [WitResponse, Uint8Array | undefined] };
+// http-server's incoming request, as this module reads it
 
 interface IncomingHttpRequest {
   method: string;
@@ -126,9 +106,6 @@ interface UpdateInfo {
 
 // ---------------------------------------------------------------------------
 
-const enc = new TextEncoder();
-const dec = new TextDecoder();
-const me: Address = ourAddress();
 const OUR_ID = pidString(me.process);
 const PKG_DRIVE = "/app-store:sys/pkg";
 const DOWNLOADS_DIR = "/app-store:sys/downloads";
@@ -138,12 +115,6 @@ const UNPACKED_DIR = `${DOWNLOADS_DIR}/tmp/unpacked`;
 /** How long an install may take (a new component is transpiled on first use). */
 const INSTALL_TIMEOUT_S = 300;
 
-function pidString(p: ProcessId): string {
-  return `${p.processName}:${p.packageName}:${p.publisherNode}`;
-}
-function local(processName: string, packageName: string, publisherNode: string): Address {
-  return { node: me.node, process: { processName, packageName, publisherNode } };
-}
 const HTTP_SERVER = local("http-server", "distro", "sys");
 const VFS = local("vfs", "distro", "sys");
 const HOMEPAGE = local("homepage", "homepage", "sys");
@@ -155,22 +126,10 @@ function log(verbosity: number, text: string): void {
   printToTerminal(verbosity, `app-store: ${text}`);
 }
 
-function errorText(e: unknown): string {
-  if (e instanceof Error) return e.message;
-  const kind = (e as { payload?: { kind?: string } })?.payload?.kind;
-  return kind ? `send error: ${kind}` : String(e);
-}
-
 /** A send error's kind ("offline" / "timeout"), or undefined for other errors. */
 function sendErrorKind(e: unknown): string | undefined {
   return (e as { payload?: { kind?: string } })?.payload?.kind;
 }
-
-function isObj(v: unknown): v is Record<string, unknown> {
-  return !!v && typeof v === "object" && !Array.isArray(v);
-}
-
-class Malformed extends Error {}
 
 // ---------------------------------------------------------------------------
 // Package ids

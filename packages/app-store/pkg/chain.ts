@@ -25,7 +25,6 @@
 import {
   getBlob,
   getState,
-  our as ourAddress,
   printToTerminal,
   receive,
   sendAndAwaitResponse,
@@ -33,51 +32,22 @@ import {
   sendResponse,
   setState,
 } from "hyperware:process/standard@1.0.0";
+import {
+  type Address,
+  type Blob,
+  dec,
+  enc,
+  errorText,
+  isObj,
+  local,
+  me,
+  type WitMessage,
+  type WitRequest,
+} from "./lib/process.ts";
 import { fromHex, keccak256, toHex } from "./lib/hash.ts";
-
-interface ProcessId {
-  processName: string;
-  packageName: string;
-  publisherNode: string;
-}
-interface Address {
-  node: string;
-  process: ProcessId;
-}
-interface Capability {
-  issuer: Address;
-  params: string;
-}
-interface Blob {
-  mime: string | undefined;
-  bytes: Uint8Array;
-}
-interface WitRequest {
-  inherit: boolean;
-  expectsResponse: bigint | undefined;
-  body: Uint8Array;
-  metadata: string | undefined;
-  capabilities: Capability[];
-}
-interface WitResponse {
-  inherit: boolean;
-  body: Uint8Array;
-  metadata: string | undefined;
-  capabilities: Capability[];
-}
-type WitMessage =
-  | { tag: "request"; val: WitRequest }
-  | { tag: "response"; val: [WitResponse, Uint8Array | undefined] };
 
 // ---------------------------------------------------------------------------
 
-const enc = new TextEncoder();
-const dec = new TextDecoder();
-const me: Address = ourAddress();
-
-function local(processName: string, packageName: string, publisherNode: string): Address {
-  return { node: me.node, process: { processName, packageName, publisherNode } };
-}
 const ETH = local("eth", "distro", "sys");
 const VFS = local("vfs", "distro", "sys");
 const TIMER = local("timer", "distro", "sys");
@@ -96,14 +66,6 @@ const RANGE_MIN = 500;
 
 function log(verbosity: number, text: string): void {
   printToTerminal(verbosity, `chain: ${text}`);
-}
-function errorText(e: unknown): string {
-  if (e instanceof Error) return e.message;
-  const kind = (e as { payload?: { kind?: string } })?.payload?.kind;
-  return kind ? `send error: ${kind}` : String(e);
-}
-function isObj(v: unknown): v is Record<string, unknown> {
-  return !!v && typeof v === "object" && !Array.isArray(v);
 }
 
 // ---------------------------------------------------------------------------

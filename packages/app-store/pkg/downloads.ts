@@ -28,7 +28,6 @@
 import {
   getBlob,
   getState,
-  our as ourAddress,
   printToTerminal,
   receive,
   sendAndAwaitResponse,
@@ -36,41 +35,22 @@ import {
   sendResponse,
   setState,
 } from "hyperware:process/standard@1.0.0";
+import {
+  type Address,
+  type Blob,
+  type Capability,
+  dec,
+  enc,
+  errorText,
+  isObj,
+  local,
+  Malformed,
+  me,
+  pidString,
+  type WitMessage,
+  type WitRequest,
+} from "./lib/process.ts";
 import { keccak256Hex, sha256Hex } from "./lib/hash.ts";
-
-interface ProcessId {
-  processName: string;
-  packageName: string;
-  publisherNode: string;
-}
-interface Address {
-  node: string;
-  process: ProcessId;
-}
-interface Capability {
-  issuer: Address;
-  params: string;
-}
-interface Blob {
-  mime: string | undefined;
-  bytes: Uint8Array;
-}
-interface WitRequest {
-  inherit: boolean;
-  expectsResponse: bigint | undefined;
-  body: Uint8Array;
-  metadata: string | undefined;
-  capabilities: Capability[];
-}
-interface WitResponse {
-  inherit: boolean;
-  body: Uint8Array;
-  metadata: string | undefined;
-  capabilities: Capability[];
-}
-type WitMessage =
-  | { tag: "request"; val: WitRequest }
-  | { tag: "response"; val: [WitResponse, Uint8Array | undefined] };
 
 interface PackageIdJson {
   package_name: string;
@@ -91,9 +71,6 @@ export type DownloadError =
 
 // ---------------------------------------------------------------------------
 
-const enc = new TextEncoder();
-const dec = new TextDecoder();
-const me: Address = ourAddress();
 const DRIVE = "/app-store:sys/downloads";
 const SCRATCH = `${DRIVE}/tmp`;
 /** Hyperdrive's ft-worker chunk size. */
@@ -106,9 +83,6 @@ const TICK_MS = 1_000;
 /** Timings may be lowered (tests) in this file: {"stall_ms", "give_up_ms"}. */
 const TIMING_FILE = "/app-store:sys/initfiles/downloads.json";
 
-function local(processName: string, packageName: string, publisherNode: string): Address {
-  return { node: me.node, process: { processName, packageName, publisherNode } };
-}
 const VFS = local("vfs", "distro", "sys");
 const TIMER = local("timer", "distro", "sys");
 const MAIN = local("main", "app-store", "sys");
@@ -116,21 +90,9 @@ const CHAIN = local("chain", "app-store", "sys");
 const HTTP_CLIENT = local("http-client", "distro", "sys");
 const SELF = `${me.node}@downloads:app-store:sys`;
 
-function pidString(p: ProcessId): string {
-  return `${p.processName}:${p.packageName}:${p.publisherNode}`;
-}
 function log(verbosity: number, text: string): void {
   printToTerminal(verbosity, `downloads: ${text}`);
 }
-function errorText(e: unknown): string {
-  if (e instanceof Error) return e.message;
-  const kind = (e as { payload?: { kind?: string } })?.payload?.kind;
-  return kind ? `send error: ${kind}` : String(e);
-}
-function isObj(v: unknown): v is Record<string, unknown> {
-  return !!v && typeof v === "object" && !Array.isArray(v);
-}
-class Malformed extends Error {}
 
 const PACKAGE_NAME = /^[a-z0-9-]+$/;
 const NODE = /^[a-z0-9-]+(\.[a-z0-9-]+)*$/;
