@@ -1,25 +1,7 @@
 // add-rpcurl-provider:terminal:sys: adds an RPC URL as a chain's provider to eth (AddProvider).
-import { ask, script } from "./lib/script.ts";
-
-const enc = new TextEncoder();
-const dec = new TextDecoder(); // lossy, as String::from_utf8_lossy
+import { ask, dec, enc, pretty, script } from "./lib/script.ts";
 
 export const init = script(main);
-
-/** serde_json's Value: keys sorted (no preserve_order). */
-function sorted(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(sorted);
-  if (v && typeof v === "object") {
-    const o = v as Record<string, unknown>;
-    return Object.fromEntries(Object.keys(o).sort().map((k) => [k, sorted(o[k])]));
-  }
-  return v;
-}
-
-/** serde_json::to_string_pretty. */
-function pretty(v: unknown): string {
-  return JSON.stringify(sorted(v), null, 2);
-}
 
 const USAGE =
   "Usage: add-rpcurl-provider <rpc-url> [--chain-id <id>] [--trusted <true|false>] [--auth-type <basic|bearer|raw> --auth-value <value>]\n  Examples:\n    add-rpcurl-provider wss://base-mainnet.infura.io/v3/your-key (defaults to chain-id=8453, trusted=true)\n    add-rpcurl-provider wss://mainnet.infura.io/v3/your-key --chain-id 1\n    add-rpcurl-provider wss://base-mainnet.infura.io/ws/v3/your-key --trusted false\n    add-rpcurl-provider wss://base-mainnet.infura.io/ws/v3/your-key --auth-type bearer --auth-value your-token\n    add-rpcurl-provider wss://rpc.example.com --chain-id 1 --trusted true --auth-type basic --auth-value username:password";

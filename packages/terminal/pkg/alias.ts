@@ -1,8 +1,6 @@
 // alias:terminal:sys: sets or removes an alias, through the terminal's EditAlias API.
 import { sendRequest } from "hyperware:process/standard@1.0.0";
-import { script } from "./lib/script.ts";
-
-const enc = new TextEncoder();
+import { enc, script } from "./lib/script.ts";
 
 export const init = script(main);
 

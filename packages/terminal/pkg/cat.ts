@@ -1,9 +1,6 @@
 // cat:terminal:sys: prints a file of the vfs.
 import { getBlob } from "hyperware:process/standard@1.0.0";
-import { ask, script } from "./lib/script.ts";
-
-const enc = new TextEncoder();
-const dec = new TextDecoder(); // lossy, as String::from_utf8_lossy
+import { ask, dec, enc, script } from "./lib/script.ts";
 
 export const init = script(main);
 

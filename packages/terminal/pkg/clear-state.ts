@@ -1,7 +1,5 @@
 // clear-state:terminal:sys: deletes a process's saved state (state:distro:sys DeleteState).
-import { ask, script } from "./lib/script.ts";
-
-const enc = new TextEncoder();
+import { ask, enc, script } from "./lib/script.ts";
 
 export const init = script(main);
 

@@ -1,25 +1,7 @@
 // get-providers:terminal:sys: eth's providers (EthConfigAction GetProviders).
-import { ask, script } from "./lib/script.ts";
-
-const enc = new TextEncoder();
-const dec = new TextDecoder(); // lossy, as String::from_utf8_lossy
+import { ask, dec, enc, pretty, script, sorted } from "./lib/script.ts";
 
 export const init = script(main);
-
-/** serde_json's Value: keys sorted (no preserve_order). */
-function sorted(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(sorted);
-  if (v && typeof v === "object") {
-    const o = v as Record<string, unknown>;
-    return Object.fromEntries(Object.keys(o).sort().map((k) => [k, sorted(o[k])]));
-  }
-  return v;
-}
-
-/** serde_json::to_string_pretty. */
-function pretty(v: unknown): string {
-  return JSON.stringify(sorted(v), null, 2);
-}
 
 /** A serde_json::Value's Display (compact). */
 function display(v: unknown): string {

@@ -1,10 +1,7 @@
 // hfetch:terminal:sys (alias kfetch): system information a la neofetch: our identity (net),
 // eth's providers and subscriptions, and how many processes run (the kernel).
-import { type Answer, ask, script } from "./lib/script.ts";
+import { type Answer, ask, dec, enc, script } from "./lib/script.ts";
 import { fields, identity, netAction, netResponse } from "./lib/net.ts";
-
-const enc = new TextEncoder();
-const dec = new TextDecoder(); // lossy, as String::from_utf8_lossy
 
 export const init = script(main);
 

@@ -1,7 +1,5 @@
 // hi:terminal:sys: a text message to another node's terminal (its net prints it, answers "ack").
-import { ask, script } from "./lib/script.ts";
-
-const enc = new TextEncoder();
+import { ask, enc, script } from "./lib/script.ts";
 
 export const init = script(main);
 

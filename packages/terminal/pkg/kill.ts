@@ -1,10 +1,7 @@
 // kill:terminal:sys: ends a process now (KernelCommand KillProcess), bypassing its on-exit.
 // Beyond Hyperdrive: a process that is not running is said so at once (the kernel does
 // not answer a kill of nothing, so Hyperdrive's kill waits out its 60 s).
-import { ask, script } from "./lib/script.ts";
-
-const enc = new TextEncoder();
-const dec = new TextDecoder(); // lossy, as String::from_utf8_lossy
+import { ask, dec, enc, script } from "./lib/script.ts";
 
 export const init = script(main);
 

@@ -7,10 +7,7 @@ import {
   printToTerminal,
   sendAndAwaitResponse,
 } from "hyperware:process/standard@1.0.0";
-import { script } from "./lib/script.ts";
-
-const enc = new TextEncoder();
-const dec = new TextDecoder(); // lossy, as String::from_utf8_lossy
+import { dec, enc, script } from "./lib/script.ts";
 
 export const init = script(main);
 

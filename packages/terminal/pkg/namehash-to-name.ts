@@ -1,10 +1,7 @@
 // namehash-to-name:terminal:sys: the Hypermap name of a namehash, as hns-indexer knows it
 // (its NamehashToName request). Hyperdrive lists this script in scripts.json but ships no
 // code for it; this one asks the indexer, which now holds the names.
-import { ask, script } from "./lib/script.ts";
-
-const enc = new TextEncoder();
-const dec = new TextDecoder(); // lossy, as String::from_utf8_lossy
+import { ask, dec, enc, script } from "./lib/script.ts";
 
 export const init = script(main);
 

@@ -1,25 +1,7 @@
 // remove-provider:terminal:sys: removes a chain's provider from eth (RemoveProvider).
-import { ask, script } from "./lib/script.ts";
-
-const enc = new TextEncoder();
-const dec = new TextDecoder(); // lossy, as String::from_utf8_lossy
+import { ask, dec, enc, pretty, script } from "./lib/script.ts";
 
 export const init = script(main);
-
-/** serde_json's Value: keys sorted (no preserve_order). */
-function sorted(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(sorted);
-  if (v && typeof v === "object") {
-    const o = v as Record<string, unknown>;
-    return Object.fromEntries(Object.keys(o).sort().map((k) => [k, sorted(o[k])]));
-  }
-  return v;
-}
-
-/** serde_json::to_string_pretty. */
-function pretty(v: unknown): string {
-  return JSON.stringify(sorted(v), null, 2);
-}
 
 const USAGE = "Usage: remove-provider <chain_id> <provider_name_or_url>";
 

@@ -4,10 +4,7 @@
 // (hyperdeno's KernelPrint ProcessStats). `top --watch` shows them as a table refreshed
 // every second in place (the console's live panel; Esc stops it).
 import { printToTerminal } from "hyperware:process/standard@1.0.0";
-import { ask, script } from "./lib/script.ts";
-
-const enc = new TextEncoder();
-const dec = new TextDecoder(); // lossy, as String::from_utf8_lossy
+import { ask, dec, enc, script } from "./lib/script.ts";
 
 export const init = script(main, afterAnswer);
 

@@ -68,3 +68,18 @@ export function ask(node: string, pid: string, body: Uint8Array, timeoutS: numbe
     };
   }
 }
+
+/** serde_json's Value: keys sorted (no preserve_order). */
+export function sorted(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(sorted);
+  if (v && typeof v === "object") {
+    const o = v as Record<string, unknown>;
+    return Object.fromEntries(Object.keys(o).sort().map((k) => [k, sorted(o[k])]));
+  }
+  return v;
+}
+
+/** serde_json::to_string_pretty. */
+export function pretty(v: unknown): string {
+  return JSON.stringify(sorted(v), null, 2);
+}
