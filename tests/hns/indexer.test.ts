@@ -1,7 +1,7 @@
-// hns-indexer's logic without a node: the process module is loaded with a stub standard API,
-// and its Index runs against a scripted chain (blocks, hashes, logs, a provider that refuses big
-// ranges, reorgs). Also its codecs against the project's own (viem's keccak and ABI, net's
-// MessagePack codec).
+// hns-indexer's logic without a node: the process module is loaded as the kernel loads it, with
+// a stub standard API, and its Index runs against a scripted chain (blocks, hashes, logs, a
+// provider that refuses big ranges, reorgs). Also its codecs against the project's own (viem's
+// keccak and ABI, net's MessagePack codec).
 
 import { encodeAbiParameters, type Hex, hexToBytes, keccak256, toEventSelector, toHex } from "viem";
 import { assert, assertEquals } from "../assert.ts";
@@ -9,8 +9,9 @@ import { hypermapAbi, namehash as chainNamehash } from "../../chain/abi.ts";
 import { decodeNetAction, encodeNetAction as netEncode } from "../../net/codec.ts";
 import type { HnsUpdate } from "../../wire/net.ts";
 
-type Mod = typeof import("../../packages/hns-indexer/pkg/hns-indexer.ts");
+import { collectModuleGraph, linkModule } from "../../kernel/process_host/module_graph.ts";
 
+type Mod = typeof import("../../packages/hns-indexer/pkg/hns-indexer.ts");
 const STUB = [
   "clearState",
   "getState",
@@ -22,15 +23,16 @@ const STUB = [
   "setState",
 ].map((n) => `export const ${n} = () => { throw new Error("no process here"); };`).join("\n");
 
-/** The process module with its one import replaced by a stub. */
+/** The process module as the kernel loads it (its lib/ too), the standard API stubbed. */
 async function load(): Promise<Mod> {
-  const path = new URL("../../packages/hns-indexer/pkg/hns-indexer.ts", import.meta.url);
-  const source = (await Deno.readTextFile(path)).replace(
-    /(["'])hyperware:process\/standard@1\.0\.0\1/,
-    JSON.stringify(`data:application/javascript;base64,${btoa(STUB)}`),
+  const dir = new URL("../../packages/hns-indexer/pkg/", import.meta.url);
+  const drive = "/hns-indexer:sys/pkg/";
+  const read = (vfsPath: string) => Deno.readFile(new URL(vfsPath.slice(drive.length), dir));
+  const path = `${drive}hns-indexer.ts`;
+  const graph = await collectModuleGraph(path, new TextDecoder().decode(await read(path)), read);
+  return await import(
+    linkModule(graph.files, `data:application/javascript;base64,${btoa(STUB)}`)
   );
-  const b64 = btoa(String.fromCharCode(...new TextEncoder().encode(source)));
-  return await import(`data:application/typescript;base64,${b64}`);
 }
 
 const m = await load();
