@@ -108,18 +108,28 @@ function parseAction(v: unknown): KvAction {
 }
 
 /**
- * Body bytes -> KvRequest; any failure is MalformedRequest, as serde's would be. A
- * package id or db name that is not one directory level is refused alike.
+ * Body bytes -> a kv or sqlite request ({"package_id", "db", "action"}), the whole body
+ * parsed; any failure is `malformed()`, as serde's would be. A package id or db name that
+ * is not one directory level is refused alike.
  */
-export function parseKvRequest(body: Uint8Array): KvRequest {
+export function parseDbRequest<A>(
+  body: Uint8Array,
+  parseAction: (v: unknown) => A,
+  malformed: () => Error,
+): { packageId: PackageId; db: string; action: A } {
   try {
     const v = parseJsonBody(body);
     const pkg = packageId(field(v, "package_id"));
     dirName(`${pkg.packageName}:${pkg.publisherNode}`);
     return { packageId: pkg, db: dirName(field(v, "db")), action: parseAction(field(v, "action")) };
   } catch {
-    throw new KvFailure("MalformedRequest");
+    throw malformed();
   }
+}
+
+/** Body bytes -> KvRequest (parseDbRequest); any failure is MalformedRequest. */
+export function parseKvRequest(body: Uint8Array): KvRequest {
+  return parseDbRequest(body, parseAction, () => new KvFailure("MalformedRequest"));
 }
 
 /** The database a kv or sqlite request names: the envelope around its action. */

@@ -6,9 +6,9 @@
 // Write/Query parameters travel in the blob; Query rows come back in the blob.
 
 import type { PackageId } from "./core.ts";
-import { dirName, field, optU64, packageId, str, u64, unit, variant } from "./fields.ts";
-import { encodeJsonExact, type PackageIdJson, packageIdToJson, parseJsonBody } from "./json.ts";
-import { DbRequestParser, type DbTarget } from "./kv.ts";
+import { field, optU64, str, u64, unit, variant } from "./fields.ts";
+import { encodeJsonExact, type PackageIdJson, packageIdToJson } from "./json.ts";
+import { DbRequestParser, type DbTarget, parseDbRequest } from "./kv.ts";
 
 export type { DbTarget };
 
@@ -147,19 +147,9 @@ function parseAction(v: unknown): SqliteAction {
   throw new Error(`unknown SqliteAction ${tag}`);
 }
 
-/**
- * Body bytes -> SqliteRequest; any failure is MalformedRequest, as serde's would be. A
- * package id or db name that is not one directory level is refused alike.
- */
+/** Body bytes -> SqliteRequest (kv.ts's parseDbRequest); any failure is MalformedRequest. */
 export function parseSqliteRequest(body: Uint8Array): SqliteRequest {
-  try {
-    const v = parseJsonBody(body);
-    const pkg = packageId(field(v, "package_id"));
-    dirName(`${pkg.packageName}:${pkg.publisherNode}`);
-    return { packageId: pkg, db: dirName(field(v, "db")), action: parseAction(field(v, "action")) };
-  } catch {
-    throw new SqliteFailure("MalformedRequest");
-  }
+  return parseDbRequest(body, parseAction, () => new SqliteFailure("MalformedRequest"));
 }
 
 /** sqlite's parser of request bodies (kv.ts's DbRequestParser); MalformedRequest on any failure. */
