@@ -113,8 +113,7 @@ export async function checkProgram(
   try {
     const program = await loader.load(path, bytes, read);
     if (program.kind === "module") {
-      const { source, mediaType, deps } = program;
-      const error = await probeModule([...(deps ?? []), { source, mediaType, file: path }]);
+      const error = await probeModule(program.files);
       if (error) throw new Error(error);
     }
   } catch (e) {

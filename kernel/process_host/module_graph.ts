@@ -57,13 +57,15 @@ function resolve(from: string, spec: string): string {
 }
 
 /**
- * The graph of the module at vfs path `file` with text `source`: every file it imports
+ * The graph of the module at vfs path `file` with text `source` (of `mediaType`: the
+ * loader also takes .tsx): every file it imports
  * by relative path, read with `read` (a vfs path's bytes). Throws on a missing file, an
  * import cycle, a path outside the drive or the limits above.
  */
 export async function collectModuleGraph(
   file: string,
   source: string,
+  mediaType: ModuleFile["mediaType"],
   read: (vfsPath: string) => Promise<Uint8Array>,
 ): Promise<ModuleGraph> {
   const files: ModuleFile[] = [];
@@ -115,7 +117,11 @@ export async function collectModuleGraph(
       (_m, lead: string, _q: string, spec: string) =>
         `${lead}${JSON.stringify(`hyperdeno:dep/${index.get(spec)}`)}`,
     );
-    files.push({ source: rewritten, mediaType: moduleMediaType(path) ?? "javascript", file: path });
+    files.push({
+      source: rewritten,
+      mediaType: path === file ? mediaType : moduleMediaType(path)!,
+      file: path,
+    });
     return files.length - 1;
   }
 

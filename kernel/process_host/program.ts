@@ -96,21 +96,12 @@ export class ProgramLoader {
         throw new ProgramLoadError(`${path}: process module is not valid UTF-8 text`);
       }
       const mediaType = /\.m?js$/.test(path) ? "javascript" : "typescript";
-      let graph;
       try {
-        graph = await collectModuleGraph(path, source, read);
+        const { files } = await collectModuleGraph(path, source, mediaType, read);
+        return { kind: "module", files, file: path };
       } catch (e) {
         throw new ProgramLoadError(e instanceof Error ? e.message : String(e));
       }
-      const own = graph.files[graph.files.length - 1];
-      const deps = graph.files.slice(0, -1);
-      return {
-        kind: "module",
-        source: own.source,
-        mediaType,
-        file: path,
-        ...(deps.length > 0 ? { deps } : {}),
-      };
     }
     if (!isWasm(bytes)) {
       throw new ProgramLoadError(`${path}: not a WebAssembly component (bad magic bytes)`);

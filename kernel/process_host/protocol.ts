@@ -35,12 +35,10 @@ export type Program =
   }
   | {
     kind: "module";
-    source: string;
-    mediaType: "typescript" | "javascript";
+    /** the module and the files of its package it imports: dependencies first, itself last */
+    files: ModuleFile[];
     /** the file it came from (its vfs path), named in its stack traces */
-    file?: string;
-    /** files of its package it imports, dependencies first (module_graph.ts) */
-    deps?: ModuleFile[];
+    file: string;
   };
 
 export interface WorkerInit {

@@ -727,11 +727,8 @@ async function run(init: WorkerInit) {
       `export const ${k} = (...a) => globalThis.__hyperwareStandard.${k}(...a);`
     ).join("\n");
     const shimUrl = `data:application/javascript;base64,${btoa(shim)}`;
-    const { source, mediaType, file, deps } = init.program;
-    if (file) moduleFile = file;
-    const mod = await import(
-      linkModule([...(deps ?? []), { source, mediaType, file: file ?? "" }], shimUrl)
-    );
+    moduleFile = init.program.file;
+    const mod = await import(linkModule(init.program.files, shimUrl));
     if (typeof mod.init !== "function") throw new Error("process module does not export init()");
     initFn = mod.init;
   }

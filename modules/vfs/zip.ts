@@ -167,9 +167,15 @@ function crc32(crc: number, chunk: Uint8Array): number {
   return zlibCrc32(chunk, crc);
 }
 
+/** Whether an entry inflates in one native call (its declared size is small enough). */
+function oneShot(e: ZipEntry): boolean {
+  return e.method !== STORED && e.size <= ONE_SHOT_BYTES;
+}
+
 /**
- * Streams an entry's inflated data to `sink` chunk by chunk. Throws once it has produced
- * more than `max` bytes, before passing more on. Returns the byte count.
+ * Streams an entry's inflated data to `sink` chunk by chunk (a oneShot() entry: as one
+ * chunk). Throws once it has produced more than `max` bytes, before passing more on.
+ * Returns the byte count.
  */
 function inflateEntry(
   buf: Uint8Array,
@@ -179,7 +185,7 @@ function inflateEntry(
   sink: (chunk: Uint8Array) => void,
 ): number {
   const data = buf.subarray(e.offset, e.offset + e.compressedSize);
-  if (e.method !== STORED && max <= ONE_SHOT_BYTES) {
+  if (oneShot(e)) {
     let out: Uint8Array;
     try {
       // one more byte than allowed: a stream that reaches it is past its declared size
@@ -286,8 +292,7 @@ export function scanZip(
     // declared sizes are held to the limit, and no entry may inflate past its declared size
     if (total + c.size > limits.maxUnzippedBytes) throw tooBig(limits, vfsPath);
     let crc = 0;
-    let whole: Uint8Array | undefined;
-    let chunks = 0;
+    let last: Uint8Array = new Uint8Array(0);
     const n = inflateEntry(
       bytes,
       entry,
@@ -295,15 +300,15 @@ export function scanZip(
       () => sizeLie(name, c.size, vfsPath),
       (chunk) => {
         crc = crc32(crc, chunk);
-        whole = chunks++ === 0 ? chunk : undefined;
+        last = chunk;
       },
     );
     if (n !== c.size) throw sizeLie(name, c.size, vfsPath);
     if (crc !== c.crc) throw new VfsFailure({ IOError: "Invalid checksum" });
     total += n;
-    // inflated in one call: kept, so the extraction does not inflate it again
-    if (keep && entry.method !== STORED && whole && chunks === 1 && kept + n <= KEEP_BYTES) {
-      keep.set(entries.length, whole);
+    // inflated in one call (its one chunk is all of it): kept, not inflated again
+    if (keep && oneShot(entry) && kept + n <= KEEP_BYTES) {
+      keep.set(entries.length, last);
       kept += n;
     }
     entries.push(entry);
@@ -327,7 +332,8 @@ function sizeLie(name: string, size: number, vfsPath: string): VfsFailure {
 
 /**
  * Writes scanned entries to their host paths (`targets[i]` for `entries[i]`), making
- * parent directories as needed. Files are written chunk by chunk as they inflate.
+ * parent directories as needed. What the scan kept is written as is; other files chunk by
+ * chunk as they inflate.
  */
 export function extractZip(
   bytes: Uint8Array,

@@ -19,7 +19,7 @@ function assertThrows(f: () => unknown, _type?: unknown, includes?: string): voi
 import { hypermapAbi, namehash as chainNamehash } from "../../chain/abi.ts";
 import { deflateSync, zipSync } from "fflate";
 import { makeZip, sha256Hex as webSha256 } from "./kit.ts";
-import { collectModuleGraph, linkModule } from "../../kernel/process_host/module_graph.ts";
+import { loadPackageModule } from "../kernel/helpers.ts";
 
 const STUB = [
   "getBlob",
@@ -37,17 +37,7 @@ const STUB = [
   } === "our" ? { node: "x.os", process: { processName: "main", packageName: "app-store", publisherNode: "sys" } } : undefined);`
 ).join("\n");
 
-/** A package file loaded as the kernel loads it (its relative imports too), the API stubbed. */
-async function load<T>(file: string): Promise<T> {
-  const dir = new URL("../../packages/app-store/pkg/", import.meta.url);
-  const drive = "/app-store:sys/pkg/";
-  const read = (vfsPath: string) => Deno.readFile(new URL(vfsPath.slice(drive.length), dir));
-  const path = `${drive}${file}`;
-  const graph = await collectModuleGraph(path, new TextDecoder().decode(await read(path)), read);
-  return await import(
-    linkModule(graph.files, `data:application/javascript;base64,${btoa(STUB)}`)
-  );
-}
+const load = <T>(file: string) => loadPackageModule<T>("app-store", file, STUB);
 
 type Main = typeof import("../../packages/app-store/pkg/app-store.ts");
 type ChainMod = typeof import("../../packages/app-store/pkg/chain.ts");

@@ -9,7 +9,7 @@ import { hypermapAbi, namehash as chainNamehash } from "../../chain/abi.ts";
 import { decodeNetAction, encodeNetAction as netEncode } from "../../net/codec.ts";
 import type { HnsUpdate } from "../../wire/net.ts";
 
-import { collectModuleGraph, linkModule } from "../../kernel/process_host/module_graph.ts";
+import { loadPackageModule } from "../kernel/helpers.ts";
 
 type Mod = typeof import("../../packages/hns-indexer/pkg/hns-indexer.ts");
 const STUB = [
@@ -23,17 +23,7 @@ const STUB = [
   "setState",
 ].map((n) => `export const ${n} = () => { throw new Error("no process here"); };`).join("\n");
 
-/** The process module as the kernel loads it (its lib/ too), the standard API stubbed. */
-async function load(): Promise<Mod> {
-  const dir = new URL("../../packages/hns-indexer/pkg/", import.meta.url);
-  const drive = "/hns-indexer:sys/pkg/";
-  const read = (vfsPath: string) => Deno.readFile(new URL(vfsPath.slice(drive.length), dir));
-  const path = `${drive}hns-indexer.ts`;
-  const graph = await collectModuleGraph(path, new TextDecoder().decode(await read(path)), read);
-  return await import(
-    linkModule(graph.files, `data:application/javascript;base64,${btoa(STUB)}`)
-  );
-}
+const load = () => loadPackageModule<Mod>("hns-indexer", "hns-indexer.ts", STUB);
 
 const m = await load();
 const enc = new TextEncoder();

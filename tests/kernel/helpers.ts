@@ -3,6 +3,7 @@
 
 import { bootNode, type HyperdenoNode, type ManifestEntry } from "../../main.ts";
 import { buildFixture, type BuildOptions } from "../fixtures/build.ts";
+import { collectModuleGraph, linkModule } from "../../kernel/process_host/module_graph.ts";
 
 export interface ProcessSpec {
   name: string;
@@ -245,4 +246,23 @@ export async function runCliNode(args: string[]): Promise<CliNode> {
       return { stdout: seen, stderr: await stderr, code };
     },
   };
+}
+
+/**
+ * A distro package's process module (packages/<name>/pkg/<file>) loaded as the kernel loads
+ * it, its relative imports too, with `standard` (the standard API's functions, as module
+ * source) in place of hyperware:process/standard: its logic, tested without a node.
+ */
+export async function loadPackageModule<T>(
+  name: string,
+  file: string,
+  standard: string,
+): Promise<T> {
+  const dir = new URL(`../../packages/${name}/pkg/`, import.meta.url);
+  const drive = `/${name}:sys/pkg/`;
+  const read = (vfsPath: string) => Deno.readFile(new URL(vfsPath.slice(drive.length), dir));
+  const path = `${drive}${file}`;
+  const source = new TextDecoder().decode(await read(path));
+  const { files } = await collectModuleGraph(path, source, "typescript", read);
+  return await import(linkModule(files, `data:application/javascript;base64,${btoa(standard)}`));
 }

@@ -156,6 +156,7 @@ Deno.test("module graph: dependencies first, specifiers rewritten, linked as dat
   const g = await collectModuleGraph(
     "/p:t.os/pkg/main.ts",
     `import { a } from "./lib/a.ts";\nimport { b } from './lib/b.js';\nexport const init = () => a + b;`,
+    "typescript",
     read,
   );
   assertEquals(g.files.map((f) => [f.file, f.mediaType]), [

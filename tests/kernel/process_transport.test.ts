@@ -205,7 +205,11 @@ Deno.test("transport: a Worker gets and answers ring and port messages in order"
   let done!: () => void;
   const finished = new Promise<void>((r) => (done = r));
   const N = 400;
-  const host = new ProcessHost(our, { kind: "module", source: ECHO, mediaType: "javascript" }, {
+  const host = new ProcessHost(our, {
+    kind: "module",
+    files: [{ source: ECHO, mediaType: "javascript", file: "/echo.js" }],
+    file: "/echo.js",
+  }, {
     tag: "none",
   }, {
     send: (_h, msgs) => {
