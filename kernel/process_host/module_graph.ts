@@ -26,8 +26,14 @@ export interface ModuleGraph {
 export const MAX_MODULE_FILES = 64;
 export const MAX_MODULE_BYTES = 16 * 1024 * 1024;
 
-/** `from "./x.ts"`, `import "./x.ts"`, `export * from "../x.ts"`: static relative specifiers. */
-const RELATIVE_IMPORT = /(\b(?:from|import)\s*)(["'])(\.\.?\/[^"'\n]*)\2/g;
+/**
+ * Static relative specifiers, on a line that starts an import or export (or closes a
+ * multi-line import list): `import { a } from "./x.ts"`, `import "./x.ts"`,
+ * `export * from "../x.ts"`, `} from "./x.ts"`. A comment or a string that merely
+ * contains such text is not an import, so a line must start with the statement.
+ */
+const RELATIVE_IMPORT =
+  /^(\s*(?:(?:import|export)\b[^\n]*?\bfrom|import|\}[^\n]*?\bfrom)\s*)(["'])(\.\.?\/[^"'\n]*)\2/gm;
 
 const EXTENSIONS: Record<string, ModuleFile["mediaType"]> = {
   ".ts": "typescript",

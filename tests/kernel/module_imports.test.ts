@@ -37,7 +37,11 @@ export function greet(name: string): string { bump(); return "hello " + name; }
 export { count } from "../shared/counter.ts";
 `;
 const SHOUT = `
-import { bump } from "../shared/counter.ts";
+import {
+  bump,
+} from "../shared/counter.ts";
+// not imports: a comment saying import x from "./nope.ts", and a string
+const NOTE = 'see from "./nope.ts" in the docs';
 export function shout(s) { bump(); return s.toUpperCase(); }
 `;
 const COUNTER = `
