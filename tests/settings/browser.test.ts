@@ -241,6 +241,17 @@ Deno.test({
         await page.waitForFunction(
           'document.getElementById("css-status").textContent.startsWith("Saved")',
         );
+        // settings tells homepage without waiting (as Hyperdrive's does): homepage saves and
+        // re-binds the stylesheet moments later, so wait until it is served
+        const deadline = Date.now() + 10_000;
+        while (
+          !(await (await n.get("/hyperware.css", { cookie: false })).text()).includes(
+            "rgb(12, 80, 60)",
+          )
+        ) {
+          assert(Date.now() < deadline, "homepage serves the saved stylesheet");
+          await new Promise((r) => setTimeout(r, 50));
+        }
         const homepage = await context.newPage();
         await homepage.goto(`${n.base}/`);
         await ready(homepage);
