@@ -38,6 +38,8 @@ const bareDb = new DbHost(`${root}/bare.db`, "bare", {
   budget: new ByteBudget(1 << 28),
   runaway: () => {},
   workers: new Set(),
+  maxParamsBytes: 1 << 26,
+  maxResultBytes: 1 << 26,
 });
 await bareDb.run({ op: "write", sql: "CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)" }, "bare");
 let bareCtx!: RuntimeModuleContext;

@@ -71,6 +71,8 @@ export class CapabilityStore {
     private readonly key: Uint8Array,
     /** `pid`'s caps changed: its direct channels must be authorized again */
     private readonly capsChanged: (pid: string) => void,
+    /** `pid` got caps: channels that carry its rights of the moment (module channels) must go */
+    private readonly capsAdded: (pid: string) => void = () => {},
   ) {
     this.publicKey = ed25519.getPublicKey(key);
   }
@@ -109,6 +111,7 @@ export class CapabilityStore {
       if (!keys) byGrantee.set(pid, keys = new Set());
       keys.add(key);
     }
+    if (caps.length > 0) this.capsAdded(pid);
     if (persist) this.table.persist(pid);
     return true;
   }

@@ -91,6 +91,7 @@ export class Kernel {
   private readonly calls: ProcessCalls;
   private readonly commands: KernelCommands;
   private readonly debug: KernelDebug;
+  private readonly channels: Channels;
   private readonly loader: ProgramLoader;
   private onShutdownRequest?: () => void;
   private readonly shutdownListeners: (() => void)[] = [];
@@ -115,7 +116,12 @@ export class Kernel {
       );
     }
     const channels = new Channels(table);
-    this.caps = new CapabilityStore(table, opts.networkingKey, (pid) => channels.close(pid, false));
+    this.caps = new CapabilityStore(
+      table,
+      opts.networkingKey,
+      (pid) => channels.close(pid, false),
+      (pid) => channels.closeModules(pid),
+    );
     this.publicKey = this.caps.publicKey;
     // commands and calls are made below: routing and hosts reach them only once booted
     this.router = new Router(table, this.caps, channels, (km) => this.commands.handle(km));
@@ -126,6 +132,8 @@ export class Kernel {
       () => channels.closeAll(),
       (km) => this.router.route(km),
     );
+    channels.debugOn = () => this.debug.on;
+    this.channels = channels;
     const loader = this.loader = new ProgramLoader(
       `${opts.home}/cache/components`,
       (text) => table.log(1, `kernel: ${text}`),
@@ -196,6 +204,13 @@ export class Kernel {
       grantCapabilities: (p, caps) => void this.caps.add(p, caps),
       dropCapabilities: (p, caps) => void this.caps.drop(p, caps),
       newMessageId: pooledRandomU64,
+      openChannel: (p, route, wake) =>
+        this.channels.openModule(
+          { node: this.our, process: m.processId },
+          processIdToString(p),
+          route,
+          wake,
+        ),
     };
   }
 

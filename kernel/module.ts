@@ -3,7 +3,23 @@
 // each message for a module into that module's mailbox (./mailbox.ts), which
 // hands them to `handleMessage` in order, never inside the kernel's routing.
 
+import type { ModuleRoute } from "./process_host/protocol.ts";
+
+// What a module's own Worker needs to serve a module channel's end.
+export { ModuleChannelReader, ringBell } from "./process_host/module_channel.ts";
+export {
+  BELL,
+  BELL_PARKED,
+  closeModuleChannel,
+  WAKE_BYTES,
+} from "./process_host/module_channel.ts";
+export { moduleChannelClosed } from "./process_host/module_channel.ts";
+export { PeerSender } from "./process_host/peer.ts";
+export { Writer } from "./process_host/codec.ts";
+export { wallClock } from "./process_host/protocol.ts";
+export type { ModuleRoute, OutgoingMessage } from "./process_host/protocol.ts";
 import type {
+  Address,
   Capability,
   KernelMessage,
   NodeId,
@@ -30,6 +46,31 @@ export interface RuntimeModuleContext {
   dropCapabilities(process: ProcessId, caps: Capability[]): void;
   /** A fresh random u64 message id. */
   newMessageId(): bigint;
+  /**
+   * Opens a direct channel from `process`'s Worker to a Worker of this module (woken
+   * through `wake`) for the requests `route` names, which the module has authorized for
+   * that process (process_host/module_channel.ts). Undefined when the process has no
+   * Worker or a kernel debug switch is on. The kernel closes it when the process's caps
+   * change or it exits; the module closes it by its ring when its Worker goes.
+   */
+  openChannel?(
+    process: ProcessId,
+    route: ModuleRoute,
+    wake: SharedArrayBuffer,
+  ): ModuleChannelEnd | undefined;
+}
+
+/** The module's end of a module channel. */
+export interface ModuleChannelEnd {
+  /** the request ring (module_channel.ts's ModuleChannelReader) */
+  ring: SharedArrayBuffer;
+  /** the answer channel into the process's inbox (peer.ts's PeerSender) */
+  reply: SharedArrayBuffer;
+  port: MessagePort;
+  /** the process's signal buffer, which answers wake */
+  signal: SharedArrayBuffer;
+  /** the process: the target of answers */
+  process: Address;
 }
 
 export interface RuntimeModule {

@@ -128,7 +128,35 @@ export type ChannelControl =
   }
   | { t: "peer"; from: Address; ring: SharedArrayBuffer; port: MessagePort }
   | { t: "unchannel"; target?: string }
+  /**
+   * module_channel.ts: requests to runtime module `target` that the module's `route`
+   * names go into `ring` (waking `wake`); answers come back on `reply`/`port` from `from`.
+   */
+  | {
+    t: "modchan";
+    target: string;
+    route: ModuleRoute;
+    ring: SharedArrayBuffer;
+    wake: SharedArrayBuffer;
+    reply: SharedArrayBuffer;
+    port: MessagePort;
+    from: Address;
+  }
   | { t: "unpeer"; from: string };
+
+/**
+ * Which requests a module channel takes: sqlite's Query and Write outside a transaction
+ * on one database, named by its body's package_id and db (module_channel.ts).
+ */
+export interface ModuleRoute {
+  kind: "sqlite-db";
+  packageName: string;
+  publisherNode: string;
+  db: string;
+}
+
+/** Runtime modules that open module channels (their pids as process glue keys them). */
+export const MODULE_CHANNEL_TARGETS: ReadonlySet<string> = new Set(["sqlite:distro:sys"]);
 
 export type ToWorker =
   | Incoming

@@ -18,7 +18,15 @@ import type {
   ToWorker,
   WorkerInit,
 } from "./protocol.ts";
-import { DOORBELL, fromWire, PARKED, TAKEN, wallClock } from "./protocol.ts";
+import {
+  DOORBELL,
+  fromWire,
+  MODULE_CHANNEL_TARGETS,
+  type ModuleRoute,
+  PARKED,
+  TAKEN,
+  wallClock,
+} from "./protocol.ts";
 import {
   STAT_EXTERNAL,
   STAT_HEAP_USED,
@@ -31,6 +39,7 @@ import {
 import { decodeDelivery, encodeSends, Reader, Writer } from "./codec.ts";
 import { Ring, RING_FLAG, RING_PORT_COUNT } from "./ring.ts";
 import { PeerInbox, PeerSender } from "./peer.ts";
+import { ModuleChannelWriter } from "./module_channel.ts";
 import { linkModule } from "./module_graph.ts";
 import type {
   Address,
@@ -112,6 +121,15 @@ class ProcessState {
   private readonly outbox = new Map<string, PeerSender>();
   /** direct channels from other processes into ours */
   private readonly peers: { inbox: PeerInbox; from: Address; key: string }[] = [];
+  /** channels to runtime modules' Workers (module_channel.ts), by routeKey() */
+  private readonly modChans = new Map<string, ModuleChannel>();
+  /** closed module channels whose answers may still come */
+  private readonly modDraining: ModuleChannel[] = [];
+  /**
+   * Requests to a module that can open channels, sent through the kernel and not yet
+   * answered: while any is, its channels are not used, so no request overtakes them.
+   */
+  private readonly modPending = new Set<bigint>();
 
   /** kernel -> worker lanes (protocol.ts) */
   private readonly toRing: Ring;
@@ -260,6 +278,18 @@ class ProcessState {
             }
           }
           continue;
+        case "modchan": {
+          const key = routeKey(item.target, item.route);
+          const old = this.modChans.get(key);
+          if (old) this.retireModuleChannel(key, old);
+          this.modChans.set(key, {
+            writer: new ModuleChannelWriter(item.ring, item.wake),
+            inbox: new PeerInbox(item.reply, item.port),
+            from: item.from,
+            sent: new Set(),
+          });
+          continue;
+        }
         case "reply":
           return item;
         default:
@@ -280,21 +310,102 @@ class ProcessState {
         continue;
       }
       if (d === undefined) continue;
-      Atomics.add(this.signal, TAKEN, 1);
-      return {
-        t: "msg",
-        km: {
-          id: d.id,
-          source: peer.from,
-          target: this.our,
-          rsvp: d.rsvp,
-          message: withoutCaps(d.message),
-          lazyLoadBlob: d.lazyLoadBlob,
-        },
-        at: d.at,
-      };
+      return this.fromChannel(d, peer.from);
+    }
+    if (this.modChans.size > 0 || this.modDraining.length > 0) return this.pollModules();
+    return undefined;
+  }
+
+  /** An answer on a module channel (open or draining), if any. */
+  private pollModules(): Incoming | undefined {
+    for (const ch of this.modChans.values()) {
+      const got = this.takeModuleAnswer(ch);
+      if (got) return got;
+    }
+    const draining = this.modDraining;
+    for (let i = 0; i < draining.length; i++) {
+      const ch = draining[i];
+      const got = this.takeModuleAnswer(ch);
+      if (got) return got;
+      for (const id of ch.sent) if (!this.contexts.has(id)) ch.sent.delete(id);
+      if (ch.sent.size === 0) {
+        ch.inbox.close();
+        draining.splice(i--, 1);
+      }
     }
     return undefined;
+  }
+
+  private takeModuleAnswer(ch: ModuleChannel): Incoming | undefined {
+    let d: OutgoingMessage | undefined;
+    try {
+      d = ch.inbox.take();
+    } catch {
+      ch.sent.clear(); // only a broken sender writes a malformed record
+      return undefined;
+    }
+    if (d === undefined) return undefined;
+    ch.sent.delete(d.id);
+    return this.fromChannel(d, ch.from);
+  }
+
+  /** A message taken from a direct channel, its source stamped from the channel (no caps). */
+  private fromChannel(d: OutgoingMessage, from: Address): Incoming {
+    Atomics.add(this.signal, TAKEN, 1);
+    return {
+      t: "msg",
+      km: {
+        id: d.id,
+        source: from,
+        target: this.our,
+        rsvp: d.rsvp,
+        message: withoutCaps(d.message),
+        lazyLoadBlob: d.lazyLoadBlob,
+      },
+      at: d.at,
+    };
+  }
+
+  /** Stops using a module channel; its inbox stays until what was sent on it is answered. */
+  private retireModuleChannel(key: string, ch: ModuleChannel) {
+    this.modChans.delete(key);
+    ch.writer.close();
+    this.modDraining.push(ch);
+  }
+
+  /**
+   * Sends `m` on a module channel when one takes it, keeping the module's order: not
+   * while a request sent through the kernel is unanswered, and one that expects no
+   * answer (so nothing tells when it was handled) closes the module's channels first.
+   */
+  private toModule(m: OutgoingMessage, target: string): boolean {
+    if (m.message.tag !== "request") return false;
+    const req = m.message.val;
+    if (req.expectsResponse === undefined || m.rsvp === undefined) {
+      for (const [key, ch] of this.modChans) {
+        if (key.startsWith(target)) this.retireModuleChannel(key, ch);
+      }
+      return false;
+    }
+    const pending = this.modPending;
+    if (pending.size > 0) {
+      for (const id of pending) if (!this.contexts.has(id)) pending.delete(id);
+    }
+    const key = pending.size === 0 && this.modChans.size > 0
+      ? routeKeyOf(target, req.body)
+      : undefined;
+    const ch = key === undefined ? undefined : this.modChans.get(key);
+    if (ch) {
+      m.at = wallClock();
+      const r = ch.writer.send(writer, m);
+      if (r === "sent") {
+        ch.sent.add(m.id);
+        return true;
+      }
+      if (r === "closed") this.retireModuleChannel(key!, ch);
+    }
+    pending.add(m.id);
+    return false;
   }
 
   /** Sends directly where a channel exists (local, cap-less), else through the kernel. */
@@ -311,7 +422,11 @@ class ProcessState {
       if (ch) {
         m.at = wallClock();
         ch.send(writer, m);
-      } else {
+      } else if (
+        !((m.target.node === this.our.node || m.target.node === "our") && caps.length === 0 &&
+          MODULE_CHANNEL_TARGETS.has(pidKey(m.target.process)) &&
+          this.toModule(m, pidKey(m.target.process)))
+      ) {
         (viaKernel ??= []).push(m);
       }
     }
@@ -613,6 +728,44 @@ type Reply = Extract<ToWorker, { t: "reply" }>;
 
 function asNodePort(p: MessagePort) {
   return p as unknown as Parameters<typeof receiveMessageOnPort>[0];
+}
+
+/** A module channel: requests out on its ring, answers in on its inbox. */
+interface ModuleChannel {
+  writer: ModuleChannelWriter;
+  inbox: PeerInbox;
+  from: Address;
+  /** ids sent on it and not yet answered */
+  sent: Set<bigint>;
+}
+
+function routeKey(target: string, r: ModuleRoute): string {
+  return `${target}\n${r.packageName}:${r.publisherNode}\n${r.db}`;
+}
+
+const bodyText = new TextDecoder();
+
+/**
+ * The module channel a request body would go on, for the requests channels take (sqlite's
+ * Query, and Write outside a transaction); undefined for any other. The module Worker
+ * checks the body again in full: this only picks the ring.
+ */
+function routeKeyOf(target: string, body: Uint8Array): string | undefined {
+  let v;
+  try {
+    v = JSON.parse(bodyText.decode(body));
+  } catch {
+    return undefined;
+  }
+  const action = v?.action;
+  if (typeof action !== "object" || action === null) return undefined;
+  if (!("Query" in action) && !("Write" in action && action.Write?.tx_id == null)) return undefined;
+  const pkg = v.package_id;
+  if (typeof pkg?.package_name !== "string" || typeof pkg.publisher_node !== "string") {
+    return undefined;
+  }
+  if (typeof v.db !== "string") return undefined;
+  return `${target}\n${pkg.package_name}:${pkg.publisher_node}\n${v.db}`;
 }
 
 function pidKey(p: ProcessId): string {

@@ -13,9 +13,18 @@
 import { receiveMessageOnPort } from "node:worker_threads";
 import {
   ABANDONED,
+  CH_STATE,
+  CH_WHO,
+  type ChannelOpen,
+  CTL_SEQ,
   decodeReply,
   encodeJob,
   FRAME_BYTES,
+  IDLE,
+  INFO_BYTES,
+  INFO_ID,
+  INFO_LAST,
+  INFO_SINCE,
   type Job,
   REP_LEN,
   REP_SEQ,
@@ -33,12 +42,41 @@ import {
 } from "./protocol.ts";
 import { SqliteFailure } from "../../wire/sqlite.ts";
 import type { ByteBudget } from "../shared/db.ts";
+import type { Address } from "../../wire/core.ts";
+import {
+  closeModuleChannel,
+  moduleChannelClosed,
+  type ModuleChannelEnd,
+  type ModuleRoute,
+  ringBell,
+  WAKE_BYTES,
+  wallClock,
+} from "../../kernel/module.ts";
 
 export type { Job } from "./protocol.ts";
 
 const WORKER_URL = new URL("./worker.ts", import.meta.url);
+/** Module channels a db Worker keeps records of before it forgets closed ones. */
+const MAX_CHANNEL_RECORDS = 256;
 /** Starting a db's Worker and opening its file, apart from the request's own limit. */
 export const DB_OPEN_TIMEOUT_MS = 10_000;
+
+/** The answer to a request given up on past the time limit of `ms`. */
+export function interrupted(ms: number): SqliteFailure {
+  return new SqliteFailure({
+    RusqliteError: `interrupted: past sqlite's time limit of ${ms} ms; ` +
+      "the statement was stopped and its transaction rolled back",
+  });
+}
+
+/** A module channel to serve: its end, what it takes, the rights checked, whom a runaway blames. */
+export interface ChannelGrant {
+  end: ModuleChannelEnd;
+  route: ModuleRoute;
+  read: boolean;
+  write: boolean;
+  blame: string;
+}
 
 /** What the module gives each host. */
 export interface HostEnv {
@@ -48,6 +86,9 @@ export interface HostEnv {
   runaway(blame: string, delta: 1 | -1): void;
   /** every Worker not yet ended, for shutdown */
   workers: Set<EndableWorker>;
+  /** what module-channel requests are held to */
+  maxParamsBytes: number;
+  maxResultBytes: number;
 }
 
 interface Pending {
@@ -63,8 +104,11 @@ function toError(e: WorkerError): Error {
 
 type NodePort = Parameters<typeof receiveMessageOnPort>[0];
 
-/** Why a request in flight ended without its reply. */
-type Interrupt = "died" | "timeout" | "stop";
+/**
+ * Why a request in flight ended without its reply; "retry": the Worker was given up on
+ * before it took the request, which goes to the next one.
+ */
+type Interrupt = "died" | "timeout" | "stop" | "retry";
 
 /** What shutdown needs of a db Worker. */
 export interface EndableWorker {
@@ -83,6 +127,18 @@ class DbWorker implements EndableWorker {
   readonly signal = new Int32Array(new SharedArrayBuffer(SIGNAL_WORDS * 4));
   readonly data = new Uint8Array(new SharedArrayBuffer(FRAME_BYTES));
   readonly port: MessagePort;
+  /** the Worker parks on this bell (module_channel.ts): the module's requests ring it too */
+  readonly wake = new Int32Array(new SharedArrayBuffer(WAKE_BYTES));
+  readonly info = new SharedArrayBuffer(INFO_BYTES);
+  readonly #infoF = new Float64Array(this.info);
+  readonly #infoId = new BigUint64Array(this.info);
+  readonly #ctl: MessagePort;
+  /** module channels it serves, by id: their process and request ring */
+  readonly #channels = new Map<
+    number,
+    { process: Address; ring: SharedArrayBuffer; blame: string }
+  >();
+  #nextChannel = 1;
   /** resolves once the connection is open; rejects if it could not be */
   readonly opened: Promise<void>;
   #openDone!: (error?: WorkerError) => void;
@@ -116,6 +172,10 @@ class DbWorker implements EndableWorker {
     };
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
+    const ctl = new MessageChannel();
+    this.#ctl = ctl.port1;
+    Atomics.store(this.signal, CH_STATE, IDLE);
+    this.#infoF[INFO_LAST] = wallClock();
     const init: WorkerInit = {
       file,
       signal: this.signal.buffer,
@@ -123,8 +183,13 @@ class DbWorker implements EndableWorker {
       port: port2,
       held: env.budget.shared.buffer as SharedArrayBuffer,
       heldLimit: env.budget.limit,
+      wake: this.wake.buffer,
+      info: this.info,
+      ctl: ctl.port2,
+      maxParamsBytes: env.maxParamsBytes,
+      maxResultBytes: env.maxResultBytes,
     };
-    this.worker.postMessage(init, [port2]);
+    this.worker.postMessage(init, [port2, ctl.port2]);
   }
 
   /** Whether the Worker is gone (closed, crashed or terminated). */
@@ -150,7 +215,7 @@ class DbWorker implements EndableWorker {
       Atomics.store(this.signal, REQ_LEN, -1);
     }
     Atomics.add(this.signal, REQ_SEQ, 1);
-    Atomics.notify(this.signal, REQ_SEQ);
+    ringBell(this.wake);
     if (this.#ended) return Promise.resolve("died");
     return new Promise((resolve) => {
       const settle = (r: Reply | Interrupt | "open") => {
@@ -211,16 +276,89 @@ class DbWorker implements EndableWorker {
     if (Atomics.compareExchange(this.signal, STATE, RUNNING, ABANDONED) === REPLIED) {
       return this.#takeReply();
     }
+    this.#giveUp(blame);
+    return undefined;
+  }
+
+  #giveUp(blame: string) {
+    this.closeChannels();
+    if (this.#abandoned !== undefined) return;
     this.#abandoned = blame;
     this.env.runaway(blame, 1);
-    return undefined;
+  }
+
+  /**
+   * Serves a module channel of `end.process` with the rights checked; the channel's
+   * request ring (closed when this Worker goes), or undefined when it is not open.
+   */
+  openChannel(g: ChannelGrant): SharedArrayBuffer | undefined {
+    const { end, route, read, write, blame } = g;
+    if (this.#ended || !this.isOpen || this.#abandoned !== undefined) {
+      closeModuleChannel(end.ring, this.wake.buffer);
+      return undefined;
+    }
+    const id = this.#nextChannel++;
+    if (this.#channels.size >= MAX_CHANNEL_RECORDS) {
+      // closed ones are done with, unless one's request runs now (reopened often: rare)
+      const running = Atomics.load(this.signal, CH_WHO);
+      for (const [k, ch] of this.#channels) {
+        if (k !== running && moduleChannelClosed(ch.ring)) this.#channels.delete(k);
+      }
+    }
+    this.#channels.set(id, { process: end.process, ring: end.ring, blame });
+    const open: ChannelOpen = { id, end, route, read, write };
+    this.#ctl.postMessage(open, [end.port]);
+    Atomics.add(this.signal, CTL_SEQ, 1);
+    ringBell(this.wake);
+    return end.ring;
+  }
+
+  /**
+   * Closes every module channel (the Worker runs and answers what is already in them;
+   * their records stay, so a request of theirs running past its limit is still answered).
+   */
+  closeChannels(): void {
+    for (const ch of this.#channels.values()) closeModuleChannel(ch.ring, this.wake.buffer);
+  }
+
+  get hasChannels(): boolean {
+    return this.#channels.size > 0;
+  }
+
+  /** When the Worker last finished a request (wallClock()). */
+  get lastWork(): number {
+    return this.#infoF[INFO_LAST];
+  }
+
+  /**
+   * Gives up on the channel request running, if it has run over `ms`: the Worker is
+   * then given up on as abandon() does, and the request's process and id returned for
+   * the module to answer.
+   */
+  expireChannelRequest(now: number, ms: number): { process: Address; id: bigint } | undefined {
+    if (Atomics.load(this.signal, CH_STATE) !== RUNNING) return undefined;
+    if (now - this.#infoF[INFO_SINCE] < ms) return undefined;
+    if (Atomics.compareExchange(this.signal, CH_STATE, RUNNING, ABANDONED) !== RUNNING) {
+      return undefined;
+    }
+    // read after the exchange: the Worker sets these before each request's RUNNING, and
+    // cannot start another now (in the rare case the one read above ended just before,
+    // the one given up on is the one that followed it)
+    const id = this.#infoId[INFO_ID];
+    const ch = this.#channels.get(Atomics.load(this.signal, CH_WHO));
+    this.#giveUp(ch?.blame ?? "a closed channel");
+    if (!ch) return undefined;
+    // the module's request waiting behind it goes to the next Worker
+    this.#settle?.("retry");
+    return { process: ch.process, id };
   }
 
   /** Closes the connection once the Worker is idle, which ends it. */
   close(): void {
     if (this.#ended) return;
+    this.closeChannels();
     Atomics.store(this.signal, STOP, 1);
-    Atomics.notify(this.signal, REQ_SEQ);
+    ringBell(this.wake);
   }
 
   terminate(): void {
@@ -228,10 +366,12 @@ class DbWorker implements EndableWorker {
     this.#ended = true;
     this.env.workers.delete(this);
     // terminate() does not wake a Worker parked in Atomics.wait: stop it first
+    this.closeChannels();
     Atomics.store(this.signal, STOP, 1);
-    Atomics.notify(this.signal, REQ_SEQ);
+    ringBell(this.wake);
     this.worker.terminate();
     this.port.close();
+    this.#ctl.close();
     this.#settle?.("died");
     if (this.#abandoned !== undefined) this.env.runaway(this.#abandoned, -1);
     this.#gone();
@@ -246,8 +386,8 @@ export class DbHost {
   #stopped = false;
   #retired = false;
   #onClosed?: () => void;
-  /** performance.now() of the last request's end */
-  lastUsed = performance.now();
+  /** wallClock() of the last module request's end */
+  #lastUsed = wallClock();
   /**
    * The request in flight: its Worker and when its time is up. One timer per
    * host watches it, re-armed only when it fires early, instead of one timer
@@ -267,6 +407,48 @@ export class DbHost {
 
   get idle(): boolean {
     return !this.#busy && this.#queue.length === 0;
+  }
+
+  /** When a request last ended here, through the module or a channel (wallClock()). */
+  get lastUsed(): number {
+    const w = this.#worker;
+    return w && w.lastWork > this.#lastUsed ? w.lastWork : this.#lastUsed;
+  }
+
+  /**
+   * Has the current Worker serve a module channel (see DbWorker.openChannel); undefined
+   * when it has no open connection now.
+   */
+  openChannel(g: ChannelGrant): SharedArrayBuffer | undefined {
+    const w = this.#worker;
+    if (!w || w.ended || this.#stopped || this.#retired) {
+      closeModuleChannel(g.end.ring, new SharedArrayBuffer(WAKE_BYTES));
+      return undefined;
+    }
+    return w.openChannel(g);
+  }
+
+  /** The current Worker's bell, when its connection is open (a channel's reader wakes by it). */
+  get wake(): SharedArrayBuffer | undefined {
+    const w = this.#worker;
+    return w && !w.ended && w.isOpen ? w.wake.buffer : undefined;
+  }
+
+  /** Closes every module channel of the current Worker. */
+  closeChannels(): void {
+    this.#worker?.closeChannels();
+  }
+
+  /**
+   * The channel request running past the time limit, if any: given up on (its Worker
+   * too, as for the module's own requests); the module answers it.
+   */
+  expireChannelRequest(now: number): { process: Address; id: bigint } | undefined {
+    const w = this.#worker;
+    if (!w?.hasChannels) return undefined;
+    const expired = w.expireChannelRequest(now, this.env.timeoutMs);
+    if (expired && this.#worker === w) this.#worker = undefined;
+    return expired;
   }
 
   /** Runs `job` after the requests before it; `blame` is the package a time-out is charged to. */
@@ -361,15 +543,16 @@ export class DbHost {
       if (this.#stopped) throw new Error("sqlite is shutting down");
       this.#watch(worker, this.env.timeoutMs);
       const sent = await worker.send(p.job);
+      if (sent === "retry") {
+        this.#queue.unshift(p);
+        return;
+      }
       if (sent === "stop") throw new Error("sqlite is shutting down");
       if (sent === "died") throw new Error("the database's Worker ended unexpectedly");
       const r = sent === "timeout" ? worker.abandon(p.blame) : sent;
       if (!r) {
         if (this.#worker === worker) this.#worker = undefined;
-        throw new SqliteFailure({
-          RusqliteError: `interrupted: past sqlite's time limit of ${this.env.timeoutMs} ms; ` +
-            "the statement was stopped and its transaction rolled back",
-        });
+        throw interrupted(this.env.timeoutMs);
       }
       if (r.ok) {
         if (r.held) this.env.budget.give(r.held);
@@ -384,7 +567,8 @@ export class DbHost {
     } finally {
       this.#inFlight = undefined;
       this.#busy = false;
-      this.lastUsed = performance.now();
+      this.#lastUsed = wallClock();
+      if (this.#queue[0] === p) this.#pump(); // "retry": the return above skips the line below
     }
     this.#pump();
   }

@@ -22,13 +22,13 @@ import {
   type ProcessId,
   processIdToString,
   type Request,
+  responseTo,
   SQLITE_PROCESS_ID,
 } from "../../wire/core.ts";
 import type { RuntimeModule, RuntimeModuleContext } from "../../kernel/module.ts";
 import { ByteBudget, dbKeyOf, freshTxId, ownsDb, timeLimitMs } from "../shared/db.ts";
 import {
   type Answer,
-  ioErrorMessage,
   isKernel,
   laneBySourceProcess,
   type RequestHandler,
@@ -41,15 +41,15 @@ import {
   noDb,
   READ_KEYWORDS,
   sqliteCapParams,
-  type SqliteError,
   SqliteFailure,
   type SqliteRequest,
   sqliteRequestParser,
   type SqliteResponse,
   WRITE_KEYWORDS,
 } from "../../wire/sqlite.ts";
-import { DbHost, type EndableWorker, type Job } from "./host.ts";
-import type { Statement } from "./protocol.ts";
+import { DbHost, type EndableWorker, interrupted, type Job } from "./host.ts";
+import { moduleChannelClosed, wallClock } from "../../kernel/module.ts";
+import { sqliteErrorOf, type Statement } from "./protocol.ts";
 
 export * from "../../wire/sqlite.ts";
 export { decodeCanonicalBase64, formatReal } from "./values.ts";
@@ -88,6 +88,13 @@ export interface SqliteModuleOptions {
   requestTimeoutMs?: number;
   /** Overrides of the byte limits above (tests, embedders). */
   limits?: Partial<SqliteLimits>;
+  /**
+   * Whether processes get module channels to the db Workers (default true): after a
+   * Query or Write of a process has passed its checks here, its later Queries and
+   * Writes outside transactions on that database go straight to the database's Worker
+   * and are answered from there (kernel/process_host/module_channel.ts).
+   */
+  moduleChannels?: boolean;
 }
 
 export interface SqliteLimits {
@@ -165,12 +172,18 @@ class SqliteModule implements RuntimeModule, RequestHandler<Req, SqliteResponse>
   #targets = new WeakMap<DbTarget, Db>();
   /** the package a source process's runaway statements are charged to, by process */
   #blames = new Map<string, string>();
+  #moduleChannels: boolean;
+  /** module channels opened, by database key then process: their request rings */
+  #channels = new Map<string, Map<string, SharedArrayBuffer>>();
+  /** watches channel requests' time limit while channels exist */
+  #channelWatch?: ReturnType<typeof setInterval>;
 
   constructor(opts: SqliteModuleOptions) {
     this.#maxOpen = opts.maxOpenDbs ?? MAX_OPEN_DBS;
     this.#limits = { ...SQLITE_LIMITS, ...opts.limits };
     this.#timeoutMs = timeLimitMs(opts.requestTimeoutMs, REQUEST_TIMEOUT_MS, "sqlite");
     this.#budget = new ByteBudget(this.#limits.maxInflightBytes);
+    this.#moduleChannels = opts.moduleChannels ?? true;
   }
 
   async start(ctx: RuntimeModuleContext): Promise<void> {
@@ -198,6 +211,7 @@ class SqliteModule implements RuntimeModule, RequestHandler<Req, SqliteResponse>
    */
   async shutdown(): Promise<void> {
     clearInterval(this.#sweep);
+    clearInterval(this.#channelWatch);
     for (const host of [...this.#hosts.values(), ...this.#retired]) host.stop();
     this.#hosts.clear();
     this.#retired.clear();
@@ -254,12 +268,13 @@ class SqliteModule implements RuntimeModule, RequestHandler<Req, SqliteResponse>
 
   #retire(key: string, host: DbHost): void {
     this.#hosts.delete(key);
+    this.#channels.delete(key);
     if (!host.idle) this.#retired.add(host);
     host.retire(() => this.#retired.delete(host));
   }
 
   #closeIdle(idleMs: number): void {
-    const now = performance.now();
+    const now = wallClock();
     for (const [key, host] of this.#hosts) {
       if (host.idle && now - host.lastUsed > idleMs) this.#retire(key, host);
     }
@@ -286,6 +301,8 @@ class SqliteModule implements RuntimeModule, RequestHandler<Req, SqliteResponse>
         budget: this.#budget,
         runaway: (blame, delta) => this.#runaway(blame, delta),
         workers: this.#workers,
+        maxParamsBytes: this.#limits.maxParamsBytes,
+        maxResultBytes: this.#limits.maxQueryResultBytes,
       });
     }
     this.#hosts.delete(key);
@@ -303,6 +320,9 @@ class SqliteModule implements RuntimeModule, RequestHandler<Req, SqliteResponse>
     else this.#runaways.delete(blame);
     this.#runawayTotal += delta;
     if (delta > 0) {
+      // channels skip #admit: requests go through it again until the statement ends
+      for (const host of this.#hosts.values()) host.closeChannels();
+      this.#channels.clear();
       this.#ctx.print(1, `sqlite: a request of ${blame} ran past the time limit; stopped`);
     }
   }
@@ -397,6 +417,7 @@ class SqliteModule implements RuntimeModule, RequestHandler<Req, SqliteResponse>
           blame,
           params?.length,
         );
+        this.#offerChannel(km, r, host, blame);
         return { response: "Read", blob };
       }
       case "Write": {
@@ -413,6 +434,7 @@ class SqliteModule implements RuntimeModule, RequestHandler<Req, SqliteResponse>
             blame,
             params?.length,
           );
+          this.#offerChannel(km, r, host, blame);
           return { response: "Ok" };
         }
         await this.#run(host, { op: "params", params }, blame, params?.length);
@@ -452,13 +474,56 @@ class SqliteModule implements RuntimeModule, RequestHandler<Req, SqliteResponse>
     }
   }
 
+  /**
+   * After a Query or Write of a local process passed here: a module channel from it to
+   * the database's Worker, with the rights it holds now, unless one is open.
+   */
+  #offerChannel(km: KernelMessage, r: Req, host: DbHost, blame: string): void {
+    const ctx = this.#ctx;
+    if (!this.#moduleChannels || !ctx.openChannel || isKernel(km.source)) return;
+    if (km.message.tag !== "request" || km.message.val.expectsResponse === undefined) return;
+    const wake = host.wake;
+    if (!wake) return;
+    const process = km.source.process;
+    const pid = processIdToString(process);
+    let byProcess = this.#channels.get(r.target.dbKey);
+    const had = byProcess?.get(pid);
+    if (had && !moduleChannelClosed(had)) return;
+    const route = {
+      kind: "sqlite-db" as const,
+      packageName: r.packageId.packageName,
+      publisherNode: r.packageId.publisherNode,
+      db: r.db,
+    };
+    const end = ctx.openChannel(process, route, wake);
+    if (!end) return;
+    const read = ctx.hasCapability(process, r.target.read);
+    const write = ctx.hasCapability(process, r.target.write);
+    const ring = host.openChannel({ end, route, read, write, blame });
+    if (!ring) return;
+    if (!byProcess) this.#channels.set(r.target.dbKey, byProcess = new Map());
+    byProcess.set(pid, ring);
+    this.#channelWatch ??= this.#watchChannels();
+  }
+
+  /** Channel requests past the time limit are given up on and answered from here. */
+  #watchChannels(): ReturnType<typeof setInterval> {
+    const every = Math.max(10, Math.min(1000, this.#timeoutMs / 4));
+    const timer = setInterval(() => {
+      const now = wallClock();
+      for (const host of this.#hosts.values()) {
+        const expired = host.expireChannelRequest(now);
+        if (!expired) continue;
+        const body = this.encode({ Err: sqliteErrorOf(interrupted(this.#timeoutMs)) });
+        this.#ctx.sendToLoop(responseTo(expired.id, this.self, expired.process, body));
+      }
+    }, every);
+    Deno.unrefTimer(timer);
+    return timer;
+  }
+
   error(e: unknown): SqliteResponse {
-    let error: SqliteError;
-    const msg = e instanceof Error ? e.message : String(e);
-    if (e instanceof SqliteFailure) error = e.error;
-    else if (msg.includes("(os error")) error = { IOError: ioErrorMessage(e) }; // filesystem
-    else error = { RusqliteError: msg }; // SQLite itself: syntax, constraints, binding
-    return { Err: error };
+    return { Err: sqliteErrorOf(e) };
   }
 
   encode(r: SqliteResponse): Uint8Array {

@@ -15,7 +15,9 @@
 // reply came too late closes its connection and ends; a module whose timer fired
 // after the reply takes the reply.
 
-import type { SqliteError } from "../../wire/sqlite.ts";
+import { type SqliteError, SqliteFailure } from "../../wire/sqlite.ts";
+import type { ModuleChannelEnd, ModuleRoute } from "../../kernel/module.ts";
+import { ioErrorMessage } from "../shared/runtime.ts";
 
 /** Int32 words of the signal buffer. */
 export const REQ_SEQ = 0;
@@ -26,11 +28,25 @@ export const REP_LEN = 3;
 export const STATE = 4;
 /** non-zero: close the connection and end once idle */
 export const STOP = 5;
-export const SIGNAL_WORDS = 6;
+/** bumped by the module with each message on the Worker's control port */
+export const CTL_SEQ = 6;
+/** the module-channel request running: its state (as STATE) and its channel's id */
+export const CH_STATE = 7;
+export const CH_WHO = 8;
+export const SIGNAL_WORDS = 9;
+
+/** Float64 indices of the Worker's `info` buffer: when the channel request began, last work */
+export const INFO_SINCE = 0;
+export const INFO_LAST = 1;
+/** BigUint64 index of `info`: the channel request's message id */
+export const INFO_ID = 2;
+export const INFO_BYTES = 24;
 
 export const RUNNING = 0;
 export const REPLIED = 1;
 export const ABANDONED = 2;
+/** CH_STATE between channel requests */
+export const IDLE = 3;
 
 /** Bytes of each Worker's shared frame buffer; bigger frames go by MessagePort. */
 export const FRAME_BYTES = 256 * 1024;
@@ -59,6 +75,24 @@ export interface WorkerInit {
   /** the module's ByteBudget count, which query results are added to */
   held: SharedArrayBuffer;
   heldLimit: number;
+  /** the module's bell (module_channel.ts): the Worker parks on it */
+  wake: SharedArrayBuffer;
+  /** INFO_* above */
+  info: SharedArrayBuffer;
+  /** control messages (ChannelOpen) */
+  ctl: MessagePort;
+  /** what module-channel requests are held to (the module's own requests carry theirs) */
+  maxParamsBytes: number;
+  maxResultBytes: number;
+}
+
+/** On the control port: serve a module channel of `end.process`, with the rights checked. */
+export interface ChannelOpen {
+  id: number;
+  end: ModuleChannelEnd;
+  route: ModuleRoute;
+  read: boolean;
+  write: boolean;
 }
 
 /** The Worker's own postMessages: opened (or not), and ended. */
@@ -168,4 +202,12 @@ export function decodeReply(bytes: Uint8Array): Reply {
   // the blob leaves the shared buffer: copy it out
   const blob = split(body, h.p)[0]?.slice();
   return { ok: true, held: h.held, blob };
+}
+
+/** Anything a request's handling threw, as sqlite's one error shape. */
+export function sqliteErrorOf(e: unknown): SqliteError {
+  if (e instanceof SqliteFailure) return e.error;
+  const msg = e instanceof Error ? e.message : String(e);
+  if (msg.includes("(os error")) return { IOError: ioErrorMessage(e) }; // filesystem
+  return { RusqliteError: msg }; // SQLite itself: syntax, constraints, binding
 }

@@ -9,12 +9,40 @@
 
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { receiveMessageOnPort } from "node:worker_threads";
-import { firstKeyword, SqliteFailure } from "../../wire/sqlite.ts";
+import {
+  encodeSqliteResponse,
+  firstKeyword,
+  READ_KEYWORDS,
+  type SqliteError,
+  SqliteFailure,
+  sqliteRequestParser,
+  WRITE_KEYWORDS,
+} from "../../wire/sqlite.ts";
+import type { Address, Request } from "../../wire/core.ts";
 import { parseParams, rowEncoder, type SqlParam } from "./values.ts";
 import {
+  BELL,
+  BELL_PARKED,
+  closeModuleChannel,
+  ModuleChannelReader,
+  type ModuleRoute,
+  type OutgoingMessage,
+  PeerSender,
+  wallClock,
+  Writer,
+} from "../../kernel/module.ts";
+import {
   ABANDONED,
+  CH_STATE,
+  CH_WHO,
+  type ChannelOpen,
+  CTL_SEQ,
   decodeJob,
   encodeReply,
+  IDLE,
+  INFO_ID,
+  INFO_LAST,
+  INFO_SINCE,
   type Job,
   REP_LEN,
   REP_SEQ,
@@ -23,6 +51,7 @@ import {
   REQ_LEN,
   REQ_SEQ,
   RUNNING,
+  sqliteErrorOf,
   STATE,
   type Statement,
   STOP,
@@ -38,6 +67,11 @@ let db: DatabaseSync;
 let signal: Int32Array<SharedArrayBuffer>;
 let held: Int32Array<SharedArrayBuffer>;
 let heldLimit = 0;
+let wake: Int32Array<SharedArrayBuffer>;
+let infoF: Float64Array<SharedArrayBuffer>;
+let infoId: BigUint64Array<SharedArrayBuffer>;
+/** the state word the request running is cancelled through: STATE or CH_STATE */
+let cancelWord = STATE;
 const statements = new Map<string, StatementSync>();
 const encoder = new TextEncoder();
 
@@ -48,7 +82,7 @@ class Interrupted extends Error {
 }
 
 function checkCancel(): void {
-  if (Atomics.load(signal, STATE) === ABANDONED) throw new Interrupted();
+  if (Atomics.load(signal, cancelWord) === ABANDONED) throw new Interrupted();
 }
 
 function statement(sql: string): StatementSync {
@@ -178,44 +212,253 @@ function post(e: WorkerEvent) {
   self.postMessage(e);
 }
 
-/** Takes requests until told to stop (or given up on); then closes the connection. */
-function serveRequests(data: Uint8Array, port: MessagePort): void {
-  const nodePort = port as unknown as Parameters<typeof receiveMessageOnPort>[0];
-  let handled = 0;
+/** A module channel this Worker serves (kernel/process_host/module_channel.ts). */
+interface Channel {
+  id: number;
+  reader: ModuleChannelReader;
+  ring: SharedArrayBuffer;
+  answers: PeerSender;
+  process: Address;
+  route: ModuleRoute;
+  read: boolean;
+  write: boolean;
+}
+
+const channels: Channel[] = [];
+const answerWriter = new Writer();
+const parser = sqliteRequestParser();
+let maxParamsBytes = 0;
+let maxResultBytes = 0;
+const OK_BODY = encodeSqliteResponse("Ok");
+const READ_BODY = encodeSqliteResponse("Read");
+
+function takeControl(ctl: MessagePort): void {
+  const port = ctl as unknown as Parameters<typeof receiveMessageOnPort>[0];
   for (;;) {
+    const m = receiveMessageOnPort(port);
+    if (!m) return;
+    const open = m.message as ChannelOpen;
+    const e = open.end;
+    channels.push({
+      id: open.id,
+      reader: new ModuleChannelReader(e.ring),
+      ring: e.ring,
+      answers: new PeerSender(e.reply, e.port, e.signal),
+      process: e.process,
+      route: open.route,
+      read: open.read,
+      write: open.write,
+    });
+  }
+}
+
+/** What a channel request does, once it passed the channel's checks. */
+function channelRequest(ch: Channel, req: Request, blob: Uint8Array | undefined): Reply {
+  const { target, action } = parser.parse(req.body);
+  const mine = target.db === ch.route.db && target.packageId.packageName === ch.route.packageName &&
+    target.packageId.publisherNode === ch.route.publisherNode;
+  if (action.tag === "Query") {
+    if (!mine || !ch.read) throw new SqliteFailure("NoReadCap");
+    if (!READ_KEYWORDS.has(firstKeyword(action.query))) throw new SqliteFailure("NotAReadKeyword");
+    return withParams(blob, () => query(action.query, blob, maxResultBytes));
+  }
+  if (action.tag === "Write" && action.txId === undefined) {
+    if (!mine || !ch.write) throw new SqliteFailure("NoWriteCap");
+    if (!WRITE_KEYWORDS.has(firstKeyword(action.statement))) {
+      throw new SqliteFailure("NotAWriteKeyword");
+    }
+    return withParams(blob, () => {
+      write(action.statement, blob);
+      return { ok: true };
+    });
+  }
+  // the process's glue sends nothing else on a channel
+  throw new SqliteFailure("MalformedRequest");
+}
+
+/** Runs `work` with the parameters blob held in the module's in-flight budget (as #run does). */
+function withParams(blob: Uint8Array | undefined, work: () => Reply): Reply {
+  const n = blob?.length ?? 0;
+  if (n > maxParamsBytes) {
+    throw new SqliteFailure({
+      RusqliteError:
+        `string or blob too big: parameters over sqlite's limit of ${maxParamsBytes} bytes`,
+    });
+  }
+  if (n > 0 && Atomics.add(held, 0, n) + n > heldLimit) {
+    Atomics.sub(held, 0, n);
+    throw new SqliteFailure({
+      RusqliteError: `out of memory: requests in flight over sqlite's limit of ${heldLimit} ` +
+        "bytes; retry later",
+    });
+  }
+  try {
+    return work();
+  } finally {
+    if (n > 0) Atomics.sub(held, 0, n);
+  }
+}
+
+/**
+ * Runs one channel request and answers it into the process's inbox. False when the
+ * module gave up on it (past the time limit; the module answered it): serving stops.
+ */
+function serveChannelRequest(ch: Channel, m: OutgoingMessage): boolean {
+  if (m.message.tag !== "request") return true;
+  const req = m.message.val;
+  Atomics.store(signal, CH_WHO, ch.id);
+  infoId[INFO_ID] = m.id;
+  infoF[INFO_SINCE] = wallClock();
+  Atomics.store(signal, CH_STATE, RUNNING);
+  cancelWord = CH_STATE;
+  let reply: Reply | undefined;
+  let failed: SqliteError | undefined;
+  try {
+    reply = channelRequest(ch, req, m.lazyLoadBlob?.bytes);
+  } catch (e) {
+    failed = sqliteErrorOf(e);
+  }
+  cancelWord = STATE;
+  const now = wallClock();
+  infoF[INFO_LAST] = now;
+  if (Atomics.compareExchange(signal, CH_STATE, RUNNING, IDLE) !== RUNNING) {
+    if (reply?.ok && reply.held) Atomics.sub(held, 0, reply.held);
+    return false;
+  }
+  const blob = reply?.ok ? reply.blob : undefined;
+  const body = failed ? encodeSqliteResponse({ Err: failed }) : blob ? READ_BODY : OK_BODY;
+  ch.answers.send(answerWriter, {
+    id: m.id,
+    target: ch.process,
+    message: {
+      tag: "response",
+      val: [{
+        inherit: false,
+        body,
+        // errors carry no metadata (serve's echoMetadata "ok")
+        metadata: failed ? undefined : req.metadata,
+        capabilities: [],
+      }, undefined],
+    },
+    lazyLoadBlob: blob ? { mime: "application/octet-stream", bytes: blob } : undefined,
+    at: now,
+  });
+  if (reply?.ok && reply.held) Atomics.sub(held, 0, reply.held);
+  return true;
+}
+
+/**
+ * Runs what every channel holds now (dropping channels closed and drained). Returns
+ * whether it ran anything, or "abandoned" when the module gave up on a request.
+ */
+function serveChannels(): boolean | "abandoned" {
+  let did = false;
+  for (let i = 0; i < channels.length; i++) {
+    const ch = channels[i];
+    for (;;) {
+      let m: OutgoingMessage | undefined;
+      try {
+        m = ch.reader.take();
+      } catch {
+        m = undefined; // a broken record: the channel is dropped below
+        closeModuleChannel(ch.ring, wake.buffer);
+        channels.splice(i--, 1);
+        break;
+      }
+      if (m === undefined) {
+        if (ch.reader.done) {
+          ch.answers.close();
+          channels.splice(i--, 1);
+        }
+        break;
+      }
+      did = true;
+      if (!serveChannelRequest(ch, m)) return "abandoned";
+    }
+  }
+  return did;
+}
+
+/** Runs the module's request; false when the module gave up on it (serving stops). */
+function serveModuleJob(data: Uint8Array, port: MessagePort): boolean {
+  const nodePort = port as unknown as Parameters<typeof receiveMessageOnPort>[0];
+  const len = Atomics.load(signal, REQ_LEN);
+  let bytes: Uint8Array;
+  if (len >= 0) bytes = data.slice(0, len);
+  else bytes = new Uint8Array(receiveMessageOnPort(nodePort)!.message as ArrayBuffer);
+  let reply: Reply;
+  try {
+    reply = run(decodeJob(bytes));
+  } catch (e) {
+    reply = { ok: false, error: errorOf(e) };
+  }
+  infoF[INFO_LAST] = wallClock();
+  // into the shared buffer when it fits (the request was copied out of it above); the
+  // module reads it only once REPLIED, so a reply it gave up on is never read
+  const out = encodeReply(reply, data);
+  if (Atomics.compareExchange(signal, STATE, RUNNING, REPLIED) !== RUNNING) {
+    // the module gave up on this request: nobody reads the reply
+    if (reply.ok && reply.held) Atomics.sub(held, 0, reply.held);
+    return false;
+  }
+  if (typeof out === "number") {
+    Atomics.store(signal, REP_LEN, out);
+  } else {
+    port.postMessage(out.buffer, [out.buffer]);
+    Atomics.store(signal, REP_LEN, -1);
+  }
+  Atomics.add(signal, REP_SEQ, 1);
+  Atomics.notify(signal, REP_SEQ);
+  return true;
+}
+
+/**
+ * Takes the module's requests and its channels' until told to stop (or given up on).
+ * The module's request counter is read before the channels are served, so a channel
+ * request written before the module's request was sent (a process's earlier request)
+ * runs first, as it would have through the module.
+ */
+function serveRequests(data: Uint8Array, port: MessagePort, ctl: MessagePort): void {
+  let handled = 0;
+  let ctlSeen = 0;
+  for (;;) {
+    const bell = Atomics.load(wake, BELL);
+    const c = Atomics.load(signal, CTL_SEQ);
+    if (c !== ctlSeen) {
+      ctlSeen = c;
+      takeControl(ctl);
+    }
     const seq = Atomics.load(signal, REQ_SEQ);
-    if (seq === handled) {
-      if (Atomics.load(signal, STOP) !== 0) return;
-      Atomics.wait(signal, REQ_SEQ, seq);
-      continue;
+    let did = false;
+    if (channels.length > 0) {
+      const r = serveChannels();
+      if (r === "abandoned") return;
+      did = r;
     }
-    handled = seq;
-    const len = Atomics.load(signal, REQ_LEN);
-    let bytes: Uint8Array;
-    if (len >= 0) bytes = data.slice(0, len);
-    else bytes = new Uint8Array(receiveMessageOnPort(nodePort)!.message as ArrayBuffer);
-    let reply: Reply;
-    try {
-      reply = run(decodeJob(bytes));
-    } catch (e) {
-      reply = { ok: false, error: errorOf(e) };
+    if (seq !== handled) {
+      handled = seq;
+      // a channel request given up on made the Worker's requests the module's to re-send
+      if (Atomics.load(signal, CH_STATE) === ABANDONED) return;
+      if (!serveModuleJob(data, port)) return;
+      did = true;
     }
-    // into the shared buffer when it fits (the request was copied out of it above); the
-    // module reads it only once REPLIED, so a reply it gave up on is never read
-    const out = encodeReply(reply, data);
-    if (Atomics.compareExchange(signal, STATE, RUNNING, REPLIED) !== RUNNING) {
-      // the module gave up on this request: nobody reads the reply
-      if (reply.ok && reply.held) Atomics.sub(held, 0, reply.held);
-      return;
-    }
-    if (typeof out === "number") {
-      Atomics.store(signal, REP_LEN, out);
-    } else {
-      port.postMessage(out.buffer, [out.buffer]);
-      Atomics.store(signal, REP_LEN, -1);
-    }
-    Atomics.add(signal, REP_SEQ, 1);
-    Atomics.notify(signal, REP_SEQ);
+    if (did) continue;
+    if (Atomics.load(signal, STOP) !== 0) return;
+    Atomics.store(wake, BELL_PARKED, 1);
+    Atomics.wait(wake, BELL, bell);
+    Atomics.store(wake, BELL_PARKED, 0);
+  }
+}
+
+/**
+ * Before the connection closes: every channel is closed (the process sends through the
+ * module from now on) and what is left in it still runs and is answered.
+ */
+function drainChannels(): void {
+  for (const ch of channels) closeModuleChannel(ch.ring, wake.buffer);
+  while (channels.length > 0) {
+    Atomics.store(signal, CH_STATE, IDLE);
+    serveChannels();
   }
 }
 
@@ -224,6 +467,11 @@ self.onmessage = (ev: MessageEvent<WorkerInit>) => {
   signal = new Int32Array(init.signal);
   held = new Int32Array(init.held);
   heldLimit = init.heldLimit;
+  wake = new Int32Array(init.wake);
+  infoF = new Float64Array(init.info);
+  infoId = new BigUint64Array(init.info);
+  maxParamsBytes = init.maxParamsBytes;
+  maxResultBytes = init.maxResultBytes;
   try {
     db = new DatabaseSync(init.file);
     db.exec("PRAGMA journal_mode=WAL");
@@ -234,7 +482,9 @@ self.onmessage = (ev: MessageEvent<WorkerInit>) => {
     return;
   }
   post({ opened: true });
-  serveRequests(new Uint8Array(init.data), init.port);
+  serveRequests(new Uint8Array(init.data), init.port, init.ctl);
+  takeControl(init.ctl);
+  drainChannels();
   statements.clear();
   try {
     db.close();

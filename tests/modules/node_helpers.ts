@@ -154,3 +154,8 @@ export async function appBatch(
   if (!Array.isArray(out)) throw new Error(`app: ${JSON.stringify(out)}`);
   return out.map(fromWire);
 }
+
+/** A count over a recursive CTE: seconds of pure SQLite work, one row at the end. */
+export const countTo = (n: number) =>
+  `WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ${n}) ` +
+  "SELECT count(*) AS n FROM c";

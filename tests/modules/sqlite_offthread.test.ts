@@ -6,15 +6,10 @@ import { assert, assertEquals } from "../assert.ts";
 import { SQLITE_PROCESS_ID } from "../../wire/core.ts";
 import { createSqliteModule } from "../../modules/sqlite/mod.ts";
 import { call, moduleAddress, OUR, requestKm, type SendOpts, TestCtx } from "./ctx.ts";
-import { appCall, bootStorageNode, writeStoragePackage } from "./node_helpers.ts";
+import { appCall, bootStorageNode, countTo, writeStoragePackage } from "./node_helpers.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b?: Uint8Array | null) => new TextDecoder().decode(b ?? new Uint8Array());
-
-/** A count over a recursive CTE: seconds of pure SQLite work, one row at the end. */
-const countTo = (n: number) =>
-  `WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ${n}) ` +
-  "SELECT count(*) AS n FROM c";
 
 Deno.test({
   name: "sqlite: a long query leaves other processes' sqlite and GET /our answering",
