@@ -73,6 +73,8 @@ async function withNode(
   }
 }
 
+const BIG = "x".repeat(20_000);
+
 /** Requests covering answers, rows, blobs and every error a channel can give. */
 const MIXED: AppCall[] = [
   write("INSERT INTO t (k, v) VALUES (?, ?)", [1, "a"]),
@@ -86,6 +88,11 @@ const MIXED: AppCall[] = [
   write("INSERT INTO t (k, v) VALUES (?, ?)", [1, "dup"]),
   sqlite({ Query: "SELECT k FROM t WHERE k = ?" }, enc("not json")),
   query("SELECT count(*) AS n FROM t"),
+  // parameters too big for the channel's ring go through the module; a result too big for
+  // the answer ring goes by the answer channel's port
+  write("INSERT INTO t (k, v) VALUES (?, ?)", [3, BIG]),
+  query("SELECT v FROM t WHERE k = 3"),
+  query("SELECT k FROM t ORDER BY k"),
 ];
 
 Deno.test({
@@ -105,7 +112,8 @@ Deno.test({
         const got = await appBatch(n.node, A, MIXED);
         answers[String(moduleChannels)] = got.map((r) => [r.text, dec(r.blob), r.mime]);
         if (moduleChannels) {
-          assertEquals(m.handled, before, "requests went through the module");
+          // only the big Write went through the module
+          assertEquals(m.handled, before + 1, "requests went through the module");
         } else {
           assertEquals(m.handled, before + MIXED.length);
         }
@@ -123,6 +131,8 @@ Deno.test({
     assertEquals(a[6][0], '{"Err":"NotAWriteKeyword"}');
     assertEquals(a[9][0], '{"Err":"InvalidParameters"}');
     assertEquals(a[10][1], '[{"n":2}]');
+    assertEquals(a[12][1], JSON.stringify([{ v: BIG }]));
+    assertEquals(a[13][1], '[{"k":1},{"k":2},{"k":3}]');
   },
 });
 
@@ -221,6 +231,33 @@ Deno.test({
         query("SELECT v FROM t"),
       ]);
       assertEquals(after.map((r) => dec(r.blob)), ["", '[{"v":7}]', '[{"v":7}]']);
+    });
+  },
+});
+
+Deno.test({
+  name: "sqlite channels: RemoveDb closes them; the database is gone, then opened anew",
+  async fn() {
+    await withNode({}, async (n, m) => {
+      await appCall(n.node, A, sqlite("Open"));
+      await appCall(n.node, A, write("CREATE TABLE t (v)"));
+      const h = m.handled;
+      const before = await appBatch(n.node, A, [
+        write("INSERT INTO t VALUES (1)"),
+        query("SELECT v FROM t"),
+      ]);
+      assertEquals(dec(before[1].blob), '[{"v":1}]');
+      assertEquals(m.handled, h, "by the channel");
+      assertEquals((await appCall(n.node, A, sqlite("RemoveDb"))).text, '"Ok"');
+      const gone = await appCall(n.node, A, query("SELECT v FROM t"));
+      assertEquals(gone.text, `{"Err":{"NoDb":[${JSON.stringify(PKG)},"main"]}}`);
+      await appCall(n.node, A, sqlite("Open"));
+      const fresh = await appBatch(n.node, A, [
+        write("CREATE TABLE t (v)"),
+        query("SELECT count(*) AS n FROM t"),
+        query("SELECT count(*) AS n FROM t"),
+      ]);
+      assertEquals(fresh.map((r) => dec(r.blob)), ["", '[{"n":0}]', '[{"n":0}]']);
     });
   },
 });
