@@ -261,3 +261,31 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name: "sqlite channels: a process that restarts gets a new channel and is served by it",
+  async fn() {
+    await withNode({}, async (n, m) => {
+      await appCall(n.node, A, sqlite("Open"));
+      await appCall(n.node, A, write("CREATE TABLE t (v)"));
+      await appCall(n.node, A, write("INSERT INTO t VALUES (1)"));
+      await n.node.send(A, JSON.stringify({ op: "crash" }));
+      // on_exit Restart: the process comes back (after its backoff) and answers again
+      const deadline = Date.now() + 20_000;
+      let back;
+      while (!back && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 200));
+        back = await appCall(n.node, A, query("SELECT v FROM t")).catch(() => undefined);
+      }
+      assert(back, "the process did not come back");
+      assertEquals(dec(back.blob), '[{"v":1}]');
+      const h = m.handled;
+      const again = await appBatch(n.node, A, [
+        write("INSERT INTO t VALUES (2)"),
+        query("SELECT v FROM t ORDER BY v"),
+      ]);
+      assertEquals(dec(again[1].blob), '[{"v":1},{"v":2}]');
+      assertEquals(m.handled, h, "the restarted process's channel answered");
+    });
+  },
+});
