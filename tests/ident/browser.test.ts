@@ -159,7 +159,9 @@ Deno.test({
 
           await page.fill("#import-password", PASSWORD);
           await page.click("#import-submit");
-          await page.waitForSelector("#done", { state: "visible", timeout: 30_000 });
+          // decrypting the keyfile and checking it against the chain: ~5 s alone, ~30 s once
+          // under the whole suite on two vCPUs
+          await page.waitForSelector("#done", { state: "visible", timeout: 90_000 });
           // the page notices the node is up and goes to it, logged in by the page's cookie
           await cli.waitFor(/\nhttp: \S+\n/);
           await page.waitForFunction('!document.getElementById("done")', undefined, {
