@@ -33,6 +33,7 @@ import { vfsHostPath, vfsRoot } from "./vfs_layout.ts";
 import type { RuntimeModule, RuntimeModuleContext } from "./module.ts";
 import { CapabilityStore } from "./capabilities.ts";
 import { Channels } from "./channels.ts";
+import { pooledRandomU64 } from "./process_host/protocol.ts";
 import { KernelCommands } from "./commands.ts";
 import { Lifecycle, type NewProcess } from "./lifecycle.ts";
 import { ProcessCalls } from "./process_calls.ts";
@@ -44,21 +45,6 @@ import { type ConsolePort, terminalLine } from "./console_port.ts";
 export { errorText } from "./process_table.ts";
 export type { PersistedProcess, PrintFn } from "./process_table.ts";
 export { SendErrorException } from "./routing.ts";
-
-/**
- * randomU64 for runtime modules' message ids (http-server takes one per HTTP
- * request), drawn 256 at a time: each getRandomValues call is an op costing
- * ~0.4 us. Same source, same distribution.
- */
-const idPool = new BigUint64Array(256);
-let idsLeft = 0;
-function pooledRandomU64(): bigint {
-  if (idsLeft === 0) {
-    crypto.getRandomValues(idPool);
-    idsLeft = idPool.length;
-  }
-  return idPool[--idsLeft];
-}
 
 /** How long shutdown waits for runtime modules to finish what is in their mailboxes. */
 const MAILBOX_DRAIN_MS = 5000;

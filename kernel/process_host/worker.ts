@@ -24,6 +24,7 @@ import {
   MODULE_CHANNEL_TARGETS,
   type ModuleRoute,
   PARKED,
+  pooledRandomU64,
   TAKEN,
   wallClock,
 } from "./protocol.ts";
@@ -545,7 +546,7 @@ class ProcessState {
 
   private freshId(): bigint {
     for (;;) {
-      const id = crypto.getRandomValues(new BigUint64Array(1))[0];
+      const id = pooledRandomU64();
       if (!this.contexts.has(id)) return id;
     }
   }
