@@ -11,7 +11,11 @@ import type { ProcessTable } from "./process_table.ts";
 import { messagingKey } from "./capabilities.ts";
 import { type ModuleRoute, PEER_RING_BYTES } from "./process_host/protocol.ts";
 import { Ring } from "./process_host/ring.ts";
-import { closeModuleChannel, MODULE_RING_BYTES } from "./process_host/module_channel.ts";
+import {
+  closeModuleChannel,
+  MODULE_RING_BYTES,
+  moduleChannelClosed,
+} from "./process_host/module_channel.ts";
 import type { ModuleChannelEnd } from "./module.ts";
 import { type Address, processIdToString } from "../wire/core.ts";
 
@@ -55,9 +59,10 @@ export class Channels {
       port: port1,
       from: module,
     }, [port1]);
-    let list = this.toModules.get(sourcePid);
-    if (!list) this.toModules.set(sourcePid, list = []);
+    // channels closed since (by their module, or the process's glue) are forgotten here
+    const list = (this.toModules.get(sourcePid) ?? []).filter((c) => !moduleChannelClosed(c.ring));
     list.push({ ring, wake });
+    this.toModules.set(sourcePid, list);
     return { ring, reply, port: port2, signal: source.signalBuffer, process: source.our };
   }
 

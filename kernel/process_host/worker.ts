@@ -319,9 +319,10 @@ class ProcessState {
 
   /** An answer on a module channel (open or draining), if any. */
   private pollModules(): Incoming | undefined {
-    for (const ch of this.modChans.values()) {
+    for (const [key, ch] of this.modChans) {
       const got = this.takeModuleAnswer(ch);
       if (got) return got;
+      if (ch.broken) this.retireModuleChannel(key, ch);
     }
     const draining = this.modDraining;
     for (let i = 0; i < draining.length; i++) {
@@ -329,7 +330,7 @@ class ProcessState {
       const got = this.takeModuleAnswer(ch);
       if (got) return got;
       for (const id of ch.sent) if (!this.contexts.has(id)) ch.sent.delete(id);
-      if (ch.sent.size === 0) {
+      if (ch.sent.size === 0 || ch.broken) {
         ch.inbox.close();
         draining.splice(i--, 1);
       }
@@ -338,11 +339,14 @@ class ProcessState {
   }
 
   private takeModuleAnswer(ch: ModuleChannel): Incoming | undefined {
+    if (ch.broken) return undefined;
     let d: OutgoingMessage | undefined;
     try {
       d = ch.inbox.take();
     } catch {
-      ch.sent.clear(); // only a broken sender writes a malformed record
+      // only a broken sender writes a malformed record: the channel goes (its requests
+      // time out, as ones to a Worker that died)
+      ch.broken = true;
       return undefined;
     }
     if (d === undefined) return undefined;
@@ -738,6 +742,8 @@ interface ModuleChannel {
   from: Address;
   /** ids sent on it and not yet answered */
   sent: Set<bigint>;
+  /** its answers were malformed: dropped */
+  broken?: boolean;
 }
 
 function routeKey(target: string, r: ModuleRoute): string {
