@@ -38,6 +38,7 @@ const bareDb = new DbHost(`${root}/bare.db`, "bare", {
   budget: new ByteBudget(1 << 28),
   runaway: () => {},
   workers: new Set(),
+  print: () => {},
   maxParamsBytes: 1 << 26,
   maxResultBytes: 1 << 26,
 });

@@ -86,6 +86,8 @@ export interface HostEnv {
   runaway(blame: string, delta: 1 | -1): void;
   /** every Worker not yet ended, for shutdown */
   workers: Set<EndableWorker>;
+  /** prints at verbosity 1 (a channel request's error) */
+  print(text: string): void;
   /** what module-channel requests are held to */
   maxParamsBytes: number;
   maxResultBytes: number;
@@ -163,6 +165,7 @@ class DbWorker implements EndableWorker {
         this.isOpen = true;
         this.#openDone();
       } else if ("openError" in ev) this.#openDone(ev.openError);
+      else if ("failed" in ev) env.print(`sqlite: ${ev.failed}`);
       else this.terminate();
     };
     this.worker.onerror = (e) => {

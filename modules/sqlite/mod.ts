@@ -301,6 +301,7 @@ class SqliteModule implements RuntimeModule, RequestHandler<Req, SqliteResponse>
         budget: this.#budget,
         runaway: (blame, delta) => this.#runaway(blame, delta),
         workers: this.#workers,
+        print: (text) => this.#ctx.print(1, text),
         maxParamsBytes: this.#limits.maxParamsBytes,
         maxResultBytes: this.#limits.maxQueryResultBytes,
       });

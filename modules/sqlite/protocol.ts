@@ -96,7 +96,12 @@ export interface ChannelOpen {
 }
 
 /** The Worker's own postMessages: opened (or not), and ended. */
-export type WorkerEvent = { opened: true } | { openError: WorkerError } | { closed: true };
+export type WorkerEvent =
+  | { opened: true }
+  | { openError: WorkerError }
+  | { closed: true }
+  /** a channel request's error, printed at verbosity 1 as the module prints its own */
+  | { failed: string };
 
 /** An error raised in the Worker: a SqliteError variant, or another error's message. */
 export type WorkerError = { failure: SqliteError } | { message: string };

@@ -317,6 +317,7 @@ function serveChannelRequest(ch: Channel, m: OutgoingMessage): boolean {
     reply = channelRequest(ch, req, m.lazyLoadBlob?.bytes);
   } catch (e) {
     failed = sqliteErrorOf(e);
+    post({ failed: e instanceof Error ? e.message : String(e) });
   }
   cancelWord = STATE;
   const now = wallClock();
