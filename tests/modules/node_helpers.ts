@@ -4,6 +4,7 @@
 import { bootNode, type HyperdenoNode } from "../../main.ts";
 import { writeKitPackage } from "../kernel/helpers.ts";
 import type { RuntimeModule } from "../../kernel/module.ts";
+import type { RuntimeConsole } from "../../kernel/console_port.ts";
 import { createKvModule } from "../../modules/kv/mod.ts";
 import { createSqliteModule } from "../../modules/sqlite/mod.ts";
 import { createTimerModule } from "../../modules/timer/mod.ts";
@@ -52,6 +53,7 @@ export interface StorageNode {
 export async function bootStorageNode(
   home: string,
   modules: RuntimeModule[] = [],
+  console?: RuntimeConsole,
 ): Promise<StorageNode> {
   const prints: string[] = [];
   const replaced = new Set(modules.map((m) => m.processId.processName));
@@ -59,6 +61,7 @@ export async function bootStorageNode(
     home,
     name: NODE,
     verbosity: 1,
+    console,
     onPrint: (_l, t) => prints.push(t),
     modules: [
       ...storageModules().filter((m) => !replaced.has(m.processId.processName)),

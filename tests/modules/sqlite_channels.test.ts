@@ -7,6 +7,7 @@
 import { assert, assertEquals } from "../assert.ts";
 import { createSqliteModule, sqliteCapParams } from "../../modules/sqlite/mod.ts";
 import type { RuntimeModule, RuntimeModuleContext } from "../../kernel/module.ts";
+import type { ConsolePort, RuntimeConsole } from "../../kernel/console_port.ts";
 import type { KernelMessage } from "../../wire/core.ts";
 import { parseProcessId } from "../../wire/core.ts";
 import {
@@ -60,10 +61,11 @@ async function withNode(
     n: Awaited<ReturnType<typeof bootStorageNode>>,
     m: ReturnType<typeof counted>,
   ) => Promise<void>,
+  console?: RuntimeConsole,
 ) {
   const root = await Deno.makeTempDir({ prefix: "hd-sqlite-channels-" });
   const m = counted(createSqliteModule(opts));
-  const n = await bootStorageNode(`${root}/home`, [m]);
+  const n = await bootStorageNode(`${root}/home`, [m], console);
   try {
     await n.node.installPackage(await writeStoragePackage(root));
     await f(n, m);
@@ -296,5 +298,36 @@ Deno.test({
       assertEquals(dec(again[1].blob), '[{"v":1},{"v":2}]');
       assertEquals(m.handled, h, "the restarted process's channel answered");
     });
+  },
+});
+
+Deno.test({
+  name: "sqlite channels: a kernel debug switch closes them and none opens while it is on",
+  async fn() {
+    let port!: ConsolePort;
+    const console: RuntimeConsole = {
+      print() {},
+      attach(p) {
+        port = p;
+      },
+      verbosity: 0,
+      setVerbosity() {},
+    };
+    await withNode({}, async (n, m) => {
+      await appCall(n.node, A, sqlite("Open"));
+      await appCall(n.node, A, write("CREATE TABLE t (v)"));
+      let h = m.handled;
+      await appCall(n.node, A, query("SELECT v FROM t"));
+      assertEquals(m.handled, h, "by the channel");
+      // printing the event loop needs every message to pass it
+      port.setEventLoop(true);
+      h = m.handled;
+      await appBatch(n.node, A, [query("SELECT v FROM t"), query("SELECT v FROM t")]);
+      assertEquals(m.handled, h + 2, "through the kernel while the switch is on");
+      port.setEventLoop(false);
+      h = m.handled;
+      await appBatch(n.node, A, [query("SELECT v FROM t"), query("SELECT v FROM t")]);
+      assertEquals(m.handled, h + 1, "the first through the kernel opens a channel again");
+    }, console);
   },
 });
