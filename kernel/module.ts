@@ -6,14 +6,15 @@
 import type { ModuleRoute } from "./process_host/protocol.ts";
 
 // What a module's own Worker needs to serve a module channel's end.
-export { ModuleChannelReader, ringBell } from "./process_host/module_channel.ts";
 export {
   BELL,
   BELL_PARKED,
   closeModuleChannel,
+  moduleChannelClosed,
+  ModuleChannelReader,
+  ringBell,
   WAKE_BYTES,
 } from "./process_host/module_channel.ts";
-export { moduleChannelClosed } from "./process_host/module_channel.ts";
 export { PeerSender } from "./process_host/peer.ts";
 export { Writer } from "./process_host/codec.ts";
 export { wallClock } from "./process_host/protocol.ts";

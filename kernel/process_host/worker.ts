@@ -421,16 +421,19 @@ class ProcessState {
       const caps = m.message.tag === "request"
         ? m.message.val.capabilities
         : m.message.val[0].capabilities;
-      const ch = m.target.node === this.our.node && caps.length === 0
-        ? this.outbox.get(pidKey(m.target.process))
+      // direct channels carry no caps and stay on this node ("our" is the kernel's alias)
+      const node = m.target.node;
+      const target = caps.length === 0 && (node === this.our.node || node === "our")
+        ? pidKey(m.target.process)
+        : undefined;
+      const ch = target !== undefined && node === this.our.node
+        ? this.outbox.get(target)
         : undefined;
       if (ch) {
         m.at = wallClock();
         ch.send(writer, m);
       } else if (
-        !((m.target.node === this.our.node || m.target.node === "our") && caps.length === 0 &&
-          MODULE_CHANNEL_TARGETS.has(pidKey(m.target.process)) &&
-          this.toModule(m, pidKey(m.target.process)))
+        !(target !== undefined && MODULE_CHANNEL_TARGETS.has(target) && this.toModule(m, target))
       ) {
         (viaKernel ??= []).push(m);
       }

@@ -169,10 +169,10 @@ const UNWRAPPED = new Set(["COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE", 
  * its time limit rolls back instead of landing after the requester was told it failed.
  * Inside a transaction a process opened itself, or for transaction control, it runs as is.
  */
-function write(sql: string, blob: Uint8Array | undefined): void {
+function write(sql: string, blob: Uint8Array | undefined, keyword = firstKeyword(sql)): void {
   const stmt = statement(sql);
   const p = params(blob);
-  if (db.isTransaction || UNWRAPPED.has(firstKeyword(sql))) {
+  if (db.isTransaction || UNWRAPPED.has(keyword)) {
     stmt.run(...p);
     return;
   }
@@ -264,11 +264,10 @@ function channelRequest(ch: Channel, req: Request, blob: Uint8Array | undefined)
   }
   if (action.tag === "Write" && action.txId === undefined) {
     if (!mine || !ch.write) throw new SqliteFailure("NoWriteCap");
-    if (!WRITE_KEYWORDS.has(firstKeyword(action.statement))) {
-      throw new SqliteFailure("NotAWriteKeyword");
-    }
+    const keyword = firstKeyword(action.statement);
+    if (!WRITE_KEYWORDS.has(keyword)) throw new SqliteFailure("NotAWriteKeyword");
     return withParams(blob, () => {
-      write(action.statement, blob);
+      write(action.statement, blob, keyword);
       return { ok: true };
     });
   }
