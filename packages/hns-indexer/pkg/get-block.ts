@@ -1,11 +1,7 @@
 // get-block (a script of hns-indexer:sys): `get-block [chain id, default 1]` prints the chain's
 // latest block number, asked of eth:distro:sys as process_lib's Provider::get_block_number asks.
-import {
-  printToTerminal,
-  receive,
-  sendAndAwaitResponse,
-  sendResponse,
-} from "hyperware:process/standard@1.0.0";
+import { sendAndAwaitResponse } from "hyperware:process/standard@1.0.0";
+import { firstWord, script } from "./lib/script.ts";
 
 const ETH = {
   node: "our",
@@ -52,26 +48,7 @@ function blockNumber(chainId: string): string {
   return "failed to get block number: RpcMalformedResponse";
 }
 
-export function init(_our: string): void {
-  let source;
-  try {
-    const [, message] = receive();
-    if (message.tag !== "request") return;
-    source = message.val;
-  } catch {
-    return;
-  }
-  const word = new TextDecoder().decode(source.body).trim().split(/\s+/)[0] ?? "";
-  const chainId = /^\d+$/.test(word) && BigInt(word) <= U64_MAX ? BigInt(word).toString() : "1";
-  const out = blockNumber(chainId);
-  if (source.expectsResponse !== undefined) {
-    sendResponse({
-      inherit: false,
-      body: new TextEncoder().encode(out),
-      metadata: undefined,
-      capabilities: [],
-    }, undefined);
-  } else if (out) {
-    printToTerminal(0, out);
-  }
-}
+export const init = script((args) => {
+  const word = firstWord(args);
+  return blockNumber(/^\d+$/.test(word) && BigInt(word) <= U64_MAX ? BigInt(word).toString() : "1");
+});

@@ -1,11 +1,7 @@
 // node-info (a script of hns-indexer:sys): `node-info <name>` prints what hns-indexer knows of a
 // node (IndexerRequest::NodeInfo), formatted as Rust's pretty Debug prints it.
-import {
-  printToTerminal,
-  receive,
-  sendAndAwaitResponse,
-  sendResponse,
-} from "hyperware:process/standard@1.0.0";
+import { sendAndAwaitResponse } from "hyperware:process/standard@1.0.0";
+import { firstWord, script } from "./lib/script.ts";
 
 const HNS = {
   node: "our",
@@ -64,25 +60,4 @@ function nodeInfo(name: string): string {
   }
 }
 
-export function init(_our: string): void {
-  let req;
-  try {
-    const [, message] = receive();
-    if (message.tag !== "request") return;
-    req = message.val;
-  } catch {
-    return;
-  }
-  const name = new TextDecoder().decode(req.body).trim().split(/\s+/)[0] ?? "";
-  const out = nodeInfo(name);
-  if (req.expectsResponse !== undefined) {
-    sendResponse({
-      inherit: false,
-      body: new TextEncoder().encode(out),
-      metadata: undefined,
-      capabilities: [],
-    }, undefined);
-  } else {
-    printToTerminal(0, out);
-  }
-}
+export const init = script((args) => nodeInfo(firstWord(args)));

@@ -1,11 +1,7 @@
 // state (a script of hns-indexer:sys): prints the chain, Hypermap's address (EIP-55) and every
 // name hns-indexer knows (IndexerRequest::GetState), as Hyperdrive's state script does.
-import {
-  printToTerminal,
-  receive,
-  sendAndAwaitResponse,
-  sendResponse,
-} from "hyperware:process/standard@1.0.0";
+import { sendAndAwaitResponse } from "hyperware:process/standard@1.0.0";
+import { script } from "./lib/script.ts";
 import { keccak256 } from "./lib/keccak.ts";
 
 const HNS = {
@@ -51,24 +47,4 @@ function state(): string {
   }\n${names.length} known nodes as of block ${s.last_block}\n     ${names.join("\n     ")}`;
 }
 
-export function init(_our: string): void {
-  let req;
-  try {
-    const [, message] = receive();
-    if (message.tag !== "request") return;
-    req = message.val;
-  } catch {
-    return;
-  }
-  const out = state();
-  if (req.expectsResponse !== undefined) {
-    sendResponse({
-      inherit: false,
-      body: new TextEncoder().encode(out),
-      metadata: undefined,
-      capabilities: [],
-    }, undefined);
-  } else {
-    printToTerminal(0, out);
-  }
-}
+export const init = script(() => state());
