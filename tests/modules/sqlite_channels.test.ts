@@ -9,6 +9,7 @@ import { createSqliteModule, sqliteCapParams } from "../../modules/sqlite/mod.ts
 import type { RuntimeModule, RuntimeModuleContext } from "../../kernel/module.ts";
 import type { ConsolePort, RuntimeConsole } from "../../kernel/console_port.ts";
 import type { KernelMessage } from "../../wire/core.ts";
+import type { HyperdenoNode } from "../../main.ts";
 import { parseProcessId } from "../../wire/core.ts";
 import {
   appBatch,
@@ -76,6 +77,12 @@ async function withNode(
 }
 
 const BIG = "x".repeat(20_000);
+
+/** Opens A's database and creates table t (v): the Write's answer opens A's channel. */
+async function openWithTable(node: HyperdenoNode): Promise<void> {
+  assertEquals((await appCall(node, A, sqlite("Open"))).text, '"Ok"');
+  assertEquals((await appCall(node, A, write("CREATE TABLE t (v)"))).text, '"Ok"');
+}
 
 /** Requests covering answers, rows, blobs and every error a channel can give. */
 const MIXED: AppCall[] = [
@@ -152,8 +159,7 @@ Deno.test({
     "sqlite channels: a cap dropped or granted closes the channel; rights are those of the moment",
   async fn() {
     await withNode({}, async (n, m) => {
-      await appCall(n.node, A, sqlite("Open"));
-      await appCall(n.node, A, write("CREATE TABLE t (v)"));
+      await openWithTable(n.node);
       await appCall(n.node, A, write("INSERT INTO t VALUES (1)"));
       assertEquals(dec((await appCall(n.node, A, query("SELECT v FROM t"))).blob), '[{"v":1}]');
       const app = parseProcessId("app:storage:test.os");
@@ -192,8 +198,7 @@ Deno.test({
   name: "sqlite channels: a request sent expecting no answer is not overtaken",
   async fn() {
     await withNode({}, async (n) => {
-      await appCall(n.node, A, sqlite("Open"));
-      await appCall(n.node, A, write("CREATE TABLE t (v)"));
+      await openWithTable(n.node);
       for (let i = 0; i < 20; i++) {
         // fire and forget goes through the module; the Query right after must see it
         const told = await n.node.request(
@@ -221,8 +226,7 @@ Deno.test({
   name: "sqlite channels: a channel request past the time limit is answered; the db stays usable",
   async fn() {
     await withNode({ requestTimeoutMs: 400 }, async (n, m) => {
-      await appCall(n.node, A, sqlite("Open"));
-      await appCall(n.node, A, write("CREATE TABLE t (v)"));
+      await openWithTable(n.node);
       const h = m.handled;
       const t0 = performance.now();
       const long = await appCall(n.node, A, query(countTo(40_000_000)));
@@ -250,8 +254,7 @@ Deno.test({
   name: "sqlite channels: RemoveDb closes them; the database is gone, then opened anew",
   async fn() {
     await withNode({}, async (n, m) => {
-      await appCall(n.node, A, sqlite("Open"));
-      await appCall(n.node, A, write("CREATE TABLE t (v)"));
+      await openWithTable(n.node);
       const h = m.handled;
       const before = await appBatch(n.node, A, [
         write("INSERT INTO t VALUES (1)"),
@@ -277,8 +280,7 @@ Deno.test({
   name: "sqlite channels: a process that restarts gets a new channel and is served by it",
   async fn() {
     await withNode({}, async (n, m) => {
-      await appCall(n.node, A, sqlite("Open"));
-      await appCall(n.node, A, write("CREATE TABLE t (v)"));
+      await openWithTable(n.node);
       await appCall(n.node, A, write("INSERT INTO t VALUES (1)"));
       await n.node.send(A, JSON.stringify({ op: "crash" }));
       // on_exit Restart: the process comes back (after its backoff) and answers again
@@ -314,8 +316,7 @@ Deno.test({
       setVerbosity() {},
     };
     await withNode({}, async (n, m) => {
-      await appCall(n.node, A, sqlite("Open"));
-      await appCall(n.node, A, write("CREATE TABLE t (v)"));
+      await openWithTable(n.node);
       let h = m.handled;
       await appCall(n.node, A, query("SELECT v FROM t"));
       assertEquals(m.handled, h, "by the channel");
