@@ -7,6 +7,7 @@
 
 import { bootHttpNode, NODE_NAME, WEBAPP } from "../tests/http/node_helpers.ts";
 import { authCookieName, generateJwt, importJwtKey } from "../modules/http_server/mod.ts";
+import { echoWorker } from "./echo_worker.ts";
 
 const args = Object.fromEntries(
   Deno.args.map((a) => {
@@ -37,14 +38,7 @@ const raw = Deno.serve(
 );
 // The floor of any design that runs the app off the server's thread: the same raw
 // handler, but each request waits for one round trip to a bare echo Worker.
-const echo = new Worker(
-  URL.createObjectURL(
-    new Blob(["self.onmessage = (e) => self.postMessage(e.data);"], {
-      type: "application/javascript",
-    }),
-  ),
-  { type: "module" },
-);
+const echo = echoWorker();
 const waiting: (() => void)[] = [];
 echo.onmessage = () => waiting.shift()!();
 const viaWorker = Deno.serve(

@@ -9,8 +9,13 @@
 // Prints one JSON line (benches/all.ts reads it). With Linux's /proc it also gives the
 // CPU the kernel's thread (this process's main thread: routing, the modules, Deno KV's
 // JS side) spent per pair on each path, which the disk's latency does not swing.
+// Two phases: bursts (each round one batch of 20 pairs a path) and sustained (each round
+// --slice pairs of a path in a row, still alternating paths). They differ because this
+// machine's thread hand-offs cost ~3x more when they follow each other without a pause
+// (benches/wake_cost.ts): Deno KV's direct calls (two hand-offs per op) run far faster in
+// bursts than sustained, while direct node:sqlite (none) runs faster sustained.
 //
-//   deno run -A benches/storage_process.ts [--rounds=30]
+//   deno run -A benches/storage_process.ts [--rounds=30] [--sustained=3] [--slice=2000]
 
 import { DatabaseSync } from "node:sqlite";
 import { appBatch, bootStorageNode, writeStoragePackage } from "../tests/modules/node_helpers.ts";
@@ -18,12 +23,16 @@ import type { RuntimeModule, RuntimeModuleContext } from "../kernel/module.ts";
 import { makeResponse } from "../wire/core.ts";
 import { DbHost } from "../modules/sqlite/host.ts";
 import { ByteBudget } from "../modules/shared/db.ts";
+import { echoWorker, roundTrips } from "./echo_worker.ts";
 
 const args = Object.fromEntries(
   Deno.args.map((a) => a.replace(/^--/, "").split("=") as [string, string]),
 );
 const ROUNDS = Number(args.rounds ?? 30);
 const BATCH = 20;
+/** Rounds of the sustained phase (0: none), each running SLICE pairs of every path in a row. */
+const SUSTAINED = Number(args.sustained ?? 3);
+const SLICE = Math.max(BATCH, Math.round(Number(args.slice ?? 2000) / BATCH) * BATCH);
 
 const root = await Deno.makeTempDir({ prefix: "hd-storage-process-" });
 
@@ -112,21 +121,8 @@ await appBatch(n.node, APP, [
 // The floor: the direct calls, each op also paying the thread crossings the process path
 // cannot avoid (a round trip to a bare echo Worker per op: the app's request to the kernel's
 // thread and its answer; sqlite one more, to its db Worker and back).
-const echo = new Worker(
-  URL.createObjectURL(
-    new Blob(["self.onmessage = (e) => self.postMessage(e.data);"], {
-      type: "application/javascript",
-    }),
-  ),
-  { type: "module" },
-);
-let echoed: (() => void) | undefined;
-echo.onmessage = () => echoed!();
-const hop = () =>
-  new Promise<void>((r) => {
-    echoed = r;
-    echo.postMessage(0);
-  });
+const echo = echoWorker();
+const hop = roundTrips(echo);
 
 let seq = 1;
 /** BATCH pairs built, sent and checked by the app itself, as an app on process_lib does. */
@@ -214,59 +210,55 @@ function mainThreadCpuMs(): number {
 }
 
 let cpu = { direct: 0, process: 0, floor: 0, bare: 0 };
+/** Time of `batches` runs of `f` in a row, charging the kernel thread's CPU to `path`. */
 async function ms(
   f: () => Promise<void>,
   path: keyof typeof cpu,
+  batches: number,
 ): Promise<number> {
   const c0 = mainThreadCpuMs();
   const t0 = performance.now();
-  await f();
+  for (let i = 0; i < batches; i++) await f();
   const t = performance.now() - t0;
   cpu[path] += mainThreadCpuMs() - c0;
   return t;
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
-const out: Record<
-  string,
-  {
-    direct: number;
-    process: number;
-    ratio: number;
-    floor: number;
-    floorRatio: number;
-    bare: number;
-    bareRatio: number;
-    kernelUsPerPair: typeof cpu;
-  }
-> = {};
-for (const [name, s] of [["kv", kv], ["sqlite", sqlite]] as const) {
-  for (let i = 0; i < 3; i++) {
-    await s.direct();
-    await s.floor();
-    await s.process();
-    await s.bare();
-  }
+interface Figures {
+  direct: number;
+  process: number;
+  ratio: number;
+  floor: number;
+  floorRatio: number;
+  bare: number;
+  bareRatio: number;
+  kernelUsPerPair: typeof cpu;
+}
+
+/** `rounds` rounds, each timing `batches` batches of every path in turn. */
+async function measure(s: typeof kv, rounds: number, batches: number): Promise<Figures> {
   const d: number[] = [];
   const p: number[] = [];
   const f: number[] = [];
   const b: number[] = [];
   cpu = { direct: 0, process: 0, floor: 0, bare: 0 };
-  for (let r = 0; r < ROUNDS; r++) {
-    d.push(await ms(s.direct, "direct"));
-    f.push(await ms(s.floor, "floor"));
-    p.push(await ms(s.process, "process"));
-    b.push(await ms(s.bare, "bare"));
+  for (let r = 0; r < rounds; r++) {
+    d.push(await ms(s.direct, "direct", batches));
+    f.push(await ms(s.floor, "floor", batches));
+    p.push(await ms(s.process, "process", batches));
+    b.push(await ms(s.bare, "bare", batches));
   }
-  const perPair = (cpuMs: number) => Math.round((cpuMs * 1000) / (ROUNDS * BATCH));
-  // pairs per second from the median batch times; ratio: median of per-round ratios
-  out[name] = {
-    direct: (BATCH * 1000) / median(d),
-    process: (BATCH * 1000) / median(p),
+  const pairs = batches * BATCH;
+  const perPair = (cpuMs: number) => Math.round((cpuMs * 1000) / (rounds * pairs));
+  // pairs per second from the median round times; ratio: median of per-round ratios
+  return {
+    direct: (pairs * 1000) / median(d),
+    process: (pairs * 1000) / median(p),
     ratio: median(d.map((x, i) => x / p[i])),
-    floor: (BATCH * 1000) / median(f),
+    floor: (pairs * 1000) / median(f),
     floorRatio: median(d.map((x, i) => x / f[i])),
-    bare: (BATCH * 1000) / median(b),
+    bare: (pairs * 1000) / median(b),
     bareRatio: median(d.map((x, i) => x / b[i])),
     kernelUsPerPair: {
       direct: perPair(cpu.direct),
@@ -276,7 +268,25 @@ for (const [name, s] of [["kv", kv], ["sqlite", sqlite]] as const) {
     },
   };
 }
-console.log(JSON.stringify({ rounds: ROUNDS, batch: BATCH, pairsPerSecond: out }));
+
+const out: Record<string, Figures> = {};
+const sustained: Record<string, Figures> = {};
+for (const [name, s] of [["kv", kv], ["sqlite", sqlite]] as const) {
+  for (let i = 0; i < 3; i++) {
+    await s.direct();
+    await s.floor();
+    await s.process();
+    await s.bare();
+  }
+  out[name] = await measure(s, ROUNDS, 1);
+  if (SUSTAINED > 0) sustained[name] = await measure(s, SUSTAINED, SLICE / BATCH);
+}
+console.log(JSON.stringify({
+  rounds: ROUNDS,
+  batch: BATCH,
+  pairsPerSecond: out,
+  sustained: { rounds: SUSTAINED, slice: SLICE, pairsPerSecond: sustained },
+}));
 kvDirect.close();
 bareKv.close();
 bareDb.stop();
