@@ -387,8 +387,9 @@ class ProcessState {
     if (m.message.tag !== "request") return false;
     const req = m.message.val;
     if (req.expectsResponse === undefined || m.rsvp === undefined) {
+      const prefix = `${target}\n`;
       for (const [key, ch] of this.modChans) {
-        if (key.startsWith(target)) this.retireModuleChannel(key, ch);
+        if (key.startsWith(prefix)) this.retireModuleChannel(key, ch);
       }
       return false;
     }
@@ -749,7 +750,10 @@ interface ModuleChannel {
   broken?: boolean;
 }
 
-function routeKey(target: string, r: ModuleRoute): string {
+function routeKey(
+  target: string,
+  r: Pick<ModuleRoute, "packageName" | "publisherNode" | "db">,
+): string {
   return `${target}\n${r.packageName}:${r.publisherNode}\n${r.db}`;
 }
 
@@ -775,7 +779,11 @@ function routeKeyOf(target: string, body: Uint8Array): string | undefined {
     return undefined;
   }
   if (typeof v.db !== "string") return undefined;
-  return `${target}\n${pkg.package_name}:${pkg.publisher_node}\n${v.db}`;
+  return routeKey(target, {
+    packageName: pkg.package_name,
+    publisherNode: pkg.publisher_node,
+    db: v.db,
+  });
 }
 
 function pidKey(p: ProcessId): string {

@@ -37,19 +37,23 @@ import {
 import {
   type DbTarget,
   encodeSqliteResponse,
-  firstKeyword,
   noDb,
-  READ_KEYWORDS,
   sqliteCapParams,
   SqliteFailure,
   type SqliteRequest,
   sqliteRequestParser,
   type SqliteResponse,
-  WRITE_KEYWORDS,
 } from "../../wire/sqlite.ts";
 import { DbHost, type EndableWorker, interrupted, type Job } from "./host.ts";
 import { moduleChannelClosed, wallClock } from "../../kernel/module.ts";
-import { sqliteErrorOf, type Statement } from "./protocol.ts";
+import {
+  inflightFull,
+  paramsTooBig,
+  sqliteErrorOf,
+  type Statement,
+  vetQuery,
+  vetWrite,
+} from "./protocol.ts";
 
 export * from "../../wire/sqlite.ts";
 export { decodeCanonicalBase64, formatReal } from "./values.ts";
@@ -346,11 +350,7 @@ class SqliteModule implements RuntimeModule, RequestHandler<Req, SqliteResponse>
   async #run(host: DbHost, job: Job, blame: string, bytes = 0) {
     const release = this.#budget.take(
       bytes,
-      () =>
-        refused(
-          `out of memory: requests in flight over sqlite's limit of ` +
-            `${this.#limits.maxInflightBytes} bytes; retry later`,
-        ),
+      () => inflightFull(this.#limits.maxInflightBytes),
     );
     try {
       return await host.run(job, blame);
@@ -362,9 +362,7 @@ class SqliteModule implements RuntimeModule, RequestHandler<Req, SqliteResponse>
   #params(km: KernelMessage): Uint8Array | undefined {
     const blob = km.lazyLoadBlob?.bytes;
     const max = this.#limits.maxParamsBytes;
-    if (blob && blob.length > max) {
-      throw refused(`string or blob too big: parameters over sqlite's limit of ${max} bytes`);
-    }
+    if (blob && blob.length > max) throw paramsTooBig(max);
     return blob;
   }
 
@@ -406,9 +404,7 @@ class SqliteModule implements RuntimeModule, RequestHandler<Req, SqliteResponse>
       }
       case "Query": {
         const host = await this.#host(r, false);
-        if (!READ_KEYWORDS.has(firstKeyword(action.query))) {
-          throw new SqliteFailure("NotAReadKeyword");
-        }
+        vetQuery(action.query);
         const params = this.#params(km);
         this.#admit(blame);
         const maxBytes = this.#limits.maxQueryResultBytes;
@@ -423,9 +419,7 @@ class SqliteModule implements RuntimeModule, RequestHandler<Req, SqliteResponse>
       }
       case "Write": {
         const host = await this.#host(r, false);
-        if (!WRITE_KEYWORDS.has(firstKeyword(action.statement))) {
-          throw new SqliteFailure("NotAWriteKeyword");
-        }
+        vetWrite(action.statement);
         const params = this.#params(km);
         if (action.txId === undefined) {
           this.#admit(blame);

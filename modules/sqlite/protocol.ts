@@ -15,7 +15,13 @@
 // reply came too late closes its connection and ends; a module whose timer fired
 // after the reply takes the reply.
 
-import { type SqliteError, SqliteFailure } from "../../wire/sqlite.ts";
+import {
+  firstKeyword,
+  READ_KEYWORDS,
+  type SqliteError,
+  SqliteFailure,
+  WRITE_KEYWORDS,
+} from "../../wire/sqlite.ts";
 import type { ModuleChannelEnd, ModuleRoute } from "../../kernel/module.ts";
 import { ioErrorMessage } from "../shared/runtime.ts";
 
@@ -207,6 +213,35 @@ export function decodeReply(bytes: Uint8Array): Reply {
   // the blob leaves the shared buffer: copy it out
   const blob = split(body, h.p)[0]?.slice();
   return { ok: true, held: h.held, blob };
+}
+
+// What the module and a db Worker serving a module channel both refuse, in the same words.
+
+/** A Query's statement must start with a read keyword. */
+export function vetQuery(sql: string): void {
+  if (!READ_KEYWORDS.has(firstKeyword(sql))) throw new SqliteFailure("NotAReadKeyword");
+}
+
+/** A Write's statement must start with a write keyword; returns that keyword. */
+export function vetWrite(sql: string): string {
+  const keyword = firstKeyword(sql);
+  if (!WRITE_KEYWORDS.has(keyword)) throw new SqliteFailure("NotAWriteKeyword");
+  return keyword;
+}
+
+/** Parameters over the module's limit. */
+export function paramsTooBig(max: number): SqliteFailure {
+  return new SqliteFailure({
+    RusqliteError: `string or blob too big: parameters over sqlite's limit of ${max} bytes`,
+  });
+}
+
+/** The in-flight budget is full. */
+export function inflightFull(limit: number): SqliteFailure {
+  return new SqliteFailure({
+    RusqliteError: `out of memory: requests in flight over sqlite's limit of ${limit} bytes; ` +
+      "retry later",
+  });
 }
 
 /** Anything a request's handling threw, as sqlite's one error shape. */

@@ -12,11 +12,9 @@ import { receiveMessageOnPort } from "node:worker_threads";
 import {
   encodeSqliteResponse,
   firstKeyword,
-  READ_KEYWORDS,
   type SqliteError,
   SqliteFailure,
   sqliteRequestParser,
-  WRITE_KEYWORDS,
 } from "../../wire/sqlite.ts";
 import type { Address, Request } from "../../wire/core.ts";
 import { parseParams, rowEncoder, type SqlParam } from "./values.ts";
@@ -40,10 +38,12 @@ import {
   decodeJob,
   encodeReply,
   IDLE,
+  inflightFull,
   INFO_ID,
   INFO_LAST,
   INFO_SINCE,
   type Job,
+  paramsTooBig,
   REP_LEN,
   REP_SEQ,
   REPLIED,
@@ -55,6 +55,8 @@ import {
   STATE,
   type Statement,
   STOP,
+  vetQuery,
+  vetWrite,
   type WorkerError,
   type WorkerEvent,
   type WorkerInit,
@@ -259,13 +261,12 @@ function channelRequest(ch: Channel, req: Request, blob: Uint8Array | undefined)
     target.packageId.publisherNode === ch.route.publisherNode;
   if (action.tag === "Query") {
     if (!mine || !ch.read) throw new SqliteFailure("NoReadCap");
-    if (!READ_KEYWORDS.has(firstKeyword(action.query))) throw new SqliteFailure("NotAReadKeyword");
+    vetQuery(action.query);
     return withParams(blob, () => query(action.query, blob, maxResultBytes));
   }
   if (action.tag === "Write" && action.txId === undefined) {
     if (!mine || !ch.write) throw new SqliteFailure("NoWriteCap");
-    const keyword = firstKeyword(action.statement);
-    if (!WRITE_KEYWORDS.has(keyword)) throw new SqliteFailure("NotAWriteKeyword");
+    const keyword = vetWrite(action.statement);
     return withParams(blob, () => {
       write(action.statement, blob, keyword);
       return { ok: true };
@@ -278,18 +279,10 @@ function channelRequest(ch: Channel, req: Request, blob: Uint8Array | undefined)
 /** Runs `work` with the parameters blob held in the module's in-flight budget (as #run does). */
 function withParams(blob: Uint8Array | undefined, work: () => Reply): Reply {
   const n = blob?.length ?? 0;
-  if (n > maxParamsBytes) {
-    throw new SqliteFailure({
-      RusqliteError:
-        `string or blob too big: parameters over sqlite's limit of ${maxParamsBytes} bytes`,
-    });
-  }
+  if (n > maxParamsBytes) throw paramsTooBig(maxParamsBytes);
   if (n > 0 && Atomics.add(held, 0, n) + n > heldLimit) {
     Atomics.sub(held, 0, n);
-    throw new SqliteFailure({
-      RusqliteError: `out of memory: requests in flight over sqlite's limit of ${heldLimit} ` +
-        "bytes; retry later",
-    });
+    throw inflightFull(heldLimit);
   }
   try {
     return work();
