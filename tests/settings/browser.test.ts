@@ -223,6 +223,32 @@ Deno.test({
         await n.ask({ EthConfig: { AllowNode: "friend.dev" } });
         await page.waitForSelector('#allow-list .chip:has-text("friend.dev")', { timeout: 5000 });
         assert(Date.now() - t0 < 5000, "pushed");
+        // a read settings answered before a change, delivered after the change's push, does
+        // not take the page back (the UI re-reads after each of its own changes, so this race
+        // is always there under load)
+        // (the page's fetch holds the next GET /ask answer until released)
+        await page.evaluate(`{
+          const real = window.fetch;
+          window.fetch = async (input, init) => {
+            const res = await real(input, init);
+            if ((init?.method ?? "GET") === "GET" && String(input).endsWith("/ask")) {
+              window.fetch = real; // once
+              window.heldRead = true;
+              await new Promise((r) => (window.releaseRead = r));
+            }
+            return res;
+          };
+        }`);
+        await page.click("#refresh");
+        await page.waitForFunction("window.heldRead === true");
+        await n.ask({ EthConfig: { AllowNode: "second.dev" } });
+        const second = '#allow-list .chip:has-text("second.dev")';
+        await page.waitForSelector(second, { timeout: 5000 });
+        await page.evaluate("window.releaseRead()");
+        await page.waitForFunction(
+          '!document.getElementById("refresh").classList.contains("busy")',
+        );
+        assert(await page.isVisible(second), "the older read did not undo the pushed change");
         await page.locator("#ethereum").screenshot({ path: `${ARTIFACTS}06-ethereum.png` });
         await page.click(`${row} button`);
         await page.waitForSelector("#confirm[open]");

@@ -13,6 +13,9 @@
   /** @type {any} */
   let state = null;
   let fetchedAt = 0;
+  /** pushed states seen so far: a read that a push overtook is older than what we show */
+  let pushes = 0;
+  let wsOpen = false;
   let busy = 0;
   /** the node was shut down from here: stop polling and reconnecting */
   let gone = false;
@@ -111,7 +114,12 @@
   async function load({ quiet = false } = {}) {
     setBusy(true);
     try {
-      apply(await api("/ask"));
+      const seen = pushes;
+      const s = await api("/ask");
+      // settings pushes after every change, so a push that came in while this read was
+      // in flight carries the same state or a newer one (the read may have been answered
+      // first and arrived last)
+      if (!wsOpen || pushes === seen) apply(s);
       $("error").hidden = true;
     } catch (e) {
       if (!quiet || !state) showError(`Could not read the node's settings: ${e.message}`);
@@ -157,13 +165,18 @@
     } catch {
       return;
     }
-    ws.addEventListener("open", () => (wsDelay = 1000));
+    ws.addEventListener("open", () => {
+      wsDelay = 1000;
+      wsOpen = true;
+    });
     ws.addEventListener("message", (e) => {
       try {
         apply(JSON.parse(e.data));
+        pushes++;
       } catch { /* not the state */ }
     });
     ws.addEventListener("close", () => {
+      wsOpen = false;
       if (gone) return;
       setTimeout(connect, wsDelay);
       wsDelay = Math.min(wsDelay * 2, 30_000);
