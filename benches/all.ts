@@ -250,6 +250,18 @@ await part("http", async () => {
     goal: "(floor)",
     met: true,
   });
+  const protocol = rps("raw Deno.serve + one bare Worker round trip carrying");
+  rows.push({
+    figure:
+      "raw Deno.serve + one bare Worker round trip carrying Hyperware's HTTP JSON (protocol floor) vs raw",
+    value: `${fmt(protocol, 0)} req/s`,
+    baseline: `${fmt(raw, 0)} req/s`,
+    ratio: `${fmt((100 * protocol) / raw, 0)}% (process GET: ${
+      fmt((100 * proc) / protocol, 0)
+    }% of it)`,
+    goal: "(floor)",
+    met: true,
+  });
 });
 
 let scaleRows: Record<string, number>[] = [];

@@ -19,3 +19,43 @@ export function roundTrips(echo: Worker): () => Promise<void> {
       echo.postMessage(0);
     });
 }
+
+/**
+ * A round trip as a process Worker makes one: the Worker waits in Atomics.wait (the
+ * process API's receive blocks, so a process cannot wait in its event loop), is woken
+ * by Atomics.notify, and answers with postMessage. The hand-off floor of a synchronous
+ * process API, where echoWorker's is that of an asynchronous one.
+ */
+export function syncRoundTrips(): { hop: () => Promise<void>; worker: Worker } {
+  const url = URL.createObjectURL(
+    new Blob([
+      `self.onmessage = (e) => {
+  const s = new Int32Array(e.data);
+  let seen = 0;
+  self.postMessage(0);
+  for (;;) {
+    Atomics.wait(s, 0, seen);
+    seen = Atomics.load(s, 0);
+    self.postMessage(0);
+  }
+};`,
+    ], { type: "application/javascript" }),
+  );
+  const worker = new Worker(url, { type: "module" });
+  const signal = new Int32Array(new SharedArrayBuffer(4));
+  let answered: (() => void) | undefined;
+  worker.onmessage = () => answered?.();
+  worker.postMessage(signal.buffer);
+  const started = new Promise<void>((r) => (answered = r));
+  return {
+    worker,
+    hop: async () => {
+      await started;
+      await new Promise<void>((r) => {
+        answered = r;
+        Atomics.add(signal, 0, 1);
+        Atomics.notify(signal, 0);
+      });
+    },
+  };
+}

@@ -49,12 +49,71 @@ const viaWorker = Deno.serve(
       echo.postMessage(1);
     }),
 );
+// The floor of any runtime carrying Hyperware's HTTP messages to an app off the server's
+// thread: the same round trip, but carrying what the protocol says travels (serde JSON of
+// IncomingHttpRequest out; HttpResponse's JSON and the body back), each side parsing and
+// building it as the webapp fixture and http-server must. No routing, no kernel, no
+// capabilities, no process API, and leaner than the protocol: strings cross, not bytes
+// (a process gets and gives bytes). What is left of the process GET's cost once the
+// protocol's own work is paid.
+const proto = new Worker(
+  URL.createObjectURL(
+    new Blob([
+      `const HEAD = JSON.stringify({ status: 200, headers: { "Content-Type": "application/json" } });
+self.onmessage = (e) => {
+  const incoming = JSON.parse(e.data).Http;
+  new URL(incoming.url).pathname;
+  self.postMessage([HEAD, JSON.stringify({
+    method: incoming.method,
+    bound_path: incoming.bound_path,
+    query: incoming.query_params,
+    body: "",
+  })]);
+};`,
+    ], { type: "application/javascript" }),
+  ),
+  { type: "module" },
+);
+const protoWaiting: ((r: Response) => void)[] = [];
+proto.onmessage = (e: MessageEvent<[string, string]>) => {
+  const head = JSON.parse(e.data[0]);
+  protoWaiting.shift()!(new Response(e.data[1], { status: head.status, headers: head.headers }));
+};
+const viaProtocol = Deno.serve(
+  { hostname: "127.0.0.1", port: 0, onListen() {} },
+  (req, info) => {
+    const headers: Record<string, string> = {};
+    req.headers.forEach((v, k) => (headers[k] = v));
+    const addr = info.remoteAddr as Deno.NetAddr;
+    const q = req.url.indexOf("?");
+    const json = JSON.stringify({
+      Http: {
+        source_socket_addr: `${addr.hostname}:${addr.port}`,
+        method: req.method,
+        url: req.url,
+        bound_path: "/api",
+        headers,
+        url_params: {},
+        query_params: q < 0 ? {} : Object.fromEntries(new URLSearchParams(req.url.slice(q + 1))),
+      },
+    });
+    return new Promise<Response>((resolve) => {
+      protoWaiting.push(resolve);
+      proto.postMessage(json);
+    });
+  },
+);
 try {
   const token = await generateJwt(await importJwtKey(node.jwtSecret), NODE_NAME);
   const cookie = `${authCookieName(NODE_NAME)}=${token}`;
   const targets: [string, number, string, string?][] = [
     ["raw Deno.serve hello-world", raw.addr.port, "/"],
     ["raw Deno.serve + one bare Worker round trip (floor)", viaWorker.addr.port, "/"],
+    [
+      "raw Deno.serve + one bare Worker round trip carrying Hyperware's HTTP JSON (protocol floor)",
+      viaProtocol.addr.port,
+      "/webapp:webapp:test.os/api",
+    ],
     ["http-server cached GET (no process)", node.port, `/${WEBAPP}/static.txt`],
     ["GET answered by a process (kernel + Worker)", node.port, `/${WEBAPP}/api`],
     ["authenticated GET answered by a process", node.port, `/${WEBAPP}`, cookie],
@@ -100,7 +159,9 @@ try {
 } finally {
   await raw.shutdown();
   await viaWorker.shutdown();
+  await viaProtocol.shutdown();
   echo.terminate();
+  proto.terminate();
   await node.stop();
   await Deno.remove(home, { recursive: true }).catch(() => {});
 }

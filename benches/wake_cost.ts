@@ -1,7 +1,8 @@
 // What one thread hand-off costs on this machine, in bursts and sustained: the same
 // operations timed in bursts of 20 after a 10 ms pause (50 bursts), and for one second in a
 // row, alternating (each round one of each). A bare Worker postMessage round trip (two
-// hand-offs), direct Deno KV set+get pairs (Deno KV's own thread: two hand-offs an op) and
+// hand-offs), the same with the Worker waiting in Atomics.wait as a process does (its
+// receive blocks) and woken by Atomics.notify, direct Deno KV set+get pairs (Deno KV's own thread: two hand-offs an op) and
 // direct node:sqlite insert+select pairs (no hand-off). Under a hypervisor a thread woken
 // right after it slept can cost several times less than one in a steady ping-pong, so a
 // path's ratio to another moves with how many hand-offs each makes and how densely they
@@ -10,7 +11,7 @@
 //   deno run -A --unstable-kv benches/wake_cost.ts [--rounds=3]
 
 import { DatabaseSync } from "node:sqlite";
-import { echoWorker, roundTrips } from "./echo_worker.ts";
+import { echoWorker, roundTrips, syncRoundTrips } from "./echo_worker.ts";
 
 const args = Object.fromEntries(
   Deno.args.map((a) => a.replace(/^--/, "").split("=") as [string, string]),
@@ -24,6 +25,7 @@ const PAUSE_MS = 10;
 const dir = await Deno.makeTempDir({ prefix: "hd-wake-cost-" });
 const echo = echoWorker();
 const hop = roundTrips(echo);
+const sync = syncRoundTrips();
 const kv = await Deno.openKv(`${dir}/direct.kv`);
 const db = new DatabaseSync(`${dir}/direct.db`);
 db.exec("PRAGMA journal_mode=WAL");
@@ -35,6 +37,7 @@ let seq = 0;
 
 const ops: Record<string, () => Promise<void> | void> = {
   "bare Worker round trip": hop,
+  "Worker round trip, synchronous receive (Atomics.wait)": sync.hop,
   "direct Deno KV set+get pair": async () => {
     const key = ["k", seq++];
     await kv.set(key, value);
@@ -84,7 +87,7 @@ for (const [name, op] of Object.entries(ops)) {
   const s = median(sustained);
   out[name] = { burstUs: b, sustainedUs: s, ratio: s / b };
   console.error(
-    `${name.padEnd(40)} bursts ${b.toFixed(1).padStart(7)} us  sustained ${
+    `${name.padEnd(54)} bursts ${b.toFixed(1).padStart(7)} us  sustained ${
       s.toFixed(1).padStart(7)
     } us  (${(s / b).toFixed(2)}x)`,
   );
@@ -99,6 +102,7 @@ console.log(
   }),
 );
 echo.terminate();
+sync.worker.terminate();
 kv.close();
 db.close();
 await Deno.remove(dir, { recursive: true }).catch(() => {});
