@@ -26,7 +26,7 @@ export function roundTrips(echo: Worker): () => Promise<void> {
  * by Atomics.notify, and answers with postMessage. The hand-off floor of a synchronous
  * process API, where echoWorker's is that of an asynchronous one.
  */
-export function syncRoundTrips(): { hop: () => Promise<void>; worker: Worker } {
+export function syncRoundTrips(): { hop: () => Promise<void>; stop: () => void } {
   const url = URL.createObjectURL(
     new Blob([
       `self.onmessage = (e) => {
@@ -35,6 +35,7 @@ export function syncRoundTrips(): { hop: () => Promise<void>; worker: Worker } {
   self.postMessage(0);
   for (;;) {
     Atomics.wait(s, 0, seen);
+    if (Atomics.load(s, 1) !== 0) return self.close();
     seen = Atomics.load(s, 0);
     self.postMessage(0);
   }
@@ -42,13 +43,19 @@ export function syncRoundTrips(): { hop: () => Promise<void>; worker: Worker } {
     ], { type: "application/javascript" }),
   );
   const worker = new Worker(url, { type: "module" });
-  const signal = new Int32Array(new SharedArrayBuffer(4));
+  // [0] bumped for each round trip; [1] set to stop (terminate() alone does not end a
+  // Worker blocked in Atomics.wait here, and the process would not exit)
+  const signal = new Int32Array(new SharedArrayBuffer(8));
   let answered: (() => void) | undefined;
   worker.onmessage = () => answered?.();
   worker.postMessage(signal.buffer);
   const started = new Promise<void>((r) => (answered = r));
   return {
-    worker,
+    stop: () => {
+      Atomics.store(signal, 1, 1);
+      Atomics.add(signal, 0, 1);
+      Atomics.notify(signal, 0);
+    },
     hop: async () => {
       await started;
       await new Promise<void>((r) => {

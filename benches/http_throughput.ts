@@ -20,6 +20,33 @@ const conns = args.conns ?? "32";
 const seconds = args.seconds ?? "5";
 const CLIENT = new URL("./http_load_client.ts", import.meta.url).pathname;
 
+/**
+ * CPU microseconds so far of this process's threads: the main thread (the kernel's: HTTP,
+ * routing, the modules) and all others (process Workers, echo Workers, V8's GC helpers),
+ * from Linux's /proc; undefined without it.
+ */
+function threadCpuUs(): { main: number; others: number } | undefined {
+  try {
+    let main = 0;
+    let others = 0;
+    for (const e of Deno.readDirSync("/proc/self/task")) {
+      let stat: string;
+      try {
+        stat = Deno.readTextFileSync(`/proc/self/task/${e.name}/stat`);
+      } catch {
+        continue; // the thread ended
+      }
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const us = (Number(f[11]) + Number(f[12])) * 10_000; // utime + stime, 100 Hz ticks
+      if (Number(e.name) === Deno.pid) main += us;
+      else others += us;
+    }
+    return { main, others };
+  } catch {
+    return undefined;
+  }
+}
+
 async function load(extra: string[]): Promise<Record<string, number & Record<string, number>>> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", CLIENT, ...extra],
@@ -121,6 +148,7 @@ try {
   const rows: string[] = [];
   let rawRps = 0;
   for (const [name, port, path, cookie] of targets) {
+    const cpu0 = threadCpuUs();
     const r = await load([
       "--mode=http",
       `--port=${port}`,
@@ -134,10 +162,13 @@ try {
     if (ok !== r.requests) {
       throw new Error(`${name}: non-200 answers ${JSON.stringify(r.statuses)}`);
     }
+    const cpu1 = threadCpuUs();
+    const perReq = (k: "main" | "others") =>
+      cpu0 && cpu1 ? ((cpu1[k] - cpu0[k]) / r.requests).toFixed(1) : "?";
     rows.push(
       `| ${name} | ${Math.round(r.rps)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${
         ((100 * r.rps) / rawRps).toFixed(0)
-      }% |`,
+      }% | ${perReq("main")} | ${perReq("others")} |`,
     );
   }
   const ws = "no-ws" in args ? undefined : await load([
@@ -146,8 +177,10 @@ try {
     "--count=20000",
   ]);
   console.log(`\n${conns} keep-alive connections, ${seconds} s per target, loopback\n`);
-  console.log("| target | req/s | p50 ms | p99 ms | vs raw |");
-  console.log("|---|---|---|---|---|");
+  console.log(
+    "| target | req/s | p50 ms | p99 ms | vs raw | main thread CPU us/req | other threads CPU us/req |",
+  );
+  console.log("|---|---|---|---|---|---|---|");
   for (const r of rows) console.log(r);
   if (ws) {
     console.log(

@@ -102,7 +102,7 @@ console.log(
   }),
 );
 echo.terminate();
-sync.worker.terminate();
+sync.stop();
 kv.close();
 db.close();
 await Deno.remove(dir, { recursive: true }).catch(() => {});
