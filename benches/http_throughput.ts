@@ -2,7 +2,7 @@
 // Worker -> kernel -> http-server), the same with a login cookie to check, and
 // a cached GET (http-server alone), against a raw Deno.serve hello-world in the
 // same process and run; plus WebSocket push messages/s from a process to a client.
-//   deno run -A benches/http_throughput.ts [--conns=32] [--seconds=5] [--no-ws]
+//   deno run -A benches/http_throughput.ts [--conns=32] [--seconds=5] [--rounds=1] [--no-ws]
 // The load generator (benches/http_load_client.ts) runs as a separate process.
 
 import { bootHttpNode, NODE_NAME, WEBAPP } from "../tests/http/node_helpers.ts";
@@ -18,6 +18,7 @@ const args = Object.fromEntries(
 );
 const conns = args.conns ?? "32";
 const seconds = args.seconds ?? "5";
+const rounds = Math.max(1, Number(args.rounds ?? 1));
 const CLIENT = new URL("./http_load_client.ts", import.meta.url).pathname;
 
 /**
@@ -145,38 +146,59 @@ try {
     ["GET answered by a process (kernel + Worker)", node.port, `/${WEBAPP}/api`],
     ["authenticated GET answered by a process", node.port, `/${WEBAPP}`, cookie],
   ];
-  const rows: string[] = [];
-  let rawRps = 0;
-  for (const [name, port, path, cookie] of targets) {
-    const cpu0 = threadCpuUs();
-    const r = await load([
-      "--mode=http",
-      `--port=${port}`,
-      `--path=${path}`,
-      `--conns=${conns}`,
-      `--seconds=${seconds}`,
-      ...(cookie ? [`--cookie=${cookie}`] : []),
-    ]);
-    if (rawRps === 0) rawRps = r.rps;
-    const ok = (r.statuses as unknown as Record<string, number>)["200"] ?? 0;
-    if (ok !== r.requests) {
-      throw new Error(`${name}: non-200 answers ${JSON.stringify(r.statuses)}`);
+  // each round runs every target in turn; a row shows the medians over the rounds (its
+  // "vs raw" the median of the per-round ratios), which steadies the shared machine's swings
+  type Sample = { rps: number; p50: number; p99: number; main: number; others: number };
+  const samples = new Map<string, Sample[]>(targets.map(([name]) => [name, []]));
+  const ratios = new Map<string, number[]>(targets.map(([name]) => [name, []]));
+  for (let round = 0; round < rounds; round++) {
+    let rawRps = 0;
+    for (const [name, port, path, cookie] of targets) {
+      const cpu0 = threadCpuUs();
+      const r = await load([
+        "--mode=http",
+        `--port=${port}`,
+        `--path=${path}`,
+        `--conns=${conns}`,
+        `--seconds=${seconds}`,
+        ...(cookie ? [`--cookie=${cookie}`] : []),
+      ]);
+      const cpu1 = threadCpuUs();
+      if (rawRps === 0) rawRps = r.rps;
+      const ok = (r.statuses as unknown as Record<string, number>)["200"] ?? 0;
+      if (ok !== r.requests) {
+        throw new Error(`${name}: non-200 answers ${JSON.stringify(r.statuses)}`);
+      }
+      const perReq = (k: "main" | "others") =>
+        cpu0 && cpu1 ? (cpu1[k] - cpu0[k]) / r.requests : NaN;
+      samples.get(name)!.push({
+        rps: r.rps,
+        p50: r.p50,
+        p99: r.p99,
+        main: perReq("main"),
+        others: perReq("others"),
+      });
+      ratios.get(name)!.push(r.rps / rawRps);
     }
-    const cpu1 = threadCpuUs();
-    const perReq = (k: "main" | "others") =>
-      cpu0 && cpu1 ? ((cpu1[k] - cpu0[k]) / r.requests).toFixed(1) : "?";
-    rows.push(
-      `| ${name} | ${Math.round(r.rps)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${
-        ((100 * r.rps) / rawRps).toFixed(0)
-      }% | ${perReq("main")} | ${perReq("others")} |`,
-    );
   }
+  const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1];
+  const rows = targets.map(([name]) => {
+    const xs = samples.get(name)!;
+    const m = (k: keyof Sample) => median(xs.map((x) => x[k]));
+    const cpu = (k: "main" | "others") => Number.isNaN(m(k)) ? "?" : m(k).toFixed(1);
+    return `| ${name} | ${Math.round(m("rps"))} | ${m("p50").toFixed(2)} | ${
+      m("p99").toFixed(2)
+    } | ${(100 * median(ratios.get(name)!)).toFixed(0)}% | ${cpu("main")} | ${cpu("others")} |`;
+  });
   const ws = "no-ws" in args ? undefined : await load([
     "--mode=ws",
     `--url=ws://127.0.0.1:${node.port}/${WEBAPP}/ws`,
     "--count=20000",
   ]);
-  console.log(`\n${conns} keep-alive connections, ${seconds} s per target, loopback\n`);
+  console.log(
+    `\n${conns} keep-alive connections, ${seconds} s per target, ${rounds} round(s) ` +
+      "(medians), loopback\n",
+  );
   console.log(
     "| target | req/s | p50 ms | p99 ms | vs raw | main thread CPU us/req | other threads CPU us/req |",
   );
