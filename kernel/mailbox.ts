@@ -102,9 +102,16 @@ export class Mailbox {
       return;
     }
     this.#busy.set(lane, []);
-    r.catch(this.onError).finally(() => {
+    const done = () => {
       this.#timed(at);
       this.#next(lane);
+    };
+    r.then(done, (e) => {
+      try {
+        this.onError(e);
+      } finally {
+        done();
+      }
     });
   }
 

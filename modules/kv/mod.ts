@@ -94,6 +94,8 @@ const DB_FILE = "kv.sqlite3";
 /** An open (or opening) store and the actions holding it. */
 interface OpenDb {
   store: Promise<KvStore>;
+  /** the store once open: actions on it then skip the awaits of opening */
+  ready?: KvStore;
   /** actions between acquiring and releasing it: the LRU never closes a held store */
   users: number;
   /** removed (RemoveDb) while held: closed when the last user is done */
@@ -377,7 +379,33 @@ class KvModule implements RuntimeModule, RequestHandler<Job, KvResponse> {
    * Runs `fn` on the request's store, opening it if needed (creating it when `create`,
    * else NoDb when it does not exist), and holding it so the LRU cannot close it.
    */
-  async #use<T>(
+  #use<T>(
+    r: KvRequest,
+    dbKey: string,
+    create: boolean,
+    fn: (store: KvStore) => Promise<T>,
+  ): Promise<T> {
+    const open = this.#dbs.get(dbKey);
+    const store = open?.ready;
+    if (!open || !store) return this.#useOpening(r, dbKey, create, fn);
+    // open already: what #acquire does for it (most recently used, held), synchronously
+    this.#dbs.delete(dbKey);
+    this.#dbs.set(dbKey, open);
+    open.users++;
+    if (this.#dbs.size > this.#maxOpen) this.#evictIdle();
+    let run: Promise<T>;
+    try {
+      run = fn(store);
+    } catch (e) {
+      run = Promise.reject(e);
+    }
+    return run.finally(() => {
+      open.users--;
+      if (open.dropped && open.users === 0) return this.#close(open);
+    });
+  }
+
+  async #useOpening<T>(
     r: KvRequest,
     dbKey: string,
     create: boolean,
@@ -417,7 +445,7 @@ class KvModule implements RuntimeModule, RequestHandler<Job, KvResponse> {
 
   #open(dbKey: string, file: string): OpenDb {
     const db: OpenDb = {
-      store: KvStore.open(file).catch((e) => {
+      store: KvStore.open(file).then((store) => (db.ready = store), (e) => {
         if (this.#dbs.get(dbKey) === db) this.#dbs.delete(dbKey);
         throw e instanceof KvBackendError ? e : new KvBackendError(ioErrorMessage(e));
       }),

@@ -130,7 +130,23 @@ export class KvStore {
   }
 
   set(key: Uint8Array, value: Uint8Array): Promise<void> {
-    return this.commit([{ key, value }]);
+    const done = this.#writes.then(() =>
+      // the common case, an inline value and no chunked keys to index, is one Deno KV write:
+      // what #commit does for it, without its bookkeeping
+      this.#chunked.size === 0 && value.length <= VALUE_LIMIT
+        ? this.#setInline(key, value)
+        : this.#commit([{ key, value }])
+    );
+    this.#writes = done.catch(() => {});
+    return done;
+  }
+
+  async #setInline(key: Uint8Array, value: Uint8Array): Promise<void> {
+    try {
+      await this.#kv.set(this.#recordKey(key), value);
+    } catch (e) {
+      throw new KvBackendError(e instanceof Error ? e.message : String(e));
+    }
   }
 
   delete(key: Uint8Array): Promise<void> {
