@@ -388,21 +388,15 @@ class KvModule implements RuntimeModule, RequestHandler<Job, KvResponse> {
     const open = this.#dbs.get(dbKey);
     const store = open?.ready;
     if (!open || !store) return this.#useOpening(r, dbKey, create, fn);
-    // open already: what #acquire does for it (most recently used, held), synchronously
-    this.#dbs.delete(dbKey);
-    this.#dbs.set(dbKey, open);
-    open.users++;
-    if (this.#dbs.size > this.#maxOpen) this.#evictIdle();
+    // open already: held without the awaits of opening
+    this.#hold(dbKey, open);
     let run: Promise<T>;
     try {
       run = fn(store);
     } catch (e) {
       run = Promise.reject(e);
     }
-    return run.finally(() => {
-      open.users--;
-      if (open.dropped && open.users === 0) return this.#close(open);
-    });
+    return run.finally(() => this.#release(open));
   }
 
   async #useOpening<T>(
@@ -415,9 +409,22 @@ class KvModule implements RuntimeModule, RequestHandler<Job, KvResponse> {
     try {
       return await fn(await db.store);
     } finally {
-      db.users--;
-      if (db.dropped && db.users === 0) await this.#close(db);
+      await this.#release(db);
     }
+  }
+
+  /** Marks `db` most recently used and held by one more action. */
+  #hold(dbKey: string, db: OpenDb): void {
+    this.#dbs.delete(dbKey);
+    this.#dbs.set(dbKey, db);
+    db.users++;
+    this.#evictIdle();
+  }
+
+  /** One action is done with `db`; a store removed while held closes with its last user. */
+  #release(db: OpenDb): Promise<void> | undefined {
+    db.users--;
+    return db.dropped && db.users === 0 ? this.#close(db) : undefined;
   }
 
   async #acquire(r: KvRequest, dbKey: string, create: boolean): Promise<OpenDb> {
@@ -436,10 +443,7 @@ class KvModule implements RuntimeModule, RequestHandler<Job, KvResponse> {
       // another lane may have opened it meanwhile: one store per file
       db = this.#dbs.get(dbKey) ?? this.#open(dbKey, file);
     }
-    this.#dbs.delete(dbKey);
-    this.#dbs.set(dbKey, db);
-    db.users++;
-    this.#evictIdle();
+    this.#hold(dbKey, db);
     return db;
   }
 

@@ -130,23 +130,7 @@ export class KvStore {
   }
 
   set(key: Uint8Array, value: Uint8Array): Promise<void> {
-    const done = this.#writes.then(() =>
-      // the common case, an inline value and no chunked keys to index, is one Deno KV write:
-      // what #commit does for it, without its bookkeeping
-      this.#chunked.size === 0 && value.length <= VALUE_LIMIT
-        ? this.#setInline(key, value)
-        : this.#commit([{ key, value }])
-    );
-    this.#writes = done.catch(() => {});
-    return done;
-  }
-
-  async #setInline(key: Uint8Array, value: Uint8Array): Promise<void> {
-    try {
-      await this.#kv.set(this.#recordKey(key), value);
-    } catch (e) {
-      throw new KvBackendError(e instanceof Error ? e.message : String(e));
-    }
+    return this.commit([{ key, value }]);
   }
 
   delete(key: Uint8Array): Promise<void> {
@@ -161,6 +145,20 @@ export class KvStore {
   }
 
   async #commit(ops: TxOp[]): Promise<void> {
+    // the common case, one inline value or a delete with no chunked keys to index, is one
+    // Deno KV write: what the general path below does for it, without its bookkeeping
+    if (ops.length === 1 && this.#chunked.size === 0) {
+      const { key, value } = ops[0];
+      if (!value || value.length <= VALUE_LIMIT) {
+        const recordKey = this.#recordKey(key);
+        try {
+          await (value ? this.#kv.set(recordKey, value) : this.#kv.delete(recordKey));
+        } catch (e) {
+          throw new KvBackendError(e instanceof Error ? e.message : String(e));
+        }
+        return;
+      }
+    }
     const last = new Map<string, TxOp>();
     for (const op of ops) {
       const id = op.key.length < 4096
