@@ -8,6 +8,7 @@
 import { bootHttpNode, NODE_NAME, WEBAPP } from "../tests/http/node_helpers.ts";
 import { authCookieName, generateJwt, importJwtKey } from "../modules/http_server/mod.ts";
 import { echoWorker } from "./echo_worker.ts";
+import { threadCpu } from "./thread_cpu.ts";
 
 const args = Object.fromEntries(
   Deno.args.map((a) => {
@@ -21,31 +22,18 @@ const seconds = args.seconds ?? "5";
 const rounds = Math.max(1, Number(args.rounds ?? 1));
 const CLIENT = new URL("./http_load_client.ts", import.meta.url).pathname;
 
-/**
- * CPU microseconds so far of this process's threads: the main thread (the kernel's: HTTP,
- * routing, the modules) and all others (process Workers, echo Workers, V8's GC helpers),
- * from Linux's /proc; undefined without it.
- */
+/** CPU microseconds so far of the main thread (on the node: the kernel, http-server, routing)
+ * and of all others (process and echo Workers, V8's GC helpers); undefined without /proc. */
 function threadCpuUs(): { main: number; others: number } | undefined {
-  try {
-    let main = 0;
-    let others = 0;
-    for (const e of Deno.readDirSync("/proc/self/task")) {
-      let stat: string;
-      try {
-        stat = Deno.readTextFileSync(`/proc/self/task/${e.name}/stat`);
-      } catch {
-        continue; // the thread ended
-      }
-      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      const us = (Number(f[11]) + Number(f[12])) * 10_000; // utime + stime, 100 Hz ticks
-      if (Number(e.name) === Deno.pid) main += us;
-      else others += us;
-    }
-    return { main, others };
-  } catch {
-    return undefined;
+  const threads = threadCpu();
+  if (threads.length === 0) return undefined;
+  let main = 0;
+  let others = 0;
+  for (const t of threads) {
+    if (t.main) main += t.us;
+    else others += t.us;
   }
+  return { main, others };
 }
 
 async function load(extra: string[]): Promise<Record<string, number & Record<string, number>>> {

@@ -25,6 +25,7 @@ import type { RuntimeModule, RuntimeModuleContext } from "../kernel/module.ts";
 import type { KernelMessage } from "../wire/core.ts";
 import { makePackage, writeKitPackage } from "../tests/kernel/helpers.ts";
 import { buildEchoComponent } from "./echo_component.ts";
+import { threadCpu } from "./thread_cpu.ts";
 
 const args = Object.fromEntries(
   Deno.args.map((a) => a.replace(/^--/, "").split("=") as [string, string]),
@@ -130,19 +131,13 @@ async function oneWay(target: string, n: number) {
   await ask(target, { op: "count" });
 }
 
-/** CPU ticks (1/100 s) used so far by this process's threads: main, Workers, V8 helpers. */
-function threadTicks(): { main: number; workers: number; helpers: number } {
+/** CPU microseconds used so far by this process's threads: main, Workers, V8 helpers. */
+function threadUs(): { main: number; workers: number; helpers: number } {
   const t = { main: 0, workers: 0, helpers: 0 };
-  for (const e of Deno.readDirSync("/proc/self/task")) {
-    try {
-      const stat = Deno.readTextFileSync(`/proc/self/task/${e.name}/stat`);
-      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      const ticks = Number(f[11]) + Number(f[12]);
-      if (comm.startsWith("worker-")) t.workers += ticks;
-      else if (comm.startsWith("V8 ")) t.helpers += ticks;
-      else if (e.name === String(Deno.pid)) t.main += ticks;
-    } catch { /* thread gone */ }
+  for (const th of threadCpu()) {
+    if (th.name.startsWith("worker-")) t.workers += th.us;
+    else if (th.name.startsWith("V8 ")) t.helpers += th.us;
+    else if (th.main) t.main += th.us;
   }
   return t;
 }
@@ -154,14 +149,14 @@ async function timed(
   n: number,
   f: (n: number) => Promise<unknown>,
 ): Promise<number> {
-  const a = threadTicks();
+  const a = threadUs();
   const t0 = performance.now();
   await f(n);
   const us = ((performance.now() - t0) * 1000) / n;
-  const b = threadTicks();
+  const b = threadUs();
   const c = cpu[name] ??= { main: 0, workers: 0, helpers: 0 };
   for (const k of ["main", "workers", "helpers"] as const) {
-    c[k] += ((b[k] - a[k]) * 10_000) / n / RUNS;
+    c[k] += (b[k] - a[k]) / n / RUNS;
   }
   return us;
 }

@@ -24,6 +24,7 @@ import { makeResponse } from "../wire/core.ts";
 import { DbHost } from "../modules/sqlite/host.ts";
 import { ByteBudget } from "../modules/shared/db.ts";
 import { echoWorker, roundTrips } from "./echo_worker.ts";
+import { threadCpu } from "./thread_cpu.ts";
 
 const args = Object.fromEntries(
   Deno.args.map((a) => a.replace(/^--/, "").split("=") as [string, string]),
@@ -200,13 +201,8 @@ const sqlite = {
 
 /** CPU ms of this process's main thread (the kernel's), or NaN without /proc. */
 function mainThreadCpuMs(): number {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/self/task/${Deno.pid}/stat`);
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(f[11]) + Number(f[12])) * 10; // utime + stime, in 100 Hz ticks
-  } catch {
-    return NaN;
-  }
+  const main = threadCpu().find((t) => t.main);
+  return main ? main.us / 1000 : NaN;
 }
 
 let cpu = { direct: 0, process: 0, floor: 0, bare: 0 };
