@@ -22,7 +22,8 @@ RUN set -eu; \
     rm -rf /app/node_modules/@deno; \
     cd /app; \
     DENO_DIR=/app/.deno deno cache -q --config=deno.json main.ts kernel/process_host/worker.ts \
-      modules/sqlite/worker.ts modules/vfs/zip_worker.ts kernel/process_host/transpile_worker.ts; \
+      modules/sqlite/worker.ts modules/kv/worker.ts modules/vfs/zip_worker.ts \
+      kernel/process_host/transpile_worker.ts; \
     chmod -R a+rX,go-w /app
 
 FROM ${BASE}

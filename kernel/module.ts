@@ -13,6 +13,7 @@ export {
   moduleChannelClosed,
   ModuleChannelReader,
   ringBell,
+  ServedChannel,
   WAKE_BYTES,
 } from "./process_host/module_channel.ts";
 export { PeerSender } from "./process_host/peer.ts";

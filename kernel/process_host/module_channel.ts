@@ -14,8 +14,10 @@
 // the channel; the writer sees CLOSED and sends through the kernel from then on.
 
 import { decodeSends, encodeSends, Reader, type Writer } from "./codec.ts";
-import type { OutgoingMessage } from "./protocol.ts";
+import { type ModuleRoute, type OutgoingMessage, wallClock } from "./protocol.ts";
 import { Ring, RING_FLAG } from "./ring.ts";
+import { PeerSender } from "./peer.ts";
+import type { ModuleChannelEnd } from "../module.ts";
 
 /** Data bytes of a module channel's request ring; a record over 1/8 of it goes by the kernel. */
 export const MODULE_RING_BYTES = 64 * 1024;
@@ -109,5 +111,80 @@ export class ModuleChannelReader {
   /** Closed by someone and drained: the reader may drop it. */
   get done(): boolean {
     return Atomics.load(this.ring.ctl, RING_FLAG) === CLOSED && this.ring.peek() === undefined;
+  }
+}
+
+/**
+ * A module Worker's end of one module channel: the process's requests in, answers out
+ * into its inbox (a peer.ts channel, exactly as a peer process answers), and the rights
+ * the module checked when it opened the channel.
+ */
+export class ServedChannel {
+  readonly reader: ModuleChannelReader;
+  readonly answers: PeerSender;
+  readonly ring: SharedArrayBuffer;
+  readonly process: ModuleChannelEnd["process"];
+
+  constructor(
+    end: ModuleChannelEnd,
+    readonly route: ModuleRoute,
+    readonly read: boolean,
+    readonly write: boolean,
+    readonly id = 0,
+  ) {
+    this.reader = new ModuleChannelReader(end.ring);
+    this.answers = new PeerSender(end.reply, end.port, end.signal);
+    this.ring = end.ring;
+    this.process = end.process;
+  }
+
+  /**
+   * The next request; undefined when none waits; null once the channel is closed and
+   * drained, or broken (a malformed record: it is closed), when its answers are closed
+   * too and the Worker drops it. `wake` is the Worker's own bell.
+   */
+  next(wake: SharedArrayBuffer): OutgoingMessage | undefined | null {
+    let m: OutgoingMessage | undefined;
+    try {
+      m = this.reader.take();
+    } catch {
+      closeModuleChannel(this.ring, wake);
+      this.answers.close();
+      return null;
+    }
+    if (m === undefined && this.reader.done) {
+      this.answers.close();
+      return null;
+    }
+    return m;
+  }
+
+  /** Whether a request body's package and db are the ones this channel was opened for. */
+  names(pkg: { packageName: string; publisherNode: string }, db: string): boolean {
+    const r = this.route;
+    return db === r.db && pkg.packageName === r.packageName &&
+      pkg.publisherNode === r.publisherNode;
+  }
+
+  /** Answers request `m` with `body` and `blob`; an error answer carries no metadata. */
+  answer(
+    w: Writer,
+    m: OutgoingMessage,
+    body: Uint8Array,
+    blob: Uint8Array | undefined,
+    failed: boolean,
+    at = wallClock(),
+  ): void {
+    const metadata = m.message.tag === "request" && !failed ? m.message.val.metadata : undefined;
+    this.answers.send(w, {
+      id: m.id,
+      target: this.process,
+      message: {
+        tag: "response",
+        val: [{ inherit: false, body, metadata, capabilities: [] }, undefined],
+      },
+      lazyLoadBlob: blob ? { mime: "application/octet-stream", bytes: blob } : undefined,
+      at,
+    });
   }
 }

@@ -160,18 +160,22 @@ export type ChannelControl =
   | { t: "unpeer"; from: string };
 
 /**
- * Which requests a module channel takes: sqlite's Query and Write outside a transaction
- * on one database, named by its body's package_id and db (module_channel.ts).
+ * Which requests a module channel takes, on one database named by its body's package_id
+ * and db (module_channel.ts): sqlite's Query and Write outside a transaction; kv's Get,
+ * and Set and Delete outside a transaction.
  */
 export interface ModuleRoute {
-  kind: "sqlite-db";
+  kind: "sqlite-db" | "kv-db";
   packageName: string;
   publisherNode: string;
   db: string;
 }
 
 /** Runtime modules that open module channels (their pids as process glue keys them). */
-export const MODULE_CHANNEL_TARGETS: ReadonlySet<string> = new Set(["sqlite:distro:sys"]);
+export const MODULE_CHANNEL_TARGETS: ReadonlySet<string> = new Set([
+  "sqlite:distro:sys",
+  "kv:distro:sys",
+]);
 
 export type ToWorker =
   | Incoming

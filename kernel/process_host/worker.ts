@@ -761,8 +761,9 @@ const bodyText = new TextDecoder();
 
 /**
  * The module channel a request body would go on, for the requests channels take (sqlite's
- * Query, and Write outside a transaction); undefined for any other. The module Worker
- * checks the body again in full: this only picks the ring.
+ * Query, and Write outside a transaction; kv's Get, and Set and Delete outside one);
+ * undefined for any other. The module Worker checks the body again in full: this only
+ * picks the ring.
  */
 function routeKeyOf(target: string, body: Uint8Array): string | undefined {
   let v;
@@ -773,7 +774,14 @@ function routeKeyOf(target: string, body: Uint8Array): string | undefined {
   }
   const action = v?.action;
   if (typeof action !== "object" || action === null) return undefined;
-  if (!("Query" in action) && !("Write" in action && action.Write?.tx_id == null)) return undefined;
+  if (target === "kv:distro:sys") {
+    if (
+      !("Get" in action) && !("Set" in action && action.Set?.tx_id == null) &&
+      !("Delete" in action && action.Delete?.tx_id == null)
+    ) return undefined;
+  } else if (!("Query" in action) && !("Write" in action && action.Write?.tx_id == null)) {
+    return undefined;
+  }
   const pkg = v.package_id;
   if (typeof pkg?.package_name !== "string" || typeof pkg.publisher_node !== "string") {
     return undefined;

@@ -5,13 +5,17 @@
 // arbitrary bytes of any size (see store.ts); transactions commit atomically.
 // Requests run in order per source process, processes concurrently (mailbox lanes).
 //
-// Deno KV's operations are async (off the kernel's thread); what runs here is bounded by
-// the limits below: a value's size, the bytes of all requests in flight, what open
-// transactions buffer, a request body's size, and a time limit per request (past it the
-// answer is an IOError "timed out: ..."; Deno KV cannot cancel, so the operation itself
-// still completes in the background, in order with that process's later writes).
+// The stores live on kv's own Worker (worker.ts, host.ts): this module parses, checks
+// caps, keeps transactions and limits, and posts the store work there. After a local
+// process's Get, Set or Delete outside a transaction passed here, the module opens it a
+// module channel to that Worker, so its later ones skip the kernel's thread both ways.
+// What runs is bounded by the limits below: a value's size, the bytes of all requests in
+// flight, what open transactions buffer, a request body's size, and a time limit per
+// request (past it the answer is an IOError "timed out: ..."; Deno KV cannot cancel, so
+// the operation itself still completes in the background, in order with that process's
+// later writes).
 
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import {
   type Address,
   type Capability,
@@ -20,10 +24,16 @@ import {
   type Request,
 } from "../../wire/core.ts";
 import type { RuntimeModule, RuntimeModuleContext } from "../../kernel/module.ts";
-import { ByteBudget, dbKeyOf, freshTxId, ownsDb, timeLimitMs } from "../shared/db.ts";
+import {
+  ByteBudget,
+  dbKeyOf,
+  freshTxId,
+  OpenedChannels,
+  ownsDb,
+  timeLimitMs,
+} from "../shared/db.ts";
 import {
   type Answer,
-  ioErrorMessage,
   isKernel,
   laneBySourceProcess,
   type RequestHandler,
@@ -32,16 +42,24 @@ import {
 } from "../shared/runtime.ts";
 import {
   type DbTarget,
-  encodeKvResponse,
   kvCapParams,
-  type KvError,
   KvFailure,
   type KvRequest,
   kvRequestParser,
   type KvResponse,
   noDb,
 } from "../../wire/kv.ts";
-import { KvBackendError, KvStore, type TxOp } from "./store.ts";
+import type { TxOp } from "./store.ts";
+import { KvStores, NoSuchDb, type StoreOps } from "./stores.ts";
+import { KvWorkerHost } from "./host.ts";
+import {
+  encodeAnswer,
+  inflightFull,
+  kvErrorOf,
+  refused,
+  timedOut,
+  valueTooBig,
+} from "./protocol.ts";
 
 export * from "../../wire/kv.ts";
 export { KEY_LIMIT, VALUE_LIMIT } from "./store.ts";
@@ -82,24 +100,13 @@ export interface KvModuleOptions {
   requestTimeoutMs?: number;
   /** Overrides of the limits above (tests, embedders). */
   limits?: Partial<KvLimits>;
-}
-
-/** A limit refusal, in kv's store error variant. */
-function refused(text: string): KvFailure {
-  return new KvFailure({ RocksDBError: text });
-}
-
-const DB_FILE = "kv.sqlite3";
-
-/** An open (or opening) store and the actions holding it. */
-interface OpenDb {
-  store: Promise<KvStore>;
-  /** the store once open: actions on it then skip the awaits of opening */
-  ready?: KvStore;
-  /** actions between acquiring and releasing it: the LRU never closes a held store */
-  users: number;
-  /** removed (RemoveDb) while held: closed when the last user is done */
-  dropped: boolean;
+  /**
+   * Hold the stores on kv's own Worker (default), which also serves module channels;
+   * false keeps them on the kernel's thread, with no channels.
+   */
+  worker?: boolean;
+  /** With the Worker: whether processes get module channels to it (default true). */
+  moduleChannels?: boolean;
 }
 
 interface Tx {
@@ -125,8 +132,6 @@ interface Job {
 }
 
 const OK: Answer<KvResponse> = { response: "Ok" };
-const OK_TEXT = encodeKvResponse("Ok");
-const encoder = new TextEncoder();
 
 class KvModule implements RuntimeModule, RequestHandler<Job, KvResponse> {
   readonly processId = KV_PROCESS_ID;
@@ -137,10 +142,10 @@ class KvModule implements RuntimeModule, RequestHandler<Job, KvResponse> {
   readonly answerErrorsAlways = true;
   self!: Address;
   #ctx!: RuntimeModuleContext;
-  #root = "";
-  #maxOpen: number;
-  /** open stores by db key, least recently used first */
-  #dbs = new Map<string, OpenDb>();
+  #opts: KvModuleOptions;
+  #stores!: StoreOps;
+  /** the stores' Worker, when they are on one */
+  #worker?: KvWorkerHost;
   #txs = new Map<bigint, Tx>();
   #txBytes = 0;
   #limits: KvLimits;
@@ -151,9 +156,11 @@ class KvModule implements RuntimeModule, RequestHandler<Job, KvResponse> {
   #targets = new WeakMap<DbTarget, Db>();
   /** the time limit of every request */
   #watchdog: Watchdog;
+  /** module channels opened to the Worker */
+  #channels = new OpenedChannels();
 
   constructor(opts: KvModuleOptions) {
-    this.#maxOpen = opts.maxOpenDbs ?? MAX_OPEN_DBS;
+    this.#opts = opts;
     this.#limits = { ...KV_LIMITS, ...opts.limits };
     this.#timeoutMs = timeLimitMs(opts.requestTimeoutMs, REQUEST_TIMEOUT_MS, "kv");
     this.#budget = new ByteBudget(this.#limits.maxInflightBytes);
@@ -163,8 +170,21 @@ class KvModule implements RuntimeModule, RequestHandler<Job, KvResponse> {
   async start(ctx: RuntimeModuleContext): Promise<void> {
     this.#ctx = ctx;
     this.self = { node: ctx.our, process: KV_PROCESS_ID };
-    this.#root = resolve(ctx.home, "kv");
-    await Deno.mkdir(this.#root, { recursive: true });
+    const root = resolve(ctx.home, "kv");
+    await Deno.mkdir(root, { recursive: true });
+    const maxOpen = this.#opts.maxOpenDbs ?? MAX_OPEN_DBS;
+    if (this.#opts.worker === false) {
+      this.#stores = new KvStores(root, maxOpen);
+      return;
+    }
+    this.#stores = this.#worker = new KvWorkerHost({
+      root,
+      maxOpen,
+      budget: this.#budget,
+      maxValueBytes: this.#limits.maxValueBytes,
+      timeoutMs: this.#timeoutMs,
+      print: (text) => ctx.print(1, text),
+    });
   }
 
   laneOf(km: KernelMessage): string {
@@ -177,9 +197,7 @@ class KvModule implements RuntimeModule, RequestHandler<Job, KvResponse> {
 
   async shutdown(): Promise<void> {
     this.#watchdog.stop();
-    const open = [...this.#dbs.values()];
-    this.#dbs.clear();
-    for (const db of open) await this.#close(db);
+    await this.#stores?.close();
   }
 
   parse(_km: KernelMessage, req: Request): Job {
@@ -229,28 +247,21 @@ class KvModule implements RuntimeModule, RequestHandler<Job, KvResponse> {
   act(km: KernelMessage, job: Job): Promise<Answer<KvResponse>> {
     const releases: (() => void)[] = [];
     const hold = (n: number) => releases.push(this.#budget.take(n, () => this.#busy()));
+    const adopt = (n: number) => releases.push(() => this.#budget.give(n));
     let run: Promise<Answer<KvResponse>>;
     try {
-      run = this.#act(km, job, hold);
+      run = this.#act(km, job, hold, adopt);
     } catch (e) {
       run = Promise.reject(e);
     }
-    const settled = run.finally(() => releases.forEach((release) => release()));
-    return this.#watchdog.watch(
-      settled,
-      () =>
-        new KvFailure({
-          IOError: `timed out: past kv's time limit of ${this.#timeoutMs} ms; a write may ` +
-            "still complete",
-        }),
-    );
+    const settled = run.then(undefined, (e) => {
+      throw e instanceof NoSuchDb ? noDb(job.request) : e;
+    }).finally(() => releases.forEach((release) => release()));
+    return this.#watchdog.watch(settled, () => timedOut(this.#timeoutMs));
   }
 
   #busy(): KvFailure {
-    return refused(
-      `out of memory: requests in flight are over kv's limit of ` +
-        `${this.#limits.maxInflightBytes} bytes; retry later`,
-    );
+    return inflightFull(this.#limits.maxInflightBytes);
   }
 
   #dropTx(txId: bigint): void {
@@ -264,8 +275,10 @@ class KvModule implements RuntimeModule, RequestHandler<Job, KvResponse> {
     km: KernelMessage,
     { request: r, dbKey }: Job,
     hold: (n: number) => void,
+    adopt: (n: number) => void,
   ): Promise<Answer<KvResponse>> {
     const action = r.action;
+    const stores = this.#stores;
     switch (action.tag) {
       case "Open":
         if (!isKernel(km.source)) {
@@ -274,22 +287,22 @@ class KvModule implements RuntimeModule, RequestHandler<Job, KvResponse> {
             this.#cap("write", r),
           ]);
         }
-        await this.#use(r, dbKey, true, () => Promise.resolve());
+        await stores.open(dbKey, true);
         return OK;
       case "RemoveDb": {
-        const open = this.#dbs.get(dbKey);
-        if (open) this.#drop(dbKey, open);
         for (const [id, tx] of this.#txs) if (tx.db === dbKey) this.#dropTx(id);
-        await Deno.remove(join(this.#root, dbKey), { recursive: true });
+        this.#channels.forget(dbKey); // the Worker closes them
+        await stores.remove(dbKey);
         return OK;
       }
       case "Get": {
-        const value = await this.#use(r, dbKey, false, (s) => s.get(action.key, hold));
+        this.#offerChannel(km, r, dbKey);
+        const value = await stores.get(dbKey, action.key, hold, adopt);
         if (value === undefined) throw new KvFailure("KeyNotFound");
         return { response: { Get: action.key }, blob: value };
       }
       case "BeginTx": {
-        await this.#use(r, dbKey, false, () => Promise.resolve());
+        await stores.open(dbKey, false);
         if (this.#txs.size >= this.#limits.maxOpenTxs) {
           throw refused(
             `too many open transactions: kv's limit is ${this.#limits.maxOpenTxs}; ` +
@@ -300,187 +313,93 @@ class KvModule implements RuntimeModule, RequestHandler<Job, KvResponse> {
         this.#txs.set(txId, { db: dbKey, ops: [], bytes: 0 });
         return { response: { BeginTx: { tx_id: txId } } };
       }
-      case "Set":
-        return await this.#use(r, dbKey, false, async (store) => {
-          const blob = km.lazyLoadBlob;
+      case "Set": {
+        const blob = km.lazyLoadBlob;
+        const n = blob?.bytes.length ?? 0;
+        const tx = action.txId === undefined ? undefined : await this.#tx(action.txId, dbKey);
+        if (!blob || n > this.#limits.maxValueBytes) {
+          if (!tx) await stores.open(dbKey, false); // NoDb comes first
           if (!blob) throw new KvFailure("MalformedRequest");
-          const n = blob.bytes.length;
-          if (n > this.#limits.maxValueBytes) {
-            throw refused(
-              `value of ${n} bytes is over kv's limit of ${this.#limits.maxValueBytes}`,
-            );
-          }
-          if (action.txId === undefined) {
-            hold(n);
-            await store.set(action.key, blob.bytes);
-            return OK;
-          }
-          const tx = this.#tx(action.txId, dbKey);
-          const bytes = n + action.key.length;
-          if (this.#txBytes + bytes > this.#limits.maxTxBytes) {
-            throw refused(
-              `out of memory: open transactions hold over kv's limit of ` +
-                `${this.#limits.maxTxBytes} bytes; commit them first`,
-            );
-          }
-          tx.ops.push({ key: action.key, value: blob.bytes });
-          tx.bytes += bytes;
-          this.#txBytes += bytes;
+          throw valueTooBig(n, this.#limits.maxValueBytes);
+        }
+        if (!tx) {
+          this.#offerChannel(km, r, dbKey);
+          hold(n);
+          await stores.commit(dbKey, [{ key: action.key, value: blob.bytes }]);
           return OK;
-        });
-      case "Delete":
-        return await this.#use(r, dbKey, false, async (store) => {
-          if (action.txId === undefined) await store.delete(action.key);
-          else {
-            const tx = this.#tx(action.txId, dbKey);
-            tx.ops.push({ key: action.key });
-            tx.bytes += action.key.length;
-            this.#txBytes += action.key.length;
-          }
+        }
+        const bytes = n + action.key.length;
+        if (this.#txBytes + bytes > this.#limits.maxTxBytes) {
+          throw refused(
+            `out of memory: open transactions hold over kv's limit of ` +
+              `${this.#limits.maxTxBytes} bytes; commit them first`,
+          );
+        }
+        tx.ops.push({ key: action.key, value: blob.bytes });
+        tx.bytes += bytes;
+        this.#txBytes += bytes;
+        return OK;
+      }
+      case "Delete": {
+        if (action.txId === undefined) {
+          this.#offerChannel(km, r, dbKey);
+          await stores.commit(dbKey, [{ key: action.key }]);
           return OK;
-        });
-      case "Commit":
-        return await this.#use(r, dbKey, false, async (store) => {
-          const tx = this.#tx(action.txId, dbKey);
-          hold(tx.bytes);
-          this.#dropTx(action.txId); // consumed whether or not it commits
-          await store.commit(tx.ops);
-          return OK;
-        });
+        }
+        const tx = await this.#tx(action.txId, dbKey);
+        tx.ops.push({ key: action.key });
+        tx.bytes += action.key.length;
+        this.#txBytes += action.key.length;
+        return OK;
+      }
+      case "Commit": {
+        const tx = await this.#tx(action.txId, dbKey);
+        hold(tx.bytes);
+        this.#dropTx(action.txId); // consumed whether or not it commits
+        await stores.commit(dbKey, tx.ops);
+        return OK;
+      }
     }
   }
 
   error(e: unknown): KvResponse {
-    let error: KvError;
-    if (e instanceof KvFailure) error = e.error;
-    else if (e instanceof KvBackendError) error = { RocksDBError: `Deno KV: ${e.message}` };
-    else error = { IOError: ioErrorMessage(e) };
-    return { Err: error };
+    return { Err: kvErrorOf(e) };
   }
 
   encode(r: KvResponse): Uint8Array {
-    if (r === "Ok") return OK_TEXT.slice();
-    // {"Get":[u8, ...]}: a byte array's JSON is its numbers joined by commas
-    if (typeof r === "object" && "Get" in r) return encoder.encode(`{"Get":[${r.Get.join(",")}]}`);
-    return encodeKvResponse(r);
+    return encodeAnswer(r);
   }
 
   #cap(kind: "read" | "write", r: DbTarget): Capability {
     return { issuer: this.self, params: kvCapParams(kind, r.packageId, r.db) };
   }
 
-  #tx(txId: bigint, dbKey: string): Tx {
+  /**
+   * The open transaction `txId` on the database. Without one, NoTx; NoDb first when the
+   * database does not exist (a transaction's database existed when it began: RemoveDb
+   * drops its transactions).
+   */
+  async #tx(txId: bigint, dbKey: string): Promise<Tx> {
     const tx = this.#txs.get(txId);
-    if (!tx || tx.db !== dbKey) throw new KvFailure({ NoTx: txId });
-    return tx;
+    if (tx && tx.db === dbKey) return tx;
+    await this.#stores.open(dbKey, false);
+    throw new KvFailure({ NoTx: txId });
   }
 
   /**
-   * Runs `fn` on the request's store, opening it if needed (creating it when `create`,
-   * else NoDb when it does not exist), and holding it so the LRU cannot close it.
+   * After a Get, Set or Delete outside a transaction of a local process passed here: a
+   * module channel from it to kv's Worker for that database, with the rights it holds
+   * now, unless one is open.
    */
-  #use<T>(
-    r: KvRequest,
-    dbKey: string,
-    create: boolean,
-    fn: (store: KvStore) => Promise<T>,
-  ): Promise<T> {
-    const open = this.#dbs.get(dbKey);
-    const store = open?.ready;
-    if (!open || !store) return this.#useOpening(r, dbKey, create, fn);
-    // open already: held without the awaits of opening
-    this.#hold(dbKey, open);
-    let run: Promise<T>;
-    try {
-      run = fn(store);
-    } catch (e) {
-      run = Promise.reject(e);
-    }
-    return run.finally(() => this.#release(open));
-  }
-
-  async #useOpening<T>(
-    r: KvRequest,
-    dbKey: string,
-    create: boolean,
-    fn: (store: KvStore) => Promise<T>,
-  ): Promise<T> {
-    const db = await this.#acquire(r, dbKey, create);
-    try {
-      return await fn(await db.store);
-    } finally {
-      await this.#release(db);
-    }
-  }
-
-  /** Marks `db` most recently used and held by one more action. */
-  #hold(dbKey: string, db: OpenDb): void {
-    this.#dbs.delete(dbKey);
-    this.#dbs.set(dbKey, db);
-    db.users++;
-    this.#evictIdle();
-  }
-
-  /** One action is done with `db`; a store removed while held closes with its last user. */
-  #release(db: OpenDb): Promise<void> | undefined {
-    db.users--;
-    return db.dropped && db.users === 0 ? this.#close(db) : undefined;
-  }
-
-  async #acquire(r: KvRequest, dbKey: string, create: boolean): Promise<OpenDb> {
-    let db = this.#dbs.get(dbKey);
-    if (!db) {
-      const file = join(this.#root, dbKey, DB_FILE);
-      if (create) {
-        await Deno.mkdir(join(this.#root, dbKey), { recursive: true });
-      } else {
-        try {
-          await Deno.stat(file);
-        } catch {
-          throw noDb(r);
-        }
-      }
-      // another lane may have opened it meanwhile: one store per file
-      db = this.#dbs.get(dbKey) ?? this.#open(dbKey, file);
-    }
-    this.#hold(dbKey, db);
-    return db;
-  }
-
-  #open(dbKey: string, file: string): OpenDb {
-    const db: OpenDb = {
-      store: KvStore.open(file).then((store) => (db.ready = store), (e) => {
-        if (this.#dbs.get(dbKey) === db) this.#dbs.delete(dbKey);
-        throw e instanceof KvBackendError ? e : new KvBackendError(ioErrorMessage(e));
-      }),
-      users: 0,
-      dropped: false,
-    };
-    return db;
-  }
-
-  /** Closes least recently used stores beyond the limit, skipping held ones. */
-  #evictIdle(): void {
-    for (const [key, db] of this.#dbs) {
-      if (this.#dbs.size <= this.#maxOpen) return;
-      if (db.users > 0) continue;
-      this.#dbs.delete(key);
-      void this.#close(db);
-    }
-  }
-
-  #drop(dbKey: string, db: OpenDb): void {
-    this.#dbs.delete(dbKey);
-    if (db.users === 0) void this.#close(db);
-    else db.dropped = true;
-  }
-
-  async #close(db: OpenDb): Promise<void> {
-    try {
-      (await db.store).close();
-    } catch {
-      // it never opened
-    }
+  #offerChannel(km: KernelMessage, r: KvRequest, dbKey: string): void {
+    const host = this.#worker;
+    const wake = host?.wake;
+    if (!host || !wake || this.#opts.moduleChannels === false) return;
+    this.#channels.offer(this.#ctx, km, "kv-db", dbKey, r, wake, (end, route) => {
+      const read = this.#ctx.hasCapability(end.process.process, this.#cap("read", r));
+      const write = this.#ctx.hasCapability(end.process.process, this.#cap("write", r));
+      return host.openChannel({ end, route, dbKey, read, write }) ? end.ring : undefined;
+    });
   }
 }
 

@@ -4,7 +4,23 @@
 // in flight and time limits.
 
 import { join } from "node:path";
-import { type Address, type PackageId, packageIdToString } from "../../wire/core.ts";
+import {
+  type Address,
+  type KernelMessage,
+  type PackageId,
+  packageIdToString,
+  processIdToString,
+} from "../../wire/core.ts";
+import {
+  moduleChannelClosed,
+  type ModuleChannelEnd,
+  type ModuleRoute,
+  type RuntimeModuleContext,
+} from "../../kernel/module.ts";
+import { isKernel } from "./runtime.ts";
+
+/** Module channels' records kept per database before closed ones are forgotten. */
+const MAX_CHANNEL_RECORDS = 256;
 
 /** The database's directory below the module's root: <package_id>/<db>. */
 export function dbKeyOf(r: { packageId: PackageId; db: string }): string {
@@ -111,4 +127,62 @@ export function timeLimitMs(v: number | undefined, fallback: number, what: strin
     throw new RangeError(`${what}: a time limit must be 1 .. 2147483647 ms, got ${v}`);
   }
   return v;
+}
+
+/**
+ * The module channels (kernel/process_host/module_channel.ts) a storage module opened to
+ * its Workers, by database, then process: a process gets one per database, opened anew
+ * once it is closed (by the kernel when its caps change, or by the module's Worker).
+ */
+export class OpenedChannels {
+  #byDb = new Map<string, Map<string, SharedArrayBuffer>>();
+
+  /**
+   * After a request of a local process that expects an answer passed the module's checks:
+   * opens it a channel of `kind` for database `r` to the Worker woken by `wake`, unless
+   * one is open. `serve(end, route)` hands the end to that Worker and returns the
+   * channel's ring, or undefined when the Worker cannot take it.
+   */
+  offer(
+    ctx: RuntimeModuleContext,
+    km: KernelMessage,
+    kind: ModuleRoute["kind"],
+    dbKey: string,
+    r: { packageId: PackageId; db: string },
+    wake: SharedArrayBuffer,
+    serve: (end: ModuleChannelEnd, route: ModuleRoute) => SharedArrayBuffer | undefined,
+  ): void {
+    if (!ctx.openChannel || isKernel(km.source)) return;
+    if (km.message.tag !== "request" || km.message.val.expectsResponse === undefined) return;
+    const process = km.source.process;
+    const pid = processIdToString(process);
+    let byProcess = this.#byDb.get(dbKey);
+    const had = byProcess?.get(pid);
+    if (had && !moduleChannelClosed(had)) return;
+    const route: ModuleRoute = {
+      kind,
+      packageName: r.packageId.packageName,
+      publisherNode: r.packageId.publisherNode,
+      db: r.db,
+    };
+    const end = ctx.openChannel(process, route, wake);
+    if (!end) return;
+    const ring = serve(end, route);
+    if (!ring) return;
+    if (!byProcess) this.#byDb.set(dbKey, byProcess = new Map());
+    if (byProcess.size >= MAX_CHANNEL_RECORDS) {
+      for (const [k, open] of byProcess) if (moduleChannelClosed(open)) byProcess.delete(k);
+    }
+    byProcess.set(pid, ring);
+  }
+
+  /** Forgets database `dbKey`'s channels (its Worker closes them). */
+  forget(dbKey: string): void {
+    this.#byDb.delete(dbKey);
+  }
+
+  /** Forgets them all. */
+  clear(): void {
+    this.#byDb.clear();
+  }
 }

@@ -26,7 +26,14 @@ import {
   SQLITE_PROCESS_ID,
 } from "../../wire/core.ts";
 import type { RuntimeModule, RuntimeModuleContext } from "../../kernel/module.ts";
-import { ByteBudget, dbKeyOf, freshTxId, ownsDb, timeLimitMs } from "../shared/db.ts";
+import {
+  ByteBudget,
+  dbKeyOf,
+  freshTxId,
+  OpenedChannels,
+  ownsDb,
+  timeLimitMs,
+} from "../shared/db.ts";
 import {
   type Answer,
   isKernel,
@@ -45,7 +52,7 @@ import {
   type SqliteResponse,
 } from "../../wire/sqlite.ts";
 import { DbHost, type EndableWorker, interrupted, type Job } from "./host.ts";
-import { moduleChannelClosed, wallClock } from "../../kernel/module.ts";
+import { wallClock } from "../../kernel/module.ts";
 import {
   inflightFull,
   paramsTooBig,
@@ -178,7 +185,7 @@ class SqliteModule implements RuntimeModule, RequestHandler<Req, SqliteResponse>
   #blames = new Map<string, string>();
   #moduleChannels: boolean;
   /** module channels opened, by database key then process: their request rings */
-  #channels = new Map<string, Map<string, SharedArrayBuffer>>();
+  #channels = new OpenedChannels();
   /** watches channel requests' time limit while channels exist */
   #channelWatch?: ReturnType<typeof setInterval>;
 
@@ -272,7 +279,7 @@ class SqliteModule implements RuntimeModule, RequestHandler<Req, SqliteResponse>
 
   #retire(key: string, host: DbHost): void {
     this.#hosts.delete(key);
-    this.#channels.delete(key);
+    this.#channels.forget(key);
     if (!host.idle) this.#retired.add(host);
     host.retire(() => this.#retired.delete(host));
   }
@@ -474,30 +481,14 @@ class SqliteModule implements RuntimeModule, RequestHandler<Req, SqliteResponse>
    * the database's Worker, with the rights it holds now, unless one is open.
    */
   #offerChannel(km: KernelMessage, r: Req, host: DbHost, blame: string): void {
-    const ctx = this.#ctx;
-    if (!this.#moduleChannels || !ctx.openChannel || isKernel(km.source)) return;
-    if (km.message.tag !== "request" || km.message.val.expectsResponse === undefined) return;
     const wake = host.wake;
-    if (!wake) return;
-    const process = km.source.process;
-    const pid = processIdToString(process);
-    let byProcess = this.#channels.get(r.target.dbKey);
-    const had = byProcess?.get(pid);
-    if (had && !moduleChannelClosed(had)) return;
-    const route = {
-      kind: "sqlite-db" as const,
-      packageName: r.packageId.packageName,
-      publisherNode: r.packageId.publisherNode,
-      db: r.db,
-    };
-    const end = ctx.openChannel(process, route, wake);
-    if (!end) return;
-    const read = ctx.hasCapability(process, r.target.read);
-    const write = ctx.hasCapability(process, r.target.write);
-    const ring = host.openChannel({ end, route, read, write, blame });
-    if (!ring) return;
-    if (!byProcess) this.#channels.set(r.target.dbKey, byProcess = new Map());
-    byProcess.set(pid, ring);
+    if (!this.#moduleChannels || !wake) return;
+    const ctx = this.#ctx;
+    this.#channels.offer(ctx, km, "sqlite-db", r.target.dbKey, r, wake, (end, route) => {
+      const read = ctx.hasCapability(end.process.process, r.target.read);
+      const write = ctx.hasCapability(end.process.process, r.target.write);
+      return host.openChannel({ end, route, read, write, blame });
+    });
     this.#channelWatch ??= this.#watchChannels();
   }
 

@@ -16,16 +16,14 @@ import {
   SqliteFailure,
   sqliteRequestParser,
 } from "../../wire/sqlite.ts";
-import type { Address, Request } from "../../wire/core.ts";
+import type { Request } from "../../wire/core.ts";
 import { parseParams, rowEncoder, type SqlParam } from "./values.ts";
 import {
   BELL,
   BELL_PARKED,
   closeModuleChannel,
-  ModuleChannelReader,
-  type ModuleRoute,
   type OutgoingMessage,
-  PeerSender,
+  ServedChannel,
   wallClock,
   Writer,
 } from "../../kernel/module.ts";
@@ -214,19 +212,7 @@ function post(e: WorkerEvent) {
   self.postMessage(e);
 }
 
-/** A module channel this Worker serves (kernel/process_host/module_channel.ts). */
-interface Channel {
-  id: number;
-  reader: ModuleChannelReader;
-  ring: SharedArrayBuffer;
-  answers: PeerSender;
-  process: Address;
-  route: ModuleRoute;
-  read: boolean;
-  write: boolean;
-}
-
-const channels: Channel[] = [];
+const channels: ServedChannel[] = [];
 const answerWriter = new Writer();
 const parser = sqliteRequestParser();
 let maxParamsBytes = 0;
@@ -240,25 +226,14 @@ function takeControl(ctl: MessagePort): void {
     const m = receiveMessageOnPort(port);
     if (!m) return;
     const open = m.message as ChannelOpen;
-    const e = open.end;
-    channels.push({
-      id: open.id,
-      reader: new ModuleChannelReader(e.ring),
-      ring: e.ring,
-      answers: new PeerSender(e.reply, e.port, e.signal),
-      process: e.process,
-      route: open.route,
-      read: open.read,
-      write: open.write,
-    });
+    channels.push(new ServedChannel(open.end, open.route, open.read, open.write, open.id));
   }
 }
 
 /** What a channel request does, once it passed the channel's checks. */
-function channelRequest(ch: Channel, req: Request, blob: Uint8Array | undefined): Reply {
+function channelRequest(ch: ServedChannel, req: Request, blob: Uint8Array | undefined): Reply {
   const { target, action } = parser.parse(req.body);
-  const mine = target.db === ch.route.db && target.packageId.packageName === ch.route.packageName &&
-    target.packageId.publisherNode === ch.route.publisherNode;
+  const mine = ch.names(target.packageId, target.db);
   if (action.tag === "Query") {
     if (!mine || !ch.read) throw new SqliteFailure("NoReadCap");
     vetQuery(action.query);
@@ -295,7 +270,7 @@ function withParams(blob: Uint8Array | undefined, work: () => Reply): Reply {
  * Runs one channel request and answers it into the process's inbox. False when the
  * module gave up on it (past the time limit; the module answered it): serving stops.
  */
-function serveChannelRequest(ch: Channel, m: OutgoingMessage): boolean {
+function serveChannelRequest(ch: ServedChannel, m: OutgoingMessage): boolean {
   if (m.message.tag !== "request") return true;
   const req = m.message.val;
   Atomics.store(signal, CH_WHO, ch.id);
@@ -320,22 +295,7 @@ function serveChannelRequest(ch: Channel, m: OutgoingMessage): boolean {
   }
   const blob = reply?.ok ? reply.blob : undefined;
   const body = failed ? encodeSqliteResponse({ Err: failed }) : blob ? READ_BODY : OK_BODY;
-  ch.answers.send(answerWriter, {
-    id: m.id,
-    target: ch.process,
-    message: {
-      tag: "response",
-      val: [{
-        inherit: false,
-        body,
-        // errors carry no metadata (serve's echoMetadata "ok")
-        metadata: failed ? undefined : req.metadata,
-        capabilities: [],
-      }, undefined],
-    },
-    lazyLoadBlob: blob ? { mime: "application/octet-stream", bytes: blob } : undefined,
-    at: now,
-  });
+  ch.answer(answerWriter, m, body, blob, failed !== undefined, now);
   if (reply?.ok && reply.held) Atomics.sub(held, 0, reply.held);
   return true;
 }
@@ -349,22 +309,12 @@ function serveChannels(): boolean | "abandoned" {
   for (let i = 0; i < channels.length; i++) {
     const ch = channels[i];
     for (;;) {
-      let m: OutgoingMessage | undefined;
-      try {
-        m = ch.reader.take();
-      } catch {
-        m = undefined; // a broken record: the channel is dropped below
-        closeModuleChannel(ch.ring, wake.buffer);
+      const m = ch.next(wake.buffer);
+      if (m === null) {
         channels.splice(i--, 1);
         break;
       }
-      if (m === undefined) {
-        if (ch.reader.done) {
-          ch.answers.close();
-          channels.splice(i--, 1);
-        }
-        break;
-      }
+      if (m === undefined) break;
       did = true;
       if (!serveChannelRequest(ch, m)) return "abandoned";
     }

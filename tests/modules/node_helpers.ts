@@ -3,7 +3,8 @@
 
 import { bootNode, type HyperdenoNode } from "../../main.ts";
 import { writeKitPackage } from "../kernel/helpers.ts";
-import type { RuntimeModule } from "../../kernel/module.ts";
+import type { RuntimeModule, RuntimeModuleContext } from "../../kernel/module.ts";
+import type { KernelMessage } from "../../wire/core.ts";
 import type { RuntimeConsole } from "../../kernel/console_port.ts";
 import { createKvModule } from "../../modules/kv/mod.ts";
 import { createSqliteModule } from "../../modules/sqlite/mod.ts";
@@ -162,3 +163,42 @@ export async function appBatch(
 export const countTo = (n: number) =>
   `WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ${n}) ` +
   "SELECT count(*) AS n FROM c";
+
+/** A runtime module that counts the messages the kernel hands it (a module channel's never reach it). */
+export function counted(m: RuntimeModule) {
+  const w = {
+    processId: m.processId,
+    public: m.public,
+    handled: 0,
+    ctx: undefined as RuntimeModuleContext | undefined,
+    start(ctx: RuntimeModuleContext) {
+      w.ctx = ctx;
+      return m.start(ctx);
+    },
+    laneOf: (km: KernelMessage) => m.laneOf!(km),
+    handleMessage(km: KernelMessage) {
+      w.handled++;
+      return m.handleMessage(km);
+    },
+    shutdown: () => m.shutdown?.(),
+  };
+  return w;
+}
+
+/** Runs `f` on a storage node where `module` (counted) replaces its namesake, with storage_app installed. */
+export async function withCountedModule(
+  module: RuntimeModule,
+  f: (n: StorageNode, m: ReturnType<typeof counted>) => Promise<void>,
+  console?: RuntimeConsole,
+): Promise<void> {
+  const root = await Deno.makeTempDir({ prefix: `hd-${module.processId.processName}-channels-` });
+  const m = counted(module);
+  const n = await bootStorageNode(`${root}/home`, [m], console);
+  try {
+    await n.node.installPackage(await writeStoragePackage(root));
+    await f(n, m);
+  } finally {
+    await n.stop();
+    await Deno.remove(root, { recursive: true });
+  }
+}

@@ -6,19 +6,16 @@
 
 import { assert, assertEquals } from "../assert.ts";
 import { createSqliteModule, sqliteCapParams } from "../../modules/sqlite/mod.ts";
-import type { RuntimeModule, RuntimeModuleContext } from "../../kernel/module.ts";
 import type { ConsolePort, RuntimeConsole } from "../../kernel/console_port.ts";
-import type { KernelMessage } from "../../wire/core.ts";
 import type { HyperdenoNode } from "../../main.ts";
 import { parseProcessId } from "../../wire/core.ts";
 import {
   appBatch,
   type AppCall,
   appCall,
-  bootStorageNode,
   countTo,
   NODE,
-  writeStoragePackage,
+  withCountedModule,
 } from "./node_helpers.ts";
 
 const dec = (b?: Uint8Array | null) => new TextDecoder().decode(b ?? new Uint8Array());
@@ -35,45 +32,12 @@ const write = (statement: string, params?: unknown[]) =>
 const query = (q: string, params?: unknown[]) =>
   sqlite({ Query: q }, params && enc(JSON.stringify(params)));
 
-/** sqlite, counting the messages the kernel hands it (a channel's requests never reach it). */
-function counted(m: RuntimeModule) {
-  const w = {
-    processId: m.processId,
-    public: m.public,
-    handled: 0,
-    ctx: undefined as RuntimeModuleContext | undefined,
-    start(ctx: RuntimeModuleContext) {
-      w.ctx = ctx;
-      return m.start(ctx);
-    },
-    laneOf: (km: KernelMessage) => m.laneOf!(km),
-    handleMessage(km: KernelMessage) {
-      w.handled++;
-      return m.handleMessage(km);
-    },
-    shutdown: () => m.shutdown?.(),
-  };
-  return w;
-}
-
-async function withNode(
+function withNode(
   opts: Parameters<typeof createSqliteModule>[0],
-  f: (
-    n: Awaited<ReturnType<typeof bootStorageNode>>,
-    m: ReturnType<typeof counted>,
-  ) => Promise<void>,
+  f: Parameters<typeof withCountedModule>[1],
   console?: RuntimeConsole,
 ) {
-  const root = await Deno.makeTempDir({ prefix: "hd-sqlite-channels-" });
-  const m = counted(createSqliteModule(opts));
-  const n = await bootStorageNode(`${root}/home`, [m], console);
-  try {
-    await n.node.installPackage(await writeStoragePackage(root));
-    await f(n, m);
-  } finally {
-    await n.stop();
-    await Deno.remove(root, { recursive: true });
-  }
+  return withCountedModule(createSqliteModule(opts), f, console);
 }
 
 const BIG = "x".repeat(20_000);
