@@ -1,14 +1,17 @@
-// kv set+get and sqlite insert+select pairs sent by a real process (a Worker,
-// through the kernel to kv:distro:sys / sqlite:distro:sys and back; the app builds each
-// request's JSON and checks each answer, as an app on process_lib does), against
+// kv set+get and sqlite insert+select pairs sent by a real process (a Worker, to
+// kv:distro:sys / sqlite:distro:sys and back: the first request through the kernel, later
+// ones by the module channels it then gets to kv's Worker and the database's Worker; the app
+// builds each request's JSON and checks each answer, as an app on process_lib does), against
 // Deno KV and node:sqlite called directly with the same settings, interleaved:
 // each round times one batch of each path in turn, so the shared disk's fsync
 // latency (which swings single runs 2-5x here) hits all alike. Two reference paths:
 // the floor (the direct calls plus a bare Worker round trip per thread crossing) and
 // the bare path (the same process and kernel path to a module doing only the raw op).
 // Prints one JSON line (benches/all.ts reads it). With Linux's /proc it also gives the
-// CPU the kernel's thread (this process's main thread: routing, the modules, Deno KV's
-// JS side) spent per pair on each path, which the disk's latency does not swing.
+// CPU the kernel's thread (this process's main thread: routing, the modules left on it, Deno
+// KV's JS side on the direct path) spent per pair on each path, and the CPU of all threads
+// together per pair (wherever the work runs: kv's and sqlite's Workers, Deno KV's thread),
+// which the disk's latency does not swing.
 // Two phases: bursts (each round one batch of 20 pairs a path) and sustained (each round
 // --slice pairs of a path in a row, still alternating paths). They differ because this
 // machine's thread hand-offs cost ~3x more when they follow each other without a pause
@@ -199,24 +202,33 @@ const sqlite = {
   bare: () => barePairs("sqlite"),
 };
 
-/** CPU ms of this process's main thread (the kernel's), or NaN without /proc. */
-function mainThreadCpuMs(): number {
-  const main = threadCpu().find((t) => t.main);
-  return main ? main.us / 1000 : NaN;
+/**
+ * CPU ms of this process's main thread (the kernel's) and of all its threads together (the
+ * process and module Workers, Deno KV's and V8's threads), or NaN without /proc.
+ */
+function cpuMs(): { main: number; all: number } {
+  const threads = threadCpu();
+  const main = threads.find((t) => t.main);
+  if (!main) return { main: NaN, all: NaN };
+  return { main: main.us / 1000, all: threads.reduce((sum, t) => sum + t.us, 0) / 1000 };
 }
 
-let cpu = { direct: 0, process: 0, floor: 0, bare: 0 };
-/** Time of `batches` runs of `f` in a row, charging the kernel thread's CPU to `path`. */
+const NO_CPU = { direct: 0, process: 0, floor: 0, bare: 0 };
+let cpu = { ...NO_CPU };
+let cpuAll = { ...NO_CPU };
+/** Time of `batches` runs of `f` in a row, charging the threads' CPU to `path`. */
 async function ms(
   f: () => Promise<void>,
   path: keyof typeof cpu,
   batches: number,
 ): Promise<number> {
-  const c0 = mainThreadCpuMs();
+  const c0 = cpuMs();
   const t0 = performance.now();
   for (let i = 0; i < batches; i++) await f();
   const t = performance.now() - t0;
-  cpu[path] += mainThreadCpuMs() - c0;
+  const c1 = cpuMs();
+  cpu[path] += c1.main - c0.main;
+  cpuAll[path] += c1.all - c0.all;
   return t;
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
@@ -230,6 +242,8 @@ interface Figures {
   bare: number;
   bareRatio: number;
   kernelUsPerPair: typeof cpu;
+  /** all threads' CPU per pair (the work wherever it runs) */
+  allUsPerPair: typeof cpu;
 }
 
 /** `rounds` rounds, each timing `batches` batches of every path in turn. */
@@ -238,7 +252,8 @@ async function measure(s: typeof kv, rounds: number, batches: number): Promise<F
   const p: number[] = [];
   const f: number[] = [];
   const b: number[] = [];
-  cpu = { direct: 0, process: 0, floor: 0, bare: 0 };
+  cpu = { ...NO_CPU };
+  cpuAll = { ...NO_CPU };
   for (let r = 0; r < rounds; r++) {
     d.push(await ms(s.direct, "direct", batches));
     f.push(await ms(s.floor, "floor", batches));
@@ -261,6 +276,12 @@ async function measure(s: typeof kv, rounds: number, batches: number): Promise<F
       process: perPair(cpu.process),
       floor: perPair(cpu.floor),
       bare: perPair(cpu.bare),
+    },
+    allUsPerPair: {
+      direct: perPair(cpuAll.direct),
+      process: perPair(cpuAll.process),
+      floor: perPair(cpuAll.floor),
+      bare: perPair(cpuAll.bare),
     },
   };
 }
