@@ -21,6 +21,8 @@ import type { ModuleChannelEnd } from "../module.ts";
 
 /** Data bytes of a module channel's request ring; a record over 1/8 of it goes by the kernel. */
 export const MODULE_RING_BYTES = 64 * 1024;
+/** The largest record a module channel takes (the ring's maxPayload). */
+export const MODULE_RECORD_BYTES = MODULE_RING_BYTES >>> 3;
 
 const OPEN = 0;
 const WRITING = 1;

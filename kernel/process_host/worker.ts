@@ -40,7 +40,7 @@ import {
 import { decodeDelivery, encodeSends, Reader, Writer } from "./codec.ts";
 import { Ring, RING_FLAG, RING_PORT_COUNT } from "./ring.ts";
 import { PeerInbox, PeerSender } from "./peer.ts";
-import { ModuleChannelWriter } from "./module_channel.ts";
+import { MODULE_RECORD_BYTES, ModuleChannelWriter } from "./module_channel.ts";
 import { linkModule } from "./module_graph.ts";
 import type {
   Address,
@@ -397,7 +397,9 @@ class ProcessState {
     if (pending.size > 0) {
       for (const id of pending) if (!this.contexts.has(id)) pending.delete(id);
     }
-    const key = pending.size === 0 && this.modChans.size > 0
+    // a body past what a channel record holds goes by the kernel anyway: not parsed for a route
+    const key = pending.size === 0 && this.modChans.size > 0 &&
+        req.body.length <= MODULE_RECORD_BYTES
       ? routeKeyOf(target, req.body)
       : undefined;
     const ch = key === undefined ? undefined : this.modChans.get(key);
