@@ -52,6 +52,7 @@ import {
 import type { TxOp } from "./store.ts";
 import { KvStores, NoSuchDb, type StoreOps } from "./stores.ts";
 import { KvWorkerHost } from "./host.ts";
+import { directOp } from "./ops.ts";
 import {
   encodeAnswer,
   inflightFull,
@@ -279,6 +280,7 @@ class KvModule implements RuntimeModule, RequestHandler<Job, KvResponse> {
   ): Promise<Answer<KvResponse>> {
     const action = r.action;
     const stores = this.#stores;
+    const maxValue = this.#limits.maxValueBytes;
     switch (action.tag) {
       case "Open":
         if (!isKernel(km.source)) {
@@ -295,12 +297,9 @@ class KvModule implements RuntimeModule, RequestHandler<Job, KvResponse> {
         await stores.remove(dbKey);
         return OK;
       }
-      case "Get": {
+      case "Get":
         this.#offerChannel(km, r, dbKey);
-        const value = await stores.get(dbKey, action.key, hold, adopt);
-        if (value === undefined) throw new KvFailure("KeyNotFound");
-        return { response: { Get: action.key }, blob: value };
-      }
+        return await directOp(stores, dbKey, action, undefined, maxValue, hold, adopt);
       case "BeginTx": {
         await stores.open(dbKey, false);
         if (this.#txs.size >= this.#limits.maxOpenTxs) {
@@ -314,20 +313,15 @@ class KvModule implements RuntimeModule, RequestHandler<Job, KvResponse> {
         return { response: { BeginTx: { tx_id: txId } } };
       }
       case "Set": {
-        const blob = km.lazyLoadBlob;
-        const n = blob?.bytes.length ?? 0;
-        const tx = action.txId === undefined ? undefined : await this.#tx(action.txId, dbKey);
-        if (!blob || n > this.#limits.maxValueBytes) {
-          if (!tx) await stores.open(dbKey, false); // NoDb comes first
-          if (!blob) throw new KvFailure("MalformedRequest");
-          throw valueTooBig(n, this.#limits.maxValueBytes);
-        }
-        if (!tx) {
+        const blob = km.lazyLoadBlob?.bytes;
+        if (action.txId === undefined) {
           this.#offerChannel(km, r, dbKey);
-          hold(n);
-          await stores.commit(dbKey, [{ key: action.key, value: blob.bytes }]);
-          return OK;
+          return await directOp(stores, dbKey, action, blob, maxValue, hold, adopt);
         }
+        const tx = await this.#tx(action.txId, dbKey);
+        if (!blob) throw new KvFailure("MalformedRequest");
+        const n = blob.length;
+        if (n > maxValue) throw valueTooBig(n, maxValue);
         const bytes = n + action.key.length;
         if (this.#txBytes + bytes > this.#limits.maxTxBytes) {
           throw refused(
@@ -335,7 +329,7 @@ class KvModule implements RuntimeModule, RequestHandler<Job, KvResponse> {
               `${this.#limits.maxTxBytes} bytes; commit them first`,
           );
         }
-        tx.ops.push({ key: action.key, value: blob.bytes });
+        tx.ops.push({ key: action.key, value: blob });
         tx.bytes += bytes;
         this.#txBytes += bytes;
         return OK;
@@ -343,8 +337,7 @@ class KvModule implements RuntimeModule, RequestHandler<Job, KvResponse> {
       case "Delete": {
         if (action.txId === undefined) {
           this.#offerChannel(km, r, dbKey);
-          await stores.commit(dbKey, [{ key: action.key }]);
-          return OK;
+          return await directOp(stores, dbKey, action, undefined, maxValue, hold, adopt);
         }
         const tx = await this.#tx(action.txId, dbKey);
         tx.ops.push({ key: action.key });

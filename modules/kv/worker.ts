@@ -27,11 +27,11 @@ import {
   kvErrorOf,
   type Reply,
   timedOut,
-  valueTooBig,
   type WorkerEvent,
   type WorkerInit,
 } from "./protocol.ts";
 import { KvStores, NoSuchDb } from "./stores.ts";
+import { directOp } from "./ops.ts";
 
 /** A request body larger than this is MalformedRequest (as the module's MAX_REQUEST_BODY_BYTES). */
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -155,52 +155,28 @@ async function channelRequest(
   const { target, action } = parser.parse(body);
   const r: KvRequest = { packageId: target.packageId, db: target.db, action };
   const mine = ch.served.names(target.packageId, target.db);
+  if (action.tag === "Get") {
+    if (!mine || !ch.served.read) throw new KvFailure("NoReadCap");
+  } else if ((action.tag === "Set" || action.tag === "Delete") && action.txId === undefined) {
+    if (!mine || !ch.served.write) throw new KvFailure("NoWriteCap");
+  } else {
+    // the process's glue sends nothing else on a channel
+    throw new KvFailure("MalformedRequest");
+  }
+  // bytes a Set holds, or a chunked Get's, are the in-flight budget's until the answer is out
+  let held = 0;
+  const hold = (n: number) => {
+    take(n);
+    held += n;
+  };
   try {
-    switch (action.tag) {
-      case "Get": {
-        if (!mine || !ch.served.read) throw new KvFailure("NoReadCap");
-        let n = 0;
-        try {
-          const value = await stores.get(ch.dbKey, action.key, (len) => {
-            take(len);
-            n += len;
-          });
-          if (value === undefined) throw new KvFailure("KeyNotFound");
-          return [encodeAnswer({ Get: action.key }), value];
-        } finally {
-          give(n);
-        }
-      }
-      case "Set":
-      case "Delete": {
-        if (action.txId !== undefined) break;
-        if (!mine || !ch.served.write) throw new KvFailure("NoWriteCap");
-        if (action.tag === "Delete") {
-          await stores.commit(ch.dbKey, [{ key: action.key }]);
-          return [encodeAnswer("Ok"), undefined];
-        }
-        if (!blob) {
-          await stores.open(ch.dbKey, false); // NoDb comes first, as through the module
-          throw new KvFailure("MalformedRequest");
-        }
-        if (blob.length > init.maxValueBytes) {
-          await stores.open(ch.dbKey, false);
-          throw valueTooBig(blob.length, init.maxValueBytes);
-        }
-        take(blob.length);
-        try {
-          await stores.commit(ch.dbKey, [{ key: action.key, value: blob }]);
-        } finally {
-          give(blob.length);
-        }
-        return [encodeAnswer("Ok"), undefined];
-      }
-    }
+    const a = await directOp(stores, ch.dbKey, action, blob, init.maxValueBytes, hold, () => {});
+    return [encodeAnswer(a.response), a.blob];
   } catch (e) {
     throw e instanceof NoSuchDb ? noDb(r) : e;
+  } finally {
+    give(held);
   }
-  // the process's glue sends nothing else on a channel
-  throw new KvFailure("MalformedRequest");
 }
 
 /** Runs one channel request under kv's time limit and answers it into the process's inbox. */
