@@ -171,10 +171,21 @@ export interface ModuleRoute {
   db: string;
 }
 
-/** Runtime modules that open module channels (their pids as process glue keys them). */
-export const MODULE_CHANNEL_TARGETS: ReadonlySet<string> = new Set([
-  "sqlite:distro:sys",
-  "kv:distro:sys",
+/** The actions of a module's request body (its `action` variant) that a module channel takes. */
+export interface ChannelActions {
+  /** taken always */
+  always: readonly string[];
+  /** taken when their `tx_id` is null or absent (outside a transaction) */
+  outsideTx: readonly string[];
+}
+
+/**
+ * Runtime modules that open module channels (their pids as process glue keys them), and
+ * which of their requests go on one.
+ */
+export const MODULE_CHANNEL_TARGETS: ReadonlyMap<string, ChannelActions> = new Map([
+  ["sqlite:distro:sys", { always: ["Query"], outsideTx: ["Write"] }],
+  ["kv:distro:sys", { always: ["Get"], outsideTx: ["Set", "Delete"] }],
 ]);
 
 export type ToWorker =

@@ -762,12 +762,13 @@ function routeKey(
 const bodyText = new TextDecoder();
 
 /**
- * The module channel a request body would go on, for the requests channels take (sqlite's
- * Query, and Write outside a transaction; kv's Get, and Set and Delete outside one);
- * undefined for any other. The module Worker checks the body again in full: this only
- * picks the ring.
+ * The module channel a request body to `target` would go on, for the requests its
+ * MODULE_CHANNEL_TARGETS entry names; undefined for any other. The module Worker checks
+ * the body again in full: this only picks the ring.
  */
 function routeKeyOf(target: string, body: Uint8Array): string | undefined {
+  const takes = MODULE_CHANNEL_TARGETS.get(target);
+  if (!takes) return undefined;
   let v;
   try {
     v = JSON.parse(bodyText.decode(body));
@@ -776,14 +777,10 @@ function routeKeyOf(target: string, body: Uint8Array): string | undefined {
   }
   const action = v?.action;
   if (typeof action !== "object" || action === null) return undefined;
-  if (target === "kv:distro:sys") {
-    if (
-      !("Get" in action) && !("Set" in action && action.Set?.tx_id == null) &&
-      !("Delete" in action && action.Delete?.tx_id == null)
-    ) return undefined;
-  } else if (!("Query" in action) && !("Write" in action && action.Write?.tx_id == null)) {
-    return undefined;
-  }
+  const tag = Object.keys(action)[0];
+  if (
+    !takes.always.includes(tag) && !(takes.outsideTx.includes(tag) && action[tag]?.tx_id == null)
+  ) return undefined;
   const pkg = v.package_id;
   if (typeof pkg?.package_name !== "string" || typeof pkg.publisher_node !== "string") {
     return undefined;
