@@ -2,14 +2,17 @@
 // the same Deno KV set+get pairs called directly (each round interleaved):
 //   kernel: a "process" Worker (blocking waits, as a process Worker) asks the main thread
 //     (the kernel's, which holds the Deno KV handle) by a postMessage doorbell and is
-//     answered through a SharedArrayBuffer and Atomics.notify (today's kv path, bare);
-//   channel: the process hands the op to a kv Worker of its own (Deno KV opened there,
-//     woken by Atomics.notify into an Atomics.waitAsync) that answers the process directly
-//     (what a module channel to a kv Worker would be).
+//     answered through a SharedArrayBuffer and Atomics.notify (kv's path before kv had a
+//     Worker of its own, bare);
+//   channel: the process hands the op to a kv Worker (Deno KV opened there, woken by
+//     Atomics.notify into an Atomics.waitAsync) that answers the process directly (kv's
+//     module channels today, bare: kv_floor.ts's structure path).
 // Every path wakes four threads per op (the caller's, Deno KV's own, and back) where the
 // direct calls wake two.
 //
 //   deno run -A --unstable-kv benches/kv_hops.ts [--rounds=30]
+
+import { kvChannelFloor } from "./kv_floor.ts";
 
 const args = Object.fromEntries(
   Deno.args.map((a) => a.replace(/^--/, "").split("=") as [string, string]),
@@ -18,37 +21,17 @@ const ROUNDS = Number(args.rounds ?? 30);
 const PAIRS = 20;
 const VALUE = new Uint8Array(100).fill(7);
 
-// signal words: 0 request counter, 1 op (1 set, 2 get, 9 stop), 2 key, 3 answers, 4 parked
-const KV_WORKER = `
-self.onmessage = async (e) => {
-  const s = new Int32Array(e.data.sig);
-  const kv = await Deno.openKv(e.data.file);
-  const value = new Uint8Array(100).fill(7);
-  self.postMessage("ready");
-  let seen = 0;
-  for (;;) {
-    while (Atomics.load(s, 0) === seen) await Atomics.waitAsync(s, 0, seen).value;
-    seen = Atomics.load(s, 0);
-    const op = Atomics.load(s, 1), k = Atomics.load(s, 2);
-    if (op === 9) break;
-    if (op === 1) await kv.set(["k", k], value); else await kv.get(["k", k]);
-    Atomics.add(s, 3, 1);
-    Atomics.notify(s, 3);
-  }
-  kv.close();
-};`;
-
+// signal words: 1 op (1 set, 2 get), 2 key, 3 answers
 const PROCESS_WORKER = `
 self.onmessage = (e) => {
-  const { sig, channel, n, from } = e.data;
+  const { sig, n, from } = e.data;
   const s = new Int32Array(sig);
   const t0 = performance.now();
   for (let i = 0; i < n; i++) {
     for (const op of [1, 2]) {
       const before = Atomics.load(s, 3);
       Atomics.store(s, 1, op); Atomics.store(s, 2, from + i);
-      if (channel) { Atomics.add(s, 0, 1); Atomics.notify(s, 0); }
-      else self.postMessage(0);
+      self.postMessage(0);
       while (Atomics.load(s, 3) === before) Atomics.wait(s, 3, before);
     }
   }
@@ -61,12 +44,8 @@ const dir = await Deno.makeTempDir({ prefix: "hd-kv-hops-" });
 const direct = await Deno.openKv(`${dir}/direct.kv`);
 const mainKv = await Deno.openKv(`${dir}/main.kv`);
 
-const chanSig = new SharedArrayBuffer(64);
-const kvWorker = new Worker(url(KV_WORKER), { type: "module" });
-await new Promise((r) => {
-  kvWorker.onmessage = r;
-  kvWorker.postMessage({ file: `${dir}/worker.kv`, sig: chanSig });
-});
+// the channel shape is kv_floor.ts's structure path
+const floor = await kvChannelFloor(`${dir}/worker.kv`);
 
 const kernSig = new SharedArrayBuffer(64);
 const ks = new Int32Array(kernSig);
@@ -83,13 +62,20 @@ proc.onmessage = async (e) => {
 };
 
 let seq = 0;
-function viaProcess(channel: boolean): Promise<number> {
+function viaKernel(): Promise<number> {
   const from = seq;
   seq += PAIRS;
   return new Promise((resolve) => {
     onDone = resolve;
-    proc.postMessage({ sig: channel ? chanSig : kernSig, channel, n: PAIRS, from });
+    proc.postMessage({ sig: kernSig, n: PAIRS, from });
   });
+}
+
+async function viaChannel(): Promise<number> {
+  const t0 = performance.now();
+  await floor.pairs(false, seq, PAIRS);
+  seq += PAIRS;
+  return performance.now() - t0;
 }
 
 async function viaDirect(): Promise<number> {
@@ -105,8 +91,8 @@ async function viaDirect(): Promise<number> {
 const times = { direct: [] as number[], kernel: [] as number[], channel: [] as number[] };
 for (let r = 0; r < ROUNDS + 3; r++) {
   const d = await viaDirect();
-  const k = await viaProcess(false);
-  const c = await viaProcess(true);
+  const k = await viaKernel();
+  const c = await viaChannel();
   if (r < 3) continue; // warm-up
   times.direct.push(d);
   times.kernel.push(k);
@@ -123,12 +109,8 @@ console.log(JSON.stringify({
     channel: +(d / median(times.channel)).toFixed(2),
   },
 }));
-Atomics.store(new Int32Array(chanSig), 1, 9);
-Atomics.add(new Int32Array(chanSig), 0, 1);
-Atomics.notify(new Int32Array(chanSig), 0);
 proc.terminate();
 direct.close();
 mainKv.close();
-await new Promise((r) => setTimeout(r, 100));
-kvWorker.terminate();
+await floor.close();
 await Deno.remove(dir, { recursive: true });

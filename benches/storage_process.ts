@@ -4,9 +4,11 @@
 // builds each request's JSON and checks each answer, as an app on process_lib does), against
 // Deno KV and node:sqlite called directly with the same settings, interleaved:
 // each round times one batch of each path in turn, so the shared disk's fsync
-// latency (which swings single runs 2-5x here) hits all alike. Two reference paths:
-// the floor (the direct calls plus a bare Worker round trip per thread crossing) and
-// the bare path (the same process and kernel path to a module doing only the raw op).
+// latency (which swings single runs 2-5x here) hits all alike. Reference paths:
+// the floor (the direct calls plus a bare Worker round trip per thread crossing), the
+// bare path (the same process and kernel path to a module doing only the raw op) and,
+// for kv, the floors of its process path's own shape with none of our code (kv_floor.ts:
+// the bare structure, and the structure carrying kv's protocol).
 // Prints one JSON line (benches/all.ts reads it). With Linux's /proc it also gives the
 // CPU the kernel's thread (this process's main thread: routing, the modules left on it, Deno
 // KV's JS side on the direct path) spent per pair on each path, and the CPU of all threads
@@ -19,6 +21,7 @@
 // bursts than sustained, while direct node:sqlite (none) runs faster sustained.
 //
 //   deno run -A benches/storage_process.ts [--rounds=30] [--sustained=3] [--slice=2000]
+//     [--warmup=30]
 
 import { DatabaseSync } from "node:sqlite";
 import { appBatch, bootStorageNode, writeStoragePackage } from "../tests/modules/node_helpers.ts";
@@ -28,6 +31,7 @@ import { DbHost } from "../modules/sqlite/host.ts";
 import { ByteBudget } from "../modules/shared/db.ts";
 import { echoWorker, roundTrips } from "./echo_worker.ts";
 import { threadCpu } from "./thread_cpu.ts";
+import { kvChannelFloor } from "./kv_floor.ts";
 
 const args = Object.fromEntries(
   Deno.args.map((a) => a.replace(/^--/, "").split("=") as [string, string]),
@@ -36,6 +40,8 @@ const ROUNDS = Number(args.rounds ?? 30);
 const BATCH = 20;
 /** Rounds of the sustained phase (0: none), each running SLICE pairs of every path in a row. */
 const SUSTAINED = Number(args.sustained ?? 3);
+/** Batches of every path before measuring. */
+const WARMUP = Number(args.warmup ?? 30);
 const SLICE = Math.max(BATCH, Math.round(Number(args.slice ?? 2000) / BATCH) * BATCH);
 
 const root = await Deno.makeTempDir({ prefix: "hd-storage-process-" });
@@ -105,12 +111,23 @@ const enc = new TextEncoder();
 const value = new Uint8Array(100).fill(7);
 const body = (action: unknown) => ({ package_id: PKG, db: "bench", action });
 
+// Every path writes its own files: a SQLite WAL still growing syncs slower than one that
+// has wrapped (measured 1.1-1.9x here), so paths sharing a file would reach the wrapped
+// state sooner than the process path's database and be favoured; WARMUP lets all wrap.
 const kvDirect = await Deno.openKv(`${root}/direct.kv`);
-const sqlDirect = new DatabaseSync(`${root}/direct.db`);
-sqlDirect.exec("PRAGMA journal_mode=WAL");
-sqlDirect.exec("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)");
-const insertDirect = sqlDirect.prepare("INSERT INTO t (k, v) VALUES (?, ?)");
-const selectDirect = sqlDirect.prepare("SELECT v FROM t WHERE k = ?");
+const kvFloorFile = await Deno.openKv(`${root}/floor.kv`);
+function sqliteAt(path: string) {
+  const db = new DatabaseSync(path);
+  db.exec("PRAGMA journal_mode=WAL");
+  db.exec("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)");
+  return {
+    db,
+    insert: db.prepare("INSERT INTO t (k, v) VALUES (?, ?)"),
+    select: db.prepare("SELECT v FROM t WHERE k = ?"),
+  };
+}
+const sqlDirect = sqliteAt(`${root}/direct.db`);
+const sqlFloor = sqliteAt(`${root}/floor.db`);
 await appBatch(n.node, APP, [
   { target: "kv:distro:sys", body: body("Open") },
   { target: "sqlite:distro:sys", body: body("Open") },
@@ -127,6 +144,11 @@ await appBatch(n.node, APP, [
 // thread and its answer; sqlite one more, to its db Worker and back).
 const echo = echoWorker();
 const hop = roundTrips(echo);
+// kv's floors on the shape its process path has (process Worker -> kv's Worker -> the
+// process), with none of the runtime's code: the bare structure, and the structure carrying
+// kv's protocol (process_lib's request JSON and kv's answer, the value as the blob).
+const kvStructure = await kvChannelFloor(`${root}/structure.kv`);
+const kvProtocol = await kvChannelFloor(`${root}/protocol.kv`);
 
 let seq = 1;
 /** BATCH pairs built, sent and checked by the app itself, as an app on process_lib does. */
@@ -154,7 +176,17 @@ function expect(ok: boolean, what: string) {
   if (!ok) throw new Error(`bench: unexpected answer to ${what}`);
 }
 
-const kv = {
+/** The paths a storage kind is measured on; the channel floors are kv's only. */
+interface Paths {
+  direct(): Promise<void>;
+  floor(): Promise<void>;
+  process(): Promise<void>;
+  bare(): Promise<void>;
+  structure?: () => Promise<void>;
+  protocol?: () => Promise<void>;
+}
+
+const kv: Paths = {
   async direct() {
     for (let i = 0; i < BATCH; i++) {
       const key = ["k", seq++];
@@ -166,22 +198,30 @@ const kv = {
     for (let i = 0; i < BATCH; i++) {
       const key = ["f", seq++];
       await hop();
-      await kvDirect.set(key, value);
+      await kvFloorFile.set(key, value);
       await hop();
-      expect((await kvDirect.get(key)).value !== null, "floor get");
+      expect((await kvFloorFile.get(key)).value !== null, "floor get");
     }
   },
   async process() {
     await pairs("kv-pairs");
   },
   bare: () => barePairs("kv"),
+  async structure() {
+    await kvStructure.pairs(false, seq, BATCH);
+    seq += BATCH;
+  },
+  async protocol() {
+    await kvProtocol.pairs(true, seq, BATCH);
+    seq += BATCH;
+  },
 };
-const sqlite = {
+const sqlite: Paths = {
   direct() {
     for (let i = 0; i < BATCH; i++) {
       const k = seq++;
-      insertDirect.run(k, "value");
-      expect(selectDirect.get(k) !== undefined, "direct select");
+      sqlDirect.insert.run(k, "value");
+      expect(sqlDirect.select.get(k) !== undefined, "direct select");
     }
     return Promise.resolve();
   },
@@ -190,10 +230,10 @@ const sqlite = {
       const k = seq++;
       await hop();
       await hop();
-      insertDirect.run(k, "value");
+      sqlFloor.insert.run(k, "value");
       await hop();
       await hop();
-      expect(selectDirect.get(k) !== undefined, "floor select");
+      expect(sqlFloor.select.get(k) !== undefined, "floor select");
     }
   },
   async process() {
@@ -213,7 +253,7 @@ function cpuMs(): { main: number; all: number } {
   return { main: main.us / 1000, all: threads.reduce((sum, t) => sum + t.us, 0) / 1000 };
 }
 
-const NO_CPU = { direct: 0, process: 0, floor: 0, bare: 0 };
+const NO_CPU = { direct: 0, process: 0, floor: 0, bare: 0, structure: 0, protocol: 0 };
 let cpu = { ...NO_CPU };
 let cpuAll = { ...NO_CPU };
 /** Time of `batches` runs of `f` in a row, charging the threads' CPU to `path`. */
@@ -241,17 +281,24 @@ interface Figures {
   floorRatio: number;
   bare: number;
   bareRatio: number;
+  /** kv only: the channel shape with none of the runtime's code, bare and carrying kv's protocol */
+  structureRatio?: number;
+  protocolRatio?: number;
+  /** kv only: the process path's pairs/s over the protocol floor's (median of rounds) */
+  vsProtocol?: number;
   kernelUsPerPair: typeof cpu;
   /** all threads' CPU per pair (the work wherever it runs) */
   allUsPerPair: typeof cpu;
 }
 
 /** `rounds` rounds, each timing `batches` batches of every path in turn. */
-async function measure(s: typeof kv, rounds: number, batches: number): Promise<Figures> {
+async function measure(s: Paths, rounds: number, batches: number): Promise<Figures> {
   const d: number[] = [];
   const p: number[] = [];
   const f: number[] = [];
   const b: number[] = [];
+  const st: number[] = [];
+  const pr: number[] = [];
   cpu = { ...NO_CPU };
   cpuAll = { ...NO_CPU };
   for (let r = 0; r < rounds; r++) {
@@ -259,6 +306,8 @@ async function measure(s: typeof kv, rounds: number, batches: number): Promise<F
     f.push(await ms(s.floor, "floor", batches));
     p.push(await ms(s.process, "process", batches));
     b.push(await ms(s.bare, "bare", batches));
+    if (s.structure) st.push(await ms(s.structure, "structure", batches));
+    if (s.protocol) pr.push(await ms(s.protocol, "protocol", batches));
   }
   const pairs = batches * BATCH;
   const perPair = (cpuMs: number) => Math.round((cpuMs * 1000) / (rounds * pairs));
@@ -271,29 +320,36 @@ async function measure(s: typeof kv, rounds: number, batches: number): Promise<F
     floorRatio: median(d.map((x, i) => x / f[i])),
     bare: (pairs * 1000) / median(b),
     bareRatio: median(d.map((x, i) => x / b[i])),
-    kernelUsPerPair: {
-      direct: perPair(cpu.direct),
-      process: perPair(cpu.process),
-      floor: perPair(cpu.floor),
-      bare: perPair(cpu.bare),
-    },
-    allUsPerPair: {
-      direct: perPair(cpuAll.direct),
-      process: perPair(cpuAll.process),
-      floor: perPair(cpuAll.floor),
-      bare: perPair(cpuAll.bare),
-    },
+    ...(st.length > 0 ? { structureRatio: median(d.map((x, i) => x / st[i])) } : {}),
+    ...(pr.length > 0
+      ? {
+        protocolRatio: median(d.map((x, i) => x / pr[i])),
+        vsProtocol: median(pr.map((x, i) => x / p[i])),
+      }
+      : {}),
+    kernelUsPerPair: perPaths(cpu, perPair, st.length > 0),
+    allUsPerPair: perPaths(cpuAll, perPair, st.length > 0),
   };
+}
+
+function perPaths(c: typeof cpu, perPair: (ms: number) => number, floors: boolean) {
+  const out: Partial<typeof cpu> = {};
+  for (const [k, v] of Object.entries(c) as [keyof typeof cpu, number][]) {
+    if (floors || (k !== "structure" && k !== "protocol")) out[k] = perPair(v);
+  }
+  return out as typeof cpu;
 }
 
 const out: Record<string, Figures> = {};
 const sustained: Record<string, Figures> = {};
 for (const [name, s] of [["kv", kv], ["sqlite", sqlite]] as const) {
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < WARMUP; i++) {
     await s.direct();
     await s.floor();
     await s.process();
     await s.bare();
+    await s.structure?.();
+    await s.protocol?.();
   }
   out[name] = await measure(s, ROUNDS, 1);
   if (SUSTAINED > 0) sustained[name] = await measure(s, SUSTAINED, SLICE / BATCH);
@@ -305,10 +361,14 @@ console.log(JSON.stringify({
   sustained: { rounds: SUSTAINED, slice: SLICE, pairsPerSecond: sustained },
 }));
 kvDirect.close();
+kvFloorFile.close();
+await kvStructure.close();
+await kvProtocol.close();
 bareKv.close();
 bareDb.stop();
 echo.terminate();
-sqlDirect.close();
+sqlDirect.db.close();
+sqlFloor.db.close();
 await n.stop();
 await Deno.remove(root, { recursive: true }).catch(() => {});
 Deno.exit(0);
