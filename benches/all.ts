@@ -130,42 +130,35 @@ await part("rtt", async () => {
 });
 
 await part("memory", async () => {
-  const bare = lastJson(await run(["run", "-A", `${HERE}memory.ts`, "--what=bare", "--n=20"]));
-  const mod = lastJson(await run(["run", "-A", `${HERE}memory.ts`, "--what=module", "--n=50"]));
-  const comp = lastJson(
-    await run(["run", "-A", `${HERE}memory.ts`, "--what=component", "--n=10"]),
+  /** MB of RSS per process of a kind, from benches/memory.ts */
+  const perProcess = async (what: string, n: number, env?: Record<string, string>) =>
+    lastJson(await run(["run", "-A", `${HERE}memory.ts`, `--what=${what}`, `--n=${n}`], env));
+  const w = (await perProcess("bare", 20)).perWorkerMb as number;
+  const row = (figure: string, mb: number, goalMb: number) =>
+    rows.push({
+      figure,
+      value: `${fmt(mb)} MB`,
+      baseline: `${fmt(w)} MB (bare Worker)`,
+      ratio: `${(mb / w).toFixed(2)}x`,
+      goal: `<= ${goalMb} MB`,
+      met: mb <= goalMb,
+    });
+  row(
+    "memory per idle TS module (RSS growth / 50 processes)",
+    (await perProcess("module", 50)).perProcessMb,
+    4,
+  );
+  row(
+    "memory per idle component (RSS growth / 10 processes)",
+    (await perProcess("component", 10)).perProcessMb,
+    15,
   );
   // as `deno task start` and the Docker image run a node: glibc keeps two malloc arenas
-  const compArenas = lastJson(
-    await run(["run", "-A", `${HERE}memory.ts`, "--what=component", "--n=10"], {
-      MALLOC_ARENA_MAX: "2",
-    }),
+  row(
+    "the same, MALLOC_ARENA_MAX=2 (as `deno task start` and the Docker image run a node)",
+    (await perProcess("component", 10, { MALLOC_ARENA_MAX: "2" })).perProcessMb,
+    15,
   );
-  const w = bare.perWorkerMb as number;
-  rows.push({
-    figure: "memory per idle TS module (RSS growth / 50 processes)",
-    value: `${fmt(mod.perProcessMb)} MB`,
-    baseline: `${fmt(w)} MB (bare Worker)`,
-    ratio: `${(mod.perProcessMb / w).toFixed(2)}x`,
-    goal: "<= 4 MB",
-    met: mod.perProcessMb <= 4,
-  });
-  rows.push({
-    figure: "memory per idle component (RSS growth / 10 processes)",
-    value: `${fmt(comp.perProcessMb)} MB`,
-    baseline: `${fmt(w)} MB (bare Worker)`,
-    ratio: `${(comp.perProcessMb / w).toFixed(2)}x`,
-    goal: "<= 15 MB",
-    met: comp.perProcessMb <= 15,
-  });
-  rows.push({
-    figure: "the same, MALLOC_ARENA_MAX=2 (as `deno task start` and the Docker image run a node)",
-    value: `${fmt(compArenas.perProcessMb)} MB`,
-    baseline: `${fmt(w)} MB (bare Worker)`,
-    ratio: `${(compArenas.perProcessMb / w).toFixed(2)}x`,
-    goal: "<= 15 MB",
-    met: compArenas.perProcessMb <= 15,
-  });
 });
 
 await part("storage", async () => {
