@@ -253,22 +253,20 @@ function cpuMs(): { main: number; all: number } {
   return { main: main.us / 1000, all: threads.reduce((sum, t) => sum + t.us, 0) / 1000 };
 }
 
-const NO_CPU = { direct: 0, process: 0, floor: 0, bare: 0, structure: 0, protocol: 0 };
-let cpu = { ...NO_CPU };
-let cpuAll = { ...NO_CPU };
+type PathName = keyof Paths;
+/** CPU ms charged to each path measured: the kernel's thread, and all threads together */
+type Cpu = Partial<Record<PathName, number>>;
+let cpu: Cpu = {};
+let cpuAll: Cpu = {};
 /** Time of `batches` runs of `f` in a row, charging the threads' CPU to `path`. */
-async function ms(
-  f: () => Promise<void>,
-  path: keyof typeof cpu,
-  batches: number,
-): Promise<number> {
+async function ms(f: () => Promise<void>, path: PathName, batches: number): Promise<number> {
   const c0 = cpuMs();
   const t0 = performance.now();
   for (let i = 0; i < batches; i++) await f();
   const t = performance.now() - t0;
   const c1 = cpuMs();
-  cpu[path] += c1.main - c0.main;
-  cpuAll[path] += c1.all - c0.all;
+  cpu[path] = (cpu[path] ?? 0) + c1.main - c0.main;
+  cpuAll[path] = (cpuAll[path] ?? 0) + c1.all - c0.all;
   return t;
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
@@ -286,71 +284,50 @@ interface Figures {
   protocolRatio?: number;
   /** kv only: the process path's pairs/s over the protocol floor's (median of rounds) */
   vsProtocol?: number;
-  kernelUsPerPair: typeof cpu;
+  kernelUsPerPair: Cpu;
   /** all threads' CPU per pair (the work wherever it runs) */
-  allUsPerPair: typeof cpu;
+  allUsPerPair: Cpu;
 }
 
 /** `rounds` rounds, each timing `batches` batches of every path in turn. */
 async function measure(s: Paths, rounds: number, batches: number): Promise<Figures> {
-  const d: number[] = [];
-  const p: number[] = [];
-  const f: number[] = [];
-  const b: number[] = [];
-  const st: number[] = [];
-  const pr: number[] = [];
-  cpu = { ...NO_CPU };
-  cpuAll = { ...NO_CPU };
+  const paths = Object.entries(s) as [PathName, () => Promise<void>][];
+  const t: Partial<Record<PathName, number[]>> = {};
+  cpu = {};
+  cpuAll = {};
   for (let r = 0; r < rounds; r++) {
-    d.push(await ms(s.direct, "direct", batches));
-    f.push(await ms(s.floor, "floor", batches));
-    p.push(await ms(s.process, "process", batches));
-    b.push(await ms(s.bare, "bare", batches));
-    if (s.structure) st.push(await ms(s.structure, "structure", batches));
-    if (s.protocol) pr.push(await ms(s.protocol, "protocol", batches));
+    for (const [name, f] of paths) (t[name] ??= []).push(await ms(f, name, batches));
   }
   const pairs = batches * BATCH;
-  const perPair = (cpuMs: number) => Math.round((cpuMs * 1000) / (rounds * pairs));
-  // pairs per second from the median round times; ratio: median of per-round ratios
+  const perPair = (c: Cpu) =>
+    Object.fromEntries(
+      Object.entries(c).map(([k, v]) => [k, Math.round((v * 1000) / (rounds * pairs))]),
+    );
+  // pairs per second from the median round times; ratios: medians of per-round ratios
+  const pps = (xs: number[]) => (pairs * 1000) / median(xs);
+  const over = (num: number[], den: number[]) => median(num.map((x, i) => x / den[i]));
+  const d = t.direct!;
   return {
-    direct: (pairs * 1000) / median(d),
-    process: (pairs * 1000) / median(p),
-    ratio: median(d.map((x, i) => x / p[i])),
-    floor: (pairs * 1000) / median(f),
-    floorRatio: median(d.map((x, i) => x / f[i])),
-    bare: (pairs * 1000) / median(b),
-    bareRatio: median(d.map((x, i) => x / b[i])),
-    ...(st.length > 0 ? { structureRatio: median(d.map((x, i) => x / st[i])) } : {}),
-    ...(pr.length > 0
-      ? {
-        protocolRatio: median(d.map((x, i) => x / pr[i])),
-        vsProtocol: median(pr.map((x, i) => x / p[i])),
-      }
+    direct: pps(d),
+    process: pps(t.process!),
+    ratio: over(d, t.process!),
+    floor: pps(t.floor!),
+    floorRatio: over(d, t.floor!),
+    bare: pps(t.bare!),
+    bareRatio: over(d, t.bare!),
+    ...(t.structure ? { structureRatio: over(d, t.structure) } : {}),
+    ...(t.protocol
+      ? { protocolRatio: over(d, t.protocol), vsProtocol: over(t.protocol, t.process!) }
       : {}),
-    kernelUsPerPair: perPaths(cpu, perPair, st.length > 0),
-    allUsPerPair: perPaths(cpuAll, perPair, st.length > 0),
+    kernelUsPerPair: perPair(cpu),
+    allUsPerPair: perPair(cpuAll),
   };
-}
-
-function perPaths(c: typeof cpu, perPair: (ms: number) => number, floors: boolean) {
-  const out: Partial<typeof cpu> = {};
-  for (const [k, v] of Object.entries(c) as [keyof typeof cpu, number][]) {
-    if (floors || (k !== "structure" && k !== "protocol")) out[k] = perPair(v);
-  }
-  return out as typeof cpu;
 }
 
 const out: Record<string, Figures> = {};
 const sustained: Record<string, Figures> = {};
 for (const [name, s] of [["kv", kv], ["sqlite", sqlite]] as const) {
-  for (let i = 0; i < WARMUP; i++) {
-    await s.direct();
-    await s.floor();
-    await s.process();
-    await s.bare();
-    await s.structure?.();
-    await s.protocol?.();
-  }
+  for (let i = 0; i < WARMUP; i++) for (const f of Object.values(s)) await f();
   out[name] = await measure(s, ROUNDS, 1);
   if (SUSTAINED > 0) sustained[name] = await measure(s, SUSTAINED, SLICE / BATCH);
 }
