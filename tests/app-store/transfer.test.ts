@@ -220,11 +220,12 @@ Deno.test({
       const zip = bigPackageZip(40 * 1024 * 1024, 3);
       const hash = await sha256Hex(zip);
       const aliceTcp = await freePort();
-      // bob gives up on a silent mirror after 3 s here (120 s by default)
+      // bob gives up on a silent mirror after 8 s here (120 s by default): long enough for alice
+      // to boot again after bob has noticed her silence
       await Deno.mkdir(`${root}/bob/vfs/app-store:sys/initfiles`, { recursive: true });
       await Deno.writeTextFile(
         `${root}/bob/vfs/app-store:sys/initfiles/downloads.json`,
-        JSON.stringify({ stall_ms: 700, give_up_ms: 3000 }),
+        JSON.stringify({ stall_ms: 700, give_up_ms: 8000 }),
       );
       let alice = await bootStoreNode(`${root}/alice`, { name: "alice.os", tcpPort: aliceTcp });
       const bob = await bootStoreNode(`${root}/bob`, {
@@ -264,8 +265,20 @@ Deno.test({
               60_000,
             );
             await stop();
-            await new Promise((r) => setTimeout(r, 50));
-            if (!(await completed())) return;
+            // chunks already on their way may still land: the transfer is cut off only once bob
+            // notices the silence (a slow machine can hold the whole tail in flight)
+            const mark = bob.prints.length;
+            const stalled = await until(
+              async () =>
+                bob.prints.slice(mark).some((p) => /no chunk for 700 ms; asking again from/.test(p))
+                  ? "stalled"
+                  : (await completed())
+                  ? "completed"
+                  : undefined,
+              "bob to stall or complete",
+              60_000,
+            );
+            if (stalled === "stalled") return;
             if (attempt === 5) throw new Error("every transfer finished before the mirror stopped");
             alice = await bootStoreNode(`${root}/alice`, { name: "alice.os", tcpPort: aliceTcp });
             await teach(alice, bob.node.identity);
