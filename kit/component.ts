@@ -6,13 +6,14 @@
 import { rolldown } from "rolldown";
 import { componentize } from "@bytecodealliance/componentize-js";
 import { sha256Hex } from "./hash.ts";
+import { wizerLauncher, wizerSources } from "./wizer_bin.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const WIT_PATH = `${ROOT}kernel/process_host/hyperware.wit`;
 const CACHE_DIR = `${ROOT}.cache/components`;
 const STANDARD = "hyperware:process/standard@1.0.0";
 /** Changes whenever the build could give other bytes for the same source. */
-const BUILDER = "componentize-js-0.23.0+kit-wizer-1";
+const BUILDER = "componentize-js-0.23.0+kit-wizer-2";
 
 /** What templates import: the SDK (and its process API), wherever hyperdeno is checked out. */
 export const SDK_ALIASES: Record<string, string> = {
@@ -42,23 +43,6 @@ export async function bundleProcess(entry: string): Promise<string> {
   }
 }
 
-/** The script componentize-js runs as `wizer`: kit/wizer.ts under this Deno. */
-async function wizerLauncher(): Promise<string> {
-  const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
-  const text = `#!/bin/sh\nexec ${quote(Deno.execPath())} run --quiet --no-lock ` +
-    `--allow-read --allow-write --allow-env ${quote(`${ROOT}kit/wizer.ts`)} "$@"\n`;
-  const dir = `${ROOT}.cache/kit`;
-  const path = `${dir}/wizer-${(await sha256Hex(text)).slice(0, 12)}.sh`;
-  try {
-    if ((await Deno.readTextFile(path)) === text) return path;
-  } catch { /* not written yet */ }
-  await Deno.mkdir(dir, { recursive: true });
-  const tmp = `${path}.${crypto.randomUUID()}.tmp`;
-  await Deno.writeTextFile(tmp, text, { mode: 0o755 });
-  await Deno.rename(tmp, path);
-  return path;
-}
-
 /**
  * The bundle built into a hyperware:process@1.0.0 component (world process-v1). `cache: false`
  * builds it even when the cache has it (and leaves the cache as it is).
@@ -72,7 +56,7 @@ export async function buildComponent(
   }
   const wit = await Deno.readTextFile(WIT_PATH);
   // the pre-initializer's own source too: a change to it may change every component
-  const wizer = await Deno.readTextFile(`${ROOT}kit/wizer.ts`);
+  const wizer = await wizerSources();
   const hash = await sha256Hex(`${BUILDER}\n${await sha256Hex(wizer)}\n${wit}\n${code}`);
   const path = `${CACHE_DIR}/kit-${hash.slice(0, 24)}.wasm`;
   if (opts.cache !== false) {

@@ -13,6 +13,8 @@
 //   wizer.ts --allow-wasi --init-func <name> --dir=<host> --mapdir=<guest>::<host>
 //            --wasm-bulk-memory=true --inherit-env=true -o=<out.wasm> <in.wasm>
 
+import { freeImportArguments } from "./bindings.ts";
+
 /** The guest path the working directory appears under, whatever its host path. */
 export const VIRTUAL_DIR = "/componentize/sources";
 /** Environment variables componentize-js sets for the initializer; nothing else is passed on. */
@@ -759,11 +761,22 @@ if (import.meta.main) {
   const hostDirs = [...dirs, ...mapdirs.map(([, h]) => h)];
   const virtual = (s: string) =>
     hostDirs.reduce((t, h) => t.replaceAll(h.replace(/\/$/, ""), VIRTUAL_DIR), s);
-  const stdin = virtual(new TextDecoder().decode(await readAll(Deno.stdin.readable)));
+  const hostStdin = new TextDecoder().decode(await readAll(Deno.stdin.readable));
+  const stdin = virtual(hostStdin);
   const env = Object.entries(Deno.env.toObject())
     .filter(([k]) => ENV_NAMES.test(k))
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   try {
+    // the bindings componentize-js wrote, with each import call's arguments freed (kit/bindings.ts)
+    const bindings = /--initializer-script-path (\S+)/.exec(hostStdin)?.[1];
+    if (bindings) {
+      const results = env.filter(([k]) => /^EXPORT\d+_RET$/.test(k)).map(([, v]) => v);
+      const fixed = freeImportArguments(await Deno.readTextFile(bindings), results);
+      if ("js" in fixed) await Deno.writeTextFile(bindings, fixed.js);
+      else {console.error(
+          `wizer: import arguments left as componentize-js frees them: ${fixed.skipped}`,
+        );}
+    }
     const result = await preinitialize(await Deno.readFile(input), {
       initFunc,
       stdin: new TextEncoder().encode(stdin),

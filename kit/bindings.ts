@@ -1,0 +1,63 @@
+// componentize-js's import bindings, made to free what each call's arguments were lowered into.
+//
+// componentize-js 0.23's generated bindings lower an import call's arguments (the parameter
+// area, every string, every list) into linear memory from `$realloc`, and never free them: the
+// engine keeps every such allocation on a list that only `post_call`, after an export returns,
+// frees. A Hyperware process's `init` never returns, so the list grows by each call's
+// allocations for the life of the process, and every `$dealloc` and every realloc of an existing
+// pointer looks through the whole list: a component that has handled 24,000 messages spent 2x the
+// time on each of them that it did at the start (benches/component_growth.ts, BENCHMARKS.md).
+//
+// The fix wraps, inside the bindings, `$realloc` (to note what is allocated) and every raw import
+// (to free the previous call's arguments as the next call starts: by then the previous call's
+// binding has lifted its results and returned, so nothing reads them). Freed by `$dealloc`, they
+// leave the engine's list too, so `post_call` does not free them again.
+
+/** The line componentize-js's bindings open with: the memory, realloc, dealloc, then the imports. */
+const PROLOGUE = /^let \[\$memory, \$realloc, \$dealloc((?:, \$import_[\w$]+)*)\] = \$bindings;$/m;
+
+/** The code inserted after the prologue; `imports` are the raw import variables' names. */
+export function freeingPrologue(imports: string[]): string {
+  return [
+    "// hyperdeno kit: each import call's arguments freed when the next call starts (kit/bindings.ts)",
+    "{",
+    "  const realloc = $realloc, dealloc = $dealloc;",
+    "  let lowered = [], previous = [];",
+    "  $realloc = (ptr, oldLen, align, newLen) => {",
+    "    const out = realloc(ptr, oldLen, align, newLen);",
+    "    const at = ptr === 0 ? -1 : lowered.indexOf(ptr);",
+    "    if (at >= 0) lowered[at] = out;",
+    "    else lowered.push(out);",
+    "    return out;",
+    "  };",
+    "  const freeing = (f) => function (...args) {",
+    "    for (const ptr of previous) dealloc(ptr);",
+    "    previous = lowered;",
+    "    lowered = [];",
+    "    return f.apply(this, args);",
+    "  };",
+    ...imports.map((name) => `  ${name} = freeing(${name});`),
+    "}",
+  ].join("\n");
+}
+
+/**
+ * The bindings with the fix in, or a reason it was left out: the text is not the shape this
+ * knows, or an export returns a value (the lowering of its result must stay until `post_call`,
+ * and this cannot tell it from an import's arguments). `exportResults` are the EXPORT<n>_RET
+ * values componentize-js gives the initializer.
+ */
+export function freeImportArguments(
+  js: string,
+  exportResults: string[],
+): { js: string } | { skipped: string } {
+  if (exportResults.some((r) => r !== "")) {
+    return { skipped: "an export returns a value" };
+  }
+  const m = PROLOGUE.exec(js);
+  if (!m) return { skipped: "the bindings do not open as componentize-js 0.23's do" };
+  const imports = m[1] ? m[1].slice(2).split(", ") : [];
+  if (imports.length === 0) return { js };
+  const at = m.index + m[0].length;
+  return { js: `${js.slice(0, at)}\n${freeingPrologue(imports)}${js.slice(at)}` };
+}
