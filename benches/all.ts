@@ -1,11 +1,12 @@
 // Every figure of issue #16's table, each against its baseline measured in the
 // same run, in one command:
 //
-//   deno run -A benches/all.ts [--only=rtt,memory,storage,net,http,scale]
+//   deno run -A benches/all.ts [--only=rtt,growth,memory,storage,net,http,scale]
 //
 // Parts (each in its own Deno process, so one part's heap and threads do not
 // weigh on the next): rtt (benches/rtt.ts), memory (benches/memory.ts: bare
-// Worker, TS module, component), storage (benches/storage_process.ts in bursts and
+// Worker, TS module, component), growth (benches/component_growth.ts: a component's round trip
+// after many messages against its first ones), storage (benches/storage_process.ts in bursts and
 // sustained, and benches/wake_cost.ts: what a thread hand-off costs each way), net
 // (benches/net.bench.ts, raw cipher and TCP bulk), http
 // (benches/http_throughput.ts), scale (benches/memory.ts --what=scale).
@@ -15,7 +16,7 @@
 const args = Object.fromEntries(
   Deno.args.map((a) => a.replace(/^--/, "").split("=") as [string, string]),
 );
-const PARTS = ["rtt", "memory", "storage", "net", "http", "scale"];
+const PARTS = ["rtt", "growth", "memory", "storage", "net", "http", "scale"];
 const only = new Set((args.only ?? PARTS.join(",")).split(","));
 const HERE = new URL(".", import.meta.url).pathname;
 const dec = new TextDecoder();
@@ -127,6 +128,31 @@ await part("rtt", async () => {
         `${k} ${fmt(c.main)}/${fmt(c.workers)}/${fmt(c.helpers)}`
       ).join(", "),
   );
+});
+
+await part("growth", async () => {
+  // 8 blocks of 1500 round trips per pair: the last two against the first two
+  const r = lastJson(
+    await run(["run", "-A", `${HERE}component_growth.ts`, "--segments=8", "--block=1500"]),
+  );
+  const us = r.us as Record<string, number[]>;
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  for (
+    const [k, figure] of [
+      ["kit", "componentize-js component RTT after 9000-12000 messages vs its first 3000 (kit)"],
+      ["plain", "the same, built by componentize-js alone (its import arguments never freed)"],
+    ]
+  ) {
+    const g = r.growth[k] as number;
+    rows.push({
+      figure,
+      value: `${fmt(mean(us[k].slice(-2)))} us`,
+      baseline: `${fmt(mean(us[k].slice(0, 2)))} us`,
+      ratio: `${g.toFixed(2)}x`,
+      goal: k === "kit" ? "<= 1.2x (no growth)" : "(without the fix)",
+      met: k === "kit" ? g <= 1.2 : undefined,
+    });
+  }
 });
 
 await part("memory", async () => {
