@@ -1,4 +1,4 @@
-// componentize-js's import bindings, made to free what each call's arguments were lowered into.
+// componentize-js's import bindings, changed in two ways before kit's wizer initializes them.
 //
 // componentize-js 0.23's generated bindings lower an import call's arguments (the parameter
 // area, every string, every list) into linear memory from `$realloc`, and never free them: the
@@ -12,6 +12,14 @@
 // (to free the previous call's arguments as the next call starts: by then the previous call's
 // binding has lifted its results and returned, so nothing reads them). Freed by `$dealloc`, they
 // leave the engine's list too, so `post_call` does not free them again.
+//
+// The functions the bindings give the process are also handed over bound (`callInFreshFrames`): the
+// engine runs in Wasm, and its interpreter loop is one Wasm function that V8 first compiles with
+// its baseline compiler and later optimizes. `init` never returns, so the interpreter frame it
+// runs in keeps the baseline code for the process's life, and with it every JS function called
+// from it, which the interpreter runs in that same frame. A bound function is not run in place:
+// the engine calls it through C++, which enters the interpreter anew, with the optimized code once
+// V8 has it (a round trip between two components: 12-16% less time, BENCHMARKS.md).
 
 /** The line componentize-js's bindings open with: the memory, realloc, dealloc, then the imports. */
 const PROLOGUE = /^let \[\$memory, \$realloc, \$dealloc((?:, \$import_[\w$]+)*)\] = \$bindings;$/m;
@@ -60,4 +68,32 @@ export function freeImportArguments(
   if (imports.length === 0) return { js };
   const at = m.index + m[0].length;
   return { js: `${js.slice(0, at)}\n${freeingPrologue(imports)}${js.slice(at)}` };
+}
+
+/** The code that makes `defineBuiltinModule` hand the process bound functions. */
+export const BOUND_API = [
+  "// hyperdeno kit: the API as bound functions, each call in a fresh interpreter frame (kit/bindings.ts)",
+  "{",
+  "  const define = defineBuiltinModule;",
+  "  defineBuiltinModule = (name, api) => {",
+  "    const bound = {};",
+  "    for (const [key, f] of Object.entries(api)) {",
+  "      bound[key] = typeof f === 'function' ? f.bind(undefined) : f;",
+  "    }",
+  "    return define(name, bound);",
+  "  };",
+  "}",
+].join("\n");
+
+/**
+ * The bindings with every function they give the process (through `defineBuiltinModule`) bound,
+ * or a reason it was left out.
+ */
+export function callInFreshFrames(js: string): { js: string } | { skipped: string } {
+  const m = PROLOGUE.exec(js);
+  if (!m || !js.includes("\ndefineBuiltinModule(")) {
+    return { skipped: "the bindings do not define their modules as componentize-js 0.23's do" };
+  }
+  const at = m.index + m[0].length;
+  return { js: `${js.slice(0, at)}\n${BOUND_API}${js.slice(at)}` };
 }

@@ -13,7 +13,7 @@
 //   wizer.ts --allow-wasi --init-func <name> --dir=<host> --mapdir=<guest>::<host>
 //            --wasm-bulk-memory=true --inherit-env=true -o=<out.wasm> <in.wasm>
 
-import { freeImportArguments } from "./bindings.ts";
+import { callInFreshFrames, freeImportArguments } from "./bindings.ts";
 
 /** The guest path the working directory appears under, whatever its host path. */
 export const VIRTUAL_DIR = "/componentize/sources";
@@ -767,15 +767,19 @@ if (import.meta.main) {
     .filter(([k]) => ENV_NAMES.test(k))
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   try {
-    // the bindings componentize-js wrote, with each import call's arguments freed (kit/bindings.ts)
+    // the bindings componentize-js wrote, with each import call's arguments freed and the
+    // process API bound (kit/bindings.ts)
     const bindings = /--initializer-script-path (\S+)/.exec(hostStdin)?.[1];
     if (bindings) {
       const results = env.filter(([k]) => /^EXPORT\d+_RET$/.test(k)).map(([, v]) => v);
-      const fixed = freeImportArguments(await Deno.readTextFile(bindings), results);
-      if ("js" in fixed) await Deno.writeTextFile(bindings, fixed.js);
-      else {console.error(
-          `wizer: import arguments left as componentize-js frees them: ${fixed.skipped}`,
-        );}
+      let js = await Deno.readTextFile(bindings);
+      const freed = freeImportArguments(js, results);
+      if ("js" in freed) js = freed.js;
+      else console.error(`wizer: import arguments left as they were: ${freed.skipped}`);
+      const bound = callInFreshFrames(js);
+      if ("js" in bound) js = bound.js;
+      else console.error(`wizer: the process API left unbound: ${bound.skipped}`);
+      await Deno.writeTextFile(bindings, js);
     }
     const result = await preinitialize(await Deno.readFile(input), {
       initFunc,

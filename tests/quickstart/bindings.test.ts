@@ -1,7 +1,7 @@
 // kit/bindings.ts: componentize-js's import bindings made to free each call's lowered arguments.
 
 import { assert, assertEquals } from "../assert.ts";
-import { freeImportArguments } from "../../kit/bindings.ts";
+import { callInFreshFrames, freeImportArguments } from "../../kit/bindings.ts";
 import { buildFixture } from "../fixtures/build.ts";
 
 const PROLOGUE =
@@ -102,15 +102,37 @@ Deno.test("bindings: left as they are when an export returns a value or the shap
   assertEquals(freeImportArguments(none, [""]), { js: none });
 });
 
-Deno.test("bindings: a component built by componentize-js and kit's wizer carries the fix", async () => {
-  // the marker is the inserted code's comment: the bindings' source stays in the snapshot
+Deno.test("bindings: the process API is handed over as bound functions", () => {
+  const js = `${PROLOGUE}\nfunction send(x) { return x + 1; }\n` +
+    "defineBuiltinModule('hyperware:process/standard@1.0.0', { send, version: 3 });\n";
+  const fixed = callInFreshFrames(js);
+  assert("js" in fixed, JSON.stringify(fixed));
+  const defined: Record<string, Record<string, unknown>> = {};
+  const capture = (name: string, api: Record<string, unknown>) => (defined[name] = api);
+  new Function("$bindings", "capture", `let defineBuiltinModule = capture;\n${fixed.js}`)(
+    [{}, () => 0, () => {}, () => 0, () => 0],
+    capture,
+  );
+  const api = defined["hyperware:process/standard@1.0.0"];
+  const send = api.send as (x: number) => number;
+  assertEquals(send.name, "bound send");
+  assertEquals(send(1), 2);
+  assertEquals(api.version, 3);
+  // bindings that define no module are left as they are
+  assert("skipped" in callInFreshFrames(`${PROLOGUE}\n${BODY}`));
+});
+
+Deno.test("bindings: a component built by componentize-js and kit's wizer carries both changes", async () => {
+  // the markers are the inserted code's comments: the bindings' source stays in the snapshot
   const wasm = await buildFixture("tester");
-  const marker = new TextEncoder().encode("each import call's arguments freed");
-  let found = false;
-  outer: for (let i = 0; i + marker.length <= wasm.length; i++) {
-    for (let j = 0; j < marker.length; j++) if (wasm[i + j] !== marker[j]) continue outer;
-    found = true;
-    break;
-  }
-  assert(found, "the tester component's bindings do not carry kit/bindings.ts's fix");
+  const has = (text: string) => {
+    const marker = new TextEncoder().encode(text);
+    outer: for (let i = 0; i + marker.length <= wasm.length; i++) {
+      for (let j = 0; j < marker.length; j++) if (wasm[i + j] !== marker[j]) continue outer;
+      return true;
+    }
+    return false;
+  };
+  assert(has("each import call's arguments freed"), "the arguments are not freed");
+  assert(has("each call in a fresh interpreter frame"), "the process API is not bound");
 });
