@@ -21,13 +21,19 @@
 // the engine calls it through C++, which enters the interpreter anew, with the optimized code once
 // V8 has it (a round trip between two components: 12-16% less time, BENCHMARKS.md).
 
+/** The comments the inserted code opens with; the bindings' source stays in the component. */
+export const FREED =
+  "hyperdeno kit: each import call's arguments freed when the next call starts (kit/bindings.ts)";
+export const BOUND =
+  "hyperdeno kit: the API as bound functions, each call in a fresh interpreter frame (kit/bindings.ts)";
+
 /** The line componentize-js's bindings open with: the memory, realloc, dealloc, then the imports. */
 const PROLOGUE = /^let \[\$memory, \$realloc, \$dealloc((?:, \$import_[\w$]+)*)\] = \$bindings;$/m;
 
 /** The code inserted after the prologue; `imports` are the raw import variables' names. */
 export function freeingPrologue(imports: string[]): string {
   return [
-    "// hyperdeno kit: each import call's arguments freed when the next call starts (kit/bindings.ts)",
+    `// ${FREED}`,
     "{",
     "  const realloc = $realloc, dealloc = $dealloc;",
     "  let lowered = [], previous = [];",
@@ -50,20 +56,18 @@ export function freeingPrologue(imports: string[]): string {
 }
 
 /**
- * The bindings with the fix in, or a reason it was left out: the text is not the shape this
- * knows, or an export returns a value (the lowering of its result must stay until `post_call`,
- * and this cannot tell it from an import's arguments). `exportResults` are the EXPORT<n>_RET
- * values componentize-js gives the initializer.
+ * The bindings with the fix in. Unchanged when an export returns a value (the lowering of its
+ * result must stay until `post_call`, and this cannot tell it from an import's arguments; no
+ * Hyperware world has such an export); `unknown` when the text is not the shape this knows.
+ * `exportResults` are the EXPORT<n>_RET values componentize-js gives the initializer.
  */
 export function freeImportArguments(
   js: string,
   exportResults: string[],
-): { js: string } | { skipped: string } {
-  if (exportResults.some((r) => r !== "")) {
-    return { skipped: "an export returns a value" };
-  }
+): { js: string } | { unknown: string } {
+  if (exportResults.some((r) => r !== "")) return { js };
   const m = PROLOGUE.exec(js);
-  if (!m) return { skipped: "the bindings do not open as componentize-js 0.23's do" };
+  if (!m) return { unknown: "the bindings do not open as componentize-js 0.23's do" };
   const imports = m[1] ? m[1].slice(2).split(", ") : [];
   if (imports.length === 0) return { js };
   const at = m.index + m[0].length;
@@ -72,7 +76,7 @@ export function freeImportArguments(
 
 /** The code that makes `defineBuiltinModule` hand the process bound functions. */
 export const BOUND_API = [
-  "// hyperdeno kit: the API as bound functions, each call in a fresh interpreter frame (kit/bindings.ts)",
+  `// ${BOUND}`,
   "{",
   "  const define = defineBuiltinModule;",
   "  defineBuiltinModule = (name, api) => {",
@@ -86,13 +90,13 @@ export const BOUND_API = [
 ].join("\n");
 
 /**
- * The bindings with every function they give the process (through `defineBuiltinModule`) bound,
- * or a reason it was left out.
+ * The bindings with every function they give the process (through `defineBuiltinModule`) bound;
+ * `unknown` when the text is not the shape this knows.
  */
-export function callInFreshFrames(js: string): { js: string } | { skipped: string } {
+export function callInFreshFrames(js: string): { js: string } | { unknown: string } {
   const m = PROLOGUE.exec(js);
   if (!m || !js.includes("\ndefineBuiltinModule(")) {
-    return { skipped: "the bindings do not define their modules as componentize-js 0.23's do" };
+    return { unknown: "the bindings do not define their modules as componentize-js 0.23's do" };
   }
   const at = m.index + m[0].length;
   return { js: `${js.slice(0, at)}\n${BOUND_API}${js.slice(at)}` };

@@ -773,12 +773,14 @@ if (import.meta.main) {
     if (bindings) {
       const results = env.filter(([k]) => /^EXPORT\d+_RET$/.test(k)).map(([, v]) => v);
       let js = await Deno.readTextFile(bindings);
+      // componentize-js shows this program's output only when it fails: bindings of a shape
+      // this does not know (another componentize-js) fail the build rather than make a
+      // component that slows down with every message
       const freed = freeImportArguments(js, results);
-      if ("js" in freed) js = freed.js;
-      else console.error(`wizer: import arguments left as they were: ${freed.skipped}`);
-      const bound = callInFreshFrames(js);
-      if ("js" in bound) js = bound.js;
-      else console.error(`wizer: the process API left unbound: ${bound.skipped}`);
+      if ("unknown" in freed) fail(`kit/bindings.ts: ${freed.unknown}`);
+      const bound = callInFreshFrames(freed.js);
+      if ("unknown" in bound) fail(`kit/bindings.ts: ${bound.unknown}`);
+      js = bound.js;
       await Deno.writeTextFile(bindings, js);
     }
     const result = await preinitialize(await Deno.readFile(input), {
