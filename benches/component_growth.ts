@@ -8,7 +8,7 @@
 //   deno run -A benches/component_growth.ts [--segments=12] [--block=2000]
 
 import { componentize } from "@bytecodealliance/componentize-js";
-import { bootNode } from "../main.ts";
+import { bootQuietNode } from "./quiet_node.ts";
 import { makePackage } from "../tests/kernel/helpers.ts";
 import { buildFixture } from "../tests/fixtures/build.ts";
 import { sha256Hex } from "../kit/hash.ts";
@@ -49,13 +49,7 @@ const builds: Record<string, Uint8Array> = {
   kit: await buildFixture("tester"),
   plain: await plainTester(),
 };
-const node = await bootNode({
-  home: `${root}/home`,
-  verbosity: 0,
-  onPrint: () => {},
-  tcpPort: 0,
-  wsPort: false,
-});
+const node = await bootQuietNode(`${root}/home`);
 for (const [name, wasm] of Object.entries(builds)) {
   const dir = await makePackage(`${root}/${name}`, {
     name,

@@ -14,7 +14,7 @@
 
 import { createPublicClient, http, webSocket } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import { bootNode } from "../main.ts";
+import { bootQuietNode } from "./quiet_node.ts";
 import { createEthModule } from "../modules/eth/mod.ts";
 import { encodeEth, serdeValue } from "../wire/eth.ts";
 import { encodeJsonExact, parseJsonExact, parseJsonReviving } from "../wire/json.ts";
@@ -23,23 +23,13 @@ import { Anvil, anvilChain } from "../tests/eth/anvil.ts";
 const anvil = await Anvil.start();
 globalThis.addEventListener("unload", () => anvil.killNow());
 const root = await Deno.makeTempDir({ prefix: "hyperdeno-bench-eth-" });
-const node = await bootNode({
-  home: root,
-  verbosity: 0,
-  onPrint: () => {},
-  tcpPort: 0,
-  wsPort: false,
+const node = await bootQuietNode(root, {
   httpPort: false,
   modules: [createEthModule({ simulation: true, fakechainPort: anvil.port })],
 });
 // the same, with the request cache off: every eth_blockNumber goes to anvil
-const uncached = await bootNode({
-  home: `${root}/uncached`,
+const uncached = await bootQuietNode(`${root}/uncached`, {
   name: "uncached.dev",
-  verbosity: 0,
-  onPrint: () => {},
-  tcpPort: 0,
-  wsPort: false,
   httpPort: false,
   modules: [
     createEthModule({ simulation: true, fakechainPort: anvil.port, timing: { cacheMs: 0 } }),

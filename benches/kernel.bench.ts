@@ -4,7 +4,7 @@
 //
 //   npx deno task bench   (or: deno bench -A benches/kernel.bench.ts)
 
-import { bootNode } from "../main.ts";
+import { bootQuietNode } from "./quiet_node.ts";
 import { makePackage } from "../tests/kernel/helpers.ts";
 
 const ROUNDS = 200;
@@ -20,13 +20,7 @@ const dir = await makePackage(root, {
     { name: "mb", kind: "module" },
   ],
 });
-const node = await bootNode({
-  home: `${root}/home`,
-  verbosity: 0,
-  onPrint: () => {},
-  tcpPort: 0,
-  wsPort: false,
-});
+const node = await bootQuietNode(`${root}/home`);
 await node.installPackage(dir);
 const enc = new TextEncoder();
 const ask = (target: string, cmd: unknown) =>

@@ -12,7 +12,7 @@
 // counted; then `n` more are started, each answers one request, and after 2 s
 // the growth of VmRSS is divided by `n`.
 
-import { bootNode } from "../main.ts";
+import { bootQuietNode } from "./quiet_node.ts";
 import { makePackage } from "../tests/kernel/helpers.ts";
 
 const args = Object.fromEntries(
@@ -52,13 +52,7 @@ async function bareWorkers(n: number): Promise<number> {
 const root = await Deno.makeTempDir({ prefix: "hyperdeno-mem-" });
 
 async function bootBench() {
-  return await bootNode({
-    home: `${root}/home`,
-    verbosity: 0,
-    onPrint: () => {},
-    tcpPort: 0,
-    wsPort: false,
-  });
+  return await bootQuietNode(`${root}/home`);
 }
 type BenchNode = Awaited<ReturnType<typeof bootBench>>;
 

@@ -20,7 +20,7 @@
 // - one-way: `oneway` fire-and-forget requests into B, then one request to
 //   confirm they all arrived (requests are delivered in order).
 
-import { bootNode } from "../main.ts";
+import { bootQuietNode } from "./quiet_node.ts";
 import type { RuntimeModule, RuntimeModuleContext } from "../kernel/module.ts";
 import type { KernelMessage } from "../wire/core.ts";
 import { makePackage, writeKitPackage } from "../tests/kernel/helpers.ts";
@@ -70,14 +70,7 @@ class PongModule implements RuntimeModule {
     });
   }
 }
-const node = await bootNode({
-  home: `${root}/home`,
-  verbosity: 0,
-  onPrint: () => {},
-  tcpPort: 0,
-  wsPort: false,
-  modules: [new PongModule()],
-});
+const node = await bootQuietNode(`${root}/home`, { modules: [new PongModule()] });
 await node.installPackage(dir);
 if (COMPONENTS) {
   const echoDir = await writeKitPackage(root, {

@@ -6,7 +6,7 @@
 import { rolldown } from "rolldown";
 import { componentize } from "@bytecodealliance/componentize-js";
 import { sha256Hex } from "./hash.ts";
-import { wizerLauncher, wizerSources } from "./wizer_bin.ts";
+import { wizerHash, wizerLauncher } from "./wizer_bin.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const WIT_PATH = `${ROOT}kernel/process_host/hyperware.wit`;
@@ -56,8 +56,7 @@ export async function buildComponent(
   }
   const wit = await Deno.readTextFile(WIT_PATH);
   // the pre-initializer's own source too: a change to it may change every component
-  const wizer = await wizerSources();
-  const hash = await sha256Hex(`${BUILDER}\n${await sha256Hex(wizer)}\n${wit}\n${code}`);
+  const hash = await sha256Hex(`${BUILDER}\n${await wizerHash()}\n${wit}\n${code}`);
   const path = `${CACHE_DIR}/kit-${hash.slice(0, 24)}.wasm`;
   if (opts.cache !== false) {
     try {

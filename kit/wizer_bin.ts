@@ -6,10 +6,12 @@ import { sha256Hex } from "./hash.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
-/** kit/wizer.ts and what it changes in the bindings: a change to either may change components. */
-export async function wizerSources(): Promise<string> {
-  return (await Deno.readTextFile(`${ROOT}kit/wizer.ts`)) +
-    (await Deno.readTextFile(`${ROOT}kit/bindings.ts`));
+/** The hash of kit/wizer.ts and kit/bindings.ts: a change to either may change components. */
+export async function wizerHash(): Promise<string> {
+  return await sha256Hex(
+    (await Deno.readTextFile(`${ROOT}kit/wizer.ts`)) +
+      (await Deno.readTextFile(`${ROOT}kit/bindings.ts`)),
+  );
 }
 
 /** The script componentize-js runs as `wizer`: kit/wizer.ts under this Deno. */

@@ -254,6 +254,18 @@ Deno.test({
             (await bob.api("POST", `/downloads/${PKG}/remove`, { version_hash: hash })).status,
             200,
           );
+        /** What comes first after bob's print number `mark`: a print matching `re`, or completion. */
+        const printedOrCompleted = (mark: number, re: RegExp, what: string) =>
+          until(
+            async () =>
+              bob.prints.slice(mark).some((p) => re.test(p))
+                ? "printed"
+                : (await completed())
+                ? "completed"
+                : undefined,
+            what,
+            60_000,
+          );
         // loopback is fast: a transfer may finish before the mirror is stopped; then again
         const midTransfer = async (stop: () => Promise<void>) => {
           for (let attempt = 1;; attempt++) {
@@ -269,18 +281,9 @@ Deno.test({
             await stop();
             // chunks already on their way may still land: the transfer is cut off only once bob
             // notices the silence (a slow machine can hold the whole tail in flight)
-            const mark = bob.prints.length;
-            const stalled = await until(
-              async () =>
-                bob.prints.slice(mark).some((p) => /no chunk for 700 ms; asking again from/.test(p))
-                  ? "stalled"
-                  : (await completed())
-                  ? "completed"
-                  : undefined,
-              "bob to stall or complete",
-              60_000,
-            );
-            if (stalled === "stalled") return;
+            const stall = /no chunk for 700 ms; asking again from/;
+            const first = await printedOrCompleted(bob.prints.length, stall, "bob to stall");
+            if (first === "printed") return;
             if (attempt === 5) throw new Error("every transfer finished before the mirror stopped");
             alice = await bootStoreNode(`${root}/alice`, { name: "alice.os", tcpPort: aliceTcp });
             await teach(alice, bob.node.identity);
@@ -320,17 +323,8 @@ Deno.test({
         for (let attempt = 1;; attempt++) {
           const mark = bob.prints.length;
           await midTransfer(() => alice.stop());
-          const outcome = await until(
-            async () =>
-              bob.prints.slice(mark).some((p) => gone.test(p))
-                ? "failed"
-                : (await completed())
-                ? "completed"
-                : undefined,
-            "the download to fail or complete",
-            60_000,
-          );
-          if (outcome === "failed") break;
+          const first = await printedOrCompleted(mark, gone, "the download to fail");
+          if (first === "printed") break;
           if (attempt === 5) throw new Error("every transfer finished before the mirror stopped");
           alice = await bootStoreNode(`${root}/alice`, { name: "alice.os", tcpPort: aliceTcp });
           await teach(alice, bob.node.identity);
