@@ -220,7 +220,7 @@ await part("storage", async () => {
         value: `${fmt(x.process, 0)} pairs/s`,
         baseline: `${fmt(x.direct, 0)} pairs/s`,
         // the bare path: no module or app work at all; the floor: direct plus bare Worker hops;
-        // kv's protocol floor: its process path's shape carrying kv's JSON, none of our code
+        // the protocol floor: the process path's shape carrying the module's JSON, none of our code
         ratio: `${fmt(100 * x.ratio, 0)}% (bare path ${fmt(100 * x.bareRatio, 0)}%, floor ${
           fmt(100 * x.floorRatio, 0)
         }%${

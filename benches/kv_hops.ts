@@ -6,13 +6,13 @@
 //     Worker of its own, bare);
 //   channel: the process hands the op to a kv Worker (Deno KV opened there, woken by
 //     Atomics.notify into an Atomics.waitAsync) that answers the process directly (kv's
-//     module channels today, bare: kv_floor.ts's structure path).
+//     module channels today, bare: channel_floor.ts's structure path).
 // Every path wakes four threads per op (the caller's, Deno KV's own, and back) where the
 // direct calls wake two.
 //
 //   deno run -A --unstable-kv benches/kv_hops.ts [--rounds=30]
 
-import { kvChannelFloor } from "./kv_floor.ts";
+import { kvChannelFloor } from "./channel_floor.ts";
 
 const args = Object.fromEntries(
   Deno.args.map((a) => a.replace(/^--/, "").split("=") as [string, string]),
@@ -44,7 +44,7 @@ const dir = await Deno.makeTempDir({ prefix: "hd-kv-hops-" });
 const direct = await Deno.openKv(`${dir}/direct.kv`);
 const mainKv = await Deno.openKv(`${dir}/main.kv`);
 
-// the channel shape is kv_floor.ts's structure path
+// the channel shape is channel_floor.ts's structure path
 const floor = await kvChannelFloor(`${dir}/worker.kv`);
 
 const kernSig = new SharedArrayBuffer(64);

@@ -7,8 +7,8 @@
 // latency (which swings single runs 2-5x here) hits all alike. Reference paths:
 // the floor (the direct calls plus a bare Worker round trip per thread crossing), the
 // bare path (the same process and kernel path to a module doing only the raw op) and,
-// for kv, the floors of its process path's own shape with none of our code (kv_floor.ts:
-// the bare structure, and the structure carrying kv's protocol).
+// the floors of each process path's own shape with none of our code (channel_floor.ts:
+// the bare structure, and the structure carrying the module's protocol).
 // Prints one JSON line (benches/all.ts reads it). With Linux's /proc it also gives the
 // CPU the kernel's thread (this process's main thread: routing, the modules left on it, Deno
 // KV's JS side on the direct path) spent per pair on each path, and the CPU of all threads
@@ -31,7 +31,7 @@ import { DbHost } from "../modules/sqlite/host.ts";
 import { ByteBudget } from "../modules/shared/db.ts";
 import { echoWorker, roundTrips } from "./echo_worker.ts";
 import { threadCpu } from "./thread_cpu.ts";
-import { kvChannelFloor } from "./kv_floor.ts";
+import { kvChannelFloor, sqliteChannelFloor } from "./channel_floor.ts";
 
 const args = Object.fromEntries(
   Deno.args.map((a) => a.replace(/^--/, "").split("=") as [string, string]),
@@ -149,6 +149,9 @@ const hop = roundTrips(echo);
 // kv's protocol (process_lib's request JSON and kv's answer, the value as the blob).
 const kvStructure = await kvChannelFloor(`${root}/structure.kv`);
 const kvProtocol = await kvChannelFloor(`${root}/protocol.kv`);
+// sqlite's likewise (process Worker -> its db Worker -> the process)
+const sqlStructure = await sqliteChannelFloor(`${root}/structure.db`);
+const sqlProtocol = await sqliteChannelFloor(`${root}/protocol.db`);
 
 let seq = 1;
 /** BATCH pairs built, sent and checked by the app itself, as an app on process_lib does. */
@@ -176,14 +179,14 @@ function expect(ok: boolean, what: string) {
   if (!ok) throw new Error(`bench: unexpected answer to ${what}`);
 }
 
-/** The paths a storage kind is measured on; the channel floors are kv's only. */
+/** The paths a storage kind is measured on. */
 interface Paths {
   direct(): Promise<void>;
   floor(): Promise<void>;
   process(): Promise<void>;
   bare(): Promise<void>;
-  structure?: () => Promise<void>;
-  protocol?: () => Promise<void>;
+  structure(): Promise<void>;
+  protocol(): Promise<void>;
 }
 
 const kv: Paths = {
@@ -240,6 +243,14 @@ const sqlite: Paths = {
     await pairs("sqlite-pairs");
   },
   bare: () => barePairs("sqlite"),
+  async structure() {
+    await sqlStructure.pairs(false, seq, BATCH);
+    seq += BATCH;
+  },
+  async protocol() {
+    await sqlProtocol.pairs(true, seq, BATCH);
+    seq += BATCH;
+  },
 };
 
 /**
@@ -279,11 +290,11 @@ interface Figures {
   floorRatio: number;
   bare: number;
   bareRatio: number;
-  /** kv only: the channel shape with none of the runtime's code, bare and carrying kv's protocol */
-  structureRatio?: number;
-  protocolRatio?: number;
-  /** kv only: the process path's pairs/s over the protocol floor's (median of rounds) */
-  vsProtocol?: number;
+  /** the channel shape with none of the runtime's code, bare and carrying the module's protocol */
+  structureRatio: number;
+  protocolRatio: number;
+  /** the process path's pairs/s over the protocol floor's (median of rounds) */
+  vsProtocol: number;
   kernelUsPerPair: Cpu;
   /** all threads' CPU per pair (the work wherever it runs) */
   allUsPerPair: Cpu;
@@ -315,10 +326,9 @@ async function measure(s: Paths, rounds: number, batches: number): Promise<Figur
     floorRatio: over(d, t.floor!),
     bare: pps(t.bare!),
     bareRatio: over(d, t.bare!),
-    ...(t.structure ? { structureRatio: over(d, t.structure) } : {}),
-    ...(t.protocol
-      ? { protocolRatio: over(d, t.protocol), vsProtocol: over(t.protocol, t.process!) }
-      : {}),
+    structureRatio: over(d, t.structure!),
+    protocolRatio: over(d, t.protocol!),
+    vsProtocol: over(t.protocol!, t.process!),
     kernelUsPerPair: perPair(cpu),
     allUsPerPair: perPair(cpuAll),
   };
@@ -341,6 +351,8 @@ kvDirect.close();
 kvFloorFile.close();
 await kvStructure.close();
 await kvProtocol.close();
+await sqlStructure.close();
+await sqlProtocol.close();
 bareKv.close();
 bareDb.stop();
 echo.terminate();
