@@ -32,12 +32,41 @@ class Num {
   constructor(readonly source: string) {}
 }
 
+/**
+ * A number token with a fraction or an exponent, anywhere in the text. JSON numbers start
+ * after `[`, `,`, `:` or whitespace; inside a string this may match too, which only costs
+ * the slow parse. No match: every number in the text is an integer literal.
+ */
+const REAL_TOKEN = /[[,:\s]-?\d+[.eE]/;
+
 /** Blob bytes -> bound parameters; undefined for any shape Hyperdrive rejects. */
 export function parseParams(blob: Uint8Array | undefined): SqlParam[] | undefined {
   if (!blob) return [];
+  let text: string;
+  try {
+    text = decodeUtf8Strict(blob);
+  } catch {
+    return undefined;
+  }
+  // integer literals only: JSON.parse's doubles are exact up to 2^53, so the reviver
+  // (keeping each number's source, several times slower) is needed only past that
+  if (!REAL_TOKEN.test(text)) {
+    let v: unknown;
+    try {
+      v = JSON.parse(text);
+    } catch {
+      return undefined;
+    }
+    if (!Array.isArray(v)) return undefined;
+    // -0 binds as REAL (Hyperdrive: "-0" is not an integer literal)
+    const out = paramsOf(
+      v,
+      (n) => Number.isSafeInteger(n) && !Object.is(n, -0) ? BigInt(n) : undefined,
+    );
+    if (out !== "inexact") return out;
+  }
   let v: unknown;
   try {
-    const text = decodeUtf8Strict(blob);
     // keep each number's source text: 1 and 1.0 bind differently
     v = JSON.parse(
       text,
@@ -48,13 +77,29 @@ export function parseParams(blob: Uint8Array | undefined): SqlParam[] | undefine
     return undefined;
   }
   if (!Array.isArray(v)) return undefined;
+  const out = paramsOf(v, () => undefined);
+  return out === "inexact" ? undefined : out;
+}
+
+/**
+ * The parameters of a parsed array; `number` binds a plain JSON number (undefined: its
+ * source is needed, "inexact"). Undefined for any item Hyperdrive rejects.
+ */
+function paramsOf(
+  v: unknown[],
+  number: (n: number) => bigint | undefined,
+): SqlParam[] | undefined | "inexact" {
   const out: SqlParam[] = [];
   for (const item of v) {
     if (item === null) out.push(null);
     else if (typeof item === "boolean") out.push(item ? 1n : 0n);
     else if (typeof item === "string") out.push(decodeCanonicalBase64(item) ?? item);
     else if (item instanceof Num) out.push(numberParam(item.source));
-    else return undefined;
+    else if (typeof item === "number") {
+      const n = number(item);
+      if (n === undefined) return "inexact";
+      out.push(n);
+    } else return undefined;
   }
   return out;
 }

@@ -72,8 +72,29 @@ let infoF: Float64Array<SharedArrayBuffer>;
 let infoId: BigUint64Array<SharedArrayBuffer>;
 /** the state word the request running is cancelled through: STATE or CH_STATE */
 let cancelWord = STATE;
+/**
+ * Prepared statements, kept only while the schema cannot have changed: a statement's columns
+ * are fixed when it is prepared (`SELECT *` keeps the columns it had), so running one that
+ * may change the schema (any but SCHEMA_KEPT's), a rollback, or any error (SQLite rolls some
+ * transactions back by itself) drops them all, and the next request sees the new schema as
+ * Hyperdrive's fresh prepare does.
+ */
 const statements = new Map<string, StatementSync>();
 const encoder = new TextEncoder();
+const SCHEMA_KEPT = new Set([
+  "SELECT",
+  "VALUES",
+  "WITH",
+  "EXPLAIN",
+  "INSERT",
+  "UPDATE",
+  "DELETE",
+  "REPLACE",
+]);
+/** Cached statements whose first keyword is not in SCHEMA_KEPT. */
+const schemaChanging = new WeakSet<StatementSync>();
+/** Each query statement's row encoder, built from its columns once. */
+const encoders = new WeakMap<StatementSync, (row: unknown[]) => string>();
 
 class Interrupted extends Error {
   constructor() {
@@ -85,15 +106,28 @@ function checkCancel(): void {
   if (Atomics.load(signal, cancelWord) === ABANDONED) throw new Interrupted();
 }
 
+/** The prepared statement for `sql`, about to run. */
 function statement(sql: string): StatementSync {
   let s = statements.get(sql);
   if (!s) {
     s = db.prepare(sql);
     s.setReadBigInts(true); // INTEGER comes back exact, REAL as number
+    if (!SCHEMA_KEPT.has(firstKeyword(sql))) schemaChanging.add(s);
     if (statements.size >= STATEMENT_CACHE) statements.clear();
     statements.set(sql, s);
   }
+  if (schemaChanging.has(s)) schemaMayHaveChanged();
   return s;
+}
+
+function schemaMayHaveChanged(): void {
+  statements.clear();
+}
+
+/** Rolls back the transaction open (which may undo schema changes). */
+function rollback(): void {
+  schemaMayHaveChanged();
+  if (db.isTransaction) db.exec("ROLLBACK");
 }
 
 function params(blob: Uint8Array | undefined): SqlParam[] {
@@ -119,8 +153,12 @@ function budgetSpent(): SqliteFailure {
 function query(sql: string, blob: Uint8Array | undefined, maxBytes: number): Reply {
   const stmt = statement(sql);
   const p = params(blob);
-  stmt.setReturnArrays(true);
-  const encode = rowEncoder(stmt.columns().map((c) => c.name));
+  let encode = encoders.get(stmt);
+  if (!encode) {
+    stmt.setReturnArrays(true);
+    encode = rowEncoder(stmt.columns().map((c) => c.name));
+    encoders.set(stmt, encode);
+  }
   const parts: string[] = [];
   let size = 2;
   let added = 0;
@@ -156,7 +194,7 @@ function commit(list: Statement[]): void {
     checkCancel();
     db.exec("COMMIT");
   } catch (e) {
-    if (db.isTransaction) db.exec("ROLLBACK");
+    rollback();
     throw e;
   }
 }
@@ -182,7 +220,7 @@ function write(sql: string, blob: Uint8Array | undefined, keyword = firstKeyword
     checkCancel();
     db.exec("COMMIT");
   } catch (e) {
-    if (db.isTransaction) db.exec("ROLLBACK");
+    rollback();
     throw e;
   }
 }
@@ -283,6 +321,7 @@ function serveChannelRequest(ch: ServedChannel, m: OutgoingMessage): boolean {
   try {
     reply = channelRequest(ch, req, m.lazyLoadBlob?.bytes);
   } catch (e) {
+    schemaMayHaveChanged();
     failed = sqliteErrorOf(e);
     post({ failed: e instanceof Error ? e.message : String(e) });
   }
@@ -333,6 +372,7 @@ function serveModuleJob(data: Uint8Array, port: MessagePort): boolean {
   try {
     reply = run(decodeJob(bytes));
   } catch (e) {
+    schemaMayHaveChanged();
     reply = { ok: false, error: errorOf(e) };
   }
   infoF[INFO_LAST] = wallClock();

@@ -4,6 +4,7 @@ import { assert, assertEquals } from "../assert.ts";
 import { DatabaseSync } from "node:sqlite";
 import { parseProcessId, SQLITE_PROCESS_ID } from "../../wire/core.ts";
 import { createSqliteModule, decodeCanonicalBase64, formatReal } from "../../modules/sqlite/mod.ts";
+import { parseParams } from "../../modules/sqlite/values.ts";
 import { call, moduleAddress, OUR, requestKm, type SendOpts, TestCtx } from "./ctx.ts";
 
 const SQLITE = moduleAddress(SQLITE_PROCESS_ID);
@@ -68,6 +69,30 @@ Deno.test("sqlite: canonical base64 detection as the base64 crate's STANDARD", (
   assertEquals(decodeCanonicalBase64("A==="), undefined);
   assertEquals(decodeCanonicalBase64(" QQ=="), undefined); // whitespace is not base64
   assertEquals(decodeCanonicalBase64("QQ==\n"), undefined);
+});
+
+Deno.test("sqlite: parameters bind the same whether or not their text needs each number's source", () => {
+  // integer literals alone are parsed without the reviver; anything else, or an integer a
+  // double cannot hold exactly, or -0, with it
+  const cases: [string, unknown][] = [
+    ['[1, "value"]', [1n, "value"]],
+    ["[ 7 ,\n-3]", [7n, -3n]],
+    ["[1.0, 1e3, 1.25]", [1, 1000, 1.25]],
+    ['["a.5e", 2]', ["a.5e", 2n]], // a string that looks like a real: the slow parse
+    ["[-0]", [-0]],
+    ["[9007199254740993]", [9007199254740993n]],
+    ["[-9223372036854775808]", [-9223372036854775808n]],
+    ["[9223372036854775808]", [9223372036854775808]],
+    ["[true, false, null]", [1n, 0n, null]],
+    ['["AAEC", ""]', [new Uint8Array([0, 1, 2]), new Uint8Array()]],
+    ['[{"a": 1}]', undefined],
+    ["[[1]]", undefined],
+    ['{"a": 1}', undefined],
+    ["[1,]", undefined],
+  ];
+  for (const [text, want] of cases) assertEquals(parseParams(enc(text)), want, text);
+  assert(Object.is(parseParams(enc("[-0]"))![0], -0));
+  assertEquals(parseParams(new Uint8Array([0x5b, 0xff, 0x5d])), undefined); // not UTF-8
 });
 
 Deno.test("sqlite: Open, Write with SqlValue params, Query rows as Hyperdrive encodes", async () => {
@@ -202,6 +227,36 @@ Deno.test("sqlite: transactions commit atomically or not at all", async () => {
     });
     // still usable afterwards
     assertEquals((await write("INSERT INTO t VALUES (?)", "[100]")).json, "Ok");
+  } finally {
+    await cleanup();
+  }
+});
+
+Deno.test("sqlite: a query's columns follow the schema, through rollbacks too", async () => {
+  const { send, write, query, cleanup } = await setup();
+  try {
+    await send(APP, "Open");
+    await write("CREATE TABLE s (a)");
+    await write("INSERT INTO s (a) VALUES (1)");
+    const all = async () => (await query("SELECT * FROM s")).rows;
+    assertEquals(await all(), '[{"a":1}]');
+    await write("ALTER TABLE s ADD COLUMN b");
+    assertEquals(await all(), '[{"a":1,"b":null}]');
+    await write("ALTER TABLE s RENAME COLUMN a TO c");
+    assertEquals(await all(), '[{"c":1,"b":null}]');
+    // a column added in a transaction the process opened, then rolled back
+    await query("BEGIN");
+    await write("ALTER TABLE s ADD COLUMN d");
+    assertEquals(await all(), '[{"c":1,"b":null,"d":null}]');
+    await write("ROLLBACK");
+    assertEquals(await all(), '[{"c":1,"b":null}]');
+    // ... and one SQLite rolls back itself, on a conflict resolved by ROLLBACK
+    await query("BEGIN");
+    await write("ALTER TABLE s ADD COLUMN e");
+    assertEquals(await all(), '[{"c":1,"b":null,"e":null}]');
+    const conflict = await write("INSERT OR ROLLBACK INTO s (rowid, c) VALUES (1, 0)");
+    assertEquals(conflict.json, { Err: { RusqliteError: "UNIQUE constraint failed: s.rowid" } });
+    assertEquals(await all(), '[{"c":1,"b":null}]');
   } finally {
     await cleanup();
   }
