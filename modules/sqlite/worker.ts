@@ -18,6 +18,7 @@ import {
 } from "../../wire/sqlite.ts";
 import type { Request } from "../../wire/core.ts";
 import { parseParams, rowEncoder, type SqlParam } from "./values.ts";
+import { returnsAtMostOneRow } from "./plan.ts";
 import {
   BELL,
   BELL_PARKED,
@@ -95,6 +96,8 @@ const SCHEMA_KEPT = new Set([
 const schemaChanging = new WeakSet<StatementSync>();
 /** Each query statement's row encoder, built from its columns once. */
 const encoders = new WeakMap<StatementSync, (row: unknown[]) => string>();
+/** Query statements read with one all() (plan.ts: at most one row), not iterate(). */
+const oneRow = new WeakMap<StatementSync, boolean>();
 
 class Interrupted extends Error {
   constructor() {
@@ -149,7 +152,10 @@ function budgetSpent(): SqliteFailure {
   });
 }
 
-/** Rows as the Query blob, read row by row: the size cap and cancel state apply as it goes. */
+/**
+ * Rows as the Query blob, read row by row (but for a query of one row at most): the size cap
+ * and cancel state apply as it goes.
+ */
 function query(sql: string, blob: Uint8Array | undefined, maxBytes: number): Reply {
   const stmt = statement(sql);
   const p = params(blob);
@@ -158,12 +164,13 @@ function query(sql: string, blob: Uint8Array | undefined, maxBytes: number): Rep
     stmt.setReturnArrays(true);
     encode = rowEncoder(stmt.columns().map((c) => c.name));
     encoders.set(stmt, encode);
+    oneRow.set(stmt, returnsAtMostOneRow(db, sql));
   }
   const parts: string[] = [];
   let size = 2;
   let added = 0;
   try {
-    for (const row of stmt.iterate(...p)) {
+    for (const row of oneRow.get(stmt) ? stmt.all(...p) : stmt.iterate(...p)) {
       const s = encode(row as unknown as unknown[]);
       size += s.length + 1;
       if (size > maxBytes) throw tooLarge(maxBytes);

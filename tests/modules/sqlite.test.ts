@@ -5,6 +5,7 @@ import { DatabaseSync } from "node:sqlite";
 import { parseProcessId, SQLITE_PROCESS_ID } from "../../wire/core.ts";
 import { createSqliteModule, decodeCanonicalBase64, formatReal } from "../../modules/sqlite/mod.ts";
 import { parseParams } from "../../modules/sqlite/values.ts";
+import { returnsAtMostOneRow } from "../../modules/sqlite/plan.ts";
 import { call, moduleAddress, OUR, requestKm, type SendOpts, TestCtx } from "./ctx.ts";
 
 const SQLITE = moduleAddress(SQLITE_PROCESS_ID);
@@ -93,6 +94,36 @@ Deno.test("sqlite: parameters bind the same whether or not their text needs each
   for (const [text, want] of cases) assertEquals(parseParams(enc(text)), want, text);
   assert(Object.is(parseParams(enc("[-0]"))![0], -0));
   assertEquals(parseParams(new Uint8Array([0x5b, 0xff, 0x5d])), undefined); // not UTF-8
+});
+
+Deno.test("sqlite: queries SQLite's program shows return one row at most", () => {
+  const db = new DatabaseSync(":memory:");
+  db.exec(
+    "CREATE TABLE t (k INTEGER PRIMARY KEY, v); CREATE TABLE u (a UNIQUE, b); CREATE TABLE w (x)",
+  );
+  const one = [
+    "SELECT v FROM t WHERE k = ?",
+    "SELECT b FROM u WHERE a = ?",
+    "SELECT count(*) AS n FROM t",
+    "SELECT 1 AS one",
+    "SELECT v FROM t WHERE k = ? AND v = 'a'",
+  ];
+  const many = [
+    "SELECT * FROM w",
+    "SELECT * FROM w WHERE x = ?",
+    "SELECT * FROM t WHERE k IN (1, 2, 3)",
+    "SELECT v FROM t WHERE k > ?",
+    "SELECT v FROM t WHERE k = ? UNION ALL SELECT v FROM t WHERE k = ?",
+    "SELECT v, (SELECT count(*) FROM w) FROM t WHERE k = ?",
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT x FROM c",
+    "VALUES (1), (2)",
+    "PRAGMA journal_mode",
+    "EXPLAIN SELECT 1",
+    "SELECT nonsense FROM nowhere",
+  ];
+  for (const q of one) assert(returnsAtMostOneRow(db, q), q);
+  for (const q of many) assert(!returnsAtMostOneRow(db, q), q);
+  db.close();
 });
 
 Deno.test("sqlite: Open, Write with SqlValue params, Query rows as Hyperdrive encodes", async () => {

@@ -195,6 +195,11 @@ Deno.test("sqlite: size limits on parameters, results, bodies and transactions",
       errText(await rows(1_000_000)),
       "string or blob too big: query result over sqlite's limit of 1000 bytes",
     );
+    // one row over it, from a query read in one call (modules/sqlite/plan.ts)
+    assertEquals(
+      errText(await send({ Query: "SELECT zeroblob(2000) AS z" })),
+      "string or blob too big: query result over sqlite's limit of 1000 bytes",
+    );
     // a body over 1 MiB is not parsed
     const huge = { Query: `SELECT '${"x".repeat(1024 * 1024)}'` };
     assertEquals((await send(huge)).json, { Err: "MalformedRequest" });
