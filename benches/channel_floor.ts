@@ -125,7 +125,10 @@ self.onmessage = (e) => {
   self.postMessage("closed");
 };`;
 
-/** The app's Worker: its requests as process_lib builds them, `pair(i)` one set+get or insert+select. */
+/**
+ * The app's Worker: its requests as process_lib builds them; `pair` runs one set+get or
+ * insert+select for `i`.
+ */
 const appWorker = (setup: string, pair: string) => `
 const dec = new TextDecoder();
 const enc = new TextEncoder();
@@ -193,7 +196,10 @@ const select = { Query: "SELECT v FROM t WHERE k = ?" };`,
 const url = (src: string) =>
   URL.createObjectURL(new Blob([src], { type: "application/javascript" }));
 
-/** A storage module's process path with none of the runtime's code: `pairs(protocol, from, n)` runs n pairs. */
+/**
+ * A storage module's process path with none of the runtime's code: `pairs(protocol, from, n)`
+ * runs n pairs.
+ */
 async function channelFloor(module: string, app: string, file: string) {
   const sab = new SharedArrayBuffer(64 * 1024);
   const s = new Int32Array(sab, 0, 16);
@@ -233,5 +239,5 @@ async function channelFloor(module: string, app: string, file: string) {
 /** kv's process path with none of the runtime's code (Deno KV in `file`): set+get pairs. */
 export const kvChannelFloor = (file: string) => channelFloor(KV_WORKER, KV_APP, file);
 
-/** sqlite's process path with none of the runtime's code (a database in `file`): insert+select pairs. */
+/** sqlite's process path with none of the runtime's code (a database in `file`). */
 export const sqliteChannelFloor = (file: string) => channelFloor(SQLITE_WORKER, SQLITE_APP, file);

@@ -1,7 +1,7 @@
-// Which queries return at most one row in bounded time, read from SQLite's own program for
-// them (EXPLAIN). A db Worker reads such a query's rows with one all() call instead of
-// iterate(), whose per-query cost is several times a point lookup's; reading row by row buys
-// nothing there (the size cap and the time limit act between rows, and there is at most one).
+// Which queries return at most one row, read from SQLite's own program for them (EXPLAIN).
+// A db Worker reads such a query's rows with one all() call instead of iterate(), whose
+// per-query cost is several times a point lookup's; reading row by row buys nothing there
+// (the size cap and the time limit act between rows, and there is at most one).
 
 import type { DatabaseSync } from "node:sqlite";
 
@@ -72,10 +72,10 @@ interface Op {
 }
 
 /**
- * Whether `sql` (prepared on `db`) returns at most one row in bounded time: its program is
- * `Init`, straight-line code of BODY's opcodes with every jump forward within it and one
- * ResultRow at most, and a prologue of PROLOGUE's. Anything else, or a program that cannot be explained,
- * is false.
+ * Whether `sql` (prepared on `db`) returns at most one row, each opcode of its program run once
+ * at most: the program is `Init`, straight-line code of BODY's opcodes with every jump forward
+ * within it and one ResultRow at most, and a prologue of PROLOGUE's. Anything else, or a
+ * program that cannot be explained, is false.
  */
 export function returnsAtMostOneRow(db: DatabaseSync, sql: string): boolean {
   let program: Op[];

@@ -72,7 +72,7 @@ Deno.test("sqlite: canonical base64 detection as the base64 crate's STANDARD", (
   assertEquals(decodeCanonicalBase64("QQ==\n"), undefined);
 });
 
-Deno.test("sqlite: parameters bind the same whether or not their text needs each number's source", () => {
+Deno.test("sqlite: parameters bind alike whether their numbers' source is kept or not", () => {
   // integer literals alone are parsed without the reviver; anything else, or an integer a
   // double cannot hold exactly, or -0, with it
   const cases: [string, unknown][] = [
