@@ -69,9 +69,12 @@ interface Row {
   baseline: string;
   ratio: string;
   goal: string;
-  met?: boolean;
+  /** "not judged": the goal holds only under a condition this run did not meet */
+  met?: boolean | "not judged";
 }
 const rows: Row[] = [];
+/** The round-trip baseline under which #16's round-trip goals hold (a quiet machine). */
+const QUIET_BASELINE_US = 25;
 const loads: string[] = [];
 const notes: string[] = [];
 const fmt = (x: number, d = 1) => x.toFixed(d);
@@ -92,6 +95,9 @@ await part("rtt", async () => {
   const us = r.us as Record<string, number[]>;
   const ratio = (k: string, b = "baseline") => median(us[k].map((x, i) => x / us[b][i]));
   const base = median(us.baseline);
+  // #16's round-trip goals hold on a quiet machine, where the baseline is under 25 us; over
+  // it the ratio is shown but not judged (a slow baseline flatters every ratio)
+  const quiet = base < QUIET_BASELINE_US;
   const line = (figure: string, k: string, goal: number | undefined, b = "baseline") => {
     const x = ratio(k, b);
     rows.push({
@@ -99,8 +105,8 @@ await part("rtt", async () => {
       value: `${fmt(median(us[k]))} us`,
       baseline: `${fmt(median(us[b]))} us`,
       ratio: `${x.toFixed(2)}x`,
-      goal: goal === undefined ? "" : `<= ${goal}x`,
-      met: goal === undefined ? undefined : x <= goal,
+      goal: goal === undefined ? "" : `<= ${goal}x (baseline < ${QUIET_BASELINE_US} us)`,
+      met: goal === undefined ? undefined : quiet ? x <= goal : "not judged",
     });
   };
   line("TS module -> TS module RTT vs bare Worker postMessage RTT", "ts", 1.5);
@@ -345,7 +351,7 @@ console.log(
 console.log("| figure | value | baseline (same run) | ratio | goal | met |");
 console.log("| --- | --- | --- | --- | --- | --- |");
 for (const r of rows) {
-  const met = r.met === undefined ? "" : r.met ? "yes" : "**no**";
+  const met = r.met === undefined ? "" : r.met === "not judged" ? r.met : r.met ? "yes" : "**no**";
   console.log(`| ${r.figure} | ${r.value} | ${r.baseline} | ${r.ratio} | ${r.goal} | ${met} |`);
 }
 if (scaleRows.length) {
