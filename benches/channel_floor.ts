@@ -74,6 +74,17 @@ self.onmessage = async (e) => {
   self.postMessage("closed");
 };`;
 
+/**
+ * A db Worker's database for the benches' pairs, as the direct path's (WAL; table t), in a
+ * Worker's source where `e.data.file` names it: `db`, `insert` and `select`.
+ */
+export const SQLITE_BENCH_DB = `
+  const db = new DatabaseSync(e.data.file);
+  db.exec("PRAGMA journal_mode=WAL");
+  db.exec("CREATE TABLE IF NOT EXISTS t (k INTEGER PRIMARY KEY, v TEXT)");
+  const insert = db.prepare("INSERT INTO t (k, v) VALUES (?, ?)");
+  const select = db.prepare("SELECT v FROM t WHERE k = ?");`;
+
 // node:sqlite is synchronous: a db Worker parks in Atomics.wait, as sqlite's own do
 const SQLITE_WORKER = `
 import { DatabaseSync } from "node:sqlite";
@@ -81,11 +92,7 @@ ${MODULE_PRELUDE}
 self.onmessage = (e) => {
   const s = new Int32Array(e.data.sab, 0, 16);
   const bytes = new Uint8Array(e.data.sab);
-  const db = new DatabaseSync(e.data.file);
-  db.exec("PRAGMA journal_mode=WAL");
-  db.exec("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)");
-  const insert = db.prepare("INSERT INTO t (k, v) VALUES (?, ?)");
-  const select = db.prepare("SELECT v FROM t WHERE k = ?");
+${SQLITE_BENCH_DB}
   const statements = new Map();
   const statement = (sql) => {
     let st = statements.get(sql);
@@ -235,6 +242,9 @@ async function channelFloor(module: string, app: string, file: string) {
     },
   };
 }
+
+/** One storage kind's channel floor, running. */
+export type ChannelFloor = Awaited<ReturnType<typeof channelFloor>>;
 
 /** kv's process path with none of the runtime's code (Deno KV in `file`): set+get pairs. */
 export const kvChannelFloor = (file: string) => channelFloor(KV_WORKER, KV_APP, file);

@@ -7,7 +7,7 @@
 //
 //   deno run -A benches/component_growth.ts [--segments=12] [--block=2000]
 
-import { componentize } from "@bytecodealliance/componentize-js";
+import { componentizeProcess } from "../kit/componentize.ts";
 import { bootQuietNode } from "./quiet_node.ts";
 import { makePackage } from "../tests/kernel/helpers.ts";
 import { buildFixture } from "../tests/fixtures/build.ts";
@@ -30,15 +30,7 @@ async function plainTester(): Promise<Uint8Array> {
     return await Deno.readFile(path);
   } catch { /* not built yet */ }
   console.error("[growth] building the tester with componentize-js alone (once)...");
-  const build = componentize as unknown as (
-    source: string,
-    witWorld: string,
-    opts: { worldName: string; disableFeatures: string[] },
-  ) => Promise<{ component: Uint8Array }>;
-  const { component } = await build(source, wit, {
-    worldName: "process-v1",
-    disableFeatures: ["http", "fetch-event"],
-  });
+  const component = await componentizeProcess(source, wit);
   await Deno.mkdir(`${ROOT}.cache/components`, { recursive: true });
   await Deno.writeFile(path, component);
   return component;

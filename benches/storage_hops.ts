@@ -12,6 +12,7 @@
 //   deno run -A benches/storage_hops.ts [--rounds=40]
 
 import { DatabaseSync } from "node:sqlite";
+import { SQLITE_BENCH_DB } from "./channel_floor.ts";
 
 const args = Object.fromEntries(
   Deno.args.map((a) => a.replace(/^--/, "").split("=") as [string, string]),
@@ -25,11 +26,7 @@ const DB_WORKER = `
 import { DatabaseSync } from "node:sqlite";
 self.onmessage = (e) => {
   const s = new Int32Array(e.data.sig);
-  const db = new DatabaseSync(e.data.file);
-  db.exec("PRAGMA journal_mode=WAL");
-  db.exec("CREATE TABLE IF NOT EXISTS t (k INTEGER PRIMARY KEY, v TEXT)");
-  const ins = db.prepare("INSERT INTO t (k, v) VALUES (?, ?)");
-  const sel = db.prepare("SELECT v FROM t WHERE k = ?");
+${SQLITE_BENCH_DB}
   self.postMessage("ready");
   let seen = 0;
   for (;;) {
@@ -38,7 +35,7 @@ self.onmessage = (e) => {
     const op = Atomics.load(s, 1), k = Atomics.load(s, 2);
     if (op === 9) break;
     db.exec("BEGIN");
-    if (op === 1) ins.run(k, "value"); else sel.get(k);
+    if (op === 1) insert.run(k, "value"); else select.get(k);
     db.exec("COMMIT");
     const to = Atomics.load(s, 5);
     Atomics.add(s, to, 1);

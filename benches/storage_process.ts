@@ -31,7 +31,7 @@ import { DbHost } from "../modules/sqlite/host.ts";
 import { ByteBudget } from "../modules/shared/db.ts";
 import { echoWorker, roundTrips } from "./echo_worker.ts";
 import { threadCpu } from "./thread_cpu.ts";
-import { kvChannelFloor, sqliteChannelFloor } from "./channel_floor.ts";
+import { type ChannelFloor, kvChannelFloor, sqliteChannelFloor } from "./channel_floor.ts";
 
 const args = Object.fromEntries(
   Deno.args.map((a) => a.replace(/^--/, "").split("=") as [string, string]),
@@ -189,6 +189,18 @@ interface Paths {
   protocol(): Promise<void>;
 }
 
+/** A kind's channel floors (channel_floor.ts) as paths: BATCH pairs on each. */
+function channelFloors(
+  structure: ChannelFloor,
+  protocol: ChannelFloor,
+): Pick<Paths, "structure" | "protocol"> {
+  const batch = async (floor: ChannelFloor, withProtocol: boolean) => {
+    await floor.pairs(withProtocol, seq, BATCH);
+    seq += BATCH;
+  };
+  return { structure: () => batch(structure, false), protocol: () => batch(protocol, true) };
+}
+
 const kv: Paths = {
   async direct() {
     for (let i = 0; i < BATCH; i++) {
@@ -210,14 +222,7 @@ const kv: Paths = {
     await pairs("kv-pairs");
   },
   bare: () => barePairs("kv"),
-  async structure() {
-    await kvStructure.pairs(false, seq, BATCH);
-    seq += BATCH;
-  },
-  async protocol() {
-    await kvProtocol.pairs(true, seq, BATCH);
-    seq += BATCH;
-  },
+  ...channelFloors(kvStructure, kvProtocol),
 };
 const sqlite: Paths = {
   direct() {
@@ -243,14 +248,7 @@ const sqlite: Paths = {
     await pairs("sqlite-pairs");
   },
   bare: () => barePairs("sqlite"),
-  async structure() {
-    await sqlStructure.pairs(false, seq, BATCH);
-    seq += BATCH;
-  },
-  async protocol() {
-    await sqlProtocol.pairs(true, seq, BATCH);
-    seq += BATCH;
-  },
+  ...channelFloors(sqlStructure, sqlProtocol),
 };
 
 /**

@@ -4,7 +4,7 @@
 // gives different bytes every time). Cached by content under .cache/components.
 
 import { rolldown } from "rolldown";
-import { componentize } from "@bytecodealliance/componentize-js";
+import { componentizeProcess } from "./componentize.ts";
 import { sha256Hex } from "./hash.ts";
 import { wizerHash, wizerLauncher } from "./wizer_bin.ts";
 
@@ -63,17 +63,7 @@ export async function buildComponent(
       return await Deno.readFile(path);
     } catch { /* not built yet */ }
   }
-  // the (source, witWorld, opts) form, as sdk/build.ts calls it
-  const build = componentize as unknown as (
-    source: string,
-    witWorld: string,
-    opts: { worldName: string; disableFeatures: string[]; wizerBin: string },
-  ) => Promise<{ component: Uint8Array }>;
-  const { component } = await build(code, wit, {
-    worldName: "process-v1",
-    disableFeatures: ["http", "fetch-event"],
-    wizerBin: await wizerLauncher(),
-  });
+  const component = await componentizeProcess(code, wit, { wizerBin: await wizerLauncher() });
   if (opts.cache === false) return component;
   await Deno.mkdir(CACHE_DIR, { recursive: true });
   const tmp = `${path}.${crypto.randomUUID()}.tmp`;

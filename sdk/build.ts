@@ -14,7 +14,8 @@
 //        [--process <name>] [--component] [--ui <dir>] [--public]
 
 import { rolldown } from "rolldown";
-import { componentize } from "@bytecodealliance/componentize-js";
+import { componentizeProcess } from "../kit/componentize.ts";
+import { sha256Hex } from "../kit/hash.ts";
 // types only: the SDK's process side imports the standard API, which exists only in a process
 import type { HyperApp } from "./app.ts";
 import { defaultWorld, generateClient, generateWit, generateWorlds } from "./generate.ts";
@@ -110,11 +111,6 @@ export async function loadApp(entry: string): Promise<{ app: AnyApp; code: strin
   return { app: await appOf(code, entry), code };
 }
 
-async function sha256Hex(text: string): Promise<string> {
-  const d = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return Array.from(new Uint8Array(d), (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 /** The bundle built into a hyperware:process@1.0.0 component (world process-v1). */
 export async function buildComponent(code: string): Promise<Uint8Array> {
   const wit = await Deno.readTextFile(WIT_PATH);
@@ -123,16 +119,7 @@ export async function buildComponent(code: string): Promise<Uint8Array> {
   try {
     return await Deno.readFile(path);
   } catch { /* not built yet */ }
-  // the (source, witWorld) form, as tests/fixtures/build.ts
-  const build = componentize as unknown as (
-    source: string,
-    witWorld: string,
-    opts: { worldName: string; disableFeatures: string[] },
-  ) => Promise<{ component: Uint8Array }>;
-  const { component } = await build(code, wit, {
-    worldName: "process-v1",
-    disableFeatures: ["http", "fetch-event"],
-  });
+  const component = await componentizeProcess(code, wit);
   await Deno.mkdir(CACHE_DIR, { recursive: true });
   const tmp = `${path}.${crypto.randomUUID()}.tmp`;
   await Deno.writeFile(tmp, component);
