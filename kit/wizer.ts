@@ -14,6 +14,12 @@
 //            --wasm-bulk-memory=true --inherit-env=true -o=<out.wasm> <in.wasm>
 
 import { callInFreshFrames, freeImportArguments } from "./bindings.ts";
+import {
+  countImports,
+  readSections,
+  WasmReader,
+  type WasmSection,
+} from "../kernel/process_host/wasm_binary.ts";
 
 /** The guest path the working directory appears under, whatever its host path. */
 export const VIRTUAL_DIR = "/componentize/sources";
@@ -28,36 +34,9 @@ const CLOCK_STEP = 1_000_000n;
 // ---------------------------------------------------------------------------------------------
 // The module: sections, and the few we read and rewrite
 
-class Reader {
-  pos = 0;
-  constructor(readonly b: Uint8Array) {}
-  byte(): number {
-    if (this.pos >= this.b.length) throw new Error("wizer: unexpected end of module");
-    return this.b[this.pos++];
-  }
-  u32(): number {
-    let r = 0;
-    let shift = 0;
-    for (;;) {
-      const x = this.byte();
-      r += (x & 0x7f) * 2 ** shift;
-      if (!(x & 0x80)) return r;
-      shift += 7;
-    }
-  }
-  /** A signed LEB128, skipped (const expressions' operands). */
-  skipLeb(): void {
-    while (this.byte() & 0x80) { /* continuation */ }
-  }
-  bytes(n: number): Uint8Array {
-    const out = this.b.subarray(this.pos, this.pos + n);
-    this.pos += n;
-    return out;
-  }
-  name(): string {
-    return new TextDecoder().decode(this.bytes(this.u32()));
-  }
-}
+const malformed = (message: string) => new Error(`wizer: ${message}`);
+/** A reader of a module's bytes (or a section's) that reports errors as wizer's. */
+const reader = (b: Uint8Array) => new WasmReader(b, malformed);
 
 function uleb(n: number | bigint): number[] {
   let v = BigInt(n);
@@ -88,25 +67,7 @@ function nameBytes(s: string): number[] {
   return [...uleb(b.length), ...b];
 }
 
-interface Section {
-  id: number;
-  /** The section's payload (without id and size). */
-  body: Uint8Array;
-}
-
-function readSections(bytes: Uint8Array): Section[] {
-  const magic = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
-  if (!magic.every((b, i) => bytes[i] === b)) throw new Error("wizer: not a core wasm module");
-  const r = new Reader(bytes);
-  r.pos = 8;
-  const out: Section[] = [];
-  while (r.pos < bytes.length) {
-    const id = r.byte();
-    const size = r.u32();
-    out.push({ id, body: r.bytes(size) });
-  }
-  return out;
-}
+type Section = WasmSection;
 
 function writeModule(sections: Section[]): Uint8Array<ArrayBuffer> {
   const parts: Uint8Array[] = [new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00])];
@@ -130,90 +91,18 @@ interface Global {
   init: Uint8Array;
 }
 
-/** Skips one constant expression (up to and including its `end`). */
-function skipConstExpr(r: Reader): void {
-  for (;;) {
-    const op = r.byte();
-    switch (op) {
-      case 0x0b: // end
-        return;
-      case 0x41: // i32.const
-      case 0x42: // i64.const
-        r.skipLeb();
-        break;
-      case 0x43: // f32.const
-        r.bytes(4);
-        break;
-      case 0x44: // f64.const
-        r.bytes(8);
-        break;
-      case 0x23: // global.get
-      case 0xd2: // ref.func
-        r.u32();
-        break;
-      case 0xd0: // ref.null
-        r.byte();
-        break;
-      case 0x6a: // i32.add, sub, mul (extended-const)
-      case 0x6b:
-      case 0x6c:
-      case 0x7c: // i64.add, sub, mul
-      case 0x7d:
-      case 0x7e:
-        break;
-      default:
-        throw new Error(`wizer: unsupported instruction 0x${op.toString(16)} in a constant`);
-    }
-  }
-}
-
 function readGlobals(body: Uint8Array): Global[] {
-  const r = new Reader(body);
+  const r = reader(body);
   const n = r.u32();
   const out: Global[] = [];
   for (let i = 0; i < n; i++) {
     const valtype = r.byte();
     const mutable = r.byte() === 1;
     const start = r.pos;
-    skipConstExpr(r);
+    r.skipConstExpr();
     out.push({ valtype, mutable, init: body.subarray(start, r.pos) });
   }
   return out;
-}
-
-/** How many globals and memories the module imports (they come first in their index spaces). */
-function countImports(body: Uint8Array): { globals: number; memories: number } {
-  const r = new Reader(body);
-  const n = r.u32();
-  let globals = 0;
-  let memories = 0;
-  for (let i = 0; i < n; i++) {
-    r.name();
-    r.name();
-    const kind = r.byte();
-    if (kind === 0x00) r.u32();
-    else if (kind === 0x01) {
-      r.byte();
-      skipLimits(r);
-    } else if (kind === 0x02) {
-      skipLimits(r);
-      memories++;
-    } else if (kind === 0x03) {
-      r.byte();
-      r.byte();
-      globals++;
-    } else if (kind === 0x04) {
-      r.byte();
-      r.u32();
-    } else throw new Error(`wizer: unknown import kind ${kind}`);
-  }
-  return { globals, memories };
-}
-
-function skipLimits(r: Reader): void {
-  const flags = r.byte();
-  r.u32();
-  if (flags & 1) r.u32();
 }
 
 interface Export {
@@ -223,7 +112,7 @@ interface Export {
 }
 
 function readExports(body: Uint8Array): Export[] {
-  const r = new Reader(body);
+  const r = reader(body);
   const n = r.u32();
   const out: Export[] = [];
   for (let i = 0; i < n; i++) out.push({ name: r.name(), kind: r.byte(), index: r.u32() });
@@ -238,14 +127,14 @@ function exportSection(exports: Export[]): Uint8Array {
 
 /** Checks the module's data segments are all active ones (they are replaced by the snapshot). */
 function checkDataSegments(body: Uint8Array): void {
-  const r = new Reader(body);
+  const r = reader(body);
   const n = r.u32();
   for (let i = 0; i < n; i++) {
     const flags = r.u32();
     if (flags === 1) throw new Error("wizer: passive data segments are not supported");
     if (flags === 2) r.u32();
     else if (flags !== 0) throw new Error(`wizer: unknown data segment kind ${flags}`);
-    skipConstExpr(r);
+    r.skipConstExpr();
     r.bytes(r.u32());
   }
 }
@@ -542,9 +431,9 @@ export interface PreinitOptions {
 
 /** Runs the module's initialization and returns the module as it stands after it. */
 export async function preinitialize(input: Uint8Array, opts: PreinitOptions): Promise<Uint8Array> {
-  const sections = readSections(input);
+  const sections = readSections(input, malformed);
   const find = (id: number) => sections.find((s) => s.id === id);
-  const imported = find(2) ? countImports(find(2)!.body) : { globals: 0, memories: 0 };
+  const imported = countImports(find(2)?.body, malformed);
   if (imported.memories) throw new Error("wizer: the module may not import its memory");
   const globals = find(6) ? readGlobals(find(6)!.body) : [];
   const exports = find(7) ? readExports(find(7)!.body) : [];
@@ -653,7 +542,7 @@ export async function preinitialize(input: Uint8Array, opts: PreinitOptions): Pr
 }
 
 function memorySection(body: Uint8Array, pages: number): Uint8Array {
-  const r = new Reader(body);
+  const r = reader(body);
   if (r.u32() !== 1) throw new Error("wizer: exactly one memory is supported");
   const flags = r.byte();
   if (flags & ~1) throw new Error("wizer: shared and 64-bit memories are not supported");

@@ -6,12 +6,14 @@ import { sha256Hex } from "./hash.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
-/** The hash of kit/wizer.ts and kit/bindings.ts: a change to either may change components. */
+/** kit/wizer.ts and what it imports of ours: a change to any may change components. */
+const WIZER_SOURCES = ["kit/wizer.ts", "kit/bindings.ts", "kernel/process_host/wasm_binary.ts"];
+
+/** The hash of the wizer's sources (WIZER_SOURCES). */
 export async function wizerHash(): Promise<string> {
-  return await sha256Hex(
-    (await Deno.readTextFile(`${ROOT}kit/wizer.ts`)) +
-      (await Deno.readTextFile(`${ROOT}kit/bindings.ts`)),
-  );
+  let text = "";
+  for (const file of WIZER_SOURCES) text += await Deno.readTextFile(`${ROOT}${file}`);
+  return await sha256Hex(text);
 }
 
 /** The script componentize-js runs as `wizer`: kit/wizer.ts under this Deno. */
