@@ -1,11 +1,12 @@
 // Every figure of issue #16's table, each against its baseline measured in the
 // same run, in one command:
 //
-//   deno run -A benches/all.ts [--only=rtt,growth,memory,storage,net,http,scale]
+//   deno run -A benches/all.ts [--only=rtt,growth,memory,sharing,storage,net,http,scale]
 //
 // Parts (each in its own Deno process, so one part's heap and threads do not
 // weigh on the next): rtt (benches/rtt.ts), memory (benches/memory.ts: bare
-// Worker, TS module, component), growth (benches/component_growth.ts: a component's round trip
+// Worker, TS module, component), sharing (benches/component_sharing.ts: the design experiment of
+// components sharing one Worker, on a stand-in host, not judged against the goals), growth (benches/component_growth.ts: a component's round trip
 // after many messages against its first ones), storage (benches/storage_process.ts in bursts and
 // sustained, and benches/wake_cost.ts: what a thread hand-off costs each way), net
 // (benches/net.bench.ts, raw cipher and TCP bulk), http
@@ -16,7 +17,7 @@
 const args = Object.fromEntries(
   Deno.args.map((a) => a.replace(/^--/, "").split("=") as [string, string]),
 );
-const PARTS = ["rtt", "growth", "memory", "storage", "net", "http", "scale"];
+const PARTS = ["rtt", "growth", "memory", "sharing", "storage", "net", "http", "scale"];
 const only = new Set((args.only ?? PARTS.join(",")).split(","));
 const HERE = new URL(".", import.meta.url).pathname;
 const dec = new TextDecoder();
@@ -191,6 +192,50 @@ await part("memory", async () => {
     (await perProcess("component", 10, { MALLOC_ARENA_MAX: "2" })).perProcessMb,
     15,
   );
+});
+
+await part("sharing", async () => {
+  const r = lastJson(await run(["run", "-A", `${HERE}component_sharing.ts`]));
+  const mem = r.memoryPerComponentMb as { ownWorker: number; sharedWorker: number };
+  const rtt = r.rttUs as Record<string, { median: number }>;
+  const killed = r.killed as { killMs: number; neighbour: string };
+  const design = "(design, stand-in host)";
+  rows.push({
+    figure:
+      "components sharing one Worker (JSPI glue, interrupt checks): memory per idle component",
+    value: `${fmt(mem.sharedWorker)} MB`,
+    baseline: `${fmt(mem.ownWorker)} MB (own Worker)`,
+    ratio: `${(mem.sharedWorker / mem.ownWorker).toFixed(2)}x`,
+    goal: design,
+  });
+  const own = rtt.ownWorkersSync.median;
+  const rttRow = (figure: string, us: number) =>
+    rows.push({
+      figure,
+      value: `${fmt(us)} us`,
+      baseline: `${fmt(own)} us (own Workers, sync glue)`,
+      ratio: `${(us / own).toFixed(2)}x`,
+      goal: design,
+    });
+  rttRow("the same: component RTT, both in one Worker", rtt.sharedWorker.median);
+  rttRow("the same: component RTT, own Workers, JSPI glue", rtt.ownWorkersJspiChecked.median);
+  rttRow(
+    "the same: component RTT, own Workers, JSPI glue, the Worker blocking between resumes",
+    rtt.ownWorkersJspiCheckedScheduler.median,
+  );
+  rttRow(
+    "the same: component RTT, own Workers, sync glue with interrupt checks",
+    rtt.ownWorkersSyncChecked.median,
+  );
+  rows.push({
+    figure:
+      "the same: a stuck component in a shared Worker killed by its flag; its neighbour then answers",
+    value: `${fmt(killed.killMs)} ms`,
+    baseline: "",
+    ratio: "",
+    goal: design,
+    met: JSON.parse(killed.neighbour).our !== undefined,
+  });
 });
 
 await part("storage", async () => {

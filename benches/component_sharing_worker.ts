@@ -11,24 +11,40 @@
 //          memory, waited on with Atomics.wait (sync glue) or Atomics.waitAsync (JSPI glue)
 
 import { makeWasiImports } from "../kernel/process_host/wasi.ts";
+import { INTERRUPT_MODULE, INTERRUPT_NAME } from "../kernel/process_host/interrupt.ts";
 import type { Address, Message, Request, Response } from "../wire/core.ts";
 
 export type SharingInit =
-  & { glue: string; core: Record<string, WebAssembly.Module>; jspi: boolean }
+  & {
+    glue: string;
+    core: Record<string, WebAssembly.Module>;
+    jspi: boolean;
+    /** Int32 per component of a group: set to 1 to kill it (its core modules check it). */
+    kill?: SharedArrayBuffer;
+  }
   & (
     | { role: "group"; n: number }
-    | { role: "pair"; me: number; inbox: SharedArrayBuffer; outbox: SharedArrayBuffer }
+    | {
+      role: "pair";
+      me: number;
+      inbox: SharedArrayBuffer;
+      outbox: SharedArrayBuffer;
+      /** how a JSPI component's Worker waits (see pair()) */
+      wake?: "waitAsync" | "scheduler";
+    }
   );
 
-/** Main thread -> Worker: run `ask-many` from component 0 to component 1 (`n` round trips). */
-export interface AskMany {
-  t: "ask";
-  n: number;
-}
-export type SharingReply = { t: "ready" } | { t: "asked"; us: number } | {
-  t: "failed";
-  error: string;
-};
+/**
+ * Main thread -> Worker: run `ask-many` from component 0 to component 1 (`n` round trips), or
+ * give component `to` a command of the tester's (its answer comes back as `answered`).
+ */
+export type SharingCommand = { t: "ask"; n: number } | { t: "command"; to: number; cmd: unknown };
+export type SharingReply =
+  | { t: "ready" }
+  | { t: "asked"; us: number }
+  | { t: "answered"; from: number; body: string }
+  | { t: "ended"; index: number; error: string }
+  | { t: "failed"; error: string };
 
 const STANDARD = "hyperware:process/standard";
 const enc = new TextEncoder();
@@ -100,12 +116,42 @@ function standard(
   };
 }
 
-// deno-lint-ignore no-explicit-any
-type Glue = { instantiate(core: (name: string) => WebAssembly.Module, imports: any): any };
+type Glue = {
+  instantiate(
+    core: (name: string) => WebAssembly.Module,
+    imports: Record<string, unknown>,
+    instantiateCore: (
+      m: WebAssembly.Module,
+      imports: WebAssembly.Imports,
+    ) => Promise<WebAssembly.Instance>,
+  ): Promise<{ init(our: string): Promise<void> }>;
+};
 
-async function instance(init: SharingInit, mod: Glue, std: ReturnType<typeof standard>) {
+/** Thrown into a component by its interrupt check once it is told to die. */
+class Killed extends Error {}
+
+async function instance(
+  init: SharingInit,
+  mod: Glue,
+  std: ReturnType<typeof standard>,
+  index = 0,
+) {
   const wasi = makeWasiImports({ print: () => {} });
-  return await mod.instantiate((name: string) => init.core[name], { ...wasi, [STANDARD]: std });
+  const flags = init.kill ? new Int32Array(init.kill) : undefined;
+  // core modules with interrupt checks (kernel/process_host/interrupt.ts) import this
+  const interrupt = () => {
+    if (flags && Atomics.load(flags, index) !== 0) throw new Killed(`component ${index} killed`);
+  };
+  const instantiateCore = (m: WebAssembly.Module, imports: WebAssembly.Imports) =>
+    WebAssembly.instantiate(m, {
+      ...imports,
+      [INTERRUPT_MODULE]: { [INTERRUPT_NAME]: interrupt },
+    });
+  return await mod.instantiate(
+    (name: string) => init.core[name],
+    { ...wasi, [STANDARD]: std },
+    instantiateCore,
+  );
 }
 
 /** `n` components in this Worker; component i's inbox is queues[i]. */
@@ -114,6 +160,8 @@ async function group(init: Extract<SharingInit, { role: "group" }>, mod: Glue) {
   const wakes: ((() => void) | undefined)[] = [];
   const waiting: (((it: Item) => void) | undefined)[] = [];
   let driverAnswered: (() => void) | undefined;
+  /** commands from the bench are answered to it as `answered` */
+  let commanded = false;
   const deliver = (to: number, it: Item) => {
     const w = waiting[to];
     if (w && it.message.tag === "response") {
@@ -133,8 +181,11 @@ async function group(init: Extract<SharingInit, { role: "group" }>, mod: Glue) {
       return queues[i].shift()!;
     };
     const respond = (prompt: Item, r: Response) => {
-      if (prompt.source === DRIVER) driverAnswered?.();
-      else deliver(indexOf(prompt.source), { source: addrOf(i), message: response(r.body) });
+      if (prompt.source !== DRIVER) {
+        return deliver(indexOf(prompt.source), { source: addrOf(i), message: response(r.body) });
+      }
+      if (commanded) post({ t: "answered", from: i, body: new TextDecoder().decode(r.body) });
+      driverAnswered?.();
     };
     const ask = (target: Address, r: Request) => {
       const got = new Promise<Item>((res) => (waiting[i] = res));
@@ -148,22 +199,28 @@ async function group(init: Extract<SharingInit, { role: "group" }>, mod: Glue) {
       for (;;) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
     };
     const std = standard(i, init.jspi ? receive : block, respond, ask);
-    const component = await instance(init, mod, std);
+    const component = await instance(init, mod, std, i);
     // each boots and answers one request (as benches/memory.ts has each process do)
     const answered = new Promise<void>((r) => (driverAnswered = r));
     queues[i].push({ source: DRIVER, message: request(enc.encode('{"op":"our"}')) });
     const ran = component.init(`fake.dev@p${i}:share:test.os`);
     // (with the sync glue, init never returns here: one component per Worker)
-    ran.catch((e: unknown) => post({ t: "failed", error: String(e) }));
+    // a component that ends (killed, crashed) leaves the others running
+    ran.catch((e: unknown) => post({ t: "ended", index: i, error: String(e) }));
     await answered;
   }
   post({ t: "ready" });
-  scope.onmessage = async (e: MessageEvent<AskMany>) => {
+  scope.onmessage = async (e: MessageEvent<SharingCommand>) => {
+    const c = e.data;
+    if (c.t === "command") {
+      commanded = true;
+      return deliver(c.to, { source: DRIVER, message: request(enc.encode(JSON.stringify(c.cmd))) });
+    }
     const t0 = performance.now();
     const answered = new Promise<void>((r) => (driverAnswered = r));
-    deliver(0, { source: DRIVER, message: askMany(e.data.n) });
+    deliver(0, { source: DRIVER, message: askMany(c.n) });
     await answered;
-    post({ t: "asked", us: ((performance.now() - t0) * 1000) / e.data.n });
+    post({ t: "asked", us: ((performance.now() - t0) * 1000) / c.n });
   };
 }
 
@@ -200,13 +257,26 @@ async function pair(init: Extract<SharingInit, { role: "pair" }>, mod: Glue) {
     }
     return { source: peer, message: kind === 1 ? request(body) : response(body) };
   };
-  const next = init.jspi
-    ? async () => {
-      while (Atomics.load(inCtl, 0) === seen) await Atomics.waitAsync(inCtl, 0, seen).value;
+  // JSPI, "waitAsync": each wait settles through the event loop. JSPI, "scheduler": the Worker
+  // blocks in Atomics.wait while its component is suspended, and resumes it by resolving the
+  // promise it is suspended on, never going back to the event loop (as a shared Worker's own
+  // scheduler would, waiting on one bell for all its components)
+  let suspended: ((it: Item) => void) | undefined;
+  let parked: (() => void) | undefined;
+  const next = !init.jspi
+    ? () => {
+      while (Atomics.load(inCtl, 0) === seen) Atomics.wait(inCtl, 0, seen);
       return take();
     }
-    : () => {
-      while (Atomics.load(inCtl, 0) === seen) Atomics.wait(inCtl, 0, seen);
+    : init.wake === "scheduler"
+    ? () => {
+      if (Atomics.load(inCtl, 0) !== seen) return take();
+      const got = new Promise<Item>((resolve) => (suspended = resolve));
+      parked?.();
+      return got;
+    }
+    : async () => {
+      while (Atomics.load(inCtl, 0) === seen) await Atomics.waitAsync(inCtl, 0, seen).value;
       return take();
     };
   const respond = (prompt: Item, r: Response) => {
@@ -217,10 +287,26 @@ async function pair(init: Extract<SharingInit, { role: "pair" }>, mod: Glue) {
     put(1, r.body);
     return next();
   };
-  const component = await instance(init, mod, standard(init.me, next, respond, ask));
+  const component = await instance(init, mod, standard(init.me, next, respond, ask), init.me);
   post({ t: "ready" });
+  let parkedAgain = new Promise<void>((resolve) => (parked = resolve));
   const ran = component.init(`fake.dev@p${init.me}:share:test.os`);
-  if (init.jspi) ran.catch((e: unknown) => post({ t: "failed", error: String(e) }));
+  if (!init.jspi) return;
+  let ended = false;
+  ran.catch((e: unknown) => post({ t: "failed", error: String(e) })).finally(() => {
+    ended = true;
+    parked?.();
+  });
+  if (init.wake !== "scheduler") return;
+  for (;;) {
+    await parkedAgain;
+    if (ended) return;
+    while (Atomics.load(inCtl, 0) === seen) Atomics.wait(inCtl, 0, seen);
+    parkedAgain = new Promise<void>((resolve) => (parked = resolve));
+    const resume = suspended!;
+    suspended = undefined;
+    resume(take());
+  }
 }
 
 scope.onmessage = async (e: MessageEvent<SharingInit>) => {

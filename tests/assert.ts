@@ -40,6 +40,21 @@ export async function assertRejects(
   throw new Error("expected a rejection");
 }
 
+/** Calls `f`, which must throw an instance of `type`; returns what it threw. */
+export function assertThrows<E extends Error>(
+  f: () => unknown,
+  // deno-lint-ignore no-explicit-any
+  type: new (...args: any[]) => E,
+): E {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof type) return e;
+    throw new Error(`threw an unexpected error: ${e}`);
+  }
+  throw new Error("expected a throw");
+}
+
 export function assertBytes(actual: Uint8Array | undefined, expected: Uint8Array, msg = ""): void {
   if (!actual) throw new nodeAssert.AssertionError({ message: `${msg} got no bytes` });
   if (actual.length !== expected.length) {
