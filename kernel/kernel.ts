@@ -269,8 +269,7 @@ export class Kernel {
    */
   async prepareProgram(handle: string): Promise<void> {
     if (this.table.shuttingDown) return;
-    const bytes = await Deno.readFile(vfsHostPath(vfsRoot(this.home), handle));
-    await this.loader.load(handle, bytes);
+    await this.loader.loadFile(handle, vfsHostPath(vfsRoot(this.home), handle));
   }
 
   /** What the runtime console (console/) may do: enter lines, flip debug switches, kill. */

@@ -50,7 +50,8 @@ export interface NewProcess {
   onExit: OnExit;
   initialCapabilities: Capability[];
   public: boolean;
-  bytes: Uint8Array;
+  /** Its code; when absent, read from `wasmBytesHandle` in the vfs. */
+  bytes?: Uint8Array;
   initializer: ProcessId;
 }
 
@@ -111,8 +112,7 @@ export class Lifecycle {
         processMap.set(pid, entry);
         this.caps.add(id, stored.capabilities, false);
         if (entry.onExit.tag === "requests") onExitAtBoot.push([id, entry.onExit]);
-        const bytes = await this.readWasm(entry.wasmBytesHandle);
-        const program = await this.loader.load(entry.wasmBytesHandle, bytes);
+        const program = await this.loadProgram(entry.wasmBytesHandle);
         this.createHost(id, entry, program);
         toRun.push(pid);
       } catch (err) {
@@ -139,7 +139,9 @@ export class Lifecycle {
     if (hosts.has(pid) || modules.has(pid) || pid === "kernel:distro:sys") {
       throw new Error(`process with ID ${pid} already exists`);
     }
-    const program = await this.loader.load(p.wasmBytesHandle, p.bytes);
+    const program = p.bytes
+      ? await this.loader.load(p.wasmBytesHandle, p.bytes)
+      : await this.loadProgram(p.wasmBytesHandle);
     if (hosts.has(pid)) throw new Error(`process with ID ${pid} already exists`);
     const caps = this.caps.heldBy(p.initializer, p.initialCapabilities);
     const entry: PersistedProcess = {
@@ -324,8 +326,7 @@ export class Lifecycle {
       b.timer = undefined;
       if (gone()) return;
       try {
-        const bytes = await this.readWasm(entry.wasmBytesHandle);
-        const program = await this.loader.load(entry.wasmBytesHandle, bytes);
+        const program = await this.loadProgram(entry.wasmBytesHandle);
         if (gone()) return;
         this.createHost(id, entry, program);
         this.table.log(1, `kernel: restarting ${pid}`);
@@ -341,10 +342,10 @@ export class Lifecycle {
     }
   }
 
-  /** A process's wasm, by its handle: a path in the vfs. */
-  private async readWasm(handle: string): Promise<Uint8Array> {
+  /** A process's program, by its wasm's handle: a path in the vfs. */
+  private async loadProgram(handle: string): Promise<Program> {
     // resolved as a vfs Read resolves it; an escape above the vfs root throws
-    return await Deno.readFile(vfsHostPath(this.vfsDir, handle));
+    return await this.loader.loadFile(handle, vfsHostPath(this.vfsDir, handle));
   }
 
   /** At shutdown: no restart may fire any more. */

@@ -29,7 +29,8 @@ export interface KernelPort {
     witVersion?: number;
     onExit: OnExit;
     public: boolean;
-    bytes: Uint8Array;
+    /** Its code; when absent, read from `handle` in the vfs (hashed there, not copied). */
+    bytes?: Uint8Array;
   }): Promise<void>;
   grant(target: ProcessId, caps: Capability[]): Promise<void>;
   drop(target: ProcessId, caps: Capability[]): Promise<void>;

@@ -106,12 +106,12 @@ function probeModule(files: ModuleFile[]): Promise<string | undefined> {
 export async function checkProgram(
   loader: ProgramLoader,
   path: string,
-  bytes: Uint8Array,
+  file: string,
   label: string,
   read?: PackageFileReader,
 ): Promise<void> {
   try {
-    const program = await loader.load(path, bytes, read);
+    const program = await loader.loadFile(path, file, read);
     if (program.kind === "module") {
       const error = await probeModule(program.files);
       if (error) throw new Error(error);

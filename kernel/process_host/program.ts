@@ -7,6 +7,7 @@ import { toFileUrl } from "./protocol.ts";
 import { SERVED_WASI_INTERFACES } from "./wasi.ts";
 import type { TranspileReply, TranspileRequest } from "./transpile_worker.ts";
 import { collectModuleGraph } from "./module_graph.ts";
+import { createHash } from "node:crypto";
 
 /** Reads a file of a package by its vfs path (a module's relative imports). */
 export type PackageFileReader = (vfsPath: string) => Promise<Uint8Array>;
@@ -49,9 +50,31 @@ export class ProgramLoadError extends Error {
   }
 }
 
-async function sha256Hex(bytes: Uint8Array): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+/** How much of a component file is read at a time to hash it. */
+const HASH_CHUNK = 1 << 20;
+
+/**
+ * SHA-256 of a component by chunks, copying nothing: crypto.subtle copies its input, and a
+ * component's 12 MB copied on every start, then freed, stayed in the node's RSS (glibc keeps
+ * freed heap; benches/memory.ts).
+ */
+function sha256Hex(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+/** The SHA-256 of a file and its first bytes, reading it a chunk at a time. */
+async function sha256File(path: string): Promise<{ hash: string; head: Uint8Array }> {
+  using file = await Deno.open(path);
+  const hash = createHash("sha256");
+  const buf = new Uint8Array(HASH_CHUNK);
+  let head: Uint8Array | undefined;
+  for (;;) {
+    const n = await file.read(buf);
+    if (n === null) break;
+    head ??= buf.slice(0, Math.min(n, 8));
+    hash.update(buf.subarray(0, n));
+  }
+  return { hash: hash.digest("hex"), head: head ?? new Uint8Array() };
 }
 
 function isWasm(bytes: Uint8Array): boolean {
@@ -106,7 +129,33 @@ export class ProgramLoader {
     if (!isWasm(bytes)) {
       throw new ProgramLoadError(`${path}: not a WebAssembly component (bad magic bytes)`);
     }
-    const hash = await sha256Hex(bytes);
+    return await this.component(sha256Hex(bytes), () => Promise.resolve(bytes));
+  }
+
+  /**
+   * Loads the process code in file `hostPath` (its vfs path `path` decides the kind, as in
+   * load()). A component is hashed from the file a chunk at a time and read whole only when it
+   * is not in the cache: a node starting its components holds no copy of them.
+   */
+  async loadFile(
+    path: string,
+    hostPath: string,
+    read: PackageFileReader = this.readPackageFile,
+  ): Promise<Program> {
+    if (/\.(m?ts|tsx)$/.test(path) || /\.m?js$/.test(path)) {
+      return await this.load(path, await Deno.readFile(hostPath), read);
+    }
+    const { hash, head } = await sha256File(hostPath);
+    if (!isWasm(head)) {
+      throw new ProgramLoadError(`${path}: not a WebAssembly component (bad magic bytes)`);
+    }
+    return await this.component(hash, () => Deno.readFile(hostPath));
+  }
+
+  private async component(
+    hash: string,
+    bytes: () => Promise<Uint8Array>,
+  ): Promise<CachedComponent> {
     let entry = this.compiled.get(hash);
     if (!entry) {
       entry = this.compile(hash, bytes);
@@ -116,7 +165,10 @@ export class ProgramLoader {
     return await entry;
   }
 
-  private async compile(hash: string, bytes: Uint8Array): Promise<CachedComponent> {
+  private async compile(
+    hash: string,
+    bytes: () => Promise<Uint8Array>,
+  ): Promise<CachedComponent> {
     const dir = `${this.cacheDir}/${CACHE_FORMAT}/${hash}`;
     let files: Record<string, Uint8Array>;
     try {
@@ -125,12 +177,17 @@ export class ProgramLoader {
       for (const name of index) files[name] = await Deno.readFile(`${dir}/${name}`);
     } catch {
       const t0 = performance.now();
+      const component = await bytes();
+      // the file changed between its hash and this read: not cached under the wrong hash
+      if (sha256Hex(component) !== hash) {
+        throw new ProgramLoadError("the component changed while it was being loaded");
+      }
       this.onProgress(
-        `transpiling a ${(bytes.length / 1e6).toFixed(1)} MB component (${
+        `transpiling a ${(component.length / 1e6).toFixed(1)} MB component (${
           hash.slice(0, 12)
         }), first use...`,
       );
-      files = await this.transpile(bytes);
+      files = await this.transpile(component);
       this.onProgress(
         `transpiled ${hash.slice(0, 12)} in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
       );
