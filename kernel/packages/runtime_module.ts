@@ -199,6 +199,9 @@ class PackagesModule implements RuntimeModule {
         });
       },
       initialize: async (p) => {
+        // InitializeProcess carries the code as its blob, as Hyperdrive's does
+        const bytes = p.bytes ??
+          await Deno.readFile(vfsHostPath(vfsRoot(this.#ctx.home), p.handle));
         const r = await this.#command({
           tag: "InitializeProcess",
           id: p.id,
@@ -207,7 +210,7 @@ class PackagesModule implements RuntimeModule {
           onExit: p.onExit,
           initialCapabilities: [],
           public: p.public,
-        }, { blob: p.bytes });
+        }, { blob: bytes });
         if (r?.tag !== "InitializedProcess") throw new Error("the kernel refused it");
       },
       grant: async (target, capabilities) => {
