@@ -51,7 +51,7 @@ export class ProgramLoadError extends Error {
 }
 
 /** How much of a component file is read at a time to hash it. */
-const HASH_CHUNK = 1 << 20;
+const HASH_CHUNK = 256 * 1024;
 
 /**
  * SHA-256 of a component by chunks, copying nothing: crypto.subtle copies its input, and a
@@ -90,9 +90,14 @@ function interfaceName(spec: string): string {
 
 type CachedComponent = Extract<Program, { kind: "component" }>;
 
-export class ProgramLoader {
-  private readonly compiled = new Map<string, Promise<CachedComponent>>();
+/**
+ * Components loaded on this thread, by cache directory and hash, shared by every loader: an
+ * install checks its components with a loader of its own, and the kernel then compiled each
+ * one's core modules a second time.
+ */
+const compiled = new Map<string, Promise<CachedComponent>>();
 
+export class ProgramLoader {
   constructor(
     private readonly cacheDir: string,
     /** Told when a component is transpiled (a cache miss takes a second or more). */
@@ -156,11 +161,12 @@ export class ProgramLoader {
     hash: string,
     bytes: () => Promise<Uint8Array>,
   ): Promise<CachedComponent> {
-    let entry = this.compiled.get(hash);
+    const key = `${this.cacheDir}\n${hash}`;
+    let entry = compiled.get(key);
     if (!entry) {
       entry = this.compile(hash, bytes);
-      this.compiled.set(hash, entry);
-      entry.catch(() => this.compiled.delete(hash));
+      compiled.set(key, entry);
+      entry.catch(() => compiled.delete(key));
     }
     return await entry;
   }
