@@ -54,7 +54,7 @@ export class ProgramLoadError extends Error {
 const HASH_CHUNK = 256 * 1024;
 
 /**
- * SHA-256 of a component by chunks, copying nothing: crypto.subtle copies its input, and a
+ * SHA-256 of a component's bytes, copying nothing: crypto.subtle copies its input, and a
  * component's 12 MB copied on every start, then freed, stayed in the node's RSS (glibc keeps
  * freed heap; benches/memory.ts).
  */
