@@ -187,11 +187,26 @@ await part("memory", async () => {
     15,
   );
   // as `deno task start` and the Docker image run a node: glibc keeps two malloc arenas
+  const arenas2 = { MALLOC_ARENA_MAX: "2" };
+  const component2 = (await perProcess("component", 10, arenas2)).perProcessMb as number;
   row(
     "the same, MALLOC_ARENA_MAX=2 (as `deno task start` and the Docker image run a node)",
-    (await perProcess("component", 10, { MALLOC_ARENA_MAX: "2" })).perProcessMb,
+    component2,
     15,
   );
+  // the floor of a Worker per component: the same component in a Worker of its own with none of
+  // the runtime (component_sharing.ts's stand-in host)
+  const alone = lastJson(
+    await run(["run", "-A", `${HERE}component_sharing.ts`, "--part=each"], arenas2),
+  ).perComponentMb as number;
+  rows.push({
+    figure:
+      "the same against the component alone in a Worker, no runtime (floor), both MALLOC_ARENA_MAX=2",
+    value: `${fmt(component2)} MB`,
+    baseline: `${fmt(alone)} MB (Worker + component)`,
+    ratio: `${(component2 / alone).toFixed(2)}x`,
+    goal: "(floor)",
+  });
 });
 
 await part("sharing", async () => {
