@@ -99,6 +99,60 @@ Deno.test("interrupt checks: a module computes the same, calls the import per bu
   assert(String(e.stack).includes("spin"), String(e.stack));
 });
 
+const WIDE_WAT = `(module
+  (import "env" "mem" (memory 1 1 shared))
+  (table $t 1 funcref)
+  (tag $oops (param i32))
+  (data $d "0123456789abcdef")
+  (func $tail (param i32) (result i32) (return_call $id (local.get 0)))
+  (func $id (param i32) (result i32) (local.get 0))
+  (func (export "run") (param $n i32) (result i32)
+    (local $i i32) (local $v v128) (local $acc i32)
+    (memory.init $d (i32.const 0) (i32.const 0) (i32.const 16))
+    (memory.copy (i32.const 16) (i32.const 0) (i32.const 16))
+    (memory.fill (i32.const 32) (i32.const 7) (i32.const 4))
+    (drop (table.grow $t (ref.null func) (i32.const 1)))
+    (local.set $v (v128.const i32x4 1 2 3 4))
+    (local.set $v (i8x16.shuffle 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 (local.get $v) (local.get $v)))
+    (local.set $v (v128.load8_lane 0 (i32.const 16) (local.get $v)))
+    (drop (i32.atomic.rmw.add (i32.const 48) (i32.const 1)))
+    (atomic.fence)
+    (loop $l
+      (local.set $acc (i32.add (local.get $acc)
+        (i32.add (i32x4.extract_lane 1 (local.get $v)) (call $tail (local.get $i)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (local.get $n))))
+    (block $caught (result i32)
+      (try_table (catch $oops $caught)
+        (throw $oops (local.get $acc)))
+      (i32.const -1))
+    (i32.add (i32.load8_u (i32.const 33)))
+    (i32.add (i32.atomic.load (i32.const 48)))
+    (select (result i32) (i32.const 1) (i32.const 2) (i32.const 0))
+    (i32.add)
+    (i32.trunc_sat_f32_s (f32.const 1.5))
+    (i32.add))
+)`;
+
+Deno.test("interrupt checks: SIMD, bulk memory, atomics, exceptions and tail calls decode and run the same", async () => {
+  const plain = await parse(WIDE_WAT);
+  const checked = addInterruptChecks(plain);
+  const run = async (bytes: Uint8Array) => {
+    const mem = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+    let calls = 0;
+    const { instance } = await WebAssembly.instantiate(bytes as Uint8Array<ArrayBuffer>, {
+      env: { mem },
+      [INTERRUPT_MODULE]: { [INTERRUPT_NAME]: () => void calls++ },
+    });
+    const result = (instance.exports.run as (n: number) => number)(100_000);
+    return { result, calls };
+  };
+  const before = await run(plain);
+  const after = await run(checked);
+  assertEquals(after.result, before.result);
+  assertEquals(after.calls, Math.floor(100_000 / INTERRUPT_BUDGET));
+});
+
 Deno.test("interrupt checks: a module without the sections they extend gets them in order", async () => {
   // no types, imports, globals or exports of its own: only a start function that loops
   const bare = await parse(`(module (func $f (loop $l)) (start $f))`);
