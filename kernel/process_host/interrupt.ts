@@ -9,7 +9,7 @@
 // section are renumbered. Instructions are decoded in full (MVP, sign extension, saturating
 // truncation, bulk memory, reference types, multi-value, tail calls, SIMD, threads, exception
 // handling); a module using anything else (GC types) is refused with InterruptUnsupported,
-// and its caller runs it as it is.
+// and a component using it would keep a Worker of its own.
 //
 // Used by benches/component_sharing.ts, which measures a shared Worker's components with it;
 // the runtime's process host does not share Workers yet (BENCHMARKS.md, #16).
