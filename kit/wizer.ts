@@ -16,9 +16,13 @@
 import { callInFreshFrames, freeImportArguments } from "./bindings.ts";
 import {
   countImports,
+  nameBytes,
   readSections,
+  sleb,
+  uleb,
   WasmReader,
   type WasmSection,
+  writeModule,
 } from "../kernel/process_host/wasm_binary.ts";
 
 /** The guest path the working directory appears under, whatever its host path. */
@@ -38,51 +42,7 @@ const malformed = (message: string) => new Error(`wizer: ${message}`);
 /** A reader of a module's bytes (or a section's) that reports errors as wizer's. */
 const reader = (b: Uint8Array) => new WasmReader(b, malformed);
 
-function uleb(n: number | bigint): number[] {
-  let v = BigInt(n);
-  const out: number[] = [];
-  do {
-    let b = Number(v & 0x7fn);
-    v >>= 7n;
-    if (v !== 0n) b |= 0x80;
-    out.push(b);
-  } while (v !== 0n);
-  return out;
-}
-
-function sleb(n: number | bigint): number[] {
-  let v = BigInt(n);
-  const out: number[] = [];
-  for (;;) {
-    const b = Number(v & 0x7fn);
-    v >>= 7n;
-    const done = (v === 0n && !(b & 0x40)) || (v === -1n && (b & 0x40));
-    out.push(done ? b : b | 0x80);
-    if (done) return out;
-  }
-}
-
-function nameBytes(s: string): number[] {
-  const b = new TextEncoder().encode(s);
-  return [...uleb(b.length), ...b];
-}
-
 type Section = WasmSection;
-
-function writeModule(sections: Section[]): Uint8Array<ArrayBuffer> {
-  const parts: Uint8Array[] = [new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00])];
-  for (const s of sections) {
-    parts.push(new Uint8Array([s.id, ...uleb(s.body.length)]), s.body);
-  }
-  const len = parts.reduce((n, p) => n + p.length, 0);
-  const out = new Uint8Array(len);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
 
 interface Global {
   valtype: number;

@@ -20,6 +20,9 @@ import {
   skipImportDesc,
   skipValType,
   WasmReader,
+  type WasmSection,
+  WasmWriter,
+  writeModule,
 } from "./wasm_binary.ts";
 
 /** The import every instrumented module takes: `() -> ()`. */
@@ -40,54 +43,7 @@ const fail = (message: string) => new InterruptUnsupported(message);
 const reader = (b: Uint8Array, end = b.length, pos = 0) => new WasmReader(b, fail, end, pos);
 type In = WasmReader;
 
-class Out {
-  private buf = new Uint8Array(1024);
-  len = 0;
-  private room(n: number) {
-    if (this.len + n <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < this.len + n) size *= 2;
-    const next = new Uint8Array(size);
-    next.set(this.buf.subarray(0, this.len));
-    this.buf = next;
-  }
-  byte(x: number): void {
-    this.room(1);
-    this.buf[this.len++] = x;
-  }
-  bytes(b: Uint8Array): void {
-    this.room(b.length);
-    this.buf.set(b, this.len);
-    this.len += b.length;
-  }
-  u32(x: number): void {
-    do {
-      let b = x % 128;
-      x = Math.floor(x / 128);
-      if (x !== 0) b |= 0x80;
-      this.byte(b);
-    } while (x !== 0);
-  }
-  s32(x: number): void {
-    for (;;) {
-      const b = x & 0x7f;
-      x >>= 7;
-      if ((x === 0 && (b & 0x40) === 0) || (x === -1 && (b & 0x40) !== 0)) {
-        this.byte(b);
-        return;
-      }
-      this.byte(b | 0x80);
-    }
-  }
-  str(s: string): void {
-    const b = new TextEncoder().encode(s);
-    this.u32(b.length);
-    this.bytes(b);
-  }
-  done(): Uint8Array {
-    return this.buf.subarray(0, this.len);
-  }
-}
+type Out = WasmWriter;
 
 /** Section ids in the order a module must have them (custom sections go anywhere). */
 const ORDER = [1, 2, 3, 4, 5, 13, 6, 7, 8, 9, 12, 10, 11];
@@ -287,7 +243,7 @@ function vecSection(
 ): Uint8Array {
   const r = reader(body ?? new Uint8Array([0]));
   const n = r.u32();
-  const w = new Out();
+  const w = new WasmWriter();
   w.u32(n + (extra ? 1 : 0));
   for (let i = 0; i < n; i++) item(r, w);
   extra?.(w);
@@ -328,7 +284,7 @@ export function addInterruptChecks(module: Uint8Array): Uint8Array {
   const budget = globalImports + definedGlobals;
 
   // the check at the top of each loop: when the countdown is out, refill it and call the import
-  const c = new Out();
+  const c = new WasmWriter();
   c.byte(0x23), c.u32(budget); // global.get
   c.byte(0x45); // i32.eqz
   c.byte(0x04), c.byte(0x40); // if
@@ -336,7 +292,7 @@ export function addInterruptChecks(module: Uint8Array): Uint8Array {
   c.byte(0x10), c.u32(shift); // call interrupt
   c.byte(0x0b); // end
   c.byte(0x23), c.u32(budget), c.byte(0x41), c.s32(1), c.byte(0x6b), c.byte(0x24), c.u32(budget);
-  const check = c.done().slice();
+  const check = c.done();
 
   const rebuilt = new Map<number, Uint8Array>();
   rebuilt.set(
@@ -398,7 +354,7 @@ export function addInterruptChecks(module: Uint8Array): Uint8Array {
   const start = find(8);
   if (start) {
     const idx = reader(start.body).u32();
-    const w = new Out();
+    const w = new WasmWriter();
     w.u32(idx >= shift ? idx + 1 : idx);
     rebuilt.set(8, w.done());
   }
@@ -411,7 +367,7 @@ export function addInterruptChecks(module: Uint8Array): Uint8Array {
       vecSection(code.body, (r, w) => {
         const size = r.u32();
         const end = r.pos + size;
-        const body = new Out();
+        const body = new WasmWriter();
         const locals = reader(r.b, end, r.pos);
         const groups = locals.u32();
         for (let i = 0; i < groups; i++) {
@@ -428,35 +384,29 @@ export function addInterruptChecks(module: Uint8Array): Uint8Array {
     );
   }
 
-  const w = new Out();
-  w.bytes(module.subarray(0, 8));
-  const emit = (id: number, body: Uint8Array) => {
-    w.byte(id);
-    w.u32(body.length);
-    w.bytes(body);
-  };
+  const out: WasmSection[] = [];
   const written = new Set<number>();
   // sections this adds where the module had none go in their place in ORDER
-  const writeMissingBefore = (id: number) => {
+  const addMissingBefore = (id: number) => {
     for (const want of ORDER) {
       if (want === id) return;
       if (!written.has(want) && rebuilt.has(want) && !find(want)) {
-        emit(want, rebuilt.get(want)!);
+        out.push({ id: want, body: rebuilt.get(want)! });
         written.add(want);
       }
     }
   };
   for (const s of list) {
     if (s.id === 0) {
-      emit(0, customSection(s.body, shift));
+      out.push({ id: 0, body: customSection(s.body, shift) });
       continue;
     }
-    writeMissingBefore(s.id);
-    emit(s.id, rebuilt.get(s.id) ?? s.body);
+    addMissingBefore(s.id);
+    out.push({ id: s.id, body: rebuilt.get(s.id) ?? s.body });
     written.add(s.id);
   }
-  writeMissingBefore(-1);
-  return w.done().slice();
+  addMissingBefore(-1);
+  return writeModule(out);
 }
 
 function element(r: In, w: Out, shift: number): void {
@@ -492,14 +442,14 @@ function customSection(body: Uint8Array, shift: number): Uint8Array {
   const name = new TextDecoder().decode(body.subarray(r.pos, r.pos + nameLen));
   r.bytes(nameLen);
   if (name !== "name") return body;
-  const w = new Out();
+  const w = new WasmWriter();
   w.bytes(body.subarray(0, r.pos));
   const fix = (idx: number) => (idx >= shift ? idx + 1 : idx);
   while (r.pos < body.length) {
     const id = r.byte();
     const size = r.u32();
     const end = r.pos + size;
-    const sub = new Out();
+    const sub = new WasmWriter();
     if (id >= 1 && id <= 3) {
       // function names (1), and local (2) and label (3) names: maps by function index, of a
       // name or of a map of names
@@ -526,5 +476,5 @@ function customSection(body: Uint8Array, shift: number): Uint8Array {
     w.u32(out.length);
     w.bytes(out);
   }
-  return w.done().slice();
+  return w.done();
 }

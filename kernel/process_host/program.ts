@@ -77,6 +77,11 @@ async function sha256File(path: string): Promise<{ hash: string; head: Uint8Arra
   return { hash: hash.digest("hex"), head: head ?? new Uint8Array() };
 }
 
+/** Why `path` is not a component, when its first bytes are not Wasm's. */
+function notWasm(path: string): ProgramLoadError {
+  return new ProgramLoadError(`${path}: not a WebAssembly component (bad magic bytes)`);
+}
+
 function isWasm(bytes: Uint8Array): boolean {
   return bytes.length >= 4 && bytes[0] === 0 && bytes[1] === 0x61 && bytes[2] === 0x73 &&
     bytes[3] === 0x6d;
@@ -131,9 +136,7 @@ export class ProgramLoader {
         throw new ProgramLoadError(e instanceof Error ? e.message : String(e));
       }
     }
-    if (!isWasm(bytes)) {
-      throw new ProgramLoadError(`${path}: not a WebAssembly component (bad magic bytes)`);
-    }
+    if (!isWasm(bytes)) throw notWasm(path);
     return await this.component(sha256Hex(bytes), () => Promise.resolve(bytes));
   }
 
@@ -151,9 +154,7 @@ export class ProgramLoader {
       return await this.load(path, await Deno.readFile(hostPath), read);
     }
     const { hash, head } = await sha256File(hostPath);
-    if (!isWasm(head)) {
-      throw new ProgramLoadError(`${path}: not a WebAssembly component (bad magic bytes)`);
-    }
+    if (!isWasm(head)) throw notWasm(path);
     return await this.component(hash, () => Deno.readFile(hostPath));
   }
 

@@ -1,5 +1,5 @@
-// Reading core Wasm modules: the pieces both rewriters of a module's bytes share, kit's
-// pre-initializer (kit/wizer.ts) and the interrupt checks (interrupt.ts).
+// Reading and writing core Wasm modules: the pieces both rewriters of a module's bytes share,
+// kit's pre-initializer (kit/wizer.ts) and the interrupt checks (interrupt.ts).
 
 /** Makes the error a malformed or unsupported module is reported with. */
 export type WasmFail = (message: string) => Error;
@@ -158,4 +158,83 @@ export function countImports(body: Uint8Array | undefined, fail: WasmFail): Impo
 export function skipValType(r: WasmReader): void {
   const t = r.byte();
   if (t === 0x64 || t === 0x63) r.skipLeb();
+}
+
+/** Unsigned LEB128 of a non-negative safe integer. */
+export function uleb(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let b = n % 128;
+    n = Math.floor(n / 128);
+    if (n !== 0) b |= 0x80;
+    out.push(b);
+  } while (n !== 0);
+  return out;
+}
+
+/** Signed LEB128 (an i32 as a number, an i64 as a bigint). */
+export function sleb(n: number | bigint): number[] {
+  let v = BigInt(n);
+  const out: number[] = [];
+  for (;;) {
+    const b = Number(v & 0x7fn);
+    v >>= 7n;
+    const done = (v === 0n && !(b & 0x40)) || (v === -1n && (b & 0x40));
+    out.push(done ? b : b | 0x80);
+    if (done) return out;
+  }
+}
+
+/** A name as Wasm writes it: its UTF-8 length, then the bytes. */
+export function nameBytes(s: string): number[] {
+  const b = new TextEncoder().encode(s);
+  return [...uleb(b.length), ...b];
+}
+
+/** A growing byte buffer with Wasm's encodings. */
+export class WasmWriter {
+  private buf = new Uint8Array(1024);
+  len = 0;
+  private room(n: number) {
+    if (this.len + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.len + n) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buf.subarray(0, this.len));
+    this.buf = next;
+  }
+  byte(x: number): void {
+    this.room(1);
+    this.buf[this.len++] = x;
+  }
+  bytes(b: ArrayLike<number>): void {
+    this.room(b.length);
+    this.buf.set(b, this.len);
+    this.len += b.length;
+  }
+  u32(x: number): void {
+    this.bytes(uleb(x));
+  }
+  s32(x: number): void {
+    this.bytes(sleb(x));
+  }
+  str(s: string): void {
+    this.bytes(nameBytes(s));
+  }
+  /** What was written, in a buffer of its own. */
+  done(): Uint8Array<ArrayBuffer> {
+    return this.buf.slice(0, this.len);
+  }
+}
+
+/** A module of `sections`, in the order given. */
+export function writeModule(sections: WasmSection[]): Uint8Array<ArrayBuffer> {
+  const w = new WasmWriter();
+  w.bytes(MAGIC);
+  for (const s of sections) {
+    w.byte(s.id);
+    w.u32(s.body.length);
+    w.bytes(s.body);
+  }
+  return w.done();
 }
