@@ -34,6 +34,8 @@ Options:
   -d, --detached                  no line editing; lines read from stdin are still commands
       --password <PASSWORD>       node password (else: set/enter it on a page in the browser)
       --expose-local              serve local-only paths and kit's RPC (loopback clients only)
+      --own-workers               a Worker for every process: more memory (a package's
+                                  components otherwise share Workers and take turns)
       --rpc <RPC>                 add a WebSockets RPC URL at boot
       --rpc-config <PATH>         add the WebSockets RPC URLs listed in a JSON file at boot
       --fakechain-port <PORT>     a fake node: mint --fake-node-name (<label>.os; ".os" is
@@ -161,6 +163,8 @@ export interface RunConfig {
   password?: string;
   /** --expose-local. */
   exposeLocal: boolean;
+  /** --own-workers: components do not share Workers. */
+  ownWorkers: boolean;
   /** --fakechain-port was given (a kit fake node). */
   fakechain: boolean;
   /** --fakechain-port's value. */
@@ -202,6 +206,7 @@ export function parseCli(args: string[]): CliConfig {
         "fake-node-name": { type: "string" },
         "fake-pki": { type: "string" },
         "expose-local": { type: "boolean" },
+        "own-workers": { type: "boolean" },
         "logging-off": { type: "boolean", short: "l" },
         // Hyperdrive's clap: a switch (SetTrue, default true) that its net does not read
         "reveal-ip": { type: "boolean" },
@@ -278,6 +283,7 @@ export function parseCli(args: string[]): CliConfig {
     httpPort: portOption("port", v.port),
     password: v.password,
     exposeLocal: !!v["expose-local"],
+    ownWorkers: !!v["own-workers"],
     fakechain,
     fakechainPort: portOption("fakechain-port", v["fakechain-port"]),
     freshKey: fakechain && name !== undefined,
@@ -342,6 +348,7 @@ export async function runCli(args: string[]): Promise<number> {
     home: cfg.home,
     password,
     exposeLocal: cfg.exposeLocal,
+    shareWorkers: !cfg.ownWorkers,
     // a fake node (how kit boots nodes) waits as Hyperdrive's simulation build does
     httpTimeoutSeconds: cfg.name !== undefined || cfg.fakechain
       ? HTTP_SELF_IMPOSED_TIMEOUT_SIMULATION

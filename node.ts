@@ -66,6 +66,11 @@ export interface BootOptions {
   name?: string;
   /** Terminal verbosity: prints at or below this level are shown. Default 0. */
   verbosity?: number;
+  /**
+   * Components of one package share Workers: about a third of the memory each (default).
+   * false: every process has a Worker of its own.
+   */
+  shareWorkers?: boolean;
   /** Per-process verbosity overrides: ProcessId -> level or "muted". */
   processVerbosity?: Record<string, number | "muted">;
   /** Receives every shown print. Default: stdout. */
@@ -386,6 +391,7 @@ export async function bootNode(opts: BootOptions): Promise<HyperdenoNode> {
         get: () => verbosity,
         set: (level) => void (verbosity = level),
       },
+    shareWorkers: opts.shareWorkers,
   });
   opts.console?.attach(kernel.consolePort());
   await kernel.boot();
@@ -399,7 +405,7 @@ export async function bootNode(opts: BootOptions): Promise<HyperdenoNode> {
       return (http as HttpServerModule | undefined)?.url;
     },
     installPackage(dir: string): Promise<string> {
-      return installPackage(kernel, { our, home, print }, dir);
+      return installPackage(kernel, { our, home, print, shareWorkers: opts.shareWorkers }, dir);
     },
     async request(target, body, o = {}) {
       const timeout = o.timeoutSeconds ?? 5;

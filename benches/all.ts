@@ -111,7 +111,11 @@ await part("rtt", async () => {
     });
   };
   line("TS module -> TS module RTT vs bare Worker postMessage RTT", "ts", 1.5);
-  line("componentize-js component -> component RTT (same baseline)", "component", 5);
+  line(
+    "componentize-js component -> component RTT, one package's sharing a Worker (same baseline)",
+    "component",
+    5,
+  );
   line(
     "minimal hand-written component RTT, asked by a TS module (runtime floor)",
     "minimal_component",
@@ -164,8 +168,15 @@ await part("growth", async () => {
 
 await part("memory", async () => {
   /** MB of RSS per process of a kind, from benches/memory.ts */
-  const perProcess = async (what: string, n: number, env?: Record<string, string>) =>
-    lastJson(await run(["run", "-A", `${HERE}memory.ts`, `--what=${what}`, `--n=${n}`], env));
+  const perProcess = async (
+    what: string,
+    n: number,
+    env?: Record<string, string>,
+    extra: string[] = [],
+  ) =>
+    lastJson(
+      await run(["run", "-A", `${HERE}memory.ts`, `--what=${what}`, `--n=${n}`, ...extra], env),
+    );
   const w = (await perProcess("bare", 20)).perWorkerMb as number;
   const row = (figure: string, mb: number, goalMb: number) =>
     rows.push({
@@ -182,7 +193,7 @@ await part("memory", async () => {
     4,
   );
   row(
-    "memory per idle component (RSS growth / 10 processes)",
+    "memory per idle component, one package's sharing Workers (RSS growth / 10 processes)",
     (await perProcess("component", 10)).perProcessMb,
     15,
   );
@@ -194,17 +205,27 @@ await part("memory", async () => {
     component2,
     15,
   );
-  // the floor of a Worker per component: the same component in a Worker of its own with none of
-  // the runtime (component_sharing.ts's stand-in host)
+  // the design the sharing replaced: a Worker per component (the node's --own-workers), and its
+  // floor, the same component in a Worker of its own with none of the runtime
+  // (component_sharing.ts's stand-in host)
+  const own2 = (await perProcess("component", 10, arenas2, ["--own-workers"]))
+    .perProcessMb as number;
+  rows.push({
+    figure: "the same, each in a Worker of its own (--own-workers), MALLOC_ARENA_MAX=2",
+    value: `${fmt(own2)} MB`,
+    baseline: `${fmt(component2)} MB (sharing Workers)`,
+    ratio: `${(own2 / component2).toFixed(2)}x`,
+    goal: "(comparison)",
+  });
   const alone = lastJson(
     await run(["run", "-A", `${HERE}component_sharing.ts`, "--part=each"], arenas2),
   ).perComponentMb as number;
   rows.push({
     figure:
-      "the same against the component alone in a Worker, no runtime (floor), both MALLOC_ARENA_MAX=2",
-    value: `${fmt(component2)} MB`,
+      "--own-workers against the component alone in a Worker, no runtime (floor), both MALLOC_ARENA_MAX=2",
+    value: `${fmt(own2)} MB`,
     baseline: `${fmt(alone)} MB (Worker + component)`,
-    ratio: `${(component2 / alone).toFixed(2)}x`,
+    ratio: `${(own2 / alone).toFixed(2)}x`,
     goal: "(floor)",
   });
 });

@@ -3,14 +3,15 @@
 // TS -> TS round trip at 10, 100 and 300 processes. Prints one JSON line
 // (benches/all.ts reads it).
 //
-//   deno run -A benches/memory.ts --what=bare|module|component [--n=50]
+//   deno run -A benches/memory.ts --what=bare|module|component [--n=50] [--own-workers]
 //   deno run -A benches/memory.ts --what=scale [--levels=10,100,300]
 //
 // Each kind is measured in a fresh Deno process (all.ts runs one per kind): one
 // process of the kind is started first, so one-time costs (transpiling a
 // component, compiling its Wasm, loading the Worker's module graph) are not
 // counted; then `n` more are started, each answers one request, and after 2 s
-// the growth of VmRSS is divided by `n`.
+// the growth of VmRSS is divided by `n`. Components of one package share Workers, as the node
+// runs them; --own-workers gives each a Worker of its own (the node's --own-workers).
 
 import { bootQuietNode } from "./quiet_node.ts";
 import { makePackage } from "../tests/kernel/helpers.ts";
@@ -52,7 +53,7 @@ async function bareWorkers(n: number): Promise<number> {
 const root = await Deno.makeTempDir({ prefix: "hyperdeno-mem-" });
 
 async function bootBench() {
-  return await bootQuietNode(`${root}/home`);
+  return await bootQuietNode(`${root}/home`, { shareWorkers: !("own-workers" in args) });
 }
 type BenchNode = Awaited<ReturnType<typeof bootBench>>;
 

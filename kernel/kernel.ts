@@ -27,6 +27,7 @@ import {
   type WrappedSendError,
 } from "../wire/core.ts";
 import { ProgramLoader } from "./process_host/program.ts";
+import { SharedWorkers } from "./process_host/shared_workers.ts";
 import { KernelStore } from "./store.ts";
 import { Mailbox } from "./mailbox.ts";
 import { vfsHostPath, vfsRoot } from "./vfs_layout.ts";
@@ -57,6 +58,11 @@ export interface KernelOptions {
   print: PrintFn;
   /** The global print verbosity, read and set by KernelCommand (Debug Verbosity, SetVerbosity). */
   verbosity?: VerbosityControl;
+  /**
+   * Components of one package share Workers (process_host/shared_workers.ts); default on.
+   * Off: every process has a Worker of its own.
+   */
+  shareWorkers?: boolean;
 }
 
 /** Where the node keeps its global print verbosity (the console's CTRL+V, or bootNode's filter). */
@@ -79,6 +85,7 @@ export class Kernel {
   private readonly debug: KernelDebug;
   private readonly channels: Channels;
   private readonly loader: ProgramLoader;
+  private readonly shareWorkers: boolean;
   private onShutdownRequest?: () => void;
   private readonly shutdownListeners: (() => void)[] = [];
 
@@ -120,10 +127,12 @@ export class Kernel {
     );
     channels.debugOn = () => this.debug.on;
     this.channels = channels;
+    this.shareWorkers = opts.shareWorkers !== false;
     const loader = this.loader = new ProgramLoader(
       `${opts.home}/cache/components`,
       (text) => table.log(1, `kernel: ${text}`),
       (path) => Deno.readFile(vfsHostPath(vfsDir, path)),
+      this.shareWorkers,
     );
     this.lifecycle = new Lifecycle(
       table,
@@ -133,6 +142,7 @@ export class Kernel {
       loader,
       vfsDir,
       (host, call) => this.calls.call(host, call),
+      this.shareWorkers ? new SharedWorkers() : undefined,
     );
     this.calls = new ProcessCalls(table, this.caps, this.router, this.lifecycle);
     this.commands = new KernelCommands(
@@ -178,6 +188,7 @@ export class Kernel {
     return {
       our: this.our,
       home: this.home,
+      shareWorkers: this.shareWorkers,
       sendToLoop: mailbox
         ? (km) => {
           mailbox.sent++;

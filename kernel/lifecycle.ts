@@ -17,6 +17,7 @@ import {
 } from "../wire/core.ts";
 import { ProcessHost, type ProcessHostHooks } from "./process_host/host.ts";
 import type { ProgramLoader } from "./process_host/program.ts";
+import type { SharedWorkers } from "./process_host/shared_workers.ts";
 import { type CapabilityStore, messagingKey } from "./capabilities.ts";
 import type { Channels } from "./channels.ts";
 import type { Router } from "./routing.ts";
@@ -68,6 +69,8 @@ export class Lifecycle {
     private readonly vfsDir: string,
     /** a process's kernel calls (state, caps, spawn ...) */
     call: ProcessHostHooks["call"],
+    /** where components built to share a Worker find one (none: each has its own) */
+    private readonly sharing?: SharedWorkers,
   ) {
     const print = table.print;
     this.hooks = {
@@ -170,6 +173,7 @@ export class Lifecycle {
       entry.onExit,
       this.hooks,
       tmpDir,
+      this.sharing,
     );
     this.table.hosts.set(processIdToString(id), host);
   }

@@ -34,6 +34,8 @@ export interface RuntimeModuleContext {
   readonly our: NodeId;
   /** The node's home directory. */
   readonly home: string;
+  /** Components of one package share Workers (KernelOptions.shareWorkers). */
+  readonly shareWorkers?: boolean;
   /** Put a message into the kernel's event loop (source must be this module). */
   sendToLoop(km: KernelMessage): void;
   /** Return a send error to the process that sent the failed request (net: Offline). */

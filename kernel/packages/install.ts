@@ -44,6 +44,8 @@ export interface InstallContext {
   our: string;
   home: string;
   print(level: number, text: string, source: ProcessId): void;
+  /** as the kernel loads components (KernelOptions.shareWorkers): checked as it will run them */
+  shareWorkers?: boolean;
 }
 
 export interface InstallOptions {
@@ -222,7 +224,12 @@ async function install(
     }
   }
   // every process file loads as the kernel will load it (a module's imports: from the staged files)
-  const loader = new ProgramLoader(`${home}/cache/components`, (t) => log(1, `kernel: ${t}`));
+  const loader = new ProgramLoader(
+    `${home}/cache/components`,
+    (t) => log(1, `kernel: ${t}`),
+    undefined,
+    ctx.shareWorkers !== false,
+  );
   const readStaged = (vfsPath: string) =>
     vfsPath.startsWith(`${drive}/`)
       ? Deno.readFile(`${stagedPkg}/${vfsPath.slice(drive.length + 1)}`)

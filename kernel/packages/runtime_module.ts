@@ -115,6 +115,7 @@ class PackagesModule implements RuntimeModule {
       const ctx: InstallContext = {
         our: this.#ctx.our,
         home: this.#ctx.home,
+        shareWorkers: this.#ctx.shareWorkers,
         print: (level, text) => this.#ctx.print(level, text),
       };
       const action = parsePackagesAction(req.body);

@@ -9,11 +9,13 @@ import type {
   OutgoingMessage,
   Program,
   ToWorker,
+  WorkerInit,
 } from "./protocol.ts";
 import {
   DELIVERED,
   DOORBELL,
   PARKED,
+  processWorker,
   RING_BYTES,
   SIGNAL_BYTES,
   TAKEN,
@@ -22,6 +24,7 @@ import {
 } from "./protocol.ts";
 import { decodeSends, encodeDelivery, Reader, Writer } from "./codec.ts";
 import { Ring, RING_FLAG, RING_PORT_COUNT } from "./ring.ts";
+import type { SharedWorkers, SharedWorkerSeat } from "./shared_workers.ts";
 import type { Address, OnExit } from "../../wire/core.ts";
 import {
   type ProcessStatsSnapshot,
@@ -42,13 +45,13 @@ export interface ProcessHostHooks {
   exited(host: ProcessHost, error?: string): void;
 }
 
-const WORKER_URL = new URL("./worker.ts", import.meta.url);
-
 /** One encoder for every host: the kernel thread encodes one message at a time. */
 const writer = new Writer();
 
 export class ProcessHost {
   private worker?: Worker;
+  /** its place in a shared Worker, when it has one (a component built to suspend) */
+  private seat?: SharedWorkerSeat;
   private readonly port: MessagePort;
   private readonly workerPort: MessagePort;
   /** [0]: bumped on every post (the worker waits on it); [1]: set to stop the worker; [PARKED] ... */
@@ -74,6 +77,8 @@ export class ProcessHost {
     private onExit: OnExit,
     private readonly hooks: ProcessHostHooks,
     private readonly tmpDir?: string,
+    /** where components built to suspend find a Worker to share */
+    private readonly sharing?: SharedWorkers,
   ) {
     const channel = new MessageChannel();
     this.port = channel.port1;
@@ -87,39 +92,11 @@ export class ProcessHost {
   /** Starts the Worker and hands it anything that arrived before. */
   run(): void {
     if (this.worker || this.ended) return;
-    // its tmp drive, and a component's own glue (program.ts)
-    const readable = this.tmpDir ? [this.tmpDir] : [];
-    if (this.program.kind === "component" && this.program.url) {
-      readable.push(new URL(this.program.url).pathname);
-    }
-    const perms: Deno.PermissionOptionsObject = {
-      env: false,
-      ffi: false,
-      import: false,
-      net: false,
-      read: readable.length > 0 ? readable : false,
-      run: false,
-      sys: false,
-      write: this.tmpDir ? [this.tmpDir] : false,
-    };
-    const worker = new Worker(WORKER_URL, {
-      type: "module",
-      name:
-        `${this.our.process.processName}:${this.our.process.packageName}:${this.our.process.publisherNode}`,
-      deno: { permissions: perms },
-    } as WorkerOptions);
-    this.worker = worker;
-    worker.onmessage = (e: MessageEvent<typeof DOORBELL | { seq: number; m: FromWorker }>) => {
+    const onmessage = (e: MessageEvent<typeof DOORBELL | { seq: number; m: FromWorker }>) => {
       if (e.data !== DOORBELL) this.fromPort.push(e.data);
       this.drain();
     };
-    // the worker rings the doorbell only when this flag is up
-    Atomics.store(this.fromRing.ctl, RING_FLAG, 1);
-    worker.onerror = (e: ErrorEvent) => {
-      e.preventDefault();
-      this.end(`worker error: ${e.message}`);
-    };
-    worker.postMessage({
+    const init: WorkerInit = {
       t: "init",
       our: this.our,
       program: this.program,
@@ -130,7 +107,39 @@ export class ProcessHost {
       fromWorker: this.fromRing.sab,
       stats: this.stats.sab,
       tmpDir: this.tmpDir,
-    }, [this.workerPort]);
+    };
+    // the worker rings the doorbell only when this flag is up
+    Atomics.store(this.fromRing.ctl, RING_FLAG, 1);
+    const program = this.program;
+    if (this.sharing && program.kind === "component" && program.suspends) {
+      // it answers on its own channel: the Worker's port is the Worker's. The Worker may
+      // read every component's glue (the cache's folder, program.ts), so a package's
+      // components all share it
+      const seat = this.seat = this.sharing.seat(
+        this.our.process.packageName,
+        this.tmpDir,
+        program.url ? [new URL("..", program.url).pathname] : [],
+        { workerEnded: (error) => this.end(error) },
+      );
+      this.worker = seat.worker;
+      this.port.onmessage = onmessage;
+      seat.start(init, [this.workerPort]);
+    } else {
+      // its tmp drive, and a component's own glue (program.ts)
+      const p = this.our.process;
+      const worker = processWorker(
+        `${p.processName}:${p.packageName}:${p.publisherNode}`,
+        program.kind === "component" && program.url ? [new URL(program.url).pathname] : [],
+        this.tmpDir,
+      );
+      this.worker = worker;
+      worker.onmessage = onmessage;
+      worker.onerror = (e: ErrorEvent) => {
+        e.preventDefault();
+        this.end(`worker error: ${e.message}`);
+      };
+      worker.postMessage(init, [this.workerPort]);
+    }
     const early = this.preRun;
     this.preRun = [];
     for (const { item, transfer } of early) this.post(item, transfer);
@@ -292,7 +301,9 @@ export class ProcessHost {
     Atomics.add(this.signalView, 0, 1);
     Atomics.notify(this.signalView, 0);
     Atomics.notify(this.signalView, 1);
-    this.worker?.terminate();
+    // a shared Worker goes on: the process leaves it (or it is ended if it does not)
+    if (this.seat) this.seat.stopped();
+    else this.worker?.terminate();
     this.port.close();
   }
 

@@ -11,8 +11,8 @@
 // handling); a module using anything else (GC types) is refused with InterruptUnsupported,
 // and a component using it would keep a Worker of its own.
 //
-// Used by benches/component_sharing.ts, which measures a shared Worker's components with it;
-// the runtime's process host does not share Workers yet (BENCHMARKS.md, #16).
+// program.ts adds them to components built to share a Worker (shared_workers.ts);
+// benches/component_sharing.ts measures their cost.
 
 import {
   countImports,
@@ -24,10 +24,10 @@ import {
   WasmWriter,
   writeModule,
 } from "./wasm_binary.ts";
+import { INTERRUPT_MODULE, INTERRUPT_NAME } from "./protocol.ts";
 
 /** The import every instrumented module takes: `() -> ()`. */
-export const INTERRUPT_MODULE = "hyperdeno";
-export const INTERRUPT_NAME = "interrupt";
+export { INTERRUPT_MODULE, INTERRUPT_NAME };
 /** Loop iterations between two interrupt calls (in the whole module, not per loop). */
 export const INTERRUPT_BUDGET = 1 << 16;
 

@@ -17,6 +17,31 @@ const noPackageFiles: PackageFileReader = () =>
 
 const STANDARD_INTERFACE = "hyperware:process/standard";
 const CACHE_FORMAT = "jco-transpile-0.15.0-async-min-v2";
+/** Components built to share a Worker (shared_workers.ts): JSPI glue, interrupt checks. */
+const SHARED_CACHE_FORMAT = "jco-transpile-0.15.0-jspi-min-interrupt-v1";
+/** In a shared build's cache folder: why the component cannot be built so (it runs alone). */
+const UNSHAREABLE_FILE = "unshareable.txt";
+
+/**
+ * The imports a component built to share a Worker suspends on: every one that waits (for a
+ * message, the kernel's answer, or time). Without versions, jco matches any.
+ */
+export const SUSPENDING_IMPORTS = [
+  ...[
+    "receive",
+    "send-and-await-response",
+    "get-state",
+    "set-state",
+    "clear-state",
+    "spawn",
+    "set-on-exit",
+    "save-capabilities",
+    "drop-capabilities",
+    "our-capabilities",
+  ].map((f) => `hyperware:process/standard#${f}`),
+  "wasi:io/poll#poll",
+  "wasi:io/poll#[method]pollable.block",
+];
 /** The glue as Workers load it (component.js with the fix below), next to the cached files. */
 const RUN_FILE = "component.run.js";
 
@@ -24,7 +49,10 @@ const RUN_FILE = "component.run.js";
 const TRANSPILE_WORKER_URL = new URL("./transpile_worker.ts", import.meta.url);
 
 /** A component transpiled by jco in a Worker; throws with jco's reason. */
-function transpileOffThread(bytes: Uint8Array): Promise<Extract<TranspileReply, { ok: true }>> {
+function transpileOffThread(
+  bytes: Uint8Array,
+  suspending?: string[],
+): Promise<Extract<TranspileReply, { ok: true }>> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(TRANSPILE_WORKER_URL, { type: "module", name: "jco transpile" });
     const end = () => worker.terminate();
@@ -39,7 +67,7 @@ function transpileOffThread(bytes: Uint8Array): Promise<Extract<TranspileReply, 
       end();
       reject(new Error(e.message || "the transpile Worker failed"));
     };
-    worker.postMessage({ bytes } satisfies TranspileRequest);
+    worker.postMessage({ bytes, suspending } satisfies TranspileRequest);
   });
 }
 
@@ -109,6 +137,11 @@ export class ProgramLoader {
     private readonly onProgress: (text: string) => void = () => {},
     /** Where a module's relative imports are read from (the node's vfs). */
     private readonly readPackageFile: PackageFileReader = noPackageFiles,
+    /**
+     * Build components to share a Worker (shared_workers.ts) where they can be; one that
+     * cannot is built to run alone, and the reason said through onProgress.
+     */
+    private readonly sharing = false,
   ) {}
 
   /**
@@ -162,7 +195,7 @@ export class ProgramLoader {
     hash: string,
     bytes: () => Promise<Uint8Array>,
   ): Promise<CachedComponent> {
-    const key = `${this.cacheDir}\n${hash}`;
+    const key = `${this.cacheDir}\n${hash}\n${this.sharing}`;
     let entry = compiled.get(key);
     if (!entry) {
       entry = this.compile(hash, bytes);
@@ -176,13 +209,44 @@ export class ProgramLoader {
     hash: string,
     bytes: () => Promise<Uint8Array>,
   ): Promise<CachedComponent> {
-    const dir = `${this.cacheDir}/${CACHE_FORMAT}/${hash}`;
+    let unshared: unknown;
+    if (this.sharing) {
+      try {
+        return { ...await this.build(hash, bytes, SUSPENDING_IMPORTS), suspends: true };
+      } catch (e) {
+        if (e instanceof ProgramLoadError && e.message.startsWith("the component changed")) throw e;
+        unshared = e;
+      }
+    }
+    const built = await this.build(hash, bytes);
+    if (unshared !== undefined) {
+      this.onProgress(
+        `component ${hash.slice(0, 12)} runs in a Worker of its own: ${
+          unshared instanceof Error ? unshared.message : unshared
+        }`,
+      );
+    }
+    return built;
+  }
+
+  /** The component's glue and core modules, from the cache or transpiled into it. */
+  private async build(
+    hash: string,
+    bytes: () => Promise<Uint8Array>,
+    suspending?: string[],
+  ): Promise<CachedComponent> {
+    const dir = `${this.cacheDir}/${suspending ? SHARED_CACHE_FORMAT : CACHE_FORMAT}/${hash}`;
     let files: Record<string, Uint8Array>;
     try {
       const index = JSON.parse(await Deno.readTextFile(`${dir}/index.json`)) as string[];
       files = {};
       for (const name of index) files[name] = await Deno.readFile(`${dir}/${name}`);
     } catch {
+      if (suspending) {
+        // tried before, and jco or the interrupt checks refused it: not again on every start
+        const why = await Deno.readTextFile(`${dir}/${UNSHAREABLE_FILE}`).catch(() => undefined);
+        if (why !== undefined) throw new Error(why);
+      }
       const t0 = performance.now();
       const component = await bytes();
       // the file changed between its hash and this read: not cached under the wrong hash
@@ -194,7 +258,18 @@ export class ProgramLoader {
           hash.slice(0, 12)
         }), first use...`,
       );
-      files = await this.transpile(component);
+      try {
+        files = await this.transpile(component, suspending);
+      } catch (e) {
+        if (suspending) {
+          await Deno.mkdir(dir, { recursive: true });
+          await Deno.writeTextFile(
+            `${dir}/${UNSHAREABLE_FILE}`,
+            e instanceof Error ? e.message : String(e),
+          );
+        }
+        throw e;
+      }
       this.onProgress(
         `transpiled ${hash.slice(0, 12)} in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
       );
@@ -235,10 +310,13 @@ export class ProgramLoader {
     return { kind: "component", url: toFileUrl(runFile), coreModules };
   }
 
-  private async transpile(bytes: Uint8Array): Promise<Record<string, Uint8Array>> {
+  private async transpile(
+    bytes: Uint8Array,
+    suspending?: string[],
+  ): Promise<Record<string, Uint8Array>> {
     let result: Extract<TranspileReply, { ok: true }>;
     try {
-      result = await transpileOffThread(bytes);
+      result = await transpileOffThread(bytes, suspending);
     } catch (e) {
       throw new ProgramLoadError(
         `malformed component: ${e instanceof Error ? e.message : String(e)}`,

@@ -32,6 +32,11 @@ export type Program =
     url?: string;
     js?: string;
     coreModules: Record<string, WebAssembly.Module>;
+    /**
+     * Built to share a Worker: the glue suspends the component on its blocking imports
+     * (JSPI) and the core modules carry interrupt checks (interrupt.ts)
+     */
+    suspends?: boolean;
   }
   | {
     kind: "module";
@@ -54,7 +59,48 @@ export interface WorkerInit {
   /** ../stats.ts WorkerStats: counters and latency the worker keeps for `top` */
   stats: SharedArrayBuffer;
   tmpDir?: string;
+  /** the process shares its Worker (a component built to suspend), by this id in it */
+  shared?: boolean;
+  id?: number;
 }
+
+const PROCESS_WORKER_URL = new URL("./worker.ts", import.meta.url);
+
+/**
+ * A Worker for processes (worker.ts), named `name`, with no Deno permissions but reading
+ * `readable` (their glue) and their package's tmp drive, and writing the drive.
+ */
+export function processWorker(name: string, readable: string[], tmpDir?: string): Worker {
+  const read = [...readable, ...(tmpDir ? [tmpDir] : [])];
+  const permissions: Deno.PermissionOptionsObject = {
+    env: false,
+    ffi: false,
+    import: false,
+    net: false,
+    read: read.length > 0 ? read : false,
+    run: false,
+    sys: false,
+    write: tmpDir ? [tmpDir] : false,
+  };
+  return new Worker(PROCESS_WORKER_URL, {
+    type: "module",
+    name,
+    deno: { permissions },
+  } as WorkerOptions);
+}
+
+/** What a shared Worker tells the kernel of itself: a process left it (ended, or stopped). */
+export interface SharedWorkerNote {
+  t: "gone";
+  id?: number;
+}
+
+/**
+ * The import interrupt checks call (interrupt.ts): `hyperdeno`.`interrupt`. Here so that a
+ * Worker need not load the rewriter to serve it.
+ */
+export const INTERRUPT_MODULE = "hyperdeno";
+export const INTERRUPT_NAME = "interrupt";
 
 /** Data bytes of each ring (per direction, per process). */
 export const RING_BYTES = 256 * 1024;

@@ -5,6 +5,11 @@
 
 export interface TranspileRequest {
   bytes: Uint8Array;
+  /**
+   * Build it to share a Worker: glue that suspends the component (JSPI) on these imports
+   * ("interface#function"), and interrupt checks on its core modules' loops (interrupt.ts)
+   */
+  suspending?: string[];
 }
 
 export type TranspileReply =
@@ -29,20 +34,31 @@ scope.onmessage = async (e) => {
   try {
     // imported here, not at the top: it reads the environment and loads a native addon
     const { transpileBytes } = await import("@bytecodealliance/jco-transpile") as Jco;
+    const suspending = e.data.suspending;
+    const options: Record<string, unknown> = {
+      name: "component",
+      instantiation: { tag: "async" },
+      noTypescript: true,
+      // ~45% less glue (1.0 -> 0.58 MB for a componentize-js component) for
+      // every Worker to read and compile
+      minify: true,
+    };
+    if (suspending) {
+      options.asyncMode = "jspi";
+      options.asyncImports = suspending;
+      options.asyncExports = ["init"];
+    }
     const result = await transpileBytes(
       e.data.bytes,
-      {
-        name: "component",
-        instantiation: { tag: "async" },
-        noTypescript: true,
-        // ~45% less glue (1.0 -> 0.58 MB for a componentize-js component) for
-        // every Worker to read and compile
-        minify: true,
-      } as Parameters<Jco["transpileBytes"]>[1],
+      options as Parameters<Jco["transpileBytes"]>[1],
     );
     const files: Record<string, Uint8Array> = {};
-    for (const [name, data] of Object.entries(result.files)) {
+    for (let [name, data] of Object.entries(result.files)) {
       if (name === "component.js" || name.endsWith(".wasm")) {
+        if (suspending && name.endsWith(".wasm")) {
+          const { addInterruptChecks } = await import("./interrupt.ts");
+          data = addInterruptChecks(data);
+        }
         files[name] = data;
         if (data.byteOffset === 0 && data.byteLength === data.buffer.byteLength) {
           moved.push(data.buffer as ArrayBuffer);

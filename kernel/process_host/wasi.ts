@@ -45,25 +45,49 @@ export class WorkerStopped extends Error {
   }
 }
 
-/** The worker's signal words: [0] wake counter, [1] stop flag (set by the kernel). */
-let stopWord: Int32Array = new Int32Array(new SharedArrayBuffer(8));
+/**
+ * A process's stop flag: word 1 of its signal (word 0 is its wake counter), set by the
+ * kernel. A process alone in its Worker closes the Worker when it sees it; one sharing a
+ * Worker with others (a component run with suspending imports) only unwinds.
+ */
+export class StopSignal {
+  constructor(readonly words: Int32Array, private readonly closesWorker: boolean) {}
 
-export function setStopSignal(signal: Int32Array) {
-  stopWord = signal;
-}
+  get stopped(): boolean {
+    return Atomics.load(this.words, 1) !== 0;
+  }
 
-export function throwIfStopped() {
-  if (Atomics.load(stopWord, 1) !== 0) {
-    (self as unknown as { close(): void }).close();
+  throwIfStopped() {
+    if (!this.stopped) return;
+    if (this.closesWorker) (self as unknown as { close(): void }).close();
     throw new WorkerStopped();
+  }
+
+  /** Sleeps on the stop flag, so stopping the process cuts the sleep short. */
+  sleep(ms: number) {
+    if (ms > 0) Atomics.wait(this.words, 1, 0, ms);
+    this.throwIfStopped();
+  }
+
+  /** As sleep(), letting the other processes of the Worker run meanwhile. */
+  async sleepAsync(ms: number) {
+    if (ms > 0) {
+      const r = Atomics.waitAsync(this.words, 1, 0, ms);
+      if (r.async) await r.value;
+    }
+    this.throwIfStopped();
   }
 }
 
-function sleepNs(ns: bigint) {
-  if (ns <= 0n) return;
-  // sleeps on the stop flag, so stopping the process cuts the sleep short
-  Atomics.wait(stopWord, 1, 0, Number(ns) / 1e6);
-  throwIfStopped();
+/** Whose stop flag the sleeps below watch: one per imports object (makeWasiImports). */
+interface Sleeper {
+  stop: StopSignal;
+  suspends: boolean;
+}
+
+function sleepNs(s: Sleeper, ns: bigint): void | Promise<void> {
+  const ms = ns <= 0n ? 0 : Number(ns) / 1e6;
+  return s.suspends ? s.stop.sleepAsync(ms) : s.stop.sleep(ms);
 }
 
 class IoError {
@@ -74,12 +98,15 @@ class IoError {
 }
 
 class Pollable {
-  constructor(private readonly deadlineNs?: bigint) {}
+  /** Streams' pollables are always ready: only clocks' have a deadline, and a sleeper. */
+  constructor(private readonly deadlineNs?: bigint, private readonly sleeper?: Sleeper) {}
   ready(): boolean {
     return this.deadlineNs === undefined || monotonicNow() >= this.deadlineNs;
   }
-  block(): void {
-    if (this.deadlineNs !== undefined) sleepNs(this.deadlineNs - monotonicNow());
+  block(): void | Promise<void> {
+    if (this.deadlineNs !== undefined && this.sleeper) {
+      return sleepNs(this.sleeper, this.deadlineNs - monotonicNow());
+    }
   }
 }
 
@@ -409,6 +436,16 @@ export interface WasiOptions {
   print(stream: "stdout" | "stderr", line: string): void;
   /** The only directory a process may open (its package's tmp drive), or none. */
   tmpDir?: string;
+  /** The process's stop flag, which cuts its sleeps short (none: its sleeps run out). */
+  stop?: StopSignal;
+  /** Sleeps return promises (imports the glue suspends on) rather than block the thread. */
+  suspends?: boolean;
+}
+
+/** The indices of the ready pollables, or undefined when none is. */
+function readyOf(list: Pollable[]): Uint32Array | undefined {
+  const ready = list.flatMap((p, i) => (p.ready() ? [i] : []));
+  return ready.length > 0 ? new Uint32Array(ready) : undefined;
 }
 
 /** The WASI import object, keyed by interface name as jco expects. */
@@ -416,6 +453,10 @@ export function makeWasiImports(opts: WasiOptions): Record<string, Record<string
   const stdout = new OutputStream(lineSink((l) => opts.print("stdout", l)));
   const stderr = new OutputStream(lineSink((l) => opts.print("stderr", l)));
   const stdin = new InputStream();
+  const sleeper: Sleeper = {
+    stop: opts.stop ?? new StopSignal(new Int32Array(new SharedArrayBuffer(8)), false),
+    suspends: opts.suspends === true,
+  };
   const preopens: [Descriptor, string][] = opts.tmpDir
     ? [[new Descriptor(opts.tmpDir, opts.tmpDir, undefined, { read: true, write: true }), "/tmp"]]
     : [];
@@ -451,8 +492,8 @@ export function makeWasiImports(opts: WasiOptions): Record<string, Record<string
     "wasi:clocks/monotonic-clock": {
       now: monotonicNow,
       resolution: () => 1000n,
-      subscribeInstant: (at: bigint) => new Pollable(at),
-      subscribeDuration: (d: bigint) => new Pollable(monotonicNow() + d),
+      subscribeInstant: (at: bigint) => new Pollable(at, sleeper),
+      subscribeDuration: (d: bigint) => new Pollable(monotonicNow() + d, sleeper),
     },
     "wasi:clocks/wall-clock": {
       now: () => toDatetime(new Date()),
@@ -466,13 +507,21 @@ export function makeWasiImports(opts: WasiOptions): Record<string, Record<string
     "wasi:io/error": { Error: IoError },
     "wasi:io/poll": {
       Pollable,
-      poll: (list: Pollable[]) => {
-        for (;;) {
-          const ready = list.flatMap((p, i) => (p.ready() ? [i] : []));
-          if (ready.length > 0) return new Uint32Array(ready);
-          sleepNs(1_000_000n);
+      poll: sleeper.suspends
+        ? async (list: Pollable[]) => {
+          for (;;) {
+            const ready = readyOf(list);
+            if (ready) return ready;
+            await sleeper.stop.sleepAsync(1);
+          }
         }
-      },
+        : (list: Pollable[]) => {
+          for (;;) {
+            const ready = readyOf(list);
+            if (ready) return ready;
+            sleeper.stop.sleep(1);
+          }
+        },
     },
     "wasi:io/streams": { InputStream, OutputStream },
     "wasi:random/random": { getRandomBytes: randomBytes, getRandomU64: randomU64 },

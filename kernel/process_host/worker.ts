@@ -3,24 +3,21 @@
 // (prompting message, contexts, last blob, inherit, awaited responses).
 
 import { receiveMessageOnPort } from "node:worker_threads";
-import {
-  makeWasiImports,
-  ProcessExit,
-  setStopSignal,
-  throwIfStopped,
-  WorkerStopped,
-} from "./wasi.ts";
+import { makeWasiImports, ProcessExit, StopSignal, WorkerStopped } from "./wasi.ts";
 import type {
   FromWorker,
   Incoming,
   KernelCall,
   OutgoingMessage,
+  SharedWorkerNote,
   ToWorker,
   WorkerInit,
 } from "./protocol.ts";
 import {
   DOORBELL,
   fromWire,
+  INTERRUPT_MODULE,
+  INTERRUPT_NAME,
   MODULE_CHANNEL_TARGETS,
   type ModuleRoute,
   PARKED,
@@ -60,41 +57,60 @@ const STANDARD = "hyperware:process/standard";
 /** How often the worker samples its heap for `top` (when it asks for a message). */
 const MEMORY_SAMPLE_MS = 1000;
 const STDERR_TAIL = 5000;
-let stderrTail = "";
 
 // deno-lint-ignore no-explicit-any
 const postRaw = (m: unknown) => (self as any).postMessage(m);
 
-/** Worker -> kernel lanes (protocol.ts): the ring for sends, the port for the rest. */
-let fromRing: Ring | undefined;
-let fromSeq = 0;
 const writer = new Writer();
 
-/** Posts an item on the port, in sequence with the ring. */
-function post(m: FromWorker) {
-  const seq = fromSeq;
-  fromSeq = (seq + 1) >>> 0;
-  postRaw({ seq, m });
+/**
+ * One process's worker -> kernel lanes (protocol.ts): the ring for sends, and for the rest
+ * the Worker's own port (a process alone in its Worker) or the process's channel port (one
+ * sharing its Worker).
+ */
+class Lane {
+  private seq = 0;
+  constructor(private readonly ring: Ring, private readonly postRaw: (m: unknown) => void) {}
+
+  /** Posts an item on the port, in sequence with the ring. */
+  post(m: FromWorker) {
+    const seq = this.seq;
+    this.seq = (seq + 1) >>> 0;
+    this.postRaw({ seq, m });
+  }
+
+  postSends(msgs: OutgoingMessage[]) {
+    const ring = this.ring;
+    if (
+      encodeSends(writer, msgs) && writer.pos <= ring.maxPayload &&
+      ring.write(this.seq, writer.bytes)
+    ) {
+      this.seq = (this.seq + 1) >>> 0;
+      // the kernel is already draining unless its flag is up; take it down and ring once
+      if (
+        Atomics.load(ring.ctl, RING_FLAG) === 1 &&
+        Atomics.compareExchange(ring.ctl, RING_FLAG, 1, 0) === 1
+      ) {
+        this.postRaw(DOORBELL);
+      }
+      return;
+    }
+    this.post({ t: "send", msgs });
+  }
 }
 
-function postSends(msgs: OutgoingMessage[]) {
-  const ring = fromRing;
-  if (
-    ring && encodeSends(writer, msgs) && writer.pos <= ring.maxPayload &&
-    ring.write(fromSeq, writer.bytes)
-  ) {
-    fromSeq = (fromSeq + 1) >>> 0;
-    // the kernel is already draining unless its flag is up; take it down and ring once
-    if (
-      Atomics.load(ring.ctl, RING_FLAG) === 1 &&
-      Atomics.compareExchange(ring.ctl, RING_FLAG, 1, 0) === 1
-    ) {
-      postRaw(DOORBELL);
-    }
-    return;
-  }
-  post({ t: "send", msgs });
+/** What a blocked call waits for: the wake counter to move on from `seen`, or `ms` to pass. */
+interface Wait {
+  seen: number;
+  ms?: number;
 }
+
+/**
+ * A call into the process API that may have to wait. Written once as a generator that yields
+ * its waits; a process alone in its Worker blocks the thread on them (block()), one sharing
+ * a Worker suspends its component on them (suspend()).
+ */
+type Blocking<T> = Generator<Wait, T, void>;
 
 /**
  * A request times out this long after its expects_response seconds. An answer that races its
@@ -114,6 +130,7 @@ class ProcessState {
   private lastMessageBlobbed = false;
   private nextCallId = 1;
   private readonly signal: Int32Array;
+  readonly stop: StopSignal;
   private onExit: OnExit;
   /** request id -> when it times out, and the error it then delivers */
   /** requests awaiting an answer: when they time out */
@@ -144,12 +161,18 @@ class ProcessState {
   private readonly counters: Float64Array;
   private handlingSince?: number;
 
-  constructor(readonly our: Address, private readonly port: MessagePort, init: WorkerInit) {
+  constructor(
+    readonly our: Address,
+    private readonly port: MessagePort,
+    init: WorkerInit,
+    private readonly lane: Lane,
+    /** blocking calls suspend the component (it shares its Worker) rather than the thread */
+    readonly suspends: boolean,
+  ) {
     this.toRing = new Ring(init.toWorker);
     this.toReader = new Reader(this.toRing.bytes);
-    fromRing = new Ring(init.fromWorker);
     this.signal = new Int32Array(init.signal);
-    setStopSignal(this.signal);
+    this.stop = new StopSignal(this.signal, !suspends);
     this.onExit = init.onExit;
     this.stats = new WorkerStats(init.stats);
     this.counters = this.stats.counters;
@@ -159,7 +182,8 @@ class ProcessState {
   /** The isolate's heap, for `top` (Deno reports it per Worker; rss is the whole process's). */
   private sampleMemory(now: number) {
     const c = this.counters;
-    if (now - c[STAT_MEMORY_AT] < MEMORY_SAMPLE_MS) return;
+    // a shared Worker's heap is its processes' together: no figure is this one's (top: "-")
+    if (this.suspends || now - c[STAT_MEMORY_AT] < MEMORY_SAMPLE_MS) return;
     const m = Deno.memoryUsage();
     c[STAT_HEAP_USED] = m.heapUsed;
     c[STAT_EXTERNAL] = m.external;
@@ -177,12 +201,12 @@ class ProcessState {
    * expired before an item arrived comes out first, even if the process was
    * busy meanwhile; the late response then finds no context and is dropped.
    */
-  private pull(): Incoming | Reply {
+  private *pull(): Blocking<Incoming | Reply> {
     for (;;) {
       const seen = Atomics.load(this.signal, 0);
       // the host raises the stop flag before bumping the counter: once `seen`
       // is read, a stop that could make the wait below miss its wake-up shows here
-      throwIfStopped();
+      this.stop.throwIfStopped();
       const item = this.lookahead ?? this.poll();
       this.lookahead = undefined;
       const due = this.deadlines.size > 0 ? this.nextDeadline() : undefined;
@@ -204,12 +228,43 @@ class ProcessState {
         return { t: "err", err: due.err };
       }
       this.sampleMemory(now);
+      yield { seen, ms: due ? due.at - now : undefined };
+      this.stop.throwIfStopped();
+    }
+  }
+
+  /** Runs a blocking call to its end, the thread waiting where it waits. */
+  private block<T>(call: Blocking<T>): T {
+    for (let r = call.next();; r = call.next()) {
+      if (r.done) return r.value;
       // the kernel notifies only while PARKED is set (see protocol.ts)
       Atomics.store(this.signal, PARKED, 1);
-      Atomics.wait(this.signal, 0, seen, due ? due.at - now : undefined);
+      Atomics.wait(this.signal, 0, r.value.seen, r.value.ms);
       Atomics.store(this.signal, PARKED, 0);
-      throwIfStopped();
     }
+  }
+
+  /**
+   * Runs a blocking call, returning a promise if it has to wait (the glue suspends the
+   * component on it, and the Worker runs its other processes meanwhile).
+   */
+  private suspend<T>(call: Blocking<T>): T | Promise<T> {
+    const first = call.next();
+    if (first.done) return first.value;
+    return (async (): Promise<T> => {
+      for (let r: IteratorResult<Wait, T> = first;; r = call.next()) {
+        if (r.done) return r.value;
+        Atomics.store(this.signal, PARKED, 1);
+        const w = Atomics.waitAsync(this.signal, 0, r.value.seen, r.value.ms);
+        if (w.async) await w.value;
+        Atomics.store(this.signal, PARKED, 0);
+      }
+    })();
+  }
+
+  /** Runs a blocking call as this process's Worker runs them. */
+  run<T>(call: Blocking<T>): T | Promise<T> {
+    return this.suspends ? this.suspend(call) : this.block(call);
   }
 
   private nextDeadline(): { id: bigint; at: number; err: WrappedSendError } | undefined {
@@ -441,12 +496,12 @@ class ProcessState {
         (viaKernel ??= []).push(m);
       }
     }
-    if (viaKernel) postSends(viaKernel);
+    if (viaKernel) this.lane.postSends(viaKernel);
   }
 
-  private ingest(): Incoming {
+  private *ingest(): Blocking<Incoming> {
     for (;;) {
-      const item = this.pull();
+      const item = yield* this.pull();
       if (item.t === "reply") continue; // a reply nobody waits for any more
       if (item.t === "msg" && item.km.message.tag === "request") return item;
       const id = item.t === "msg" ? item.km.id : item.err.id;
@@ -455,11 +510,11 @@ class ProcessState {
     }
   }
 
-  private call(call: KernelCall): unknown {
+  private *call(call: KernelCall): Blocking<unknown> {
     const callId = this.nextCallId++;
-    post({ t: "call", callId, call });
+    this.lane.post({ t: "call", callId, call });
     for (;;) {
-      const item = this.pull();
+      const item = yield* this.pull();
       if (item.t === "reply") {
         if (item.callId !== callId) continue;
         if (!item.ok) throw new Error(String(item.value));
@@ -518,7 +573,7 @@ class ProcessState {
     return [km.source, { tag: "response", val: [stripResponse(response), context] }];
   }
 
-  receive(): [Address, Message] {
+  *receive(): Blocking<[Address, Message]> {
     // asking for the next message: the process is done with the last one
     const now = wallClock();
     if (this.handlingSince !== undefined) {
@@ -528,13 +583,13 @@ class ProcessState {
     this.sampleMemory(now);
     const queued = this.queue.shift();
     if (queued) this.counters[STAT_QUEUED] = this.queue.length;
-    const item = queued ?? this.ingest();
+    const item = queued ?? (yield* this.ingest());
     // a timeout made here has no arrival time: not a message handled
     if (item.at !== undefined) this.handlingSince = item.at;
     return this.toProcess(item);
   }
 
-  private awaitSpecific(id: bigint): [Address, Message] {
+  private *awaitSpecific(id: bigint): Blocking<[Address, Message]> {
     const i = this.queue.findIndex((q) =>
       q.t === "msg" ? q.km.id === id && q.km.message.tag === "response" : q.err.id === id
     );
@@ -544,7 +599,7 @@ class ProcessState {
       return this.toProcess(item);
     }
     for (;;) {
-      const item = this.ingest();
+      const item = yield* this.ingest();
       const itemId = item.t === "msg" ? item.km.id : item.err.id;
       if (itemId === id && !(item.t === "msg" && item.km.message.tag === "request")) {
         return this.toProcess(item);
@@ -598,7 +653,7 @@ class ProcessState {
   sendResponse(response: Response, blob?: LazyLoadBlob) {
     const prompt = this.prompting;
     if (!prompt) {
-      post({
+      this.lane.post({
         t: "print",
         verbosity: 0,
         text: "kernel: need non-None prompting_message to handle Response",
@@ -613,7 +668,11 @@ class ProcessState {
     }]);
   }
 
-  sendAndAwaitResponse(target: Address, request: Request, blob?: LazyLoadBlob) {
+  *sendAndAwaitResponse(
+    target: Address,
+    request: Request,
+    blob?: LazyLoadBlob,
+  ): Blocking<[Address, Message]> {
     if (request.expectsResponse === undefined) {
       throw new Error("kernel: send-and-await-response() Request must expect a response");
     }
@@ -625,8 +684,7 @@ class ProcessState {
     const msg = this.buildRequest(target, request, undefined, blob);
     this.dispatch([msg]);
     try {
-      const [source, message] = this.awaitSpecific(msg.id);
-      return [source, message];
+      return yield* this.awaitSpecific(msg.id);
     } catch (e) {
       // receive() shape is [send-error, context]; send-and-await-response's is send-error
       const p = (e as { payload?: unknown[] }).payload;
@@ -640,41 +698,41 @@ class ProcessState {
   getLastBlob = () => this.lastBlob;
 
   printToTerminal(verbosity: number, text: string) {
-    post({ t: "print", verbosity, text });
+    this.lane.post({ t: "print", verbosity, text });
   }
 
   // the process's own metadata, as Hyperdrive's get-on-exit: another
   // process's SetOnExit command changes only the kernel's process map
   getOnExit = () => this.onExit;
-  setOnExit(onExit: OnExit) {
+  *setOnExit(onExit: OnExit): Blocking<void> {
     this.onExit = normalizeOnExit(onExit);
-    this.call({ op: "setOnExit", onExit: this.onExit });
+    yield* this.call({ op: "setOnExit", onExit: this.onExit });
   }
   // Hyperdrive serves state and spawn with send-and-await-response inside the
   // host: last-blob is restored afterwards, but has-blob/get-blob follow the
   // last awaited response (state's blob only for a found get-state).
-  getState = () => {
-    const state = this.call({ op: "getState" }) as Uint8Array | undefined;
+  *getState(): Blocking<Uint8Array | undefined> {
+    const state = (yield* this.call({ op: "getState" })) as Uint8Array | undefined;
     this.lastMessageBlobbed = state !== undefined;
     return state;
-  };
-  setState = (bytes: Uint8Array) => {
-    this.call({ op: "setState", bytes });
+  }
+  *setState(bytes: Uint8Array): Blocking<void> {
+    yield* this.call({ op: "setState", bytes });
     this.lastMessageBlobbed = false;
-  };
-  clearState = () => {
-    this.call({ op: "clearState" });
+  }
+  *clearState(): Blocking<void> {
+    yield* this.call({ op: "clearState" });
     this.lastMessageBlobbed = false;
-  };
-  spawn(
+  }
+  *spawn(
     name: string | undefined,
     wasmPath: string,
     onExit: OnExit,
     requestCapabilities: Capability[],
     grantCapabilities: [ProcessId, string][],
     isPublic: boolean,
-  ): ProcessId {
-    const r = this.call({
+  ): Blocking<ProcessId> {
+    const r = (yield* this.call({
       op: "spawn",
       args: {
         name,
@@ -684,16 +742,20 @@ class ProcessState {
         grantCapabilities,
         public: isPublic,
       },
-    }) as { ok: ProcessId } | { err: string };
+    })) as { ok: ProcessId } | { err: string };
     this.lastMessageBlobbed = false;
     if ("err" in r) throw { payload: r.err };
     return r.ok;
   }
-  saveCapabilities = (caps: Capability[]) =>
-    void this.call({ op: "saveCapabilities", caps: caps.map(normalizeCap) });
-  dropCapabilities = (caps: Capability[]) =>
-    void this.call({ op: "dropCapabilities", caps: caps.map(normalizeCap) });
-  ourCapabilities = () => this.call({ op: "ourCapabilities" }) as Capability[];
+  *saveCapabilities(caps: Capability[]): Blocking<void> {
+    yield* this.call({ op: "saveCapabilities", caps: caps.map(normalizeCap) });
+  }
+  *dropCapabilities(caps: Capability[]): Blocking<void> {
+    yield* this.call({ op: "dropCapabilities", caps: caps.map(normalizeCap) });
+  }
+  *ourCapabilities(): Blocking<Capability[]> {
+    return (yield* this.call({ op: "ourCapabilities" })) as Capability[];
+  }
 }
 
 // Values lifted by jco may carry extra fields; strip to the WIT shape so
@@ -817,10 +879,10 @@ function standardImports(p: ProcessState) {
     printToTerminal: (v: number, s: string) => p.printToTerminal(v, s),
     our: () => p.our,
     getOnExit: () => p.getOnExit(),
-    setOnExit: (o: OnExit) => p.setOnExit(o),
-    getState: () => p.getState(),
-    setState: (b: Uint8Array) => p.setState(b),
-    clearState: () => p.clearState(),
+    setOnExit: (o: OnExit) => p.run(p.setOnExit(o)),
+    getState: () => p.run(p.getState()),
+    setState: (b: Uint8Array) => p.run(p.setState(b)),
+    clearState: () => p.run(p.clearState()),
     spawn: (
       name: string | undefined,
       path: string,
@@ -828,11 +890,11 @@ function standardImports(p: ProcessState) {
       req: Capability[],
       grant: [ProcessId, string][],
       pub: boolean,
-    ) => p.spawn(name, path, onExit, req, grant, pub),
-    saveCapabilities: (c: Capability[]) => p.saveCapabilities(c),
-    dropCapabilities: (c: Capability[]) => p.dropCapabilities(c),
-    ourCapabilities: () => p.ourCapabilities(),
-    receive: () => p.receive(),
+    ) => p.run(p.spawn(name, path, onExit, req, grant, pub)),
+    saveCapabilities: (c: Capability[]) => p.run(p.saveCapabilities(c)),
+    dropCapabilities: (c: Capability[]) => p.run(p.dropCapabilities(c)),
+    ourCapabilities: () => p.run(p.ourCapabilities()),
+    receive: () => p.run(p.receive()),
     hasBlob: () => p.hasBlob(),
     getBlob: () => p.getBlob(),
     lastBlob: () => p.getLastBlob(),
@@ -842,7 +904,7 @@ function standardImports(p: ProcessState) {
       p.sendRequests(reqs),
     sendResponse: (r: Response, b?: LazyLoadBlob) => p.sendResponse(r, b),
     sendAndAwaitResponse: (t: Address, r: Request, b?: LazyLoadBlob) =>
-      p.sendAndAwaitResponse(t, r, b),
+      p.run(p.sendAndAwaitResponse(t, r, b)),
   };
 }
 
@@ -868,21 +930,28 @@ function describe(e: unknown): string {
   }
 }
 
-async function run(init: WorkerInit) {
-  const state = new ProcessState(init.our, init.port, init);
+/** Runs one process to its end: until its init returns, or throws. */
+async function run(init: WorkerInit, lane: Lane, report: (tail: string) => void) {
+  const shared = init.shared === true;
+  const state = new ProcessState(init.our, init.port, init, lane, shared);
   const std = standardImports(state);
   const ourString =
     `${init.our.node}@${init.our.process.processName}:${init.our.process.packageName}:${init.our.process.publisherNode}`;
-  let initFn: (our: string) => void;
+  let initFn: (our: string) => unknown;
   if (init.program.kind === "component") {
+    let stderrTail = "";
+    const stop = state.stop;
     const wasi = makeWasiImports({
       tmpDir: init.tmpDir,
+      stop,
+      suspends: shared,
       print: (stream, line) => {
         if (stream === "stderr") {
           // kept for the crash report, as Hyperdrive shows a process's stderr when it dies
           stderrTail = (stderrTail + line + "\n").slice(-STDERR_TAIL);
+          report(stderrTail);
         }
-        post({ t: "print", verbosity: stream === "stderr" ? 2 : 0, text: line });
+        lane.post({ t: "print", verbosity: stream === "stderr" ? 2 : 0, text: line });
       },
     });
     let mod;
@@ -893,9 +962,17 @@ async function run(init: WorkerInit) {
       URL.revokeObjectURL(url);
     }
     const core = init.program.coreModules;
+    // a shared Worker's components have interrupt checks on their loops (interrupt.ts): a
+    // stopped one throws out of whatever loop it is in, and its neighbours go on
+    const interrupt = { [INTERRUPT_NAME]: () => stop.throwIfStopped() };
     const instance = await mod.instantiate(
       (name: string) => core[name],
       { ...wasi, [STANDARD]: std },
+      (m: WebAssembly.Module, imports: WebAssembly.Imports) =>
+        WebAssembly.instantiate(
+          m,
+          shared ? { ...imports, [INTERRUPT_MODULE]: interrupt } : imports,
+        ),
     );
     initFn = instance.init;
   } else {
@@ -910,20 +987,38 @@ async function run(init: WorkerInit) {
     if (typeof mod.init !== "function") throw new Error("process module does not export init()");
     initFn = mod.init;
   }
-  post({ t: "started" });
-  initFn(ourString);
+  lane.post({ t: "started" });
+  // a component built for a shared Worker returns a promise: its init suspends
+  await initFn(ourString);
+}
+
+/** Starts a process in this Worker, and tells the kernel how it ended. */
+function start(init: WorkerInit) {
+  const shared = init.shared === true;
+  const lane = new Lane(
+    new Ring(init.fromWorker),
+    shared ? (m) => init.port.postMessage(m) : postRaw,
+  );
+  let stderrTail = "";
+  run(init, lane, (tail) => stderrTail = tail).then(
+    () => lane.post({ t: "exit" }),
+    (err) => {
+      if (err instanceof WorkerStopped) return; // the kernel ended us: nobody to tell
+      lane.post({ t: "exit", error: stderrTail.trim() ? stderrTail : describe(err) });
+    },
+  ).finally(() => {
+    if (!shared) return;
+    // the process is gone from this Worker: the kernel may reuse its place
+    init.port.close();
+    postRaw({ t: "gone", id: init.id } satisfies SharedWorkerNote);
+  });
 }
 
 // deno-lint-ignore no-explicit-any
 const workerScope = self as any;
 workerScope.onmessage = (e: MessageEvent<WorkerInit>) => {
   if (e.data?.t !== "init") return;
-  workerScope.onmessage = null;
-  run(e.data).then(
-    () => post({ t: "exit" }),
-    (err) => {
-      if (err instanceof WorkerStopped) return; // the kernel ended us: nobody to tell
-      post({ t: "exit", error: stderrTail.trim() ? stderrTail : describe(err) });
-    },
-  );
+  // a Worker of its own runs one process; a shared one takes more as they come
+  if (!e.data.shared) workerScope.onmessage = null;
+  start(e.data);
 };
