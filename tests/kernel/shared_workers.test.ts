@@ -5,6 +5,9 @@
 import { assert, assertEquals } from "../assert.ts";
 import { bootTestNode, eventually, makePackage, sleep, withTempDir } from "./helpers.ts";
 import { bootNode } from "../../main.ts";
+import { buildFixture } from "../fixtures/build.ts";
+import { makeWasiImports, StopSignal, WorkerStopped } from "../../kernel/process_host/wasi.ts";
+import { createHash } from "node:crypto";
 
 /** Threads of this process now (each Worker is one). */
 function threads(): number {
@@ -54,6 +57,20 @@ Deno.test("shared Workers: a package's components run in one Worker, wait on eac
       assertEquals(await node.ask(c, { op: "state-get" }, 5), { state: "kept" });
       assert(!node.isRunning("d:grp:test.os"));
       for (const p of ["a", "b", "c"]) assert(node.isRunning(`${p}:grp:test.os`));
+      // c crashes: its error is printed as from a Worker of its own; a and b go on
+      await node.send(c, JSON.stringify({ op: "crash", reason: "shared-test" }));
+      await node.waitForPrint(/ended with error:[\s\S]*crash requested: shared-test/);
+      assertEquals((await node.ask<{ body: unknown }>(b, { op: "echo", body: 1 }, 5)).body, 1);
+      assert(!node.isRunning("c:grp:test.os"));
+      // b, waiting for a message, is killed: it unwinds from its wait and leaves the Worker
+      // (one that did not would take the Worker, and a, down after 2 s)
+      assertEquals(
+        await node.ask("our@kernel:distro:sys", { KillProcess: "b:grp:test.os" }, 5),
+        { KilledProcess: "b:grp:test.os" },
+      );
+      await sleep(2500);
+      assert(node.isRunning("a:grp:test.os"));
+      assertEquals(await node.ask(a, { op: "our" }, 5), { our: `fake.dev@${a.slice(4)}` });
     } finally {
       await node.shutdown();
     }
@@ -86,4 +103,69 @@ Deno.test("shared Workers: off, every component has a Worker of its own and answ
       await node.shutdown();
     }
   });
+});
+
+Deno.test("shared Workers: a component that cannot be built to share runs in a Worker of its own", async () => {
+  await withTempDir(async (root) => {
+    const names = ["a", "b"];
+    const dir = await makePackage(root, {
+      name: "grp",
+      processes: names.map((name) => ({ name, onExit: "None" })),
+    });
+    // as program.ts records a refusal (jco's, or interrupt.ts's InterruptUnsupported)
+    const hash = createHash("sha256").update(await buildFixture("tester")).digest("hex");
+    const cache =
+      `${root}/home/cache/components/jco-transpile-0.15.0-jspi-min-interrupt-v1/${hash}`;
+    await Deno.mkdir(cache, { recursive: true });
+    await Deno.writeTextFile(`${cache}/unshareable.txt`, "GC types are not supported");
+    const node = await bootTestNode(`${root}/home`);
+    try {
+      const before = threads();
+      await node.installPackage(dir);
+      await node.waitForPrint(/runs in a Worker of its own: GC types are not supported/);
+      const [a, b] = ids(names).map((p) => `our@${p}`);
+      const asked = await node.ask<{ ok: unknown }>(a, {
+        op: "ask",
+        target: b.replace("our@", "fake.dev@"),
+        body: { op: "echo", body: "via b" },
+      });
+      assert(JSON.stringify(asked.ok).includes("via b"));
+      assert(threads() - before >= 2, "a Worker each");
+    } finally {
+      await node.shutdown();
+    }
+  });
+});
+
+Deno.test("shared Workers: WASI sleeps are promises the component suspends on; a stop cuts them short", async () => {
+  const words = new Int32Array(new SharedArrayBuffer(8));
+  const stop = new StopSignal(words, false);
+  const wasi = makeWasiImports({ print: () => {}, stop, suspends: true });
+  const clock = wasi["wasi:clocks/monotonic-clock"] as Record<string, (d: bigint) => unknown>;
+  const poll = (wasi["wasi:io/poll"] as { poll: (l: unknown[]) => unknown }).poll;
+  let t0 = performance.now();
+  const slept = poll([clock.subscribeDuration(30_000_000n)]);
+  assert(slept instanceof Promise, "poll returns a promise");
+  // (a waitAsync keeps no event loop alive: a shared Worker's is kept by its message handler)
+  let ticks = 0;
+  const ticker = setInterval(() => ticks++, 5);
+  assertEquals([...(await slept as Uint32Array)], [0]);
+  assert(performance.now() - t0 >= 29, "slept its 30 ms");
+  assert(ticks >= 2, "the thread ran other work meanwhile");
+  // a 10 s sleep, stopped after 20 ms
+  t0 = performance.now();
+  const long = (clock.subscribeDuration(10_000_000_000n) as { block(): Promise<void> }).block();
+  setTimeout(() => {
+    Atomics.store(words, 1, 1);
+    Atomics.notify(words, 1);
+  }, 20);
+  let stopped = false;
+  try {
+    await long;
+  } catch (e) {
+    stopped = e instanceof WorkerStopped;
+  }
+  clearInterval(ticker);
+  assert(stopped, "the sleep ends with WorkerStopped");
+  assert(performance.now() - t0 < 2000, "cut short");
 });
