@@ -4,7 +4,7 @@
 
 import { assert, assertEquals } from "../assert.ts";
 import { bootTestNode, eventually, makePackage, sleep, withTempDir } from "./helpers.ts";
-import { bootNode } from "../../main.ts";
+import { bootNode, type HyperdenoNode } from "../../main.ts";
 import { buildFixture } from "../fixtures/build.ts";
 import { makeWasiImports, StopSignal, WorkerStopped } from "../../kernel/process_host/wasi.ts";
 import { createHash } from "node:crypto";
@@ -16,32 +16,43 @@ function threads(): number {
   return n;
 }
 
-const ids = (names: string[]) => names.map((n) => `${n}:grp:test.os`);
+/** Package grp of tester components named `names`; their addresses as node.request takes them. */
+async function group(root: string, names: string[]): Promise<{ dir: string; at: string[] }> {
+  const dir = await makePackage(root, {
+    name: "grp",
+    processes: names.map((name) => ({ name, onExit: "None" })),
+  });
+  return { dir, at: names.map((n) => `our@${n}:grp:test.os`) };
+}
+
+/** What `from` says when it asks `to` (send-and-await-response) to echo "via b". */
+async function askVia(node: HyperdenoNode, from: string, to: string): Promise<string> {
+  const res = await node.request(
+    from,
+    JSON.stringify({
+      op: "ask",
+      target: to.replace("our@", "fake.dev@"),
+      body: { op: "echo", body: "via b" },
+    }),
+    { timeoutSeconds: 30 },
+  );
+  return new TextDecoder().decode(res.body);
+}
 
 Deno.test("shared Workers: a package's components run in one Worker, wait on each other, and one is stopped alone", async () => {
   await withTempDir(async (root) => {
-    const names = ["a", "b", "c", "d"];
-    const dir = await makePackage(root, {
-      name: "grp",
-      processes: names.map((name) => ({ name, onExit: "None" })),
-    });
+    const { dir, at: [a, b, c, d] } = await group(root, ["a", "b", "c", "d"]);
     const node = await bootTestNode(`${root}/home`);
     try {
       const before = threads();
       await node.installPackage(dir);
-      const [a, b, c, d] = ids(names).map((p) => `our@${p}`);
       for (const p of [a, b, c, d]) {
         assertEquals(await node.ask(p, { op: "our" }), { our: `fake.dev@${p.slice(4)}` });
       }
       // four components, one more thread (alone, each had its own)
       await eventually(() => threads() - before <= 2, 5000);
       // a waits on b, in the same Worker: a suspends, b runs
-      const asked = await node.ask<{ ok: { body: unknown } }>(a, {
-        op: "ask",
-        target: b.replace("our@", "fake.dev@"),
-        body: { op: "echo", body: "via b" },
-      });
-      assertEquals(JSON.stringify(asked.ok).includes("via b"), true);
+      assert((await askVia(node, a, b)).includes("via b"));
       // the kernel's calls: state
       assertEquals(await node.ask(c, { op: "state-set", value: "kept" }), { set: true });
       assertEquals(await node.ask(c, { op: "state-get" }), { state: "kept" });
@@ -79,25 +90,12 @@ Deno.test("shared Workers: a package's components run in one Worker, wait on eac
 
 Deno.test("shared Workers: off, every component has a Worker of its own and answers the same", async () => {
   await withTempDir(async (root) => {
-    const names = ["a", "b"];
-    const dir = await makePackage(root, {
-      name: "grp",
-      processes: names.map((name) => ({ name, onExit: "None" })),
-    });
+    const { dir, at: [a, b] } = await group(root, ["a", "b"]);
     const node = await bootNode({ home: `${root}/home`, shareWorkers: false, onPrint: () => {} });
     try {
       const before = threads();
       await node.installPackage(dir);
-      const [a, b] = ids(names).map((p) => `our@${p}`);
-      const res = await node.request(
-        a,
-        JSON.stringify({
-          op: "ask",
-          target: b.replace("our@", "fake.dev@"),
-          body: { op: "echo", body: "via b" },
-        }),
-      );
-      assert(new TextDecoder().decode(res.body).includes("via b"));
+      assert((await askVia(node, a, b)).includes("via b"));
       assert(threads() - before >= 2, "a Worker each");
     } finally {
       await node.shutdown();
@@ -107,11 +105,7 @@ Deno.test("shared Workers: off, every component has a Worker of its own and answ
 
 Deno.test("shared Workers: a component that cannot be built to share runs in a Worker of its own", async () => {
   await withTempDir(async (root) => {
-    const names = ["a", "b"];
-    const dir = await makePackage(root, {
-      name: "grp",
-      processes: names.map((name) => ({ name, onExit: "None" })),
-    });
+    const { dir, at: [a, b] } = await group(root, ["a", "b"]);
     // as program.ts records a refusal (jco's, or interrupt.ts's InterruptUnsupported)
     const hash = createHash("sha256").update(await buildFixture("tester")).digest("hex");
     const cache =
@@ -123,13 +117,7 @@ Deno.test("shared Workers: a component that cannot be built to share runs in a W
       const before = threads();
       await node.installPackage(dir);
       await node.waitForPrint(/runs in a Worker of its own: GC types are not supported/);
-      const [a, b] = ids(names).map((p) => `our@${p}`);
-      const asked = await node.ask<{ ok: unknown }>(a, {
-        op: "ask",
-        target: b.replace("our@", "fake.dev@"),
-        body: { op: "echo", body: "via b" },
-      });
-      assert(JSON.stringify(asked.ok).includes("via b"));
+      assert((await askVia(node, a, b)).includes("via b"));
       assert(threads() - before >= 2, "a Worker each");
     } finally {
       await node.shutdown();
