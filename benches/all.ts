@@ -4,8 +4,9 @@
 //   deno run -A benches/all.ts [--only=rtt,growth,memory,sharing,storage,net,http,scale]
 //
 // Parts (each in its own Deno process, so one part's heap and threads do not
-// weigh on the next): rtt (benches/rtt.ts), memory (benches/memory.ts: bare
-// Worker, TS module, component), sharing (benches/component_sharing.ts: the design experiment of
+// weigh on the next): rtt (benches/rtt.ts, as the node runs and with --own-workers), memory
+// (benches/memory.ts: bare Worker, TS module, components of a package sharing Workers and each
+// in its own), sharing (benches/component_sharing.ts: the design experiment of
 // components sharing one Worker, on a stand-in host, not judged against the goals), growth (benches/component_growth.ts: a component's round trip
 // after many messages against its first ones), storage (benches/storage_process.ts in bursts and
 // sustained, and benches/wake_cost.ts: what a thread hand-off costs each way), net
@@ -117,6 +118,11 @@ await part("rtt", async () => {
     5,
   );
   line(
+    "the same, the answering component of another package (so in another Worker)",
+    "component_apart",
+    undefined,
+  );
+  line(
     "minimal hand-written component RTT, asked by a TS module (runtime floor)",
     "minimal_component",
     undefined,
@@ -139,6 +145,26 @@ await part("rtt", async () => {
         `${k} ${fmt(c.main)}/${fmt(c.workers)}/${fmt(c.helpers)}`
       ).join(", "),
   );
+  // the design sharing replaced: every component in a Worker of its own (the node's
+  // --own-workers), against the same kind of baseline, from a run of its own
+  const o = lastJson(
+    await run(["run", "-A", `${HERE}rtt.ts`, "--runs=5", "--rounds=500", "--own-workers"]),
+  );
+  const ous = o.us as Record<string, number[]>;
+  for (
+    const [figure, k] of [
+      ["the same pair, each in a Worker of its own (--own-workers)", "component"],
+      ["the minimal component in a Worker of its own (--own-workers)", "minimal_component"],
+    ]
+  ) {
+    rows.push({
+      figure,
+      value: `${fmt(median(ous[k]))} us`,
+      baseline: `${fmt(median(ous.baseline))} us`,
+      ratio: `${median(ous[k].map((x, i) => x / ous.baseline[i])).toFixed(2)}x`,
+      goal: "(comparison)",
+    });
+  }
 });
 
 await part("growth", async () => {

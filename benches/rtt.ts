@@ -3,13 +3,17 @@
 // machine hits all of them alike. Prints one JSON line (benches/all.ts reads it).
 //
 //   deno run -A benches/rtt.ts [--runs=5] [--rounds=500] [--oneway=2000] [--no-components]
+//                              [--own-workers]
 //
 // - baseline: a Worker echoing each postMessage (the main thread posts, awaits
 //   the echo, posts again);
 // - TS module -> TS module: process A does `rounds` sequential
 //   send-and-await-response calls to process B (tests/fixtures/tester.js), which
 //   answers each "ping" with "pong" (after the first, on a direct channel);
-// - component -> component: the same, both built by componentize-js;
+// - component -> component: the same, both built by componentize-js, of one package (so
+//   sharing a Worker; each in its own with --own-workers, as the node's flag);
+// - component -> component apart: the same, the answering one in another package (so in
+//   another Worker);
 // - minimal component: a hand-written component (benches/echo_component.ts) that
 //   answers with no interpreter inside, asked by the TS module, so the figure
 //   separates the runtime's cost from the guest's;
@@ -70,9 +74,15 @@ class PongModule implements RuntimeModule {
     });
   }
 }
-const node = await bootQuietNode(`${root}/home`, { modules: [new PongModule()] });
+const node = await bootQuietNode(`${root}/home`, {
+  modules: [new PongModule()],
+  shareWorkers: !("own-workers" in args),
+});
 await node.installPackage(dir);
 if (COMPONENTS) {
+  await node.installPackage(
+    await makePackage(root, { name: "apart", processes: [{ name: "cc" }] }),
+  );
   const echoDir = await writeKitPackage(root, {
     name: "echo",
     manifest: [{
@@ -161,6 +171,7 @@ const targets: [string, (n: number) => Promise<unknown>][] = [
 ];
 if (COMPONENTS) {
   targets.push(["component", (n) => askMany("ca", "cb:bench:test.os", n)]);
+  targets.push(["component_apart", (n) => askMany("ca", "cc:apart:test.os", n)]);
   targets.push(["minimal_component", (n) => askMany("ma", "echo:echo:test.os", n)]);
 }
 const oneWayTargets: [string, (n: number) => Promise<unknown>][] = [
