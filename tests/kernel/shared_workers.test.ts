@@ -3,17 +3,34 @@
 // stopped alone: its neighbours go on with their state.
 
 import { assert, assertEquals } from "../assert.ts";
-import { bootTestNode, eventually, makePackage, sleep, withTempDir } from "./helpers.ts";
+import { bootTestNode, makePackage, sleep, withTempDir } from "./helpers.ts";
 import { bootNode, type HyperdenoNode } from "../../main.ts";
 import { buildFixture } from "../fixtures/build.ts";
 import { makeWasiImports, StopSignal, WorkerStopped } from "../../kernel/process_host/wasi.ts";
 import { createHash } from "node:crypto";
 
-/** Threads of this process now (each Worker is one). */
-function threads(): number {
-  let n = 0;
-  for (const _ of Deno.readDirSync("/proc/self/task")) n++;
-  return n;
+/**
+ * Whether `a` answers while `b` spins in a loop: a Worker of its own each, it does; sharing
+ * one, it cannot (processes of one package take turns). b is then killed.
+ */
+async function answersBesideSpinner(node: HyperdenoNode, a: string, b: string): Promise<boolean> {
+  await node.send(b, JSON.stringify({ op: "loop" }));
+  await sleep(200);
+  let answered = true;
+  try {
+    await node.request(a, JSON.stringify({ op: "our" }), { timeoutSeconds: 1 });
+  } catch (e) {
+    if ((e as { kind?: string }).kind !== "timeout") throw e;
+    answered = false;
+  }
+  const pid = b.replace("our@", "");
+  const res = await node.request(
+    "our@kernel:distro:sys",
+    JSON.stringify({ KillProcess: pid }),
+    { timeoutSeconds: 5 },
+  );
+  assertEquals(JSON.parse(new TextDecoder().decode(res.body)), { KilledProcess: pid });
+  return answered;
 }
 
 /** Package grp of tester components named `names`; their addresses as node.request takes them. */
@@ -44,26 +61,19 @@ Deno.test("shared Workers: a package's components run in one Worker, wait on eac
     const { dir, at: [a, b, c, d] } = await group(root, ["a", "b", "c", "d"]);
     const node = await bootTestNode(`${root}/home`);
     try {
-      const before = threads();
       await node.installPackage(dir);
       for (const p of [a, b, c, d]) {
         assertEquals(await node.ask(p, { op: "our" }), { our: `fake.dev@${p.slice(4)}` });
       }
-      // four components, one more thread (alone, each had its own)
-      await eventually(() => threads() - before <= 2, 5000);
       // a waits on b, in the same Worker: a suspends, b runs
       assert((await askVia(node, a, b)).includes("via b"));
       // the kernel's calls: state
       assertEquals(await node.ask(c, { op: "state-set", value: "kept" }), { set: true });
       assertEquals(await node.ask(c, { op: "state-get" }), { state: "kept" });
-      // d spins forever, holding the Worker (processes of one package take turns, they are
-      // not preempted); KillProcess stops it alone and its neighbours answer again
-      await node.send(d, JSON.stringify({ op: "loop" }));
-      await sleep(200);
-      assertEquals(
-        await node.ask("our@kernel:distro:sys", { KillProcess: "d:grp:test.os" }, 5),
-        { KilledProcess: "d:grp:test.os" },
-      );
+      // d spins forever, holding the Worker: a cannot answer meanwhile (processes of one
+      // package take turns, none is preempted: so they share it); KillProcess stops d alone
+      // and its neighbours answer again
+      assertEquals(await answersBesideSpinner(node, a, d), false);
       assertEquals(await node.ask(a, { op: "our" }, 5), { our: `fake.dev@${a.slice(4)}` });
       assertEquals(await node.ask(c, { op: "state-get" }, 5), { state: "kept" });
       assert(!node.isRunning("d:grp:test.os"));
@@ -93,10 +103,9 @@ Deno.test("shared Workers: off, every component has a Worker of its own and answ
     const { dir, at: [a, b] } = await group(root, ["a", "b"]);
     const node = await bootNode({ home: `${root}/home`, shareWorkers: false, onPrint: () => {} });
     try {
-      const before = threads();
       await node.installPackage(dir);
       assert((await askVia(node, a, b)).includes("via b"));
-      assert(threads() - before >= 2, "a Worker each");
+      assert(await answersBesideSpinner(node, a, b), "a Worker each");
     } finally {
       await node.shutdown();
     }
@@ -114,11 +123,10 @@ Deno.test("shared Workers: a component that cannot be built to share runs in a W
     await Deno.writeTextFile(`${cache}/unshareable.txt`, "GC types are not supported");
     const node = await bootTestNode(`${root}/home`);
     try {
-      const before = threads();
       await node.installPackage(dir);
       await node.waitForPrint(/runs in a Worker of its own: GC types are not supported/);
       assert((await askVia(node, a, b)).includes("via b"));
-      assert(threads() - before >= 2, "a Worker each");
+      assert(await answersBesideSpinner(node, a, b), "a Worker each");
     } finally {
       await node.shutdown();
     }
