@@ -94,3 +94,8 @@ Deno.test("cli: -V and --version ask for the version, -h and --help for help", (
   // -v stays verbosity, as in Hyperdrive
   assertEquals(run(["home", "-v", "2"]).verbosity, 2);
 });
+
+Deno.test("cli: --own-workers gives every process a Worker of its own; components share by default", () => {
+  assertEquals(run(["home"]).ownWorkers, false);
+  assertEquals(run(["home", "--own-workers"]).ownWorkers, true);
+});
