@@ -91,7 +91,14 @@ Deno.test("shared Workers: a package's components run in one Worker, wait on eac
       );
       await sleep(2500);
       assert(node.isRunning("a:grp:test.os"));
-      assertEquals(await node.ask(a, { op: "our" }, 5), { our: `fake.dev@${a.slice(4)}` });
+      // the glue's state, shared by one component's instances in a Worker, survived the kills
+      // and the crash: a keeps receiving, waiting on the kernel and answering
+      for (let i = 0; i < 3; i++) {
+        assertEquals(await node.ask(a, { op: "our" }, 5), { our: `fake.dev@${a.slice(4)}` });
+      }
+      assertEquals(await node.ask(a, { op: "state-set", value: "still" }, 5), { set: true });
+      assertEquals(await node.ask(a, { op: "state-get" }, 5), { state: "still" });
+      assert(node.isRunning("a:grp:test.os"));
     } finally {
       await node.shutdown();
     }
