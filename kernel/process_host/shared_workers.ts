@@ -44,13 +44,6 @@ export class SharedWorkers {
   private readonly groups = new Map<string, Group[]>();
   private nextId = 1;
 
-  /** Workers open now (for tests and `top`). */
-  get workerCount(): number {
-    let n = 0;
-    for (const list of this.groups.values()) n += list.length;
-    return n;
-  }
-
   /**
    * A place for one more process of the package whose tmp drive is `tmpDir`, in a Worker
    * allowed to read `readable` (its glue) and the drive.

@@ -3,6 +3,8 @@
 // would route nothing. program.ts starts one of these per transpile and ends it
 // after the answer.
 
+import { addInterruptChecks } from "./interrupt.ts";
+
 export interface TranspileRequest {
   bytes: Uint8Array;
   /**
@@ -55,10 +57,7 @@ scope.onmessage = async (e) => {
     const files: Record<string, Uint8Array> = {};
     for (let [name, data] of Object.entries(result.files)) {
       if (name === "component.js" || name.endsWith(".wasm")) {
-        if (suspending && name.endsWith(".wasm")) {
-          const { addInterruptChecks } = await import("./interrupt.ts");
-          data = addInterruptChecks(data);
-        }
+        if (suspending && name.endsWith(".wasm")) data = addInterruptChecks(data);
         files[name] = data;
         if (data.byteOffset === 0 && data.byteLength === data.buffer.byteLength) {
           moved.push(data.buffer as ArrayBuffer);
