@@ -107,8 +107,8 @@ interface Wait {
 
 /**
  * A call into the process API that may have to wait. Written once as a generator that yields
- * its waits; a process alone in its Worker blocks the thread on them (block()), one sharing
- * a Worker suspends its component on them (suspend()).
+ * its waits; a process alone in its Worker blocks the thread on them, one sharing a Worker
+ * suspends its component on them (ProcessState.run()).
  */
 type Blocking<T> = Generator<Wait, T, void>;
 
