@@ -18,9 +18,9 @@ const noPackageFiles: PackageFileReader = () =>
 const STANDARD_INTERFACE = "hyperware:process/standard";
 const CACHE_FORMAT = "jco-transpile-0.15.0-async-min-v2";
 /** Components built to share a Worker (shared_workers.ts): JSPI glue, interrupt checks. */
-const SHARED_CACHE_FORMAT = "jco-transpile-0.15.0-jspi-min-interrupt-v1";
+export const SHARED_CACHE_FORMAT = "jco-transpile-0.15.0-jspi-min-interrupt-v1";
 /** In a shared build's cache folder: why the component cannot be built so (it runs alone). */
-const UNSHAREABLE_FILE = "unshareable.txt";
+export const UNSHAREABLE_FILE = "unshareable.txt";
 
 /**
  * The imports a component built to share a Worker suspends on: every one that waits (for a

@@ -8,6 +8,7 @@ import { bootNode, type HyperdenoNode } from "../../main.ts";
 import { buildFixture } from "../fixtures/build.ts";
 import { makeWasiImports, StopSignal, WorkerStopped } from "../../kernel/process_host/wasi.ts";
 import { createHash } from "node:crypto";
+import { SHARED_CACHE_FORMAT, UNSHAREABLE_FILE } from "../../kernel/process_host/program.ts";
 
 /**
  * Whether `a` answers while `b` spins in a loop: a Worker of its own each, it does; sharing
@@ -124,10 +125,9 @@ Deno.test("shared Workers: a component that cannot be built to share runs in a W
     const { dir, at: [a, b] } = await group(root, ["a", "b"]);
     // as program.ts records a refusal (jco's, or interrupt.ts's InterruptUnsupported)
     const hash = createHash("sha256").update(await buildFixture("tester")).digest("hex");
-    const cache =
-      `${root}/home/cache/components/jco-transpile-0.15.0-jspi-min-interrupt-v1/${hash}`;
+    const cache = `${root}/home/cache/components/${SHARED_CACHE_FORMAT}/${hash}`;
     await Deno.mkdir(cache, { recursive: true });
-    await Deno.writeTextFile(`${cache}/unshareable.txt`, "GC types are not supported");
+    await Deno.writeTextFile(`${cache}/${UNSHAREABLE_FILE}`, "GC types are not supported");
     const node = await bootTestNode(`${root}/home`);
     try {
       await node.installPackage(dir);
