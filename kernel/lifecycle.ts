@@ -10,13 +10,14 @@ import {
   messagingCap,
   type OnExit,
   packageIdOf,
+  packageIdToString,
   parseProcessId,
   type ProcessId,
   processIdToString,
   randomU64,
 } from "../wire/core.ts";
 import { ProcessHost, type ProcessHostHooks } from "./process_host/host.ts";
-import type { ProgramLoader } from "./process_host/program.ts";
+import { isModulePath, type ProgramLoader } from "./process_host/program.ts";
 import type { SharedWorkers } from "./process_host/shared_workers.ts";
 import { type CapabilityStore, messagingKey } from "./capabilities.ts";
 import type { Channels } from "./channels.ts";
@@ -54,6 +55,11 @@ export interface NewProcess {
   /** Its code; when absent, read from `wasmBytesHandle` in the vfs. */
   bytes?: Uint8Array;
   initializer: ProcessId;
+  /**
+   * Whether it will have components of its package beside it to share a Worker with (a
+   * package install knows before it initializes the first); absent, the process map says.
+   */
+  share?: boolean;
 }
 
 export class Lifecycle {
@@ -95,7 +101,20 @@ export class Lifecycle {
     const { processMap, store } = this.table;
     const toRun: string[] = [];
     const onExitAtBoot: [ProcessId, Extract<OnExit, { tag: "requests" }>][] = [];
-    for (const [pid, raw] of store.loadProcessMap()) {
+    const stored = store.loadProcessMap();
+    // components per package, all of them: the map fills one process at a time below
+    const components = new Map<string, number>();
+    for (const [pid, raw] of stored) {
+      try {
+        const p = readStoredProcess(raw);
+        if (p.wasmBytesHandle === "" || isModulePath(p.wasmBytesHandle)) continue;
+        const pkg = packageIdToString(packageIdOf(parseProcessId(pid)));
+        components.set(pkg, (components.get(pkg) ?? 0) + 1);
+      } catch {
+        // refused with its reason below
+      }
+    }
+    for (const [pid, raw] of stored) {
       try {
         const stored = readStoredProcess(raw);
         const id = checkProcessId(parseProcessId(pid));
@@ -115,7 +134,8 @@ export class Lifecycle {
         processMap.set(pid, entry);
         this.caps.add(id, stored.capabilities, false);
         if (entry.onExit.tag === "requests") onExitAtBoot.push([id, entry.onExit]);
-        const program = await this.loadProgram(entry.wasmBytesHandle);
+        const share = (components.get(packageIdToString(packageIdOf(id))) ?? 0) > 1;
+        const program = await this.loadProgram(entry.wasmBytesHandle, share);
         this.createHost(id, entry, program);
         toRun.push(pid);
       } catch (err) {
@@ -142,9 +162,10 @@ export class Lifecycle {
     if (hosts.has(pid) || modules.has(pid) || pid === "kernel:distro:sys") {
       throw new Error(`process with ID ${pid} already exists`);
     }
+    const share = p.share ?? this.hasNeighbours(p.id);
     const program = p.bytes
-      ? await this.loader.load(p.wasmBytesHandle, p.bytes)
-      : await this.loadProgram(p.wasmBytesHandle);
+      ? await this.loader.load(p.wasmBytesHandle, p.bytes, undefined, share)
+      : await this.loadProgram(p.wasmBytesHandle, share);
     if (hosts.has(pid)) throw new Error(`process with ID ${pid} already exists`);
     const caps = this.caps.heldBy(p.initializer, p.initialCapabilities);
     const entry: PersistedProcess = {
@@ -330,7 +351,7 @@ export class Lifecycle {
       b.timer = undefined;
       if (gone()) return;
       try {
-        const program = await this.loadProgram(entry.wasmBytesHandle);
+        const program = await this.loadProgram(entry.wasmBytesHandle, this.hasNeighbours(id));
         if (gone()) return;
         this.createHost(id, entry, program);
         this.table.log(1, `kernel: restarting ${pid}`);
@@ -346,10 +367,26 @@ export class Lifecycle {
     }
   }
 
-  /** A process's program, by its wasm's handle: a path in the vfs. */
-  private async loadProgram(handle: string): Promise<Program> {
+  /**
+   * A process's program, by its wasm's handle: a path in the vfs. A component with
+   * neighbours (`share`) is built to share a Worker with them; one alone in its package
+   * gets a Worker of its own and the glue that blocks, whose calls cost less.
+   */
+  private async loadProgram(handle: string, share: boolean): Promise<Program> {
     // resolved as a vfs Read resolves it; an escape above the vfs root throws
-    return await this.loader.loadFile(handle, vfsHostPath(this.vfsDir, handle));
+    return await this.loader.loadFile(handle, vfsHostPath(this.vfsDir, handle), undefined, share);
+  }
+
+  /** Whether another component of `id`'s package is in the process map. */
+  private hasNeighbours(id: ProcessId): boolean {
+    const self = processIdToString(id);
+    // a process id string ends with its package id
+    const suffix = `:${packageIdToString(packageIdOf(id))}`;
+    for (const [pid, entry] of this.table.processMap) {
+      if (pid === self || entry.runtime || entry.wasmBytesHandle === "") continue;
+      if (pid.endsWith(suffix) && !isModulePath(entry.wasmBytesHandle)) return true;
+    }
+    return false;
   }
 
   /** At shutdown: no restart may fire any more. */

@@ -16,7 +16,7 @@ import {
   VFS_PROCESS_ID,
 } from "../../wire/core.ts";
 import { readCapability, type UserspaceProcess } from "../../wire/kernel.ts";
-import { ProgramLoader } from "../process_host/program.ts";
+import { isModulePath, ProgramLoader } from "../process_host/program.ts";
 import { driveDir, vfsHostPath, vfsRoot } from "../vfs_layout.ts";
 import {
   copyDir,
@@ -234,6 +234,8 @@ async function install(
     vfsPath.startsWith(`${drive}/`)
       ? Deno.readFile(`${stagedPkg}/${vfsPath.slice(drive.length + 1)}`)
       : Promise.reject(new Error(`${vfsPath} is not in the package`));
+  // a package's components share Workers when it has more than one (lifecycle.ts)
+  const share = planned.filter((p) => !isModulePath(p.file)).length > 1;
   // read from their files (a component hashed by chunks, whole only when not cached), and
   // again from the vfs by the kernel: 10 components of 12 MB held here were 120 MB of garbage
   for (const p of planned) {
@@ -241,7 +243,7 @@ async function install(
     if (!(await exists(file))) {
       throw new InstallError(`${p.pid}: ${p.entry.process_wasm_path} is not in the package`);
     }
-    await checkProgram(loader, p.handle, file, p.pid, readStaged);
+    await checkProgram(loader, p.handle, file, p.pid, readStaged, share);
   }
 
   // 2. the swap: the old version's processes and drive are kept until the new one runs
@@ -273,6 +275,7 @@ async function install(
           witVersion: opts.witVersion,
           onExit: p.onExit,
           public: p.entry.public,
+          share,
         });
       } catch (e) {
         throw new InstallError(`${p.pid} failed to initialize: ${errorText(e)}`);
@@ -352,6 +355,7 @@ async function rollback(
   }
   await step("remove the new drive", () => Deno.remove(s.live, { recursive: true }));
   if (s.hadDrive) await step("restore the drive", () => Deno.rename(s.backup, s.live));
+  const share = [...s.old.values()].filter((p) => !isModulePath(p.wasmBytesHandle)).length > 1;
   for (const [pid, proc] of s.old) {
     await step(`restart ${pid}`, async () => {
       const id = parseProcessId(pid);
@@ -361,6 +365,7 @@ async function rollback(
         witVersion: proc.witVersion,
         onExit: proc.onExit,
         public: proc.public,
+        share,
       });
       // the messaging cap to itself is made at initialize; the rest come back as they were
       await port.grant(id, proc.capabilities);

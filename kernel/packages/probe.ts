@@ -109,9 +109,10 @@ export async function checkProgram(
   file: string,
   label: string,
   read?: PackageFileReader,
+  share?: boolean,
 ): Promise<void> {
   try {
-    const program = await loader.loadFile(path, file, read);
+    const program = await loader.loadFile(path, file, read, share);
     if (program.kind === "module") {
       const error = await probeModule(program.files);
       if (error) throw new Error(error);

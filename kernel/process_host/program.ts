@@ -110,6 +110,11 @@ function notWasm(path: string): ProgramLoadError {
   return new ProgramLoadError(`${path}: not a WebAssembly component (bad magic bytes)`);
 }
 
+/** Whether the process file at vfs path `path` is a TS/JS module (else a component). */
+export function isModulePath(path: string): boolean {
+  return /\.(m?ts|tsx)$/.test(path) || /\.m?js$/.test(path);
+}
+
 function isWasm(bytes: Uint8Array): boolean {
   return bytes.length >= 4 && bytes[0] === 0 && bytes[1] === 0x61 && bytes[2] === 0x73 &&
     bytes[3] === 0x6d;
@@ -147,13 +152,16 @@ export class ProgramLoader {
   /**
    * Loads a process's code. `path` (its vfs path) decides the kind: .ts/.js modules, else
    * a component. A module's relative imports are read with `read` (default: the node's vfs).
+   * `share: false` builds a component to run alone even where this loader builds to share
+   * (a component with no neighbour to share with: the glue that blocks answers faster).
    */
   async load(
     path: string,
     bytes: Uint8Array,
     read: PackageFileReader = this.readPackageFile,
+    share = true,
   ): Promise<Program> {
-    if (/\.(m?ts|tsx)$/.test(path) || /\.m?js$/.test(path)) {
+    if (isModulePath(path)) {
       if (isWasm(bytes)) throw new ProgramLoadError(`${path}: wasm bytes in a script file`);
       let source: string;
       try {
@@ -170,7 +178,7 @@ export class ProgramLoader {
       }
     }
     if (!isWasm(bytes)) throw notWasm(path);
-    return await this.component(sha256Hex(bytes), () => Promise.resolve(bytes));
+    return await this.component(sha256Hex(bytes), () => Promise.resolve(bytes), share);
   }
 
   /**
@@ -182,23 +190,26 @@ export class ProgramLoader {
     path: string,
     hostPath: string,
     read: PackageFileReader = this.readPackageFile,
+    share = true,
   ): Promise<Program> {
-    if (/\.(m?ts|tsx)$/.test(path) || /\.m?js$/.test(path)) {
+    if (isModulePath(path)) {
       return await this.load(path, await Deno.readFile(hostPath), read);
     }
     const { hash, head } = await sha256File(hostPath);
     if (!isWasm(head)) throw notWasm(path);
-    return await this.component(hash, () => Deno.readFile(hostPath));
+    return await this.component(hash, () => Deno.readFile(hostPath), share);
   }
 
   private async component(
     hash: string,
     bytes: () => Promise<Uint8Array>,
+    share: boolean,
   ): Promise<CachedComponent> {
-    const key = `${this.cacheDir}\n${hash}\n${this.sharing}`;
+    const sharing = this.sharing && share;
+    const key = `${this.cacheDir}\n${hash}\n${sharing}`;
     let entry = compiled.get(key);
     if (!entry) {
-      entry = this.compile(hash, bytes);
+      entry = this.compile(hash, bytes, sharing);
       compiled.set(key, entry);
       entry.catch(() => compiled.delete(key));
     }
@@ -208,9 +219,10 @@ export class ProgramLoader {
   private async compile(
     hash: string,
     bytes: () => Promise<Uint8Array>,
+    sharing: boolean,
   ): Promise<CachedComponent> {
     let unshared: unknown;
-    if (this.sharing) {
+    if (sharing) {
       try {
         return { ...await this.build(hash, bytes, SUSPENDING_IMPORTS), suspends: true };
       } catch (e) {

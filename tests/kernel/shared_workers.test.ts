@@ -3,7 +3,7 @@
 // stopped alone: its neighbours go on with their state.
 
 import { assert, assertEquals } from "../assert.ts";
-import { bootTestNode, makePackage, sleep, withTempDir } from "./helpers.ts";
+import { bootTestNode, makePackage, sleep, type TestNode, withTempDir } from "./helpers.ts";
 import { bootNode, type HyperdenoNode } from "../../main.ts";
 import { buildFixture } from "../fixtures/build.ts";
 import { makeWasiImports, StopSignal, WorkerStopped } from "../../kernel/process_host/wasi.ts";
@@ -102,6 +102,47 @@ Deno.test("shared Workers: a package's components run in one Worker, wait on eac
       assert(node.isRunning("a:grp:test.os"));
     } finally {
       await node.shutdown();
+    }
+  });
+});
+
+/** Each process's heap in `top`'s figures: a Worker of its own has one, a shared Worker's is its processes' together (null). */
+async function heaps(node: TestNode, pids: string[]): Promise<(number | null)[]> {
+  const stats =
+    (await node.ask<{ Debug: { ProcessStats: Record<string, { heap_used: number | null }> } }>(
+      "our@kernel:distro:sys",
+      { Debug: "ProcessStats" },
+    )).Debug.ProcessStats;
+  return pids.map((pid) => stats[pid].heap_used);
+}
+
+Deno.test("shared Workers: a package's only component has a Worker of its own, one with neighbours shares, after a reboot too", async () => {
+  await withTempDir(async (root) => {
+    // on-exit Restart: brought back at boot (as in Hyperdrive, a transient process is not)
+    const pair = await makePackage(root, {
+      name: "pair",
+      processes: [{ name: "a" }, { name: "b" }],
+    });
+    const solo = await makePackage(root, { name: "solo", processes: [{ name: "s" }] });
+    const [a, b] = ["our@a:pair:test.os", "our@b:pair:test.os"];
+    const pids = ["s:solo:test.os", "a:pair:test.os", "b:pair:test.os"];
+    for (const boot of ["install", "reboot"]) {
+      const node = await bootTestNode(`${root}/home`);
+      try {
+        if (boot === "install") {
+          await node.installPackage(solo);
+          await node.installPackage(pair);
+        }
+        for (const p of ["our@s:solo:test.os", a, b]) {
+          assertEquals(await node.ask(p, { op: "our" }, 10), { our: `fake.dev@${p.slice(4)}` });
+        }
+        assert((await askVia(node, a, b)).includes("via b"));
+        const [s, ha, hb] = await heaps(node, pids);
+        assert(s !== null && s > 100_000, `${boot}: s alone, in a Worker of its own: heap ${s}`);
+        assertEquals([ha, hb], [null, null], `${boot}: a and b share a Worker`);
+      } finally {
+        await node.shutdown();
+      }
     }
   });
 });
