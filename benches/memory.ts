@@ -78,7 +78,9 @@ async function startProcesses(
 
 async function perProcess(kind: "module" | "component", n: number): Promise<number> {
   const node = await bootBench();
-  await startProcesses(node, "warm", ["w"], kind);
+  // two: a package's only component is built to run alone, so one would not warm the build
+  // its neighbours share
+  await startProcesses(node, "warm", ["w0", "w1"], kind);
   await settle(1000);
   const r0 = rssMb();
   await startProcesses(node, "mem", Array.from({ length: n }, (_, i) => `p${i}`), kind);
