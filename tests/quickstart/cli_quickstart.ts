@@ -103,6 +103,9 @@ export async function runCliQuickStart(): Promise<void> {
         () => nodes[1].output().includes("fake.os: sent by the send script"),
         20_000,
       );
+      // the script ends without answering, as kit's call_init! scripts do: no error line
+      await new Promise((r) => setTimeout(r, 2000));
+      assert(!/error: send:my-chat-app/.test(nodes[0].output()), nodes[0].output());
       const history = await ok([
         "inject-message",
         CHAT,

@@ -10,8 +10,8 @@
 // state), the EditAlias API of api/terminal:sys-v0.wit for the package's own
 // processes (the `alias` script), and its error texts. Beyond it: a script is
 // only spawned with capabilities the terminal holds (else a one-line error
-// names the missing ones), and a script that ends without answering, or has
-// not answered after a while, is reported in one line.
+// names the missing ones), and a script that has not answered after a while
+// is pointed out in one line.
 import {
   getState,
   lastBlob,
@@ -428,8 +428,9 @@ function check() {
   const now = Date.now();
   for (const [pid, r] of running) {
     if (r.gone) {
+      // a script may end without answering (kit's call_init! scripts do; a crash is the
+      // kernel's to report): let go in silence, as Hyperdrive's terminal, which asks for none
       running.delete(pid);
-      println(`error: ${r.name} (${pid}) ended without answering`);
       continue;
     }
     const res = kernel({ Debug: { Process: pid } }) as
