@@ -101,10 +101,10 @@ export class Lifecycle {
     const { processMap, store } = this.table;
     const toRun: string[] = [];
     const onExitAtBoot: [ProcessId, Extract<OnExit, { tag: "requests" }>][] = [];
-    const stored = store.loadProcessMap();
+    const saved = store.loadProcessMap();
     // components per package, all of them: the map fills one process at a time below
     const components = new Map<string, number>();
-    for (const [pid, raw] of stored) {
+    for (const [pid, raw] of saved) {
       try {
         const p = readStoredProcess(raw);
         if (p.wasmBytesHandle === "" || isModulePath(p.wasmBytesHandle)) continue;
@@ -114,7 +114,7 @@ export class Lifecycle {
         // refused with its reason below
       }
     }
-    for (const [pid, raw] of stored) {
+    for (const [pid, raw] of saved) {
       try {
         const stored = readStoredProcess(raw);
         const id = checkProcessId(parseProcessId(pid));
