@@ -218,6 +218,7 @@ function wireStats(s: ProcessStatsSnapshot): ProcessStats {
     },
     heapUsed: s.heapUsed ?? null,
     external: s.external ?? null,
+    workerProcesses: s.workerProcesses ?? null,
   };
 }
 

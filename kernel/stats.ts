@@ -131,4 +131,6 @@ export interface ProcessStatsSnapshot {
   heapUsed?: number;
   /** memory outside the heap (ArrayBuffers, Wasm memories), bytes */
   external?: number;
+  /** processes in the Worker when it shares one (the heap is all of theirs) */
+  workerProcesses?: number;
 }

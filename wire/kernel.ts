@@ -74,6 +74,8 @@ export interface ProcessStats {
   /** the Worker's V8 heap in use and its memory outside the heap, bytes */
   heapUsed: number | null;
   external: number | null;
+  /** processes sharing that Worker, so its heap (null: a Worker of its own, or none) */
+  workerProcesses: number | null;
 }
 
 export type KernelCommand =
@@ -415,6 +417,7 @@ function processStatsToJson(st: ProcessStats) {
     },
     heap_used: st.heapUsed,
     external: st.external,
+    worker_processes: st.workerProcesses,
   };
 }
 
@@ -443,6 +446,9 @@ function readProcessStats(v: unknown): ProcessStats {
     },
     heapUsed: get(o, "heap_used", (x) => x === null ? null : num(x)),
     external: get(o, "external", (x) => x === null ? null : num(x)),
+    workerProcesses: "worker_processes" in o
+      ? get(o, "worker_processes", (x) => x === null ? null : num(x))
+      : null,
   };
 }
 

@@ -242,6 +242,7 @@ export class ProcessHost {
       latency: this.stats.latency.summary(now),
       heapUsed: heapUsed > 0 ? heapUsed : undefined,
       external: heapUsed > 0 ? c[STAT_EXTERNAL] : undefined,
+      workerProcesses: heapUsed > 0 && this.seat ? this.seat.processes : undefined,
     };
   }
 

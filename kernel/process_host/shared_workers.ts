@@ -38,6 +38,8 @@ export interface SharedWorkerSeat {
   start(init: WorkerInit, transfer: Transferable[]): void;
   /** The process was stopped: it must leave its Worker within STOP_GRACE_MS. */
   stopped(): void;
+  /** Processes in its Worker now, itself included (`top` divides nothing: it says so). */
+  readonly processes: number;
 }
 
 export class SharedWorkers {
@@ -67,6 +69,9 @@ export class SharedWorkers {
     g.members.set(id, member);
     return {
       worker: g.worker,
+      get processes() {
+        return g.members.size;
+      },
       start: (init, transfer) => {
         if (g.ended) return member.workerEnded("its Worker had ended");
         g.worker.postMessage({ ...init, shared: true, id }, transfer);

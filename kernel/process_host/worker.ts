@@ -182,8 +182,8 @@ class ProcessState {
   /** The isolate's heap, for `top` (Deno reports it per Worker; rss is the whole process's). */
   private sampleMemory(now: number) {
     const c = this.counters;
-    // a shared Worker's heap is its processes' together: no figure is this one's (top: "-")
-    if (this.suspends || now - c[STAT_MEMORY_AT] < MEMORY_SAMPLE_MS) return;
+    // a shared Worker's heap is its processes' together: each reports it (top says so)
+    if (now - c[STAT_MEMORY_AT] < MEMORY_SAMPLE_MS) return;
     const m = Deno.memoryUsage();
     c[STAT_HEAP_USED] = m.heapUsed;
     c[STAT_EXTERNAL] = m.external;

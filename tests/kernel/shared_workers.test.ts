@@ -106,14 +106,23 @@ Deno.test("shared Workers: a package's components run in one Worker, wait on eac
   });
 });
 
-/** Each process's heap in `top`'s figures: a Worker of its own has one, a shared Worker's is its processes' together (null). */
-async function heaps(node: TestNode, pids: string[]): Promise<(number | null)[]> {
-  const stats =
-    (await node.ask<{ Debug: { ProcessStats: Record<string, { heap_used: number | null }> } }>(
-      "our@kernel:distro:sys",
-      { Debug: "ProcessStats" },
-    )).Debug.ProcessStats;
-  return pids.map((pid) => stats[pid].heap_used);
+/**
+ * Each process's Worker in `top`'s figures: its heap, and how many processes share that
+ * Worker (null: a Worker of its own).
+ */
+async function workers(
+  node: TestNode,
+  pids: string[],
+): Promise<{ heap: number | null; shared: number | null }[]> {
+  type Stats = { heap_used: number | null; worker_processes: number | null };
+  const stats = (await node.ask<{ Debug: { ProcessStats: Record<string, Stats> } }>(
+    "our@kernel:distro:sys",
+    { Debug: "ProcessStats" },
+  )).Debug.ProcessStats;
+  return pids.map((pid) => ({
+    heap: stats[pid].heap_used,
+    shared: stats[pid].worker_processes,
+  }));
 }
 
 Deno.test("shared Workers: a package's only component has a Worker of its own, one with neighbours shares, after a reboot too", async () => {
@@ -137,9 +146,11 @@ Deno.test("shared Workers: a package's only component has a Worker of its own, o
           assertEquals(await node.ask(p, { op: "our" }, 10), { our: `fake.dev@${p.slice(4)}` });
         }
         assert((await askVia(node, a, b)).includes("via b"));
-        const [s, ha, hb] = await heaps(node, pids);
-        assert(s !== null && s > 100_000, `${boot}: s alone, in a Worker of its own: heap ${s}`);
-        assertEquals([ha, hb], [null, null], `${boot}: a and b share a Worker`);
+        const [s, wa, wb] = await workers(node, pids);
+        assert(s.heap !== null && s.heap > 100_000, `${boot}: s's heap ${s.heap}`);
+        assertEquals(s.shared, null, `${boot}: s alone, in a Worker of its own`);
+        assertEquals([wa.shared, wb.shared], [2, 2], `${boot}: a and b share a Worker`);
+        assert(wa.heap !== null && wa.heap > 100_000, `${boot}: their Worker's heap ${wa.heap}`);
       } finally {
         await node.shutdown();
       }

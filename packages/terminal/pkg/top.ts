@@ -1,8 +1,9 @@
 // top:terminal:sys: the kernel's processes (KernelPrint ProcessMap / Process), in
 // Hyperdrive's format, each with one more line beyond Hyperdrive: messages waiting,
-// received and sent, p50/p99 handling time over the last minute and the Worker's heap
-// (hyperdeno's KernelPrint ProcessStats). `top --watch` shows them as a table refreshed
-// every second in place (the console's live panel; Esc stops it).
+// received and sent, p50/p99 handling time over the last minute and the Worker's heap,
+// with how many processes share it when they do (hyperdeno's KernelPrint ProcessStats).
+// `top --watch` shows them as a table refreshed every second in place (the console's
+// live panel; Esc stops it).
 import { printToTerminal } from "hyperware:process/standard@1.0.0";
 import { ask, dec, enc, script } from "./lib/script.ts";
 
@@ -29,6 +30,8 @@ interface Stats {
   last_minute: { handled: number; p50_ms: number | null; p99_ms: number | null };
   heap_used: number | null;
   external: number | null;
+  /** processes sharing its Worker (so the heap); null or absent: a Worker of its own */
+  worker_processes?: number | null;
 }
 
 let node = "";
@@ -110,9 +113,10 @@ function statsLine(s: Stats | undefined): string | undefined {
   if (!s) return undefined;
   const m = s.last_minute;
   const timing = m.handled > 0 ? `, p50 ${ms(m.p50_ms)} ms, p99 ${ms(m.p99_ms)} ms` : "";
+  const shared = s.worker_processes ? ` of a Worker shared by ${s.worker_processes}` : "";
   const heap = s.heap_used === null
     ? ""
-    : `; heap ${mib(s.heap_used)} (+${mib(s.external ?? 0)} external)`;
+    : `; heap ${mib(s.heap_used)} (+${mib(s.external ?? 0)} external)${shared}`;
   return `messages: ${s.queued} waiting, ${s.received} in, ${s.sent} out; last minute: ${m.handled} handled${timing}${heap}`;
 }
 
@@ -176,9 +180,15 @@ function frame(
       pad(o.toFixed(1), 9)
     }${pad(String(s.received), 10)}${pad(String(s.sent), 10)}${pad(ms(s.last_minute.p50_ms), 9)}${
       pad(ms(s.last_minute.p99_ms), 9)
-    }${pad(mib(s.heap_used), 11)}`;
+    }${pad(heapCell(s), 11)}`;
   });
   return [head, `\x1b[7m${cols}\x1b[0m`, ...rows].join("\n");
+}
+
+/** The heap column: a shared Worker's heap with how many share it ("9.1 MiB/4"). */
+function heapCell(s: Stats): string {
+  const heap = mib(s.heap_used);
+  return s.heap_used !== null && s.worker_processes ? `${heap}/${s.worker_processes}` : heap;
 }
 
 function sleep(msecs: number): boolean {
