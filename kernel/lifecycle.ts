@@ -55,11 +55,6 @@ export interface NewProcess {
   /** Its code; when absent, read from `wasmBytesHandle` in the vfs. */
   bytes?: Uint8Array;
   initializer: ProcessId;
-  /**
-   * Whether it will have components of its package beside it to share a Worker with (a
-   * package install knows before it initializes the first); absent, the process map says.
-   */
-  share?: boolean;
 }
 
 export class Lifecycle {
@@ -134,7 +129,8 @@ export class Lifecycle {
         processMap.set(pid, entry);
         this.caps.add(id, stored.capabilities, false);
         if (entry.onExit.tag === "requests") onExitAtBoot.push([id, entry.onExit]);
-        const share = (components.get(packageIdToString(packageIdOf(id))) ?? 0) > 1;
+        const share = (components.get(packageIdToString(packageIdOf(id))) ?? 0) > 1 ||
+          this.manifestComponents(id) > 1;
         const program = await this.loadProgram(entry.wasmBytesHandle, share);
         this.createHost(id, entry, program);
         toRun.push(pid);
@@ -162,7 +158,7 @@ export class Lifecycle {
     if (hosts.has(pid) || modules.has(pid) || pid === "kernel:distro:sys") {
       throw new Error(`process with ID ${pid} already exists`);
     }
-    const share = p.share ?? this.hasNeighbours(p.id);
+    const share = this.sharesWorker(p.id);
     const program = p.bytes
       ? await this.loader.load(p.wasmBytesHandle, p.bytes, undefined, share)
       : await this.loadProgram(p.wasmBytesHandle, share);
@@ -351,7 +347,7 @@ export class Lifecycle {
       b.timer = undefined;
       if (gone()) return;
       try {
-        const program = await this.loadProgram(entry.wasmBytesHandle, this.hasNeighbours(id));
+        const program = await this.loadProgram(entry.wasmBytesHandle, this.sharesWorker(id));
         if (gone()) return;
         this.createHost(id, entry, program);
         this.table.log(1, `kernel: restarting ${pid}`);
@@ -375,6 +371,30 @@ export class Lifecycle {
   private async loadProgram(handle: string, share: boolean): Promise<Program> {
     // resolved as a vfs Read resolves it; an escape above the vfs root throws
     return await this.loader.loadFile(handle, vfsHostPath(this.vfsDir, handle), undefined, share);
+  }
+
+  /**
+   * Whether `id` (a component) is to share a Worker: its package's installed manifest lists
+   * more than one component (an install initializes them one at a time, through kernel
+   * commands as Hyperdrive's app store does), or another component of its package runs
+   * (a spawned child, a script).
+   */
+  private sharesWorker(id: ProcessId): boolean {
+    return this.manifestComponents(id) > 1 || this.hasNeighbours(id);
+  }
+
+  /** Components in the manifest of `id`'s installed package (0 when it has none readable). */
+  private manifestComponents(id: ProcessId): number {
+    try {
+      const file = `${driveDir(this.vfsDir, packageIdOf(id), "pkg")}/manifest.json`;
+      const manifest = JSON.parse(Deno.readTextFileSync(file));
+      if (!Array.isArray(manifest)) return 0;
+      return manifest.filter((e) =>
+        typeof e?.process_wasm_path === "string" && !isModulePath(e.process_wasm_path)
+      ).length;
+    } catch {
+      return 0;
+    }
   }
 
   /** Whether another component of `id`'s package is in the process map. */

@@ -234,7 +234,8 @@ async function install(
     vfsPath.startsWith(`${drive}/`)
       ? Deno.readFile(`${stagedPkg}/${vfsPath.slice(drive.length + 1)}`)
       : Promise.reject(new Error(`${vfsPath} is not in the package`));
-  // a package's components share Workers when it has more than one (lifecycle.ts)
+  // checked as the kernel will build them: a package's components share Workers when its
+  // manifest lists more than one (lifecycle.ts)
   const share = planned.filter((p) => !isModulePath(p.file)).length > 1;
   // read from their files (a component hashed by chunks, whole only when not cached), and
   // again from the vfs by the kernel: 10 components of 12 MB held here were 120 MB of garbage
@@ -275,7 +276,6 @@ async function install(
           witVersion: opts.witVersion,
           onExit: p.onExit,
           public: p.entry.public,
-          share,
         });
       } catch (e) {
         throw new InstallError(`${p.pid} failed to initialize: ${errorText(e)}`);
@@ -355,7 +355,6 @@ async function rollback(
   }
   await step("remove the new drive", () => Deno.remove(s.live, { recursive: true }));
   if (s.hadDrive) await step("restore the drive", () => Deno.rename(s.backup, s.live));
-  const share = [...s.old.values()].filter((p) => !isModulePath(p.wasmBytesHandle)).length > 1;
   for (const [pid, proc] of s.old) {
     await step(`restart ${pid}`, async () => {
       const id = parseProcessId(pid);
@@ -365,7 +364,6 @@ async function rollback(
         witVersion: proc.witVersion,
         onExit: proc.onExit,
         public: proc.public,
-        share,
       });
       // the messaging cap to itself is made at initialize; the rest come back as they were
       await port.grant(id, proc.capabilities);

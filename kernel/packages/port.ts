@@ -31,8 +31,6 @@ export interface KernelPort {
     public: boolean;
     /** Its code; when absent, read from `handle` in the vfs (hashed there, not copied). */
     bytes?: Uint8Array;
-    /** components of its package run beside it (NewProcess.share) */
-    share?: boolean;
   }): Promise<void>;
   grant(target: ProcessId, caps: Capability[]): Promise<void>;
   drop(target: ProcessId, caps: Capability[]): Promise<void>;
@@ -70,7 +68,6 @@ export function kernelPort(kernel: Kernel): KernelPort {
         public: p.public,
         bytes: p.bytes,
         initializer: KERNEL_PROCESS_ID,
-        share: p.share,
       });
     },
     grant(target, caps) {

@@ -8,6 +8,7 @@ import { bootNode, type HyperdenoNode } from "../../main.ts";
 import { buildFixture } from "../fixtures/build.ts";
 import { makeWasiImports, StopSignal, WorkerStopped } from "../../kernel/process_host/wasi.ts";
 import { createHash } from "node:crypto";
+import { cp } from "node:fs/promises";
 import { SHARED_CACHE_FORMAT, UNSHAREABLE_FILE } from "../../kernel/process_host/program.ts";
 
 /**
@@ -106,6 +107,8 @@ Deno.test("shared Workers: a package's components run in one Worker, wait on eac
   });
 });
 
+const copyDir = (from: string, to: string) => cp(from, to, { recursive: true });
+
 /**
  * Each process's Worker in `top`'s figures: its heap, and how many processes share that
  * Worker (null: a Worker of its own).
@@ -140,7 +143,18 @@ Deno.test("shared Workers: a package's only component has a Worker of its own, o
       try {
         if (boot === "install") {
           await node.installPackage(solo);
-          await node.installPackage(pair);
+          // the pair as the app store installs: packages:distro:sys, through kernel commands
+          // that initialize one process at a time
+          await copyDir(`${pair}/pkg`, `${root}/home/vfs/stage:test.os/pair`);
+          const res = await node.request(
+            "our@packages:distro:sys",
+            JSON.stringify({
+              Install: { package_id: "pair:test.os", path: "/stage:test.os/pair" },
+            }),
+            { timeoutSeconds: 60 },
+          );
+          const answer = new TextDecoder().decode(res.body);
+          assertEquals(JSON.parse(answer).Ok?.upgraded, false, answer);
         }
         for (const p of ["our@s:solo:test.os", a, b]) {
           assertEquals(await node.ask(p, { op: "our" }, 10), { our: `fake.dev@${p.slice(4)}` });
