@@ -3,6 +3,8 @@
 // here, and POSTs { password_hash, subdomain } to /login. On a secure
 // subdomain it asks for a token scoped to the app's process.
 
+import { AUTH_PAGE_CSS, BRAND_MARK } from "./auth_style.ts";
+
 let argon2Script: string | undefined;
 
 /** hash-wasm's browser build of argon2, read once from node_modules. */
@@ -45,25 +47,17 @@ export function renderLoginPage(our: string, argon2: string): string {
 <meta name="viewport" content="width=device-width,initial-scale=1">
 <meta http-equiv="cache-control" content="no-cache">
 <title>Login · ${htmlText(our)}</title>
-<style>
-  :root { color-scheme: light dark; font-family: system-ui, sans-serif; }
-  body { margin: 0; min-height: 100vh; display: grid; place-items: center; }
-  main { width: min(22rem, 90vw); }
-  main, .col { display: flex; flex-direction: column; gap: .75rem; }
-  h1 { font-size: 1.25rem; margin: 0; word-break: break-all; }
-  #scope { font-size: .85rem; opacity: .8; min-height: 1em; }
-  input, button { font: inherit; padding: .6rem .75rem; border-radius: .4rem; }
-  input { border: 1px solid #8888; }
-  button { border: 0; background: #004fff; color: white; cursor: pointer; }
-  button:disabled { opacity: .5; cursor: default; }
-  #password-err { color: #d33; display: none; }
-  #loading { display: none; }
+<style>${AUTH_PAGE_CSS}
+  .col { display: flex; flex-direction: column; gap: 14px; }
+  #password-err { color: var(--danger); display: none; }
+  #loading { display: none; color: var(--muted); }
 </style>
 </head>
 <body>
-<main>
+<main class="card">
+  ${BRAND_MARK}
   <h1 id="node-name">${htmlText(our)}</h1>
-  <div id="scope"></div>
+  <p class="sub" id="scope">Log in to your node</p>
   <form id="login-form">
     <div class="col">
       <input id="password" type="password" name="password" placeholder="Password"

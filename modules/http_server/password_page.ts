@@ -19,6 +19,7 @@ import {
 } from "../keyfile/mod.ts";
 import { keyfileIdentity } from "../keyfile/mod.ts";
 import { loadArgon2Script } from "./login_page.ts";
+import { AUTH_PAGE_CSS, BRAND_MARK } from "./auth_style.ts";
 import { generateJwt, importJwtKey } from "./auth.ts";
 import { loginCookie } from "./login.ts";
 import type { ChainRouting } from "../../chain/identity.ts";
@@ -77,20 +78,18 @@ function renderPage(name: string, view: View, argon2: string): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>${(view === "import" ? "Import Keyfile" : title).replace(/</g, "&lt;")}</title>
-<style>
-  :root { color-scheme: light dark; font-family: system-ui, sans-serif; }
-  body { margin: 0; min-height: 100vh; display: grid; place-items: center; }
-  form, #done { width: min(22rem, 90vw); display: flex; flex-direction: column; gap: .75rem; }
-  input, button { font: inherit; padding: .6rem .75rem; border-radius: .4rem; }
-  button { border: 0; background: #004fff; color: white; }
-  .err { color: #d33; min-height: 1.2em; white-space: pre-wrap; overflow-wrap: anywhere; }
+<style>${AUTH_PAGE_CSS}
   .hidden, #done { display: none; }
-  label { display: flex; flex-direction: column; gap: .25rem; }
-  small { opacity: .75; }
 </style></head>
 <body>
 <form id="form" class="${view === "import" ? "hidden" : ""}">
-  <h1 id="title" style="font-size:1.25rem;margin:0"></h1>
+  ${BRAND_MARK}
+  <h1 id="title"></h1>
+  <p class="sub">${
+    create
+      ? "It encrypts this node's keys on disk, and you log in with it."
+      : "The password of this node's keyfile."
+  }</p>
   <input id="password" type="password" placeholder="Password" minlength="6" required autofocus>
   ${create ? '<input id="confirm" type="password" placeholder="Confirm password" required>' : ""}
   <div id="err" class="err" role="alert"></div>
@@ -102,7 +101,9 @@ function renderPage(name: string, view: View, argon2: string): string {
   }
 </form>
 <form id="import-form" class="${view === "import" ? "" : "hidden"}">
-  <h1 style="font-size:1.25rem;margin:0">Import a keyfile</h1>
+  ${BRAND_MARK}
+  <h1>Import a keyfile</h1>
+  <p class="sub">Boot a node that already exists, from the keyfile it was given.</p>
   <label>1. Keyfile <input id="keyfile" type="file" required></label>
   <label>2. Node name <input id="import-name" type="text" placeholder="name.os" required></label>
   <label>3. Password <input id="import-password" type="password" minlength="6" required></label>
@@ -112,7 +113,8 @@ function renderPage(name: string, view: View, argon2: string): string {
   run where its ~ip points.</small>
   ${view === "import" && !name ? "" : '<a id="set-link" href="/">Back</a>'}
 </form>
-<div id="done">Booting… this page reloads when the node is up.</div>
+<div id="done" class="card">${BRAND_MARK}<h1>Booting…</h1>
+  <p class="sub">This page reloads when the node is up.</p></div>
 <script>${argon2}</script>
 <script>
 (() => {
