@@ -17,7 +17,7 @@ import {
   randomU64,
 } from "../wire/core.ts";
 import { ProcessHost, type ProcessHostHooks } from "./process_host/host.ts";
-import { isModulePath, type ProgramLoader } from "./process_host/program.ts";
+import { isModulePath, packageShares, type ProgramLoader } from "./process_host/program.ts";
 import type { SharedWorkers } from "./process_host/shared_workers.ts";
 import { type CapabilityStore, messagingKey } from "./capabilities.ts";
 import type { Channels } from "./channels.ts";
@@ -96,20 +96,8 @@ export class Lifecycle {
     const { processMap, store } = this.table;
     const toRun: string[] = [];
     const onExitAtBoot: [ProcessId, Extract<OnExit, { tag: "requests" }>][] = [];
-    const saved = store.loadProcessMap();
-    // components per package, all of them: the map fills one process at a time below
-    const components = new Map<string, number>();
-    for (const [pid, raw] of saved) {
-      try {
-        const p = readStoredProcess(raw);
-        if (p.wasmBytesHandle === "" || isModulePath(p.wasmBytesHandle)) continue;
-        const pkg = packageIdToString(packageIdOf(parseProcessId(pid)));
-        components.set(pkg, (components.get(pkg) ?? 0) + 1);
-      } catch {
-        // refused with its reason below
-      }
-    }
-    for (const [pid, raw] of saved) {
+    const loaded: [string, ProcessId, PersistedProcess][] = [];
+    for (const [pid, raw] of store.loadProcessMap()) {
       try {
         const stored = readStoredProcess(raw);
         const id = checkProcessId(parseProcessId(pid));
@@ -129,16 +117,20 @@ export class Lifecycle {
         processMap.set(pid, entry);
         this.caps.add(id, stored.capabilities, false);
         if (entry.onExit.tag === "requests") onExitAtBoot.push([id, entry.onExit]);
-        const share = (components.get(packageIdToString(packageIdOf(id))) ?? 0) > 1 ||
-          this.manifestComponents(id) > 1;
-        const program = await this.loadProgram(entry.wasmBytesHandle, share);
+        loaded.push([pid, id, entry]);
+      } catch (err) {
+        this.dropAtBoot(pid, err);
+      }
+    }
+    // programs once the whole map is in: whether a component shares a Worker depends on
+    // its package's others (sharesWorker)
+    for (const [pid, id, entry] of loaded) {
+      try {
+        const program = await this.loadProgram(entry.wasmBytesHandle, this.sharesWorker(id));
         this.createHost(id, entry, program);
         toRun.push(pid);
       } catch (err) {
-        this.table.log(0, `kernel: couldn't reboot process ${pid}: ${errorText(err)}`);
-        // a runtime module's entry was rebuilt this boot: only its stored caps are lost
-        if (!processMap.get(pid)?.runtime) processMap.delete(pid);
-        store.deleteProcess(pid);
+        this.dropAtBoot(pid, err);
       }
     }
     for (const [id, onExit] of onExitAtBoot) {
@@ -149,6 +141,15 @@ export class Lifecycle {
       this.fireOnExitRequests(id, { tag: "requests", val: allowed });
     }
     for (const pid of toRun) this.startHost(pid);
+  }
+
+  /** A stored process that could not be brought back at boot: said, and forgotten. */
+  private dropAtBoot(pid: string, err: unknown): void {
+    const { processMap, store } = this.table;
+    this.table.log(0, `kernel: couldn't reboot process ${pid}: ${errorText(err)}`);
+    // a runtime module's entry was rebuilt this boot: only its stored caps are lost
+    if (!processMap.get(pid)?.runtime) processMap.delete(pid);
+    store.deleteProcess(pid);
   }
 
   /** Creates a process (not yet running). Caps are limited to what the initializer holds. */
@@ -380,20 +381,20 @@ export class Lifecycle {
    * (a spawned child, a script).
    */
   private sharesWorker(id: ProcessId): boolean {
-    return this.manifestComponents(id) > 1 || this.hasNeighbours(id);
+    return this.manifestShares(id) || this.hasNeighbours(id);
   }
 
-  /** Components in the manifest of `id`'s installed package (0 when it has none readable). */
-  private manifestComponents(id: ProcessId): number {
+  /** Whether `id`'s installed package's manifest makes its components share (packageShares). */
+  private manifestShares(id: ProcessId): boolean {
     try {
       const file = `${driveDir(this.vfsDir, packageIdOf(id), "pkg")}/manifest.json`;
       const manifest = JSON.parse(Deno.readTextFileSync(file));
-      if (!Array.isArray(manifest)) return 0;
-      return manifest.filter((e) =>
-        typeof e?.process_wasm_path === "string" && !isModulePath(e.process_wasm_path)
-      ).length;
+      if (!Array.isArray(manifest)) return false;
+      return packageShares(
+        manifest.map((e) => e?.process_wasm_path).filter((f) => typeof f === "string"),
+      );
     } catch {
-      return 0;
+      return false; // no manifest to read: the process map decides
     }
   }
 

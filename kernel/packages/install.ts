@@ -16,7 +16,7 @@ import {
   VFS_PROCESS_ID,
 } from "../../wire/core.ts";
 import { readCapability, type UserspaceProcess } from "../../wire/kernel.ts";
-import { isModulePath, ProgramLoader } from "../process_host/program.ts";
+import { packageShares, ProgramLoader } from "../process_host/program.ts";
 import { driveDir, vfsHostPath, vfsRoot } from "../vfs_layout.ts";
 import {
   copyDir,
@@ -234,9 +234,8 @@ async function install(
     vfsPath.startsWith(`${drive}/`)
       ? Deno.readFile(`${stagedPkg}/${vfsPath.slice(drive.length + 1)}`)
       : Promise.reject(new Error(`${vfsPath} is not in the package`));
-  // checked as the kernel will build them: a package's components share Workers when its
-  // manifest lists more than one (lifecycle.ts)
-  const share = planned.filter((p) => !isModulePath(p.file)).length > 1;
+  // checked as the kernel will build them (lifecycle.ts)
+  const share = packageShares(planned.map((p) => p.file));
   // read from their files (a component hashed by chunks, whole only when not cached), and
   // again from the vfs by the kernel: 10 components of 12 MB held here were 120 MB of garbage
   for (const p of planned) {

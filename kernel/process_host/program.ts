@@ -115,6 +115,16 @@ export function isModulePath(path: string): boolean {
   return /\.(m?ts|tsx)$/.test(path) || /\.m?js$/.test(path);
 }
 
+/**
+ * Whether a package whose manifest names these process files builds its components to
+ * share Workers (shared_workers.ts): when it has more than one; a lone one runs alone.
+ */
+export function packageShares(processFiles: Iterable<string>): boolean {
+  let components = 0;
+  for (const f of processFiles) if (!isModulePath(f)) components++;
+  return components > 1;
+}
+
 function isWasm(bytes: Uint8Array): boolean {
   return bytes.length >= 4 && bytes[0] === 0 && bytes[1] === 0x61 && bytes[2] === 0x73 &&
     bytes[3] === 0x6d;

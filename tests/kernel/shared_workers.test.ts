@@ -8,7 +8,7 @@ import { bootNode, type HyperdenoNode } from "../../main.ts";
 import { buildFixture } from "../fixtures/build.ts";
 import { makeWasiImports, StopSignal, WorkerStopped } from "../../kernel/process_host/wasi.ts";
 import { createHash } from "node:crypto";
-import { cp } from "node:fs/promises";
+import { copyDir } from "../../kernel/packages/disk.ts";
 import { SHARED_CACHE_FORMAT, UNSHAREABLE_FILE } from "../../kernel/process_host/program.ts";
 
 /**
@@ -106,8 +106,6 @@ Deno.test("shared Workers: a package's components run in one Worker, wait on eac
     }
   });
 });
-
-const copyDir = (from: string, to: string) => cp(from, to, { recursive: true });
 
 /**
  * Each process's Worker in `top`'s figures: its heap, and how many processes share that
